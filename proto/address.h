@@ -1,0 +1,28 @@
+#ifndef CANOPY_PROTO_ADDRESS_H_
+#define CANOPY_PROTO_ADDRESS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace canopy {
+
+// A parsed "HOST:PORT", the form of every address in canopy/v1/*.proto
+// (IPv6 hosts in brackets: "[::1]:7000").
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+
+  std::string ToString() const;
+};
+
+// Parses "HOST:PORT". Port 0 is allowed (bind to any free port). Returns
+// InvalidArgument naming the problem for an empty host, a missing or
+// non-numeric port, or a port above 65535.
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view text);
+
+}  // namespace canopy
+
+#endif  // CANOPY_PROTO_ADDRESS_H_
