@@ -1,0 +1,158 @@
+#include <algorithm>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/tree/test_graphs.h"
+#include "tree/bulk.h"
+#include "tree/metrics.h"
+#include "tree/rooted_tree_util.h"
+#include "tree/shortest_path_tree.h"
+
+namespace canopy::tree {
+namespace {
+
+using testing::RandomGraph;
+using testing::RandomMembers;
+
+OverlayGraph Line(int n) {  // 0 - 1 - 2 - ... with unit costs
+  OverlayGraph g;
+  for (int i = 0; i < n; ++i) g.AddVertex(VertexInfo{absl::StrCat(i), 0, 0, ""});
+  for (int i = 1; i < n; ++i) (void)g.AddEdge(i - 1, i, 1);
+  return g;
+}
+
+TEST(PipelinedChainTest, LineGivesTheObviousOrder) {
+  OverlayGraph g = Line(6);
+  std::vector<VertexId> members = {5, 2, 4, 1, 3};
+  absl::StatusOr<PipelinedChain> c = BuildPipelinedChain(g, 0, members);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->order, (std::vector<VertexId>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(c->cost, 5);
+}
+
+TEST(PipelinedChainTest, TwoOptNeverWorseThanNearestNeighbourAndVisitsAll) {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    OverlayGraph g = RandomGraph(seed, 80, 300, 100);
+    std::vector<VertexId> members = RandomMembers(seed, 80, 25);
+    VertexId src = members.back();
+    members.pop_back();
+    absl::StatusOr<PipelinedChain> c = BuildPipelinedChain(g, src, members);
+    ASSERT_TRUE(c.ok());
+    ASSERT_EQ(c->order.size(), members.size() + 1);
+    EXPECT_EQ(c->order[0], src);
+    std::vector<VertexId> sorted(c->order.begin() + 1, c->order.end());
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<VertexId> want(members);
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(sorted, want);
+  }
+}
+
+TEST(PipelinedChainTest, SlowMemberGoesLastAndTwoSlowAreRejected) {
+  OverlayGraph g;
+  g.AddVertex(VertexInfo{"s", 0, 100, ""});
+  g.AddVertex(VertexInfo{"slow", 0, 10, ""});
+  g.AddVertex(VertexInfo{"fast", 0, 100, ""});
+  (void)g.AddEdge(0, 1, 1);
+  (void)g.AddEdge(1, 2, 1);
+  (void)g.AddEdge(0, 2, 5);
+  std::vector<VertexId> members = {1, 2};
+  absl::StatusOr<PipelinedChain> c = BuildPipelinedChain(g, 0, members, 50);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->order.back(), 1);
+  EXPECT_EQ(c->bottleneck_bps, 100);
+  OverlayGraph g2 = g;
+  g2.AddVertex(VertexInfo{"slow2", 0, 10, ""});
+  (void)g2.AddEdge(2, 3, 1);
+  std::vector<VertexId> three = {1, 2, 3};
+  EXPECT_EQ(BuildPipelinedChain(g2, 0, three, 50).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(StripedForestTest, EachVertexInteriorInAtMostOneStripeAndCapacityHeld) {
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    OverlayGraph g;
+    OverlayGraph base = RandomGraph(seed, 50, 200, 100);
+    for (VertexId v = 0; v < 50; ++v) {
+      g.AddVertex(VertexInfo{absl::StrCat(v), 0, 8'000'000 + 1'000'000 * (v % 5), ""});
+    }
+    for (const Edge& e : base.Edges()) (void)g.AddEdge(e.u, e.v, e.cost);
+    std::vector<VertexId> members = RandomMembers(seed, 50, 30);
+    VertexId src = members.back();
+    members.pop_back();
+    const int32_t k = 4;
+    const int64_t stream = 8'000'000;
+    absl::StatusOr<StripedForest> f = BuildStripedForest(g, src, members, k, stream);
+    ASSERT_TRUE(f.ok()) << f.status();
+    ASSERT_EQ(f->stripes.size(), static_cast<size_t>(k));
+    std::vector<int32_t> interior_count(50, 0);
+    std::vector<int32_t> total_children(50, 0);
+    for (int32_t s = 0; s < k; ++s) {
+      const RootedTree& t = f->stripes[s];
+      for (VertexId m : members) EXPECT_TRUE(t.Contains(m));
+      std::vector<int32_t> kids = ChildCounts(t);
+      for (VertexId v = 0; v < 50; ++v) {
+        total_children[v] += kids[v];
+        if (kids[v] > 0 && v != src) {
+          ++interior_count[v];
+          EXPECT_EQ(f->interior_stripe[v], s);
+        }
+      }
+    }
+    for (VertexId v = 0; v < 50; ++v) {
+      EXPECT_LE(interior_count[v], 1);
+      // Upload held: children * stripe rate <= upload.
+      EXPECT_LE(total_children[v] * (stream / k), g.Vertex(v).upload_bps) << v;
+    }
+  }
+}
+
+TEST(StripedForestTest, TooLittleCapacityIsReported) {
+  OverlayGraph g;
+  for (int i = 0; i < 6; ++i) g.AddVertex(VertexInfo{absl::StrCat(i), 0, 1000, ""});
+  for (int i = 1; i < 6; ++i) (void)g.AddEdge(0, i, 1);
+  std::vector<VertexId> members = {1, 2, 3, 4, 5};
+  EXPECT_EQ(BuildStripedForest(g, 0, members, 2, 1'000'000).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(BulkBoundTest, MatchesFormula) {
+  // F = 800 Mbit, u_s = 100 Mbit/s, d_min = 50 Mbit/s, 10 receivers
+  // uploading 20 Mbit/s each: max{8, 16, 8000/300=26.67}.
+  EXPECT_NEAR(DistributionTimeBound(800e6, 100e6, 50e6, 10, 200e6), 800e7 / 300e6, 1e-9);
+}
+
+TEST(MetricsTest, LineTree) {
+  OverlayGraph g = Line(4);
+  (void)g.AddEdge(0, 3, 1);  // direct link makes the tree path stretch 3
+  std::vector<VertexId> members = {1, 3};
+  RootedTree t;
+  t.root = 0;
+  t.parent = {kNoVertex, 0, 1, 2};
+  t.cost = 3;
+  absl::StatusOr<TreeMetrics> m = ComputeTreeMetrics(g, t, members);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->total_cost, 3);
+  EXPECT_EQ(m->max_delay, 3);
+  EXPECT_DOUBLE_EQ(m->mean_delay, 2.0);
+  EXPECT_DOUBLE_EQ(m->max_stretch, 3.0);
+  EXPECT_DOUBLE_EQ(m->mean_stretch, 2.0);
+  EXPECT_EQ(m->max_fanout_used, 1);
+  EXPECT_EQ(m->depth, 3);
+  std::vector<VertexId> outside = {1, 3};
+  t.parent[3] = kNoVertex;
+  EXPECT_FALSE(ComputeTreeMetrics(g, t, outside).ok());
+}
+
+TEST(MetricsTest, ShortestPathTreeHasStretchOne) {
+  OverlayGraph g = RandomGraph(5, 100, 300, 50);
+  std::vector<VertexId> members = RandomMembers(5, 100, 20);
+  absl::StatusOr<RootedTree> t = ShortestPathTree(g, 0, members);
+  ASSERT_TRUE(t.ok());
+  absl::StatusOr<TreeMetrics> m = ComputeTreeMetrics(g, *t, members);
+  ASSERT_TRUE(m.ok());
+  EXPECT_DOUBLE_EQ(m->max_stretch, 1.0);
+}
+
+}  // namespace
+}  // namespace canopy::tree

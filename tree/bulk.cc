@@ -1,0 +1,210 @@
+#include "tree/bulk.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tree/internal/steiner_core.h"
+#include "tree/internal/voronoi.h"
+
+namespace canopy::tree {
+namespace {
+
+// Pairwise shortest-path lengths among `points` (Dijkstra from each).
+absl::StatusOr<std::vector<std::vector<int64_t>>> Closure(const OverlayGraph& graph,
+                                                          const std::vector<VertexId>& points) {
+  const int32_t n = graph.VertexCount();
+  for (VertexId p : points) {
+    if (p < 0 || p >= n) return absl::InvalidArgumentError(absl::StrCat("vertex ", p, " is not a vertex"));
+  }
+  std::vector<std::vector<int64_t>> d(points.size(), std::vector<int64_t>(points.size()));
+  std::vector<char> src(n, 0);
+  internal::Voronoi vor;
+  for (size_t i = 0; i < points.size(); ++i) {
+    src[points[i]] = 1;
+    internal::ComputeVoronoi(graph, src, vor, nullptr);
+    src[points[i]] = 0;
+    std::vector<std::string> missing;
+    for (size_t j = 0; j < points.size(); ++j) {
+      d[i][j] = vor.dist[points[j]];
+      if (d[i][j] >= internal::kInf) missing.push_back(graph.Vertex(points[j]).name);
+    }
+    if (!missing.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot reach from ", graph.Vertex(points[i]).name, ": ", absl::StrJoin(missing, ", ")));
+    }
+  }
+  return d;
+}
+
+std::vector<VertexId> Points(VertexId source, absl::Span<const VertexId> members) {
+  std::vector<VertexId> pts = {source};
+  for (VertexId m : members) {
+    if (m != source && std::find(pts.begin(), pts.end(), m) == pts.end()) pts.push_back(m);
+  }
+  return pts;
+}
+
+}  // namespace
+
+absl::StatusOr<PipelinedChain> BuildPipelinedChain(const OverlayGraph& graph, VertexId source,
+                                                   absl::Span<const VertexId> members,
+                                                   int64_t stream_bps) {
+  std::vector<VertexId> pts = Points(source, members);
+  absl::StatusOr<std::vector<std::vector<int64_t>>> dist = Closure(graph, pts);
+  if (!dist.ok()) return dist.status();
+  const auto& d = *dist;
+  const size_t m = pts.size();
+  // Slow members (cannot forward at stream rate) must be last.
+  std::vector<size_t> slow;
+  for (size_t i = 1; i < m; ++i) {
+    int64_t up = graph.Vertex(pts[i]).upload_bps;
+    if (stream_bps > 0 && up > 0 && up < stream_bps) slow.push_back(i);
+  }
+  if (slow.size() > 1) {
+    std::vector<std::string> names;
+    for (size_t i : slow) names.push_back(graph.Vertex(pts[i]).name);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "more than one member uploads below the stream rate: ", absl::StrJoin(names, ", ")));
+  }
+  std::vector<size_t> order = {0};
+  std::vector<char> used(m, 0);
+  used[0] = 1;
+  for (size_t i : slow) used[i] = 1;
+  for (size_t step = 1; step < m - slow.size(); ++step) {
+    size_t last = order.back(), best = 0;
+    for (size_t j = 1; j < m; ++j) {
+      if (!used[j] && (best == 0 || d[last][j] < d[last][best])) best = j;
+    }
+    used[best] = 1;
+    order.push_back(best);
+  }
+  // 2-opt on the open path; order[0] fixed (and a slow tail fixed).
+  const size_t end = order.size();
+  for (bool improved = true; improved;) {
+    improved = false;
+    for (size_t i = 1; i + 1 < end; ++i) {
+      for (size_t j = i + 1; j < end; ++j) {
+        int64_t before = d[order[i - 1]][order[i]];
+        int64_t after = d[order[i - 1]][order[j]];
+        if (j + 1 < end) {
+          before += d[order[j]][order[j + 1]];
+          after += d[order[i]][order[j + 1]];
+        }
+        if (after < before) {
+          std::reverse(order.begin() + i, order.begin() + j + 1);
+          improved = true;
+        }
+      }
+    }
+  }
+  for (size_t i : slow) order.push_back(i);
+  PipelinedChain chain;
+  for (size_t k = 0; k < order.size(); ++k) {
+    chain.order.push_back(pts[order[k]]);
+    if (k > 0) chain.cost += d[order[k - 1]][order[k]];
+    if (k + 1 < order.size()) {
+      int64_t up = graph.Vertex(pts[order[k]]).upload_bps;
+      if (up > 0 && (chain.bottleneck_bps == 0 || up < chain.bottleneck_bps)) {
+        chain.bottleneck_bps = up;
+      }
+    }
+  }
+  return chain;
+}
+
+absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, VertexId source,
+                                                 absl::Span<const VertexId> members, int32_t k,
+                                                 int64_t stream_bps) {
+  if (k < 1) return absl::InvalidArgumentError("need at least one stripe");
+  std::vector<VertexId> pts = Points(source, members);
+  absl::StatusOr<std::vector<std::vector<int64_t>>> dist = Closure(graph, pts);
+  if (!dist.ok()) return dist.status();
+  const auto& d = *dist;
+  const size_t m = pts.size();
+  const int64_t stripe_bps = stream_bps > 0 ? std::max<int64_t>(1, stream_bps / k) : 0;
+  constexpr int64_t kUnlimited = std::numeric_limits<int32_t>::max();
+  auto slots_of = [&](size_t i) {
+    const VertexInfo& info = graph.Vertex(pts[i]);
+    int64_t slots = kUnlimited;
+    if (stripe_bps > 0 && info.upload_bps > 0) slots = info.upload_bps / stripe_bps;
+    if (info.max_fanout > 0) slots = std::min<int64_t>(slots, info.max_fanout);
+    return slots;
+  };
+  // Deal members to stripes by decreasing upload (ties: lower vertex id).
+  std::vector<size_t> by_upload;
+  for (size_t i = 1; i < m; ++i) by_upload.push_back(i);
+  std::stable_sort(by_upload.begin(), by_upload.end(), [&](size_t a, size_t b) {
+    return graph.Vertex(pts[a]).upload_bps > graph.Vertex(pts[b]).upload_bps;
+  });
+  std::vector<int32_t> stripe_of(m, -1);
+  for (size_t r = 0; r < by_upload.size(); ++r) stripe_of[by_upload[r]] = static_cast<int32_t>(r % k);
+  StripedForest forest;
+  forest.interior_stripe.assign(graph.VertexCount(), -1);
+  int64_t source_slots = slots_of(0);
+  for (int32_t s = 0; s < k; ++s) {
+    // The source's slots are shared fairly by the stripes still to build.
+    int64_t source_quota = source_slots >= kUnlimited ? kUnlimited : source_slots / (k - s);
+    RootedTree t;
+    t.root = source;
+    t.parent.assign(graph.VertexCount(), kNoVertex);
+    std::vector<int64_t> free(m, 0);
+    std::vector<char> placed(m, 0);
+    placed[0] = 1;
+    std::vector<size_t> interior = {0};
+    // Attaches point i under the nearest placed interior vertex with a slot.
+    auto attach = [&](size_t i) -> bool {
+      size_t best = m;
+      for (size_t p : interior) {
+        int64_t slots = p == 0 ? source_quota : free[p];
+        if (slots <= 0) continue;
+        if (best == m || d[p][i] < d[best][i]) best = p;
+      }
+      if (best == m) return false;
+      if (best == 0) {
+        --source_slots;
+        --source_quota;
+      } else {
+        --free[best];
+      }
+      t.parent[pts[i]] = pts[best];
+      t.cost += d[best][i];
+      placed[i] = 1;
+      return true;
+    };
+    std::vector<size_t> own;
+    for (size_t i = 1; i < m; ++i) {
+      if (stripe_of[i] == s) own.push_back(i);
+    }
+    std::stable_sort(own.begin(), own.end(), [&](size_t a, size_t b) { return d[0][a] < d[0][b]; });
+    for (size_t i : own) {
+      if (!attach(i)) break;
+      free[i] = slots_of(i);
+      interior.push_back(i);
+      forest.interior_stripe[pts[i]] = s;
+    }
+    for (size_t i = 1; i < m; ++i) {
+      if (placed[i]) continue;
+      if (!attach(i)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "upload capacity cannot carry ", k, " stripes: no slot for ",
+            graph.Vertex(pts[i]).name, " in stripe ", s));
+      }
+    }
+    forest.stripes.push_back(std::move(t));
+  }
+  return forest;
+}
+
+double DistributionTimeBound(double file_bits, double source_upload_bps,
+                             double min_download_bps, int64_t receivers,
+                             double sum_receiver_upload_bps) {
+  double t = file_bits / source_upload_bps;
+  t = std::max(t, file_bits / min_download_bps);
+  t = std::max(t, static_cast<double>(receivers) * file_bits /
+                      (source_upload_bps + sum_receiver_upload_bps));
+  return t;
+}
+
+}  // namespace canopy::tree

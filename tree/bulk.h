@@ -1,0 +1,64 @@
+#ifndef CANOPY_TREE_BULK_H_
+#define CANOPY_TREE_BULK_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "tree/overlay_graph.h"
+#include "tree/shortest_path_tree.h"
+
+namespace canopy::tree {
+
+// Bulk-transfer shapes work on the overlay's metric closure: a hop between
+// two vertices is the shortest path between them and costs its length.
+
+// A pipelined chain source -> order[1] -> order[2] -> ...: every vertex
+// forwards each block to exactly one successor, so each uploads one copy.
+struct PipelinedChain {
+  std::vector<VertexId> order;  // order[0] is the source, then every member once
+  int64_t cost = 0;             // sum of hop lengths
+  int64_t bottleneck_bps = 0;   // min known upload among forwarding vertices (0 = unknown)
+};
+
+// Orders the members by nearest neighbour from the source, then improves the
+// order with 2-opt until no reversal shortens the chain. A member whose known
+// upload_bps is below `stream_bps` cannot forward at full rate and is placed
+// last. Deterministic.
+// Returns InvalidArgument for bad ids, FailedPrecondition if a member is
+// unreachable or more than one member is too slow to forward (names them).
+absl::StatusOr<PipelinedChain> BuildPipelinedChain(const OverlayGraph& graph, VertexId source,
+                                                   absl::Span<const VertexId> members,
+                                                   int64_t stream_bps = 0);
+
+// k trees, one per stripe of the content (SplitStream): each member is
+// interior in at most one stripe and a leaf in the others, so upload is spread
+// over all members.
+struct StripedForest {
+  std::vector<RootedTree> stripes;  // parent links are hops; cost = sum of hop lengths
+  std::vector<int32_t> interior_stripe;  // per vertex: stripe it relays in, or -1
+};
+
+// Builds k stripes of rate stream_bps / k. Members are dealt to stripes
+// round-robin by decreasing upload; a vertex may feed
+// floor(upload_bps / (stream_bps / k)) children (max_fanout also applies;
+// unknown upload means only max_fanout limits it); the source's slots are
+// shared fairly by all stripes. Each stripe first places its own interior members
+// nearest-first, then hangs every other member as a leaf under the nearest
+// interior vertex with a free slot.
+// REQUIRES: k >= 1. Returns FailedPrecondition when upload capacity cannot
+// carry every member in every stripe, InvalidArgument for bad ids.
+absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, VertexId source,
+                                                 absl::Span<const VertexId> members, int32_t k,
+                                                 int64_t stream_bps);
+
+// Lower bound on the time to deliver `file_bits` to n receivers:
+// max{F/u_s, F/d_min, n·F/(u_s + Σu_i)} in seconds. Rates in bit/s, > 0.
+double DistributionTimeBound(double file_bits, double source_upload_bps,
+                             double min_download_bps, int64_t receivers,
+                             double sum_receiver_upload_bps);
+
+}  // namespace canopy::tree
+
+#endif  // CANOPY_TREE_BULK_H_

@@ -1,0 +1,65 @@
+#include "tree/overlay_graph.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace canopy::tree {
+
+VertexId OverlayGraph::AddVertex(VertexInfo info) {
+  vertices_.push_back(std::move(info));
+  adjacency_.emplace_back();
+  return static_cast<VertexId>(vertices_.size() - 1);
+}
+
+absl::Status OverlayGraph::AddEdge(VertexId u, VertexId v, int64_t cost,
+                                   int64_t capacity_bps) {
+  if (u < 0 || v < 0 || u >= VertexCount() || v >= VertexCount()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("edge {", u, ", ", v, "} names an unknown vertex"));
+  }
+  if (u == v) {
+    return absl::InvalidArgumentError(absl::StrCat("self loop at vertex ", u));
+  }
+  if (cost < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("edge {", u, ", ", v, "} has negative cost ", cost));
+  }
+  for (Edge& e : adjacency_[u]) {
+    if (e.v != v) continue;
+    if (cost < e.cost) {
+      e.cost = cost;
+      e.capacity_bps = capacity_bps;
+      for (Edge& back : adjacency_[v]) {
+        if (back.v == u) {
+          back.cost = cost;
+          back.capacity_bps = capacity_bps;
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+  adjacency_[u].push_back(Edge{u, v, cost, capacity_bps});
+  adjacency_[v].push_back(Edge{v, u, cost, capacity_bps});
+  return absl::OkStatus();
+}
+
+std::optional<int64_t> OverlayGraph::Cost(VertexId u, VertexId v) const {
+  if (u < 0 || v < 0 || u >= VertexCount() || v >= VertexCount()) return std::nullopt;
+  for (const Edge& e : adjacency_[u]) {
+    if (e.v == v) return e.cost;
+  }
+  return std::nullopt;
+}
+
+std::vector<Edge> OverlayGraph::Edges() const {
+  std::vector<Edge> out;
+  for (const auto& list : adjacency_) {
+    for (const Edge& e : list) {
+      if (e.u < e.v) out.push_back(e);
+    }
+  }
+  return out;
+}
+
+}  // namespace canopy::tree
