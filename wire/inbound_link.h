@@ -1,0 +1,68 @@
+#ifndef CANOPY_WIRE_INBOUND_LINK_H_
+#define CANOPY_WIRE_INBOUND_LINK_H_
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "boost/asio/ip/tcp.hpp"
+#include "wire/frame.h"
+
+namespace canopy::wire {
+
+// The receiving end of a link from a parent node: reads frames one at a time,
+// validates each (a malformed frame closes only this link, with a log line)
+// and hands DATA frames to a handler. The first frame must be HELLO.
+//
+// Thread-compatible: every method except Resume() must run on the link's
+// io_context thread. Resume() may be called from any thread.
+class InboundLink : public std::enable_shared_from_this<InboundLink> {
+ public:
+  // Gets each DATA frame. The handler may call Pause() to stop reading until
+  // Resume() (back pressure to the sender).
+  using FrameHandler = std::function<void(FramePtr, InboundLink&)>;
+  // Called once when the link closes (OK status for a clean EOF or Close()).
+  using ClosedCallback = std::function<void(InboundLink&, const absl::Status&)>;
+
+  InboundLink(boost::asio::ip::tcp::socket socket, uint32_t max_payload,
+              FrameHandler on_frame, ClosedCallback on_closed);
+  InboundLink(const InboundLink&) = delete;
+  InboundLink& operator=(const InboundLink&) = delete;
+
+  // Starts reading. REQUIRES: called once.
+  void Start();
+  // Stops reading after the current frame.
+  void Pause() { paused_ = true; }
+  // Resumes reading if paused. Thread-safe.
+  void Resume();
+  // Closes the socket; the closed callback runs with OK.
+  void Close();
+
+  // Node id the parent announced in its HELLO; empty before it arrives.
+  const std::string& peer_node() const { return peer_node_; }
+  // "ip:port" of the remote end.
+  const std::string& remote() const { return remote_; }
+
+ private:
+  void ReadHeader();
+  void ReadPayload(std::string bytes);
+  void OnFrame(FramePtr frame);
+  void Finish(absl::Status status);
+
+  boost::asio::ip::tcp::socket socket_;
+  const uint32_t max_payload_;
+  FrameHandler on_frame_;
+  ClosedCallback on_closed_;
+  std::array<char, kHeaderSize> header_{};
+  std::string peer_node_;
+  std::string remote_;
+  bool paused_ = false;
+  bool reading_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace canopy::wire
+
+#endif  // CANOPY_WIRE_INBOUND_LINK_H_

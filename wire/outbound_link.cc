@@ -1,0 +1,210 @@
+#include "wire/outbound_link.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "boost/asio/connect.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/write.hpp"
+#include "spdlog/spdlog.h"
+
+namespace canopy::wire {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+// Most frames handed to one gathered write.
+constexpr size_t kMaxFramesPerWrite = 64;
+constexpr auto kRetryInterval = std::chrono::milliseconds(100);
+}  // namespace
+
+std::shared_ptr<OutboundLink> OutboundLink::Start(asio::io_context& io,
+                                                  std::string peer_node,
+                                                  Endpoint address,
+                                                  OutboundLinkOptions options,
+                                                  ClosedCallback on_closed) {
+  std::shared_ptr<OutboundLink> link(new OutboundLink(
+      io, std::move(peer_node), std::move(address), std::move(options),
+      std::move(on_closed)));
+  // The HELLO frame goes first, before anything Send() queues.
+  link->Send(Frame::Make(FrameType::kHello, 0, 0, 0, link->options_.local_node_id));
+  asio::post(io, [link] { link->Resolve(); });
+  return link;
+}
+
+OutboundLink::OutboundLink(asio::io_context& io, std::string peer_node,
+                           Endpoint address, OutboundLinkOptions options,
+                           ClosedCallback on_closed)
+    : io_(io),
+      peer_node_(std::move(peer_node)),
+      address_(std::move(address)),
+      options_(std::move(options)),
+      connect_deadline_(absl::Now() + options_.connect_timeout),
+      socket_(io),
+      resolver_(io),
+      retry_timer_(io),
+      on_closed_(std::move(on_closed)) {}
+
+OutboundLink::~OutboundLink() = default;
+
+void OutboundLink::Resolve() {
+  auto self = shared_from_this();
+  resolver_.async_resolve(
+      address_.host, std::to_string(address_.port),
+      [self](const boost::system::error_code& ec, tcp::resolver::results_type r) {
+        if (self->closed()) return;
+        if (ec) {
+          self->RetryOrFail(absl::StrCat("resolve: ", ec.message()));
+          return;
+        }
+        self->Connect(std::move(r));
+      });
+}
+
+void OutboundLink::Connect(tcp::resolver::results_type endpoints) {
+  auto self = shared_from_this();
+  asio::async_connect(
+      socket_, endpoints,
+      [self](const boost::system::error_code& ec, const tcp::endpoint&) {
+        if (self->closed()) return;
+        if (ec) {
+          self->RetryOrFail(absl::StrCat("connect: ", ec.message()));
+          return;
+        }
+        boost::system::error_code ignored;
+        self->socket_.set_option(tcp::no_delay(true), ignored);
+        absl::MutexLock lock(&self->mu_);
+        self->connected_ = true;
+        self->MaybeStartWrite();
+      });
+}
+
+void OutboundLink::RetryOrFail(const std::string& why) {
+  if (absl::Now() >= connect_deadline_) {
+    Fail(absl::UnavailableError(absl::StrCat("link to ", peer_node_, " at ",
+                                             address_.ToString(), ": ", why)));
+    return;
+  }
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  retry_timer_.expires_after(kRetryInterval);
+  auto self = shared_from_this();
+  retry_timer_.async_wait([self](const boost::system::error_code& ec) {
+    if (!ec && !self->closed()) self->Resolve();
+  });
+}
+
+bool OutboundLink::Send(FramePtr frame) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  queued_bytes_ += frame->bytes().size();
+  queue_.push_back(std::move(frame));
+  MaybeStartWrite();
+  return true;
+}
+
+void OutboundLink::MaybeStartWrite() {
+  if (!connected_ || writing_ || closed_ || queue_.empty()) return;
+  writing_ = true;
+  // The batch owns its frames until the write completes, so Close() may
+  // clear the queue while the write is in flight.
+  auto batch = std::make_shared<std::vector<FramePtr>>();
+  const size_t n = std::min(queue_.size(), kMaxFramesPerWrite);
+  batch->reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    batch->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  auto self = shared_from_this();
+  asio::post(io_, [self, batch]() {
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(batch->size());
+    for (const FramePtr& f : *batch) {
+      buffers.emplace_back(f->bytes().data(), f->bytes().size());
+    }
+    asio::async_write(self->socket_, buffers,
+                      [self, batch](const boost::system::error_code& ec, size_t) {
+                        self->OnWritten(ec, *batch);
+                      });
+  });
+}
+
+void OutboundLink::OnWritten(const boost::system::error_code& ec,
+                             const std::vector<FramePtr>& batch) {
+  if (ec) {
+    Fail(absl::UnavailableError(absl::StrCat("link to ", peer_node_, " at ",
+                                             address_.ToString(),
+                                             ": write: ", ec.message())));
+    return;
+  }
+  std::vector<std::function<void()>> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    for (const FramePtr& f : batch) queued_bytes_ -= f->bytes().size();
+    writing_ = false;
+    MaybeStartWrite();
+    ready = TakeDrainWaitersIfDrained();
+  }
+  for (auto& f : ready) f();
+}
+
+std::vector<std::function<void()>> OutboundLink::TakeDrainWaitersIfDrained() {
+  if (!closed_ && queued_bytes_ > options_.low_watermark_bytes) return {};
+  return std::exchange(drain_waiters_, {});
+}
+
+bool OutboundLink::OverHighWatermark() const {
+  absl::MutexLock lock(&mu_);
+  return queued_bytes_ > options_.high_watermark_bytes;
+}
+
+size_t OutboundLink::QueuedBytes() const {
+  absl::MutexLock lock(&mu_);
+  return queued_bytes_;
+}
+
+bool OutboundLink::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+void OutboundLink::NotifyWhenDrained(std::function<void()> ready) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_ && queued_bytes_ > options_.low_watermark_bytes) {
+      drain_waiters_.push_back(std::move(ready));
+      return;
+    }
+  }
+  asio::post(io_, std::move(ready));
+}
+
+void OutboundLink::Close() {
+  auto self = shared_from_this();
+  asio::post(io_, [self] { self->Fail(absl::OkStatus()); });
+}
+
+void OutboundLink::Fail(absl::Status status) {
+  ClosedCallback on_closed;
+  std::vector<std::function<void()>> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    on_closed = std::move(on_closed_);
+    ready = std::exchange(drain_waiters_, {});
+  }
+  if (!status.ok()) spdlog::warn("{}", std::string(status.message()));
+  boost::system::error_code ignored;
+  retry_timer_.cancel();
+  resolver_.cancel();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  for (auto& f : ready) f();
+  if (on_closed) on_closed(status);
+}
+
+}  // namespace canopy::wire

@@ -1,0 +1,116 @@
+#ifndef CANOPY_WIRE_OUTBOUND_LINK_H_
+#define CANOPY_WIRE_OUTBOUND_LINK_H_
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "wire/endpoint.h"
+#include "wire/frame.h"
+
+namespace canopy::wire {
+
+struct OutboundLinkOptions {
+  // Node id announced in the link's HELLO frame.
+  std::string local_node_id;
+  // Send() reports the link as full above this many queued bytes...
+  size_t high_watermark_bytes = 8u << 20;
+  // ...and drain waiters run once the queue is back at or below this.
+  size_t low_watermark_bytes = 2u << 20;
+  // How long to keep retrying the TCP connect before giving up.
+  absl::Duration connect_timeout = absl::Seconds(5);
+};
+
+// A TCP link to one child node: connects (retrying until connect_timeout),
+// sends a HELLO frame, then sends queued frames in order with gathered
+// writes. Frames are shared pointers: nothing is copied per link. The queue
+// is bounded by the caller, who checks OverHighWatermark() after Send() and
+// waits with NotifyWhenDrained() (back pressure).
+//
+// Thread-safe: Send, Close, NotifyWhenDrained and the accessors may be called
+// from any thread; I/O runs on the io_context given at construction.
+class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
+ public:
+  // Called once, on the io_context, when the link closes for any reason
+  // (OK status after Close()).
+  using ClosedCallback = std::function<void(const absl::Status&)>;
+
+  // Starts connecting to `address` of node `peer_node`.
+  static std::shared_ptr<OutboundLink> Start(boost::asio::io_context& io,
+                                             std::string peer_node,
+                                             Endpoint address,
+                                             OutboundLinkOptions options,
+                                             ClosedCallback on_closed);
+
+  OutboundLink(const OutboundLink&) = delete;
+  OutboundLink& operator=(const OutboundLink&) = delete;
+  ~OutboundLink();
+
+  // Queues `frame` behind the ones already queued. Returns false (and drops
+  // the frame) if the link is closed.
+  bool Send(FramePtr frame);
+
+  // True while queued bytes exceed the high watermark.
+  bool OverHighWatermark() const;
+
+  // Queued (not yet written) bytes.
+  size_t QueuedBytes() const;
+
+  // Runs `ready` (on the io_context) once queued bytes are at or below the
+  // low watermark, or the link closes; at once if that is already so.
+  void NotifyWhenDrained(std::function<void()> ready);
+
+  // Closes the link; queued frames are dropped. Idempotent.
+  void Close();
+
+  bool closed() const;
+  const std::string& peer_node() const { return peer_node_; }
+  const Endpoint& address() const { return address_; }
+
+ private:
+  OutboundLink(boost::asio::io_context& io, std::string peer_node,
+               Endpoint address, OutboundLinkOptions options,
+               ClosedCallback on_closed);
+
+  void Resolve();
+  void Connect(boost::asio::ip::tcp::resolver::results_type endpoints);
+  void RetryOrFail(const std::string& why);
+  void MaybeStartWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnWritten(const boost::system::error_code& ec,
+                 const std::vector<FramePtr>& batch);
+  void Fail(absl::Status status);
+  std::vector<std::function<void()>> TakeDrainWaitersIfDrained()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  boost::asio::io_context& io_;
+  const std::string peer_node_;
+  const Endpoint address_;
+  const OutboundLinkOptions options_;
+  const absl::Time connect_deadline_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::resolver resolver_;
+  boost::asio::steady_timer retry_timer_;
+
+  mutable absl::Mutex mu_;
+  ClosedCallback on_closed_ ABSL_GUARDED_BY(mu_);
+  std::deque<FramePtr> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> drain_waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace canopy::wire
+
+#endif  // CANOPY_WIRE_OUTBOUND_LINK_H_
