@@ -1,0 +1,133 @@
+#include "node/client_service.h"
+
+#include <memory>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "proto/source_filter.h"
+#include "proto/validation.h"
+#include "spdlog/spdlog.h"
+
+namespace canopy::node {
+namespace {
+
+// How often a Subscribe call checks whether its client went away while idle.
+constexpr absl::Duration kCancelCheckInterval = absl::Milliseconds(100);
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+}  // namespace
+
+ClientService::ClientService(ClientServiceOptions options, ForwardingState& state,
+                             LocalClients& clients, Relay& relay)
+    : options_(std::move(options)), state_(state), clients_(clients), relay_(relay) {}
+
+grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
+                                      const v1::SubscribeRequest* request,
+                                      grpc::ServerWriter<v1::Delivery>* writer) {
+  if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = ValidateFilter(request->filter()); !s.ok()) return ToGrpc(s);
+  if (AdmitsNothing(request->filter())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "filter INCLUDE {} admits no source; name at least one");
+  }
+  auto queue = std::make_shared<SubscriberQueue>(
+      request->group(), request->filter(), options_.subscriber_high_watermark_bytes,
+      options_.subscriber_low_watermark_bytes);
+  clients_.AddSubscriber(queue);
+  spdlog::info("subscriber joined group {}", request->group());
+
+  grpc::Status result = grpc::Status::OK;
+  v1::Delivery delivery;
+  while (!context->IsCancelled()) {
+    std::optional<DeliveryItem> item = queue->Pop(kCancelCheckInterval);
+    if (!item) {
+      if (queue->closed()) {
+        result = ToGrpc(queue->closed_status());
+        break;
+      }
+      continue;
+    }
+    delivery.Clear();
+    if (item->frame == nullptr) {
+      delivery.mutable_joined()->set_node_id(options_.node_id);
+    } else {
+      v1::Message* m = delivery.mutable_message();
+      m->set_group(item->names->group);
+      m->set_source(item->names->source);
+      m->set_sequence(item->frame->header().sequence);
+      m->set_payload(std::string(item->frame->payload()));
+    }
+    if (!writer->Write(delivery)) break;
+  }
+  queue->Close(absl::CancelledError("subscriber left"));
+  clients_.RemoveSubscriber(queue);
+  spdlog::info("subscriber left group {}", request->group());
+  return result;
+}
+
+grpc::Status ClientService::Publish(grpc::ServerContext* context,
+                                    grpc::ServerReader<v1::Publication>* reader,
+                                    v1::PublishSummary* summary) {
+  v1::Publication publication;
+  if (!reader->Read(&publication)) return grpc::Status::OK;  // empty stream
+  const std::string group = publication.group();
+  const std::string source = publication.source();
+  if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
+
+  clients_.AddSource(group, source);
+  // Remove the source however this call ends.
+  absl::Cleanup remove_source = [&] {
+    clients_.RemoveSource(group, source);
+    state_.ClearRejection(group, source);
+  };
+
+  switch (state_.AwaitFlow(group, source, options_.tree_wait)) {
+    case ForwardingState::FlowReadiness::kRejected:
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          state_.Rejection(group, source).value_or("source refused"));
+    case ForwardingState::FlowReadiness::kTimedOut:
+      spdlog::warn("no tree for source {} of group {} after {}; delivering locally "
+                   "until the controller answers",
+                   source, group, absl::FormatDuration(options_.tree_wait));
+      break;
+    case ForwardingState::FlowReadiness::kReady:
+      break;
+  }
+
+  if (publication.announce()) {
+    // The opening only named the flow; messages follow.
+    if (context->IsCancelled() || !reader->Read(&publication)) return grpc::Status::OK;
+  }
+  do {
+    if (publication.announce()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "only the first Publication may be an announcement");
+    }
+    if ((!publication.group().empty() && publication.group() != group) ||
+        (!publication.source().empty() && publication.source() != source)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("a publish stream may not change its group or "
+                                       "source (started as ", source, " on ", group, ")"));
+    }
+    if (publication.payload().size() > options_.max_payload) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("payload of ", publication.payload().size(),
+                                       " bytes exceeds the limit of ",
+                                       options_.max_payload));
+    }
+    if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
+    const uint64_t sequence = relay_.PublishLocal(group, source, publication.payload());
+    if (summary->messages() == 0) summary->set_first_sequence(sequence);
+    summary->set_last_sequence(sequence);
+    summary->set_messages(summary->messages() + 1);
+    summary->set_bytes(summary->bytes() + publication.payload().size());
+  } while (!context->IsCancelled() && reader->Read(&publication));
+  return grpc::Status::OK;
+}
+
+}  // namespace canopy::node

@@ -1,0 +1,129 @@
+#include "node/controller_session.h"
+
+#include <utility>
+
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "spdlog/spdlog.h"
+
+namespace canopy::node {
+
+ControllerSession::ControllerSession(ControllerSessionOptions options,
+                                     ForwardingState& state, LocalClients& clients,
+                                     std::function<void()> on_table_changed)
+    : options_(std::move(options)),
+      state_(state),
+      clients_(clients),
+      on_table_changed_(std::move(on_table_changed)),
+      stub_(v1::Controller::NewStub(grpc::CreateChannel(
+          options_.controller_address, grpc::InsecureChannelCredentials()))) {}
+
+ControllerSession::~ControllerSession() { Stop(); }
+
+void ControllerSession::Start() {
+  stream_thread_ = std::thread([this] { RunStream(); });
+  heartbeat_thread_ = std::thread([this] { RunHeartbeats(); });
+}
+
+void ControllerSession::Stop() {
+  if (!stopping_.HasBeenNotified()) stopping_.Notify();
+  {
+    absl::MutexLock lock(&mu_);
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  if (stream_thread_.joinable()) stream_thread_.join();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+}
+
+bool ControllerSession::connected() const {
+  absl::MutexLock lock(&mu_);
+  return stream_ != nullptr && hello_sent_;
+}
+
+bool ControllerSession::Write(const v1::NodeReport& report) {
+  absl::MutexLock lock(&mu_);
+  if (stream_ == nullptr || !hello_sent_) return false;
+  return stream_->Write(report);
+}
+
+void ControllerSession::ReportLocalState() {
+  // Hold the lock across both writes so snapshots go out in order.
+  absl::MutexLock lock(&mu_);
+  if (stream_ == nullptr || !hello_sent_) return;
+  v1::NodeReport membership;
+  *membership.mutable_membership() = clients_.NextMembershipReport();
+  v1::NodeReport sources;
+  *sources.mutable_sources() = clients_.SourceSnapshot();
+  stream_->Write(membership) && stream_->Write(sources);
+}
+
+void ControllerSession::RunStream() {
+  while (!stopping_.HasBeenNotified()) {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::NodeReport, v1::NodeInstruction>> stream;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_.HasBeenNotified()) break;
+      context_ = &context;
+      stream = stub_->Attach(&context);
+      stream_ = stream.get();
+      v1::NodeReport hello;
+      *hello.mutable_hello() = options_.hello;
+      hello_sent_ = stream_->Write(hello);
+    }
+    ReportLocalState();
+    bool announced = false;
+    v1::NodeInstruction instruction;
+    while (stream->Read(&instruction)) {
+      if (!announced) {
+        spdlog::info("attached to controller {}", options_.controller_address);
+        announced = true;
+      }
+      Apply(instruction);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      stream_ = nullptr;
+      context_ = nullptr;
+      hello_sent_ = false;
+    }
+    grpc::Status status = stream->Finish();
+    if (stopping_.HasBeenNotified()) break;
+    spdlog::warn("controller {} stream ended ({}); forwarding with the last table, "
+                 "reconnecting",
+                 options_.controller_address,
+                 status.error_message().empty() ? "closed" : status.error_message());
+    stopping_.WaitForNotificationWithTimeout(options_.reconnect_delay);
+  }
+}
+
+void ControllerSession::RunHeartbeats() {
+  while (!stopping_.WaitForNotificationWithTimeout(options_.heartbeat_interval)) {
+    v1::NodeReport report;
+    report.mutable_heartbeat()->set_table_version(state_.version());
+    Write(report);
+  }
+}
+
+void ControllerSession::Apply(const v1::NodeInstruction& instruction) {
+  switch (instruction.body_case()) {
+    case v1::NodeInstruction::kTable:
+      state_.ApplyTable(instruction.table());
+      on_table_changed_();
+      break;
+    case v1::NodeInstruction::kMembershipAck:
+      clients_.Acknowledge(instruction.membership_ack().report_seq());
+      break;
+    case v1::NodeInstruction::kPolicies:
+      state_.ApplyPolicies(instruction.policies());
+      break;
+    case v1::NodeInstruction::kSourceRejected:
+      state_.RecordRejection(instruction.source_rejected());
+      break;
+    case v1::NodeInstruction::BODY_NOT_SET:
+      spdlog::warn("controller sent an empty instruction; ignored");
+      break;
+  }
+}
+
+}  // namespace canopy::node

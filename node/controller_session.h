@@ -1,0 +1,78 @@
+#ifndef CANOPY_NODE_CONTROLLER_SESSION_H_
+#define CANOPY_NODE_CONTROLLER_SESSION_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "canopy/v1/controller.grpc.pb.h"
+#include "node/forwarding_state.h"
+#include "node/local_clients.h"
+
+namespace canopy::node {
+
+struct ControllerSessionOptions {
+  std::string controller_address;  // HOST:PORT
+  v1::NodeHello hello;
+  absl::Duration heartbeat_interval = absl::Milliseconds(500);
+  // Wait before reconnecting after the stream broke.
+  absl::Duration reconnect_delay = absl::Milliseconds(500);
+};
+
+// The node's Attach stream to the controller: sends hello, the soft-state
+// membership and source reports (again after every reconnect) and
+// heartbeats; applies the tables, policies, rejections and acks it gets
+// back. When the controller is away the node keeps forwarding with its last
+// table and keeps trying to reconnect.
+//
+// Thread-safe.
+class ControllerSession {
+ public:
+  ControllerSession(ControllerSessionOptions options, ForwardingState& state,
+                    LocalClients& clients, std::function<void()> on_table_changed);
+  ControllerSession(const ControllerSession&) = delete;
+  ControllerSession& operator=(const ControllerSession&) = delete;
+  ~ControllerSession();
+
+  // Starts the session threads.
+  void Start();
+  // Ends the stream and joins the threads. Idempotent.
+  void Stop();
+
+  // Sends fresh membership and source snapshots (call on every local change).
+  void ReportLocalState();
+
+  // True while a stream to the controller is up.
+  bool connected() const;
+
+ private:
+  void RunStream();
+  void RunHeartbeats();
+  bool Write(const v1::NodeReport& report);
+  void Apply(const v1::NodeInstruction& instruction);
+
+  const ControllerSessionOptions options_;
+  ForwardingState& state_;
+  LocalClients& clients_;
+  const std::function<void()> on_table_changed_;
+  std::unique_ptr<v1::Controller::Stub> stub_;
+
+  absl::Notification stopping_;
+  std::thread stream_thread_;
+  std::thread heartbeat_thread_;
+
+  mutable absl::Mutex mu_;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ClientReaderWriter<v1::NodeReport, v1::NodeInstruction>* stream_
+      ABSL_GUARDED_BY(mu_) = nullptr;
+  bool hello_sent_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace canopy::node
+
+#endif  // CANOPY_NODE_CONTROLLER_SESSION_H_

@@ -1,0 +1,103 @@
+#include "node/local_clients.h"
+
+#include <algorithm>
+
+#include "proto/source_filter.h"
+
+namespace canopy::node {
+
+LocalClients::LocalClients(std::function<void()> on_change)
+    : on_change_(std::move(on_change)) {}
+
+void LocalClients::AddSubscriber(std::shared_ptr<SubscriberQueue> subscriber) {
+  {
+    absl::MutexLock lock(&mu_);
+    by_group_[subscriber->group()].push_back(std::move(subscriber));
+  }
+  on_change_();
+}
+
+void LocalClients::RemoveSubscriber(const std::shared_ptr<SubscriberQueue>& subscriber) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_group_.find(subscriber->group());
+    if (it == by_group_.end()) return;
+    auto& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), subscriber), list.end());
+    if (list.empty()) by_group_.erase(it);
+  }
+  on_change_();
+}
+
+std::vector<std::shared_ptr<SubscriberQueue>> LocalClients::Subscribers(
+    const std::string& group) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_group_.find(group);
+  if (it == by_group_.end()) return {};
+  return it->second;
+}
+
+void LocalClients::AddSource(const std::string& group, const std::string& source) {
+  bool added;
+  {
+    absl::MutexLock lock(&mu_);
+    added = ++sources_[{group, source}] == 1;
+  }
+  if (added) on_change_();
+}
+
+void LocalClients::RemoveSource(const std::string& group, const std::string& source) {
+  bool removed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sources_.find({group, source});
+    if (it != sources_.end() && --it->second == 0) {
+      sources_.erase(it);
+      removed = true;
+    }
+  }
+  if (removed) on_change_();
+}
+
+v1::MembershipReport LocalClients::NextMembershipReport() {
+  absl::MutexLock lock(&mu_);
+  v1::MembershipReport report;
+  report.set_report_seq(++report_seq_);
+  for (const auto& [group, subscribers] : by_group_) {
+    std::vector<v1::SourceFilter> filters;
+    filters.reserve(subscribers.size());
+    for (const auto& s : subscribers) {
+      filters.push_back(s->filter());
+      s->set_join_report_seq(report_seq_);
+    }
+    v1::SourceFilter merged = MergeFilters(filters);
+    if (AdmitsNothing(merged)) continue;
+    v1::GroupMembership* m = report.add_groups();
+    m->set_group(group);
+    *m->mutable_filter() = std::move(merged);
+  }
+  return report;
+}
+
+v1::SourceReport LocalClients::SourceSnapshot() const {
+  absl::MutexLock lock(&mu_);
+  v1::SourceReport report;
+  for (const auto& [key, count] : sources_) {
+    v1::SourceKey* k = report.add_sources();
+    k->set_group(key.first);
+    k->set_source(key.second);
+  }
+  return report;
+}
+
+void LocalClients::Acknowledge(uint64_t report_seq) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [group, subscribers] : by_group_) {
+    for (const auto& s : subscribers) {
+      const uint64_t seq = s->join_report_seq();
+      if (seq != 0 && seq <= report_seq) s->MarkJoined();
+    }
+  }
+}
+
+}  // namespace canopy::node

@@ -1,0 +1,136 @@
+// canopy-node: the relay. Attaches to the controller, serves local clients
+// (Node gRPC service) and forwards frames along the controller's trees.
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "grpcpp/server_builder.h"
+#include "node/client_service.h"
+#include "node/controller_session.h"
+#include "node/forwarding_state.h"
+#include "node/local_clients.h"
+#include "node/relay.h"
+#include "proto/validation.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+#include "proto/address.h"
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "canopy-node: %s\n", message.c_str());
+  return 1;
+}
+
+// Blocks SIGINT/SIGTERM in every thread, then waits for one of them here.
+void WaitForShutdownSignal(const sigset_t& signals) {
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("signal {}: shutting down", signal);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"canopy-node: relay node of the Canopy overlay multicast service"};
+  std::string id, controller, listen = "127.0.0.1:0", data = "127.0.0.1:0";
+  uint32_t max_fanout = 0;
+  uint64_t upload_bps = 0;
+  uint32_t max_payload = canopy::wire::kDefaultMaxPayload;
+  app.add_option("--id", id, "node id, unique in the overlay ([A-Za-z0-9._-])")->required();
+  app.add_option("--controller", controller, "controller gRPC address HOST:PORT")->required();
+  app.add_option("--listen", listen, "gRPC endpoint for local clients HOST:PORT (port 0 = any)")
+      ->capture_default_str();
+  app.add_option("--data", data, "wire endpoint for other nodes HOST:PORT (port 0 = any)")
+      ->capture_default_str();
+  app.add_option("--max-fanout", max_fanout, "most children per tree (0 = no limit)")
+      ->capture_default_str();
+  app.add_option("--upload-bps", upload_bps, "upload capacity in bit/s (0 = unknown)")
+      ->capture_default_str();
+  app.add_option("--max-payload", max_payload, "largest message in bytes")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "canopy-node: %s (see --help)\n", e.what());
+    return 2;
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-node"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n " + id + "] %v");
+
+  if (auto s = canopy::ValidateNodeId(id); !s.ok()) return Fail(std::string(s.message()));
+  auto listen_address = canopy::ParseHostPort(listen);
+  if (!listen_address.ok()) return Fail(std::string(listen_address.status().message()));
+  auto data_address = canopy::ParseHostPort(data);
+  if (!data_address.ok()) return Fail(std::string(data_address.status().message()));
+  if (auto c = canopy::ParseHostPort(controller); !c.ok()) {
+    return Fail(std::string(c.status().message()));
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  canopy::node::ForwardingState state;
+  // Set once the session exists; clients may connect before that.
+  std::atomic<canopy::node::ControllerSession*> live_session{nullptr};
+  canopy::node::LocalClients clients([&live_session] {
+    if (auto* s = live_session.load()) s->ReportLocalState();
+  });
+
+  canopy::node::RelayOptions relay_options;
+  relay_options.node_id = id;
+  relay_options.max_payload = max_payload;
+  canopy::node::Relay relay(relay_options, state, clients);
+  auto bound_data = relay.Start(canopy::wire::Endpoint{data_address->host, data_address->port});
+  if (!bound_data.ok()) return Fail(std::string(bound_data.status().message()));
+
+  canopy::node::ClientServiceOptions service_options;
+  service_options.node_id = id;
+  service_options.max_payload = max_payload;
+  canopy::node::ClientService service(service_options, state, clients, relay);
+  grpc::ServerBuilder builder;
+  int client_port = 0;
+  builder.AddListeningPort(listen_address->ToString(), grpc::InsecureServerCredentials(),
+                           &client_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(max_payload) + (1 << 20));
+  builder.SetMaxSendMessageSize(static_cast<int>(max_payload) + (1 << 20));
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || client_port == 0) {
+    return Fail("cannot listen for clients on " + listen_address->ToString());
+  }
+  canopy::HostPort bound_clients{listen_address->host,
+                                       static_cast<uint16_t>(client_port)};
+
+  canopy::node::ControllerSessionOptions session_options;
+  session_options.controller_address = controller;
+  session_options.hello.set_node_id(id);
+  session_options.hello.set_data_address(bound_data->ToString());
+  session_options.hello.set_client_address(bound_clients.ToString());
+  session_options.hello.set_max_fanout(max_fanout);
+  session_options.hello.set_upload_bps(upload_bps);
+  auto session = std::make_unique<canopy::node::ControllerSession>(
+      session_options, state, clients, [&relay] { relay.OnTableChanged(); });
+  live_session.store(session.get());
+  session->Start();
+
+  std::printf("canopy-node %s listening clients=%s data=%s\n", id.c_str(),
+              bound_clients.ToString().c_str(), bound_data->ToString().c_str());
+  std::fflush(stdout);
+
+  WaitForShutdownSignal(signals);
+  live_session.store(nullptr);
+  session->Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  relay.Stop();
+  return 0;
+}

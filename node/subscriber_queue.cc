@@ -1,0 +1,113 @@
+#include "node/subscriber_queue.h"
+
+#include <utility>
+
+namespace canopy::node {
+
+SubscriberQueue::SubscriberQueue(std::string group, v1::SourceFilter filter,
+                                 size_t high_watermark_bytes,
+                                 size_t low_watermark_bytes)
+    : group_(std::move(group)),
+      filter_(std::move(filter)),
+      high_watermark_bytes_(high_watermark_bytes),
+      low_watermark_bytes_(low_watermark_bytes) {}
+
+size_t SubscriberQueue::Cost(const DeliveryItem& item) {
+  return item.frame ? item.frame->bytes().size() : 0;
+}
+
+bool SubscriberQueue::Push(DeliveryItem item) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  bytes_ += Cost(item);
+  items_.push_back(std::move(item));
+  return true;
+}
+
+bool SubscriberQueue::OverHighWatermark() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_ > high_watermark_bytes_;
+}
+
+void SubscriberQueue::NotifyWhenDrained(std::function<void()> ready) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_ && bytes_ > low_watermark_bytes_) {
+      drain_waiters_.push_back(std::move(ready));
+      return;
+    }
+  }
+  ready();
+}
+
+std::vector<std::function<void()>> SubscriberQueue::TakeWaitersIfDrained() {
+  if (!closed_ && bytes_ > low_watermark_bytes_) return {};
+  return std::exchange(drain_waiters_, {});
+}
+
+std::optional<DeliveryItem> SubscriberQueue::Pop(absl::Duration timeout) {
+  std::optional<DeliveryItem> item;
+  std::vector<std::function<void()>> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closed_ || !items_.empty();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&available), timeout);
+    if (closed_ || items_.empty()) return std::nullopt;
+    item = std::move(items_.front());
+    items_.pop_front();
+    bytes_ -= Cost(*item);
+    ready = TakeWaitersIfDrained();
+  }
+  for (auto& f : ready) f();
+  return item;
+}
+
+void SubscriberQueue::Close(absl::Status why) {
+  std::vector<std::function<void()>> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    closed_status_ = std::move(why);
+    items_.clear();
+    bytes_ = 0;
+    ready = std::exchange(drain_waiters_, {});
+  }
+  for (auto& f : ready) f();
+}
+
+bool SubscriberQueue::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+absl::Status SubscriberQueue::closed_status() const {
+  absl::MutexLock lock(&mu_);
+  return closed_status_;
+}
+
+uint64_t SubscriberQueue::join_report_seq() const {
+  absl::MutexLock lock(&mu_);
+  return join_report_seq_;
+}
+
+void SubscriberQueue::set_join_report_seq(uint64_t seq) {
+  absl::MutexLock lock(&mu_);
+  if (join_report_seq_ == 0) join_report_seq_ = seq;
+}
+
+bool SubscriberQueue::joined() const {
+  absl::MutexLock lock(&mu_);
+  return joined_;
+}
+
+void SubscriberQueue::MarkJoined() {
+  absl::MutexLock lock(&mu_);
+  if (joined_ || closed_) return;
+  joined_ = true;
+  items_.push_front(DeliveryItem{});
+}
+
+}  // namespace canopy::node

@@ -1,0 +1,97 @@
+#ifndef CANOPY_NODE_SUBSCRIBER_QUEUE_H_
+#define CANOPY_NODE_SUBSCRIBER_QUEUE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "canopy/v1/common.pb.h"
+#include "node/forwarding_state.h"
+#include "wire/frame.h"
+
+namespace canopy::node {
+
+// One message (or the "joined" event) waiting for a local subscriber.
+struct DeliveryItem {
+  // Null for the joined event.
+  wire::FramePtr frame;
+  std::shared_ptr<const FlowNames> names;
+};
+
+// The bounded queue between the data plane and one Subscribe stream.
+// The data plane pushes (never blocks); the stream's thread pops. Bounded by
+// bytes: the data plane checks OverHighWatermark() after Push() and waits
+// with NotifyWhenDrained() (back pressure), detaching the subscriber with
+// Close() if it stays full too long.
+//
+// Thread-safe.
+class SubscriberQueue {
+ public:
+  SubscriberQueue(std::string group, v1::SourceFilter filter,
+                  size_t high_watermark_bytes, size_t low_watermark_bytes);
+  SubscriberQueue(const SubscriberQueue&) = delete;
+  SubscriberQueue& operator=(const SubscriberQueue&) = delete;
+
+  const std::string& group() const { return group_; }
+  const v1::SourceFilter& filter() const { return filter_; }
+
+  // Queues an item. Returns false if the queue is closed.
+  bool Push(DeliveryItem item);
+
+  // True while queued payload bytes exceed the high watermark.
+  bool OverHighWatermark() const;
+
+  // Runs `ready` once queued bytes fall to the low watermark or the queue
+  // closes (at once if so already). `ready` runs on the popping thread or the
+  // caller's and must not block.
+  void NotifyWhenDrained(std::function<void()> ready);
+
+  // Waits up to `timeout` for an item. Returns the item; nullopt on timeout
+  // or once closed (then closed_status() says why).
+  std::optional<DeliveryItem> Pop(absl::Duration timeout);
+
+  // Closes the queue: pending items are dropped, Pop returns nullopt.
+  void Close(absl::Status why);
+  bool closed() const;
+  absl::Status closed_status() const;
+
+  // The membership report that first carried this subscription; the joined
+  // event is due once the controller acknowledges it. 0 = not reported yet.
+  uint64_t join_report_seq() const;
+  void set_join_report_seq(uint64_t seq);
+  // True once the joined event was queued.
+  bool joined() const;
+  // Queues the joined event ahead of any message. Idempotent.
+  void MarkJoined();
+
+ private:
+  static size_t Cost(const DeliveryItem& item);
+  std::vector<std::function<void()>> TakeWaitersIfDrained()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string group_;
+  const v1::SourceFilter filter_;
+  const size_t high_watermark_bytes_;
+  const size_t low_watermark_bytes_;
+
+  mutable absl::Mutex mu_;
+  std::deque<DeliveryItem> items_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status closed_status_ ABSL_GUARDED_BY(mu_);
+  uint64_t join_report_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  bool joined_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> drain_waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace canopy::node
+
+#endif  // CANOPY_NODE_SUBSCRIBER_QUEUE_H_
