@@ -1,0 +1,167 @@
+#include "controller/controller_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/validation.h"
+#include "spdlog/spdlog.h"
+#include "proto/address.h"
+
+namespace canopy::controller {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+// NodeChannel over one Attach stream. Writes are serialised; Close cancels
+// the call, which ends the handler's read loop.
+class StreamChannel final : public NodeChannel {
+ public:
+  StreamChannel(grpc::ServerContext* context,
+                grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* stream)
+      : context_(context), stream_(stream) {}
+
+  bool Send(const v1::NodeInstruction& instruction) override {
+    absl::MutexLock lock(&mu_);
+    return stream_->Write(instruction);
+  }
+  void Close() override { context_->TryCancel(); }
+
+ private:
+  grpc::ServerContext* const context_;
+  absl::Mutex mu_;
+  grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* const stream_
+      ABSL_PT_GUARDED_BY(mu_);
+};
+
+absl::Status ValidateHello(const v1::NodeHello& hello) {
+  if (absl::Status s = ValidateNodeId(hello.node_id()); !s.ok()) return s;
+  if (auto a = ParseHostPort(hello.data_address()); !a.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("data_address: ", a.status().message()));
+  }
+  if (auto a = ParseHostPort(hello.client_address()); !a.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client_address: ", a.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status ControllerService::Attach(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* stream) {
+  v1::NodeReport report;
+  if (!stream->Read(&report)) return grpc::Status::OK;
+  if (!report.has_hello()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first report on an Attach stream must be a hello");
+  }
+  if (absl::Status s = ValidateHello(report.hello()); !s.ok()) return ToGrpc(s);
+  StreamChannel channel(context, stream);
+  const uint64_t session = core_.Attach(report.hello(), &channel, absl::Now());
+  grpc::Status result = grpc::Status::OK;
+  while (stream->Read(&report)) {
+    switch (report.body_case()) {
+      case v1::NodeReport::kMembership: {
+        bool valid = true;
+        for (const v1::GroupMembership& m : report.membership().groups()) {
+          absl::Status s = ValidateGroupName(m.group());
+          if (s.ok()) s = ValidateFilter(m.filter());
+          if (!s.ok()) {
+            result = ToGrpc(s);
+            valid = false;
+            break;
+          }
+        }
+        if (valid) core_.OnMembership(session, report.membership(), absl::Now());
+        break;
+      }
+      case v1::NodeReport::kSources: {
+        bool valid = true;
+        for (const v1::SourceKey& k : report.sources().sources()) {
+          absl::Status s = ValidateGroupName(k.group());
+          if (s.ok()) s = ValidateSourceId(k.source());
+          if (!s.ok()) {
+            result = ToGrpc(s);
+            valid = false;
+            break;
+          }
+        }
+        if (valid) core_.OnSources(session, report.sources(), absl::Now());
+        break;
+      }
+      case v1::NodeReport::kHeartbeat:
+        core_.OnHeartbeat(session, report.heartbeat(), absl::Now());
+        break;
+      case v1::NodeReport::kHello:
+        result = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "hello may only be the first report");
+        break;
+      case v1::NodeReport::BODY_NOT_SET:
+        result = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty report");
+        break;
+    }
+    if (!result.ok()) {
+      spdlog::warn("node {}: {}", report.has_hello() ? report.hello().node_id() : "?",
+                   result.error_message());
+      break;
+    }
+  }
+  core_.Detach(session);
+  return result;
+}
+
+grpc::Status ControllerService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
+                                          v1::ListNodesResponse* response) {
+  *response = core_.ListNodes();
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::ListGroups(grpc::ServerContext*, const v1::ListGroupsRequest*,
+                                           v1::ListGroupsResponse* response) {
+  absl::StatusOr<v1::ListGroupsResponse> groups = core_.ListGroups();
+  if (!groups.ok()) return ToGrpc(groups.status());
+  *response = *std::move(groups);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetTree(grpc::ServerContext*, const v1::GetTreeRequest* request,
+                                        v1::GetTreeResponse* response) {
+  if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
+  if (!request->source().empty()) {
+    if (absl::Status s = ValidateSourceId(request->source()); !s.ok()) return ToGrpc(s);
+  }
+  absl::StatusOr<v1::GetTreeResponse> tree = core_.GetTree(*request);
+  if (!tree.ok()) return ToGrpc(tree.status());
+  *response = *std::move(tree);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetPolicy(grpc::ServerContext*,
+                                          const v1::GetPolicyRequest* request,
+                                          v1::GroupPolicy* response) {
+  if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<v1::GroupPolicy> policy = core_.GetPolicy(request->group());
+  if (!policy.ok()) return ToGrpc(policy.status());
+  *response = *std::move(policy);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::SetPolicy(grpc::ServerContext*, const v1::GroupPolicy* request,
+                                          v1::GroupPolicy* response) {
+  if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
+  if (request->allowed_sources_size() > kMaxFilterSources) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("allow-list of ", request->allowed_sources_size(),
+                                     " sources; the limit is ", kMaxFilterSources));
+  }
+  for (const std::string& source : request->allowed_sources()) {
+    if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
+  }
+  if (absl::Status s = core_.SetPolicy(*request); !s.ok()) return ToGrpc(s);
+  *response = *request;
+  return grpc::Status::OK;
+}
+
+}  // namespace canopy::controller

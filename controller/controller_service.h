@@ -1,0 +1,37 @@
+#ifndef CANOPY_CONTROLLER_CONTROLLER_SERVICE_H_
+#define CANOPY_CONTROLLER_CONTROLLER_SERVICE_H_
+
+#include "canopy/v1/controller.grpc.pb.h"
+#include "controller/controller_core.h"
+
+namespace canopy::controller {
+
+// The Controller gRPC service (controller.proto): validates each request,
+// calls ControllerCore, maps its status.
+//
+// Thread-safe (gRPC runs each call on its own thread).
+class ControllerService final : public v1::Controller::Service {
+ public:
+  explicit ControllerService(ControllerCore& core) : core_(core) {}
+
+  grpc::Status Attach(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* stream) override;
+  grpc::Status ListNodes(grpc::ServerContext* context, const v1::ListNodesRequest* request,
+                         v1::ListNodesResponse* response) override;
+  grpc::Status ListGroups(grpc::ServerContext* context, const v1::ListGroupsRequest* request,
+                          v1::ListGroupsResponse* response) override;
+  grpc::Status GetTree(grpc::ServerContext* context, const v1::GetTreeRequest* request,
+                       v1::GetTreeResponse* response) override;
+  grpc::Status GetPolicy(grpc::ServerContext* context, const v1::GetPolicyRequest* request,
+                         v1::GroupPolicy* response) override;
+  grpc::Status SetPolicy(grpc::ServerContext* context, const v1::GroupPolicy* request,
+                         v1::GroupPolicy* response) override;
+
+ private:
+  ControllerCore& core_;
+};
+
+}  // namespace canopy::controller
+
+#endif  // CANOPY_CONTROLLER_CONTROLLER_SERVICE_H_

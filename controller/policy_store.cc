@@ -1,0 +1,182 @@
+#include "controller/policy_store.h"
+
+#include <sqlite3.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace canopy::controller {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS group_policy (
+  group_name TEXT PRIMARY KEY,
+  allowed_sources TEXT NOT NULL DEFAULT ''   -- comma-separated source ids
+);
+CREATE TABLE IF NOT EXISTS group_handle (
+  group_name TEXT PRIMARY KEY,
+  handle INTEGER NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS source_id (
+  group_name TEXT NOT NULL,
+  source TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  PRIMARY KEY (group_name, source),
+  UNIQUE (group_name, id)
+);
+)sql";
+
+// RAII wrapper for one prepared statement.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  void Bind(int index, const std::string& text) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+  }
+  void Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  std::string Text(int column) {
+    const unsigned char* t = sqlite3_column_text(stmt_, column);
+    return t ? reinterpret_cast<const char*>(t) : "";
+  }
+  int64_t Int(int column) { return sqlite3_column_int64(stmt_, column); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+v1::GroupPolicy PolicyFromRow(const std::string& group, const std::string& allowed) {
+  v1::GroupPolicy policy;
+  policy.set_group(group);
+  for (absl::string_view s : absl::StrSplit(allowed, ',', absl::SkipEmpty())) {
+    policy.add_allowed_sources(std::string(s));
+  }
+  return policy;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return absl::UnavailableError(
+        absl::StrCat("cannot open store '", path, "': ", message));
+  }
+  sqlite3_busy_timeout(db, 2000);
+  std::unique_ptr<PolicyStore> store(new PolicyStore(db));
+  absl::MutexLock lock(&store->mu_);
+  if (absl::Status s = store->Exec(kSchema); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store '", path, "' is not a usable Canopy store: ", s.message()));
+  }
+  return store;
+}
+
+PolicyStore::~PolicyStore() { sqlite3_close(db_); }
+
+absl::Status PolicyStore::Exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    return absl::InternalError(message);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PolicyStore::Error(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(db_)));
+}
+
+absl::StatusOr<v1::GroupPolicy> PolicyStore::GetPolicy(const std::string& group) {
+  absl::MutexLock lock(&mu_);
+  Statement st(db_, "SELECT allowed_sources FROM group_policy WHERE group_name = ?");
+  if (!st.ok()) return Error("read policy");
+  st.Bind(1, group);
+  int rc = st.Step();
+  if (rc == SQLITE_ROW) return PolicyFromRow(group, st.Text(0));
+  if (rc != SQLITE_DONE) return Error("read policy");
+  v1::GroupPolicy policy;
+  policy.set_group(group);
+  return policy;
+}
+
+absl::Status PolicyStore::SetPolicy(const v1::GroupPolicy& policy) {
+  absl::MutexLock lock(&mu_);
+  Statement st(db_,
+               "INSERT INTO group_policy (group_name, allowed_sources) VALUES (?, ?) "
+               "ON CONFLICT(group_name) DO UPDATE SET allowed_sources = excluded.allowed_sources");
+  if (!st.ok()) return Error("write policy");
+  st.Bind(1, policy.group());
+  st.Bind(2, absl::StrJoin(policy.allowed_sources(), ","));
+  if (st.Step() != SQLITE_DONE) return Error("write policy");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::GroupPolicy>> PolicyStore::AllPolicies() {
+  absl::MutexLock lock(&mu_);
+  Statement st(db_, "SELECT group_name, allowed_sources FROM group_policy ORDER BY group_name");
+  if (!st.ok()) return Error("read policies");
+  std::vector<v1::GroupPolicy> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(PolicyFromRow(st.Text(0), st.Text(1)));
+  if (rc != SQLITE_DONE) return Error("read policies");
+  return out;
+}
+
+absl::StatusOr<uint32_t> PolicyStore::GroupHandle(const std::string& group) {
+  absl::MutexLock lock(&mu_);
+  {
+    Statement st(db_, "SELECT handle FROM group_handle WHERE group_name = ?");
+    if (!st.ok()) return Error("read group handle");
+    st.Bind(1, group);
+    if (st.Step() == SQLITE_ROW) return static_cast<uint32_t>(st.Int(0));
+  }
+  Statement insert(db_,
+                   "INSERT INTO group_handle (group_name, handle) "
+                   "SELECT ?, COALESCE(MAX(handle), 0) + 1 FROM group_handle "
+                   "RETURNING handle");
+  if (!insert.ok()) return Error("assign group handle");
+  insert.Bind(1, group);
+  if (insert.Step() != SQLITE_ROW) return Error("assign group handle");
+  return static_cast<uint32_t>(insert.Int(0));
+}
+
+absl::StatusOr<uint32_t> PolicyStore::SourceId(const std::string& group,
+                                               const std::string& source) {
+  absl::MutexLock lock(&mu_);
+  {
+    Statement st(db_, "SELECT id FROM source_id WHERE group_name = ? AND source = ?");
+    if (!st.ok()) return Error("read source id");
+    st.Bind(1, group);
+    st.Bind(2, source);
+    if (st.Step() == SQLITE_ROW) return static_cast<uint32_t>(st.Int(0));
+  }
+  Statement insert(db_,
+                   "INSERT INTO source_id (group_name, source, id) "
+                   "SELECT ?1, ?2, COALESCE(MAX(id), 0) + 1 FROM source_id "
+                   "WHERE group_name = ?1 RETURNING id");
+  if (!insert.ok()) return Error("assign source id");
+  insert.Bind(1, group);
+  insert.Bind(2, source);
+  if (insert.Step() != SQLITE_ROW) return Error("assign source id");
+  return static_cast<uint32_t>(insert.Int(0));
+}
+
+}  // namespace canopy::controller
