@@ -1,0 +1,58 @@
+#ifndef CANOPY_CLIENT_SDK_PUBLISHER_H_
+#define CANOPY_CLIENT_SDK_PUBLISHER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace canopy {
+
+struct PublisherOptions {
+  // HOST:PORT of the local node's client endpoint.
+  std::string node_address;
+  // Group to publish to.
+  std::string group;
+  // Publisher id ([A-Za-z0-9._:-], at most 64 bytes), matched against the
+  // group's allow-list and subscribers' filters.
+  std::string source;
+};
+
+// What the node accepted from one Publisher.
+struct PublishResult {
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+};
+
+// Publishes a stream of messages to one group through the local node.
+// Messages reach every subscriber whose filter admits this source, in order,
+// each once. Send() applies back pressure: it blocks while the tree is
+// slower than the publisher.
+//
+// Thread-compatible: use one Publisher from one thread at a time.
+class Publisher {
+ public:
+  // Opens the publish stream and announces (group, source) so the node
+  // checks the allow-list and builds the tree before the first message.
+  // Returns InvalidArgument for a malformed option.
+  static absl::StatusOr<std::unique_ptr<Publisher>> Open(PublisherOptions options);
+
+  virtual ~Publisher() = default;
+
+  // Sends one message. Returns the stream's error (e.g. PermissionDenied for
+  // a source the group does not allow) once the stream has broken.
+  virtual absl::Status Send(absl::string_view payload) = 0;
+
+  // Ends the stream and waits until the node has accepted every message.
+  // Returns what was accepted, or the node's error.
+  // REQUIRES: called once, after the last Send().
+  virtual absl::StatusOr<PublishResult> Finish() = 0;
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_CLIENT_SDK_PUBLISHER_H_

@@ -1,0 +1,67 @@
+#ifndef CANOPY_CLIENT_SDK_SUBSCRIBER_H_
+#define CANOPY_CLIENT_SDK_SUBSCRIBER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace canopy {
+
+// IGMPv3 filter mode of a subscription.
+enum class FilterMode {
+  kInclude,  // receive only from the listed sources
+  kExclude,  // receive from every source except the listed ones
+};
+
+struct SubscriberOptions {
+  // HOST:PORT of the local node's client endpoint.
+  std::string node_address;
+  std::string group;
+  // Default: EXCLUDE {} = every source.
+  FilterMode mode = FilterMode::kExclude;
+  std::vector<std::string> sources;
+};
+
+// One message as delivered.
+struct ReceivedMessage {
+  std::string group;
+  std::string source;
+  // Per (group, source), from 1, increasing.
+  uint64_t sequence = 0;
+  std::string payload;
+};
+
+// A subscription to one group: opening it joins, Cancel() or destruction
+// leaves. Messages of each admitted source arrive in order, each once.
+//
+// Thread-compatible, except Cancel() which may be called from any thread.
+class Subscriber {
+ public:
+  // Opens the subscription (the join). Returns InvalidArgument for a
+  // malformed option.
+  static absl::StatusOr<std::unique_ptr<Subscriber>> Open(SubscriberOptions options);
+
+  virtual ~Subscriber() = default;
+
+  // Waits until the node reports that the controller has planned the join,
+  // so messages published from then on reach this subscriber.
+  // DeadlineExceeded after `timeout`; the stream's error if it ended.
+  virtual absl::Status WaitJoined(absl::Duration timeout) = 0;
+
+  // Blocks for the next message. Returns the stream's status when it ends:
+  // Cancelled after Cancel(), ResourceExhausted if the node detached this
+  // slow subscriber, Unavailable if the node went away.
+  virtual absl::StatusOr<ReceivedMessage> Next() = 0;
+
+  // Leaves the group; a blocked Next() returns Cancelled. Thread-safe.
+  virtual void Cancel() = 0;
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_CLIENT_SDK_SUBSCRIBER_H_
