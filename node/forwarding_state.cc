@@ -7,18 +7,26 @@
 
 namespace canopy::node {
 
-void ForwardingState::ApplyTable(const v1::ForwardingTable& table) {
+void ForwardingState::ApplyTable(const v1::ForwardingTable& table, absl::Time now) {
   std::vector<std::function<void(bool)>> ready;
   {
     absl::MutexLock lock(&mu_);
     if (table.version() < version_) return;
     version_ = table.version();
+    auto old_flows = std::move(flows_);
     flows_.clear();
     by_ids_.clear();
     for (const v1::FlowEntry& e : table.flows()) {
       auto key = std::make_pair(e.group(), e.source());
-      by_ids_[IdKey(e.group_handle(), e.source_id())] = key;
+      const uint64_t ids = IdKey(e.group_handle(), e.source_id());
+      by_ids_[ids] = key;
       flows_[key] = e;
+      retired_.erase(ids);
+    }
+    for (auto& [key, e] : old_flows) {
+      if (flows_.contains(key)) continue;
+      const uint64_t ids = IdKey(e.group_handle(), e.source_id());
+      retired_[ids] = {std::move(e), now + kRetiredFlowGrace};
     }
     auto known = [&](const Watcher& w) {
       return by_ids_.contains(IdKey(w.group_handle, w.source_id));
@@ -63,9 +71,10 @@ std::optional<v1::FlowEntry> ForwardingState::Find(const std::string& group,
 std::optional<v1::FlowEntry> ForwardingState::FindByIds(uint32_t group_handle,
                                                         uint32_t source_id) const {
   absl::MutexLock lock(&mu_);
-  auto it = by_ids_.find(IdKey(group_handle, source_id));
-  if (it == by_ids_.end()) return std::nullopt;
-  return flows_.at(it->second);
+  const uint64_t ids = IdKey(group_handle, source_id);
+  if (auto it = by_ids_.find(ids); it != by_ids_.end()) return flows_.at(it->second);
+  if (auto it = retired_.find(ids); it != retired_.end()) return it->second.first;
+  return std::nullopt;
 }
 
 std::vector<v1::FlowEntry> ForwardingState::Entries() const {
@@ -73,6 +82,14 @@ std::vector<v1::FlowEntry> ForwardingState::Entries() const {
   std::vector<v1::FlowEntry> out;
   out.reserve(flows_.size());
   for (const auto& [key, entry] : flows_) out.push_back(entry);
+  return out;
+}
+
+std::vector<v1::FlowEntry> ForwardingState::RetiredEntries() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::FlowEntry> out;
+  out.reserve(retired_.size());
+  for (const auto& [ids, retired] : retired_) out.push_back(retired.first);
   return out;
 }
 
@@ -110,7 +127,8 @@ void ForwardingState::WhenFlowKnown(uint32_t group_handle, uint32_t source_id,
                                     std::function<void(bool)> known) {
   {
     absl::MutexLock lock(&mu_);
-    if (!by_ids_.contains(IdKey(group_handle, source_id))) {
+    const uint64_t ids = IdKey(group_handle, source_id);
+    if (!by_ids_.contains(ids) && !retired_.contains(ids)) {
       watchers_.push_back(Watcher{group_handle, source_id, deadline, std::move(known)});
       return;
     }
@@ -118,10 +136,11 @@ void ForwardingState::WhenFlowKnown(uint32_t group_handle, uint32_t source_id,
   known(true);
 }
 
-void ForwardingState::ExpireWatchers(absl::Time now) {
+void ForwardingState::Expire(absl::Time now) {
   std::vector<std::function<void(bool)>> expired;
   {
     absl::MutexLock lock(&mu_);
+    absl::erase_if(retired_, [&](const auto& kv) { return kv.second.second <= now; });
     auto past = [&](const Watcher& w) { return w.deadline <= now; };
     for (const Watcher& w : watchers_) {
       if (past(w)) expired.push_back(w.known);

@@ -35,13 +35,19 @@ class ForwardingState {
   // Result of waiting for a flow's entry at the ingress.
   enum class FlowReadiness { kReady, kRejected, kTimedOut };
 
+  // Frames of a flow that left the table are still delivered and forwarded
+  // to its last children for this long: they were in flight when it ended.
+  static constexpr absl::Duration kRetiredFlowGrace = absl::Seconds(10);
+
   ForwardingState() = default;
   ForwardingState(const ForwardingState&) = delete;
   ForwardingState& operator=(const ForwardingState&) = delete;
 
-  // Replaces the table. Ignores a table older than the current one. Runs the
-  // flow watchers registered with WhenFlowKnown whose flows now exist.
-  void ApplyTable(const v1::ForwardingTable& table);
+  // Replaces the table. Ignores a table older than the current one. Entries
+  // that leave the table are retired (still found by FindByIds) until
+  // `now` + kRetiredFlowGrace. Runs the flow watchers registered with
+  // WhenFlowKnown whose flows now exist.
+  void ApplyTable(const v1::ForwardingTable& table, absl::Time now);
 
   // Replaces every group policy.
   void ApplyPolicies(const v1::PolicyUpdate& update);
@@ -55,11 +61,13 @@ class ForwardingState {
   // The entry of a flow by its names / by the numeric ids in its frames.
   std::optional<v1::FlowEntry> Find(const std::string& group,
                                     const std::string& source) const;
+  // FindByIds also finds retired entries.
   std::optional<v1::FlowEntry> FindByIds(uint32_t group_handle,
                                          uint32_t source_id) const;
 
-  // Every entry of the current table.
+  // Every entry of the current table, and the retired ones.
   std::vector<v1::FlowEntry> Entries() const;
+  std::vector<v1::FlowEntry> RetiredEntries() const;
 
   // OK if the group's allow-list admits `source` as far as this node knows;
   // PermissionDenied with a message otherwise.
@@ -72,13 +80,15 @@ class ForwardingState {
                           absl::Duration timeout) const;
 
   // Calls `known(true)` once an entry with these ids exists (at once if it
-  // does now), or `known(false)` from ExpireWatchers() after `deadline`.
+  // does now, retired or not), or `known(false)` from Expire() after
+  // `deadline`.
   // `known` runs on the thread that applies the table or expires watchers.
   void WhenFlowKnown(uint32_t group_handle, uint32_t source_id,
                      absl::Time deadline, std::function<void(bool)> known);
 
-  // Fails the watchers whose deadline is before `now`.
-  void ExpireWatchers(absl::Time now);
+  // Fails the watchers whose deadline is before `now` and forgets retired
+  // entries whose grace has passed.
+  void Expire(absl::Time now);
 
   // Version of the applied table; 0 before the first.
   uint64_t version() const;
@@ -111,6 +121,9 @@ class ForwardingState {
   absl::flat_hash_map<std::pair<std::string, std::string>, std::string> rejected_
       ABSL_GUARDED_BY(mu_);
   std::vector<Watcher> watchers_ ABSL_GUARDED_BY(mu_);
+  // Frame ids → (entry, retired until).
+  absl::flat_hash_map<uint64_t, std::pair<v1::FlowEntry, absl::Time>> retired_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace canopy::node

@@ -65,7 +65,7 @@ void Relay::ScheduleWatcherExpiry() {
   expiry_timer_.expires_after(kWatcherExpiryInterval);
   expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    state_.ExpireWatchers(absl::Now());
+    state_.Expire(absl::Now());
     ScheduleWatcherExpiry();
   });
 }
@@ -211,6 +211,8 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
   const wire::FrameHeader& h = frame->header();
   std::optional<v1::FlowEntry> entry = state_.FindByIds(h.group_handle, h.source_id);
   if (!entry) {
+    spdlog::debug("frame of flow ({}, {}) seq {} before its table entry; holding the link",
+                  h.group_handle, h.source_id, h.sequence);
     // The parent learned of the flow first: hold the link until our table
     // catches up (or give up after unknown_flow_wait).
     link->Pause();
@@ -254,11 +256,16 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
 void Relay::OnTableChanged() {
   absl::flat_hash_set<std::string> children;
   absl::flat_hash_set<std::pair<std::string, std::string>> live_flows;
-  for (const v1::FlowEntry& e : state_.Entries()) {
-    live_flows.insert({e.group(), e.source()});
-    for (const v1::Hop& hop : e.children()) children.insert(hop.node_id());
+  // Retired flows keep their links and sequence state while frames that
+  // were in flight drain.
+  for (const auto& entries : {state_.Entries(), state_.RetiredEntries()}) {
+    for (const v1::FlowEntry& e : entries) {
+      live_flows.insert({e.group(), e.source()});
+      for (const v1::Hop& hop : e.children()) children.insert(hop.node_id());
+    }
   }
-  for (const v1::SourceKey& k : clients_.SourceSnapshot().sources()) {
+  const v1::SourceReport local_sources = clients_.SourceSnapshot();
+  for (const v1::SourceKey& k : local_sources.sources()) {
     live_flows.insert({k.group(), k.source()});
   }
   std::vector<std::shared_ptr<wire::OutboundLink>> stale;
