@@ -189,6 +189,7 @@ void ControllerCore::Replan() {
     v1::ForwardingTable* t = instruction.mutable_table();
     t->set_version(s.version_sent);
     for (v1::FlowEntry& e : table) *t->add_flows() = std::move(e);
+    spdlog::debug("table v{} to {}: {} flow(s)", s.version_sent, id, t->flows_size());
     s.channel->Send(instruction);
   }
 }

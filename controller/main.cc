@@ -13,6 +13,7 @@
 #include "controller/controller_service.h"
 #include "controller/policy_store.h"
 #include "grpcpp/server_builder.h"
+#include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "proto/address.h"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   }
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-controller"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  spdlog::cfg::load_env_levels();  // e.g. SPDLOG_LEVEL=debug
 
   auto address = canopy::ParseHostPort(listen);
   if (!address.ok()) return Fail(std::string(address.status().message()));

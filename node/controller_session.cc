@@ -108,7 +108,9 @@ void ControllerSession::RunHeartbeats() {
 void ControllerSession::Apply(const v1::NodeInstruction& instruction) {
   switch (instruction.body_case()) {
     case v1::NodeInstruction::kTable:
-      state_.ApplyTable(instruction.table());
+      spdlog::debug("table v{}: {} flow(s)", instruction.table().version(),
+                    instruction.table().flows_size());
+      state_.ApplyTable(instruction.table(), absl::Now());
       on_table_changed_();
       break;
     case v1::NodeInstruction::kMembershipAck:

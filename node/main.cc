@@ -15,6 +15,7 @@
 #include "node/local_clients.h"
 #include "node/relay.h"
 #include "proto/validation.h"
+#include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "proto/address.h"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   }
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-node"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n " + id + "] %v");
+  spdlog::cfg::load_env_levels();  // e.g. SPDLOG_LEVEL=debug
 
   if (auto s = canopy::ValidateNodeId(id); !s.ok()) return Fail(std::string(s.message()));
   auto listen_address = canopy::ParseHostPort(listen);
