@@ -1,0 +1,120 @@
+#include "tests/system/overlay.h"
+
+#include <unistd.h>
+
+#include <csignal>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+
+namespace canopy::testing {
+namespace {
+
+// "key=value" field of a line like "... listening clients=A data=B".
+std::string Field(const std::string& line, const std::string& key) {
+  const size_t at = line.find(key + "=");
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size() + 1;
+  return line.substr(start, line.find(' ', start) - start);
+}
+
+}  // namespace
+
+Overlay::Overlay() {
+  static int counter = 0;
+  dir_ = std::filesystem::temp_directory_path() /
+         absl::StrCat("canopy-system-", getpid(), "-", counter++);
+  std::filesystem::create_directories(dir_);
+  controller_ = std::make_unique<Process>(std::vector<std::string>{
+      BinaryPath("canopy-controller"), "--listen", "127.0.0.1:0", "--store",
+      (dir_ / "store.db").string()});
+  auto line = controller_->WaitForStdout("listening", kWait);
+  if (!line) {
+    ADD_FAILURE() << "controller did not start: " << controller_->Stderr();
+    return;
+  }
+  controller_address_ = Field(*line, "grpc");
+  stub_ = v1::Controller::NewStub(
+      grpc::CreateChannel(controller_address_, grpc::InsecureChannelCredentials()));
+}
+
+Overlay::~Overlay() {
+  for (auto& [id, node] : nodes_) node->Signal(SIGTERM);
+  nodes_.clear();
+  controller_.reset();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string Overlay::StartNode(const std::string& id, int max_fanout) {
+  auto node = std::make_unique<Process>(std::vector<std::string>{
+      BinaryPath("canopy-node"), "--id", id, "--controller", controller_address_,
+      "--listen", "127.0.0.1:0", "--data", "127.0.0.1:0", "--max-fanout",
+      std::to_string(max_fanout)});
+  auto line = node->WaitForStdout("listening", kWait);
+  if (!line) {
+    ADD_FAILURE() << "node " << id << " did not start: " << node->Stderr();
+    return "";
+  }
+  clients_[id] = Field(*line, "clients");
+  nodes_[id] = std::move(node);
+  // Wait until the controller lists it.
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    v1::ListNodesResponse response;
+    if (stub_->ListNodes(&context, {}, &response).ok()) {
+      for (const auto& n : response.nodes()) {
+        if (n.node_id() == id) return clients_[id];
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(20));  // poll interval, bounded by the deadline
+  }
+  ADD_FAILURE() << "controller never listed node " << id;
+  return clients_[id];
+}
+
+std::unique_ptr<Process> Overlay::StartSubscriber(const std::string& node,
+                                                  std::vector<std::string> extra_args) {
+  std::vector<std::string> argv = {BinaryPath("canopy-sub"), "--node", clients_.at(node)};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  return std::make_unique<Process>(std::move(argv));
+}
+
+std::unique_ptr<Process> Overlay::StartPublisher(const std::string& node,
+                                                 const std::string& group,
+                                                 const std::string& source) {
+  return std::make_unique<Process>(std::vector<std::string>{
+      BinaryPath("canopy-pub"), "--node", clients_.at(node), "--group", group, "--source",
+      source});
+}
+
+bool Overlay::AwaitGroups(const std::function<bool(const v1::ListGroupsResponse&)>& done) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    v1::ListGroupsResponse response;
+    if (stub_->ListGroups(&context, {}, &response).ok() && done(response)) return true;
+    absl::SleepFor(absl::Milliseconds(20));  // poll interval, bounded by the deadline
+  }
+  return false;
+}
+
+std::string Overlay::Logs() const {
+  std::string out = "--- controller\n" + (controller_ ? controller_->Stderr() : "");
+  for (const auto& [id, node] : nodes_) out += "\n--- " + id + "\n" + node->Stderr();
+  return out;
+}
+
+absl::Status Overlay::SetAllowList(const std::string& group,
+                                   std::vector<std::string> allowed) {
+  grpc::ClientContext context;
+  v1::GroupPolicy request, response;
+  request.set_group(group);
+  for (auto& s : allowed) request.add_allowed_sources(s);
+  grpc::Status s = stub_->SetPolicy(&context, request, &response);
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+}  // namespace canopy::testing

@@ -1,0 +1,64 @@
+#ifndef CANOPY_TESTS_SYSTEM_OVERLAY_H_
+#define CANOPY_TESTS_SYSTEM_OVERLAY_H_
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "canopy/v1/controller.grpc.pb.h"
+#include "tests/system/process.h"
+
+namespace canopy::testing {
+
+// Deadline for anything a test waits for on loopback.
+inline constexpr absl::Duration kWait = absl::Seconds(30);
+
+// A controller and nodes as real processes on loopback (free ports), plus a
+// gRPC stub to the controller. Everything is killed when it goes away.
+class Overlay {
+ public:
+  // Starts the controller with a fresh store in a temporary directory.
+  Overlay();
+  ~Overlay();
+
+  // Starts node `id` (max fan-out 0 = unlimited) and waits until the
+  // controller lists it. Returns its client address.
+  std::string StartNode(const std::string& id, int max_fanout = 0);
+
+  // Starts canopy-sub / canopy-pub against node `id`.
+  std::unique_ptr<Process> StartSubscriber(const std::string& node,
+                                           std::vector<std::string> extra_args);
+  std::unique_ptr<Process> StartPublisher(const std::string& node, const std::string& group,
+                                          const std::string& source);
+
+  // Polls the controller until `done(ListGroups)` is true or the deadline.
+  bool AwaitGroups(const std::function<bool(const v1::ListGroupsResponse&)>& done);
+
+  absl::Status SetAllowList(const std::string& group, std::vector<std::string> allowed);
+
+  // Every process's stderr, labelled: attach to failure messages.
+  std::string Logs() const;
+
+  const std::string& controller_address() const { return controller_address_; }
+  const std::string& client_address(const std::string& node) const {
+    return clients_.at(node);
+  }
+  Process& node(const std::string& id) { return *nodes_.at(id); }
+  v1::Controller::Stub& stub() { return *stub_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<Process> controller_;
+  std::string controller_address_;
+  std::unique_ptr<v1::Controller::Stub> stub_;
+  std::map<std::string, std::unique_ptr<Process>> nodes_;
+  std::map<std::string, std::string> clients_;
+};
+
+}  // namespace canopy::testing
+
+#endif  // CANOPY_TESTS_SYSTEM_OVERLAY_H_

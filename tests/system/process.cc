@@ -1,0 +1,199 @@
+#include "tests/system/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+
+extern char** environ;
+
+namespace canopy::testing {
+
+Process::Process(std::vector<std::string> argv) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    std::perror("pipe2");
+    std::abort();
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) {
+    std::fprintf(stderr, "cannot start %s\n", absl::StrJoin(argv, " ").c_str());
+    std::abort();
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  stdin_fd_ = in[1];
+  signal(SIGPIPE, SIG_IGN);
+  out_thread_ = std::thread([this, fd = out[0]] { ReadLoop(fd, &out_); });
+  err_thread_ = std::thread([this, fd = err[0]] { ReadLoop(fd, &err_); });
+}
+
+Process::~Process() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!exit_code_) {
+      kill(pid_, SIGKILL);
+      Reap(true);
+    }
+  }
+  CloseStdin();
+  out_thread_.join();
+  err_thread_.join();
+}
+
+void Process::ReadLoop(int fd, Stream* stream) {
+  char buf[65536];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    absl::MutexLock lock(&mu_);
+    if (n <= 0) {
+      if (!stream->partial.empty()) stream->lines.push_back(std::move(stream->partial));
+      stream->ended = true;
+      break;
+    }
+    stream->partial.append(buf, n);
+    size_t start = 0, nl;
+    while ((nl = stream->partial.find('\n', start)) != std::string::npos) {
+      stream->lines.push_back(stream->partial.substr(start, nl - start));
+      start = nl + 1;
+    }
+    stream->partial.erase(0, start);
+  }
+  close(fd);
+}
+
+bool Process::WriteStdin(const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(stdin_fd_, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += n;
+  }
+  return true;
+}
+
+void Process::CloseStdin() {
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
+std::optional<std::string> Process::WaitFor(Stream* stream, const std::string& needle,
+                                            absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  std::optional<std::string> found;
+  size_t checked = 0;
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (; checked < stream->lines.size(); ++checked) {
+      if (absl::StrContains(stream->lines[checked], needle)) {
+        found = stream->lines[checked];
+        return true;
+      }
+    }
+    return stream->ended;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  return found;
+}
+
+std::optional<std::string> Process::WaitForStdout(const std::string& needle,
+                                                  absl::Duration timeout) {
+  return WaitFor(&out_, needle, timeout);
+}
+
+std::optional<std::string> Process::WaitForStderr(const std::string& needle,
+                                                  absl::Duration timeout) {
+  return WaitFor(&err_, needle, timeout);
+}
+
+bool Process::WaitForStdoutLines(size_t n, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return out_.lines.size() >= n || out_.ended;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  return out_.lines.size() >= n;
+}
+
+std::vector<std::string> Process::StdoutLines() const {
+  absl::MutexLock lock(&mu_);
+  return out_.lines;
+}
+
+std::string Process::Stderr() const {
+  absl::MutexLock lock(&mu_);
+  return absl::StrJoin(err_.lines, "\n");
+}
+
+void Process::Signal(int signal) {
+  absl::MutexLock lock(&mu_);
+  if (!exit_code_) kill(pid_, signal);
+}
+
+void Process::Reap(bool block) {
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, block ? 0 : WNOHANG);
+  if (r != pid_) return;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::optional<int> Process::Wait(absl::Duration timeout) {
+  // Exit is observed through waitpid; the stdout/stderr EOF wakes us early.
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (!exit_code_) {
+    Reap(false);
+    if (exit_code_) break;
+    auto streams_ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return out_.ended && err_.ended;
+    };
+    if (absl::Now() >= deadline) return std::nullopt;
+    if (out_.ended && err_.ended) {
+      // Output closed: the exit is imminent; block briefly in waitpid.
+      mu_.Unlock();
+      int status = 0;
+      pid_t r = waitpid(pid_, &status, 0);
+      mu_.Lock();
+      if (r == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      break;
+    }
+    mu_.AwaitWithTimeout(absl::Condition(&streams_ended), deadline - absl::Now());
+  }
+  return exit_code_;
+}
+
+bool Process::running() {
+  absl::MutexLock lock(&mu_);
+  if (!exit_code_) Reap(false);
+  return !exit_code_;
+}
+
+std::string BinaryPath(const std::string& name) {
+  if (const char* dir = std::getenv("CANOPY_BIN_DIR")) return std::string(dir) + "/" + name;
+  // Tests live in build/tests/, binaries in build/bin/.
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path().parent_path() / "bin" / name).string();
+}
+
+}  // namespace canopy::testing

@@ -1,0 +1,157 @@
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "boost/asio/connect.hpp"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/write.hpp"
+#include "gtest/gtest.h"
+#include "wire/frame.h"
+#include "wire/link_listener.h"
+#include "wire/outbound_link.h"
+
+namespace canopy::wire {
+namespace {
+
+namespace asio = boost::asio;
+constexpr absl::Duration kDeadline = absl::Seconds(10);
+
+// A listener on loopback running on its own I/O thread, recording frames.
+class LinkFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto listener = LinkListener::Open(io_, Endpoint{"127.0.0.1", 0}, 1 << 20,
+                                       [this](FramePtr f, InboundLink& link) {
+                                         absl::MutexLock lock(&mu_);
+                                         received_.push_back({link.peer_node(), f});
+                                       });
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    listener_ = *std::move(listener);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    asio::post(io_, [this] { listener_->Close(); });
+    work_.reset();
+    asio::post(io_, [this] { io_.stop(); });
+    thread_.join();
+  }
+
+  // Waits until `n` frames arrived; false on deadline.
+  bool AwaitFrames(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return received_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kDeadline);
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ =
+      asio::make_work_guard(io_);
+  std::unique_ptr<LinkListener> listener_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, FramePtr>> received_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(LinkFixture, DeliversFramesInOrderWithSenderName) {
+  OutboundLinkOptions options;
+  options.local_node_id = "parent-1";
+  auto link = OutboundLink::Start(io_, "child", listener_->bound(), options, nullptr);
+  constexpr int kFrames = 2000;
+  for (int i = 1; i <= kFrames; ++i) {
+    ASSERT_TRUE(link->Send(Frame::Make(FrameType::kData, 3, 4, i, std::to_string(i))));
+  }
+  ASSERT_TRUE(AwaitFrames(kFrames));
+  absl::MutexLock lock(&mu_);
+  for (int i = 0; i < kFrames; ++i) {
+    EXPECT_EQ(received_[i].first, "parent-1");
+    EXPECT_EQ(received_[i].second->header().sequence, static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(received_[i].second->payload(), std::to_string(i + 1));
+  }
+  link->Close();
+}
+
+TEST_F(LinkFixture, GarbageClosesOnlyThatLink) {
+  // A hostile peer sends a valid HELLO and then junk.
+  asio::io_context client_io;
+  asio::ip::tcp::socket raw(client_io);
+  raw.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                      listener_->bound().port));
+  std::string junk(Frame::Make(FrameType::kHello, 0, 0, 0, "evil")->bytes());
+  junk += std::string(64, '\xff');
+  asio::write(raw, asio::buffer(junk));
+
+  // The listener closes the hostile link: our read sees EOF or reset.
+  char byte;
+  boost::system::error_code ec;
+  raw.read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec) << "hostile link stayed open";
+
+  // A well-behaved link is unaffected.
+  OutboundLinkOptions options;
+  options.local_node_id = "good";
+  auto link = OutboundLink::Start(io_, "child", listener_->bound(), options, nullptr);
+  ASSERT_TRUE(link->Send(Frame::Make(FrameType::kData, 1, 1, 1, "still fine")));
+  ASSERT_TRUE(AwaitFrames(1));
+  absl::MutexLock lock(&mu_);
+  EXPECT_EQ(received_[0].first, "good");
+  link->Close();
+}
+
+TEST_F(LinkFixture, DataBeforeHelloIsRefused) {
+  asio::io_context client_io;
+  asio::ip::tcp::socket raw(client_io);
+  raw.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                      listener_->bound().port));
+  std::string data(Frame::Make(FrameType::kData, 1, 1, 1, "sneaky")->bytes());
+  asio::write(raw, asio::buffer(data));
+  char byte;
+  boost::system::error_code ec;
+  raw.read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec);
+  absl::MutexLock lock(&mu_);
+  EXPECT_TRUE(received_.empty());
+}
+
+TEST_F(LinkFixture, UnreachablePeerReportsUnavailable) {
+  // Bind and close a port so nothing listens there.
+  asio::ip::tcp::acceptor probe(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const uint16_t dead_port = probe.local_endpoint().port();
+  probe.close();
+  OutboundLinkOptions options;
+  options.connect_timeout = absl::Milliseconds(300);
+  absl::Notification closed;
+  absl::Status status;
+  auto link = OutboundLink::Start(io_, "ghost", Endpoint{"127.0.0.1", dead_port}, options,
+                                  [&](const absl::Status& s) {
+                                    status = s;
+                                    closed.Notify();
+                                  });
+  ASSERT_TRUE(closed.WaitForNotificationWithTimeout(kDeadline));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_NE(status.message().find("ghost"), absl::string_view::npos) << status;
+  EXPECT_FALSE(link->Send(Frame::Make(FrameType::kData, 1, 1, 1, "x")));
+}
+
+TEST_F(LinkFixture, QueueDepthDrivesBackPressure) {
+  OutboundLinkOptions options;
+  options.high_watermark_bytes = 64 << 10;
+  options.low_watermark_bytes = 16 << 10;
+  options.local_node_id = "parent";
+  auto link = OutboundLink::Start(io_, "child", listener_->bound(), options, nullptr);
+  const std::string big(128 << 10, 'z');
+  ASSERT_TRUE(link->Send(Frame::Make(FrameType::kData, 1, 1, 1, big)));
+  // Until written, more than the high watermark is queued.
+  absl::Notification drained;
+  link->NotifyWhenDrained([&] { drained.Notify(); });
+  ASSERT_TRUE(drained.WaitForNotificationWithTimeout(kDeadline));
+  EXPECT_LE(link->QueuedBytes(), options.low_watermark_bytes);
+  ASSERT_TRUE(AwaitFrames(1));
+  link->Close();
+}
+
+}  // namespace
+}  // namespace canopy::wire
