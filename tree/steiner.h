@@ -34,16 +34,36 @@ struct SteinerOptions {
   // may depend on machine speed; leave null for reproducible results.
   const Clock* clock = nullptr;
   absl::Duration time_limit = absl::InfiniteDuration();
+  // Instances with at most this many distinct terminals are solved exactly by
+  // the Dreyfus–Wagner dynamic programme over terminal subsets, when its
+  // estimated work fits in a sixteenth of the work budget (and its table in
+  // 4M entries); otherwise, or with 0, the heuristic search runs.
+  int32_t exact_max_terminals = 12;
+  // Solution merging after the starts: up to `recombinations` rounds, each
+  // searching the subgraph induced by the best tree and one or two other
+  // trees of the `elite_size` best with `recombination_starts` starts, then
+  // improving the result on the whole graph. 0 rounds disables.
+  int32_t elite_size = 6;
+  int32_t recombinations = 8;
+  int32_t recombination_starts = 16;
+  // Work the merging phase may spend, in percent of the work of the starts.
+  int32_t recombination_work_percent = 100;
+  // Drop edges that lie in no minimum tree (SteinLib bottleneck Steiner
+  // distance and non-terminal leaf tests) before searching.
+  bool reduce = true;
 };
 
 // Default work budget: about 8 s on the reference machine; most instances
 // stop earlier on max_starts.
 inline constexpr int64_t kDefaultSteinerWork = 8000 * kWorkUnitsPerMilli;
 
-// Returns a tree spanning `terminals` of low total cost: Mehlhorn's tree and
+// Returns a tree spanning `terminals` of low total cost. First edges that lie
+// in no minimum tree are dropped (SteinLib reductions). Few terminals are
+// solved exactly (see exact_max_terminals). Otherwise: Mehlhorn's tree and
 // shortest-path-heuristic trees from several terminals (and perturbed costs),
 // each improved by MST + pruning and Uchoa–Werneck local search (key-path
-// exchange, key-vertex elimination, vertex insertion); the cheapest is kept.
+// exchange, key-vertex elimination, vertex insertion), then solution merging
+// among the best few; the cheapest is kept.
 // Deterministic for a given input and options without a clock. Ignores
 // fan-out limits (see SteinerRootedTree). Duplicate terminals are allowed.
 //

@@ -5,6 +5,9 @@
 //
 //   bench-steinlib [--data DIR] [--series B,C,D,E,P] [--time-limit-ms N]
 //                  [--filter SUBSTR] [--max-per-series K]
+//                  [--max-starts N] [--noise-percent P] [--avoid-percent P]
+//                  [--elite N] [--recombinations N] [--recombination-starts N]
+//                  [--merge-work-percent P] [--exact-max-terminals K] [--no-reduce]
 
 #include <algorithm>
 #include <chrono>
@@ -78,6 +81,9 @@ int main(int argc, char** argv) {
   int max_per_series = 0;
   int max_starts = 0;
   int noise = -1, avoid = -1;
+  bool no_reduce = false;
+  int merge_percent = -1;
+  int recombinations = -1, recombination_starts = -1, elite = -1, exact_max = -1;
   app.add_option("--data", data_flag, "steinlib directory (default ../shared/data/steinlib)");
   app.add_option("--series", series, "comma-separated series among B,C,D,E,P (P = PACE Track 1)");
   app.add_option("--time-limit-ms", time_limit_ms,
@@ -86,6 +92,15 @@ int main(int argc, char** argv) {
   app.add_option("--max-starts", max_starts, "constructive starts per instance (0 = default)");
   app.add_option("--noise-percent", noise, "restart cost noise (-1 = default)");
   app.add_option("--avoid-percent", avoid, "restart penalty on best-tree edges (-1 = default)");
+  app.add_option("--recombinations", recombinations, "solution-merging rounds (-1 = default)");
+  app.add_option("--recombination-starts", recombination_starts,
+                 "starts per merged subgraph (-1 = default)");
+  app.add_option("--elite", elite, "elite pool size (-1 = default)");
+  app.add_option("--exact-max-terminals", exact_max,
+                 "exact DP up to this many terminals (-1 = default, 0 = off)");
+  app.add_option("--merge-work-percent", merge_percent,
+                 "merging work in percent of the starts' work (-1 = default)");
+  app.add_flag("--no-reduce", no_reduce, "skip the edge reductions");
   app.add_option("--max-per-series", max_per_series, "at most this many instances per series");
   try {
     app.parse(argc, argv);
@@ -135,6 +150,12 @@ int main(int argc, char** argv) {
     if (max_starts > 0) options.max_starts = max_starts;
     if (noise >= 0) options.noise_percent = noise;
     if (avoid >= 0) options.avoid_percent = avoid;
+    if (recombinations >= 0) options.recombinations = recombinations;
+    if (recombination_starts >= 0) options.recombination_starts = recombination_starts;
+    if (elite >= 0) options.elite_size = elite;
+    if (no_reduce) options.reduce = false;
+    if (merge_percent >= 0) options.recombination_work_percent = merge_percent;
+    if (exact_max >= 0) options.exact_max_terminals = exact_max;
     auto start = std::chrono::steady_clock::now();
     absl::StatusOr<canopy::tree::SteinerSolution> ours =
         canopy::tree::SteinerTreeSearch(inst->graph, inst->terminals, options);

@@ -177,6 +177,16 @@ bool KeyVertexElimination(const OverlayGraph& graph, const std::vector<char>& is
     int64_t cost;
     VertexId x, y;
   };
+  // A reconnection only helps if it costs less than the removed key paths,
+  // so links at least as expensive as the largest removal are useless.
+  int64_t max_removed = 0;
+  for (VertexId v : keys) {
+    int64_t removed = t.parent[v] != kNoVertex ? t.path_cost[t.path_of[v]] : 0;
+    for (VertexId c = t.child_head[v]; c != -1; c = t.child_next[c]) {
+      removed += t.path_cost[t.path_of[c]];
+    }
+    max_removed = std::max(max_removed, removed);
+  }
   std::vector<Link> links;
   int64_t steps = 0;
   for (VertexId x = 0; x < n; ++x) {
@@ -187,7 +197,8 @@ bool KeyVertexElimination(const OverlayGraph& graph, const std::vector<char>& is
           IsTreeEdge(t, x, e.v)) {
         continue;
       }
-      links.push_back({vor.dist[x] + e.cost + vor.dist[e.v], x, e.v});
+      int64_t c = vor.dist[x] + e.cost + vor.dist[e.v];
+      if (c < max_removed) links.push_back({c, x, e.v});
     }
   }
   std::sort(links.begin(), links.end(), [](const Link& a, const Link& b) {
