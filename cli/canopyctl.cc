@@ -19,6 +19,7 @@
 #include "cli/tree_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
+#include "proto/program.h"
 
 namespace {
 
@@ -81,17 +82,10 @@ int main(int argc, char** argv) {
   policy_set->add_option("--allow", allow, "sources allowed to publish (none = anyone)")
       ->delimiter(',');
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "canopyctl: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (auto exit_code = canopy::ParseCommandLine(app, "canopyctl", argc, argv)) return *exit_code;
 
-  auto stub = Controller::NewStub(
-      grpc::CreateChannel(controller, grpc::InsecureChannelCredentials()));
+  auto stub =
+      Controller::NewStub(grpc::CreateChannel(controller, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   Deadline(context);
 
@@ -125,11 +119,10 @@ int main(int argc, char** argv) {
     for (const auto& g : response.groups()) {
       std::vector<std::string> sources;
       for (const auto& at : g.sources()) sources.push_back(at.source() + "@" + at.node_id());
-      std::printf("%-20s %-7u %-30s %-30s %s\n", g.group().c_str(), g.group_handle(),
-                  absl::StrJoin(g.member_nodes(), ",").c_str(),
-                  absl::StrJoin(sources, ",").c_str(),
-                  g.allowed_sources().empty() ? "anyone"
-                                              : absl::StrJoin(g.allowed_sources(), ",").c_str());
+      std::printf(
+          "%-20s %-7u %-30s %-30s %s\n", g.group().c_str(), g.group_handle(),
+          absl::StrJoin(g.member_nodes(), ",").c_str(), absl::StrJoin(sources, ",").c_str(),
+          g.allowed_sources().empty() ? "anyone" : absl::StrJoin(g.allowed_sources(), ",").c_str());
     }
     return 0;
   }

@@ -30,8 +30,7 @@ ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
   return nullptr;
 }
 
-uint64_t ControllerCore::Attach(const v1::NodeHello& hello, NodeChannel* channel,
-                                absl::Time now) {
+uint64_t ControllerCore::Attach(const v1::NodeHello& hello, NodeChannel* channel, absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = nodes_.find(hello.node_id());
   if (it != nodes_.end()) {
@@ -74,8 +73,7 @@ void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& 
   s->channel->Send(ack);
 }
 
-void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report,
-                               absl::Time now) {
+void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report, absl::Time now) {
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
@@ -89,8 +87,7 @@ void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report,
   Replan();
 }
 
-void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat,
-                                 absl::Time now) {
+void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat, absl::Time now) {
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
@@ -120,8 +117,7 @@ absl::StatusOr<PlanInput> ControllerCore::BuildInput() {
   absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store_.AllPolicies();
   if (!policies.ok()) return policies.status();
   for (const v1::GroupPolicy& p : *policies) {
-    input.allow_lists[p.group()].assign(p.allowed_sources().begin(),
-                                        p.allowed_sources().end());
+    input.allow_lists[p.group()].assign(p.allowed_sources().begin(), p.allowed_sources().end());
   }
   for (const auto& [id, s] : nodes_) {
     NodeView view;
@@ -161,8 +157,8 @@ void ControllerCore::Replan() {
     rejected->mutable_key()->set_group(r.key.first);
     rejected->mutable_key()->set_source(r.key.second);
     rejected->set_reason(r.reason);
-    spdlog::info("refusing source {} on group {} at node {}: {}", r.key.second, r.key.first,
-                 r.node, r.reason);
+    spdlog::info("refusing source {} on group {} at node {}: {}", r.key.second, r.key.first, r.node,
+                 r.reason);
     it->second.channel->Send(instruction);
   }
 
@@ -289,13 +285,12 @@ absl::StatusOr<v1::GetTreeResponse> ControllerCore::GetTree(
     *response.add_trees() = t;
   }
   if (!known) {
-    return absl::NotFoundError(absl::StrCat("group '", request.group(),
-                                            "' has no members and no sources"));
+    return absl::NotFoundError(
+        absl::StrCat("group '", request.group(), "' has no members and no sources"));
   }
   if (!request.source().empty() && response.trees().empty()) {
     return absl::NotFoundError(absl::StrCat("source '", request.source(),
-                                            "' does not publish to group '",
-                                            request.group(), "'"));
+                                            "' does not publish to group '", request.group(), "'"));
   }
   return response;
 }

@@ -2,9 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "proto/address.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
-#include "proto/address.h"
 
 namespace canopy::controller {
 namespace {
@@ -40,8 +40,23 @@ absl::Status ValidateHello(const v1::NodeHello& hello) {
     return absl::InvalidArgumentError(absl::StrCat("data_address: ", a.status().message()));
   }
   if (auto a = ParseHostPort(hello.client_address()); !a.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("client_address: ", a.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("client_address: ", a.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMembership(const v1::MembershipReport& report) {
+  for (const v1::GroupMembership& m : report.groups()) {
+    if (absl::Status s = ValidateGroupName(m.group()); !s.ok()) return s;
+    if (absl::Status s = ValidateFilter(m.filter()); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSources(const v1::SourceReport& report) {
+  for (const v1::SourceKey& k : report.sources()) {
+    if (absl::Status s = ValidateGroupName(k.group()); !s.ok()) return s;
+    if (absl::Status s = ValidateSourceId(k.source()); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -63,48 +78,27 @@ grpc::Status ControllerService::Attach(
   grpc::Status result = grpc::Status::OK;
   while (stream->Read(&report)) {
     switch (report.body_case()) {
-      case v1::NodeReport::kMembership: {
-        bool valid = true;
-        for (const v1::GroupMembership& m : report.membership().groups()) {
-          absl::Status s = ValidateGroupName(m.group());
-          if (s.ok()) s = ValidateFilter(m.filter());
-          if (!s.ok()) {
-            result = ToGrpc(s);
-            valid = false;
-            break;
-          }
-        }
-        if (valid) core_.OnMembership(session, report.membership(), absl::Now());
+      case v1::NodeReport::kMembership:
+        result = ToGrpc(ValidateMembership(report.membership()));
+        if (result.ok()) core_.OnMembership(session, report.membership(), absl::Now());
         break;
-      }
-      case v1::NodeReport::kSources: {
-        bool valid = true;
-        for (const v1::SourceKey& k : report.sources().sources()) {
-          absl::Status s = ValidateGroupName(k.group());
-          if (s.ok()) s = ValidateSourceId(k.source());
-          if (!s.ok()) {
-            result = ToGrpc(s);
-            valid = false;
-            break;
-          }
-        }
-        if (valid) core_.OnSources(session, report.sources(), absl::Now());
+      case v1::NodeReport::kSources:
+        result = ToGrpc(ValidateSources(report.sources()));
+        if (result.ok()) core_.OnSources(session, report.sources(), absl::Now());
         break;
-      }
       case v1::NodeReport::kHeartbeat:
         core_.OnHeartbeat(session, report.heartbeat(), absl::Now());
         break;
       case v1::NodeReport::kHello:
-        result = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              "hello may only be the first report");
+        result =
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "hello may only be the first report");
         break;
       case v1::NodeReport::BODY_NOT_SET:
         result = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty report");
         break;
     }
     if (!result.ok()) {
-      spdlog::warn("node {}: {}", report.has_hello() ? report.hello().node_id() : "?",
-                   result.error_message());
+      spdlog::warn("closing a node's session: {}", result.error_message());
       break;
     }
   }
@@ -138,8 +132,7 @@ grpc::Status ControllerService::GetTree(grpc::ServerContext*, const v1::GetTreeR
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::GetPolicy(grpc::ServerContext*,
-                                          const v1::GetPolicyRequest* request,
+grpc::Status ControllerService::GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest* request,
                                           v1::GroupPolicy* response) {
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<v1::GroupPolicy> policy = core_.GetPolicy(request->group());

@@ -13,10 +13,11 @@
 #include "controller/controller_service.h"
 #include "controller/policy_store.h"
 #include "grpcpp/server_builder.h"
+#include "proto/address.h"
+#include "proto/program.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
-#include "proto/address.h"
 
 namespace {
 
@@ -35,19 +36,12 @@ int main(int argc, char** argv) {
   uint32_t liveness_ms = 1500;
   app.add_option("--listen", listen, "gRPC address HOST:PORT (port 0 = any free port)")
       ->capture_default_str();
-  app.add_option("--store", store_path, "SQLite file with durable policy")
-      ->capture_default_str();
+  app.add_option("--store", store_path, "SQLite file with durable policy")->capture_default_str();
   app.add_option("--liveness-ms", liveness_ms,
                  "declare a node dead after this many ms without a report")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "canopy-controller: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (auto exit_code = canopy::ParseCommandLine(app, "canopy-controller", argc, argv))
+    return *exit_code;
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-controller"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
   spdlog::cfg::load_env_levels();  // e.g. SPDLOG_LEVEL=debug
@@ -57,11 +51,7 @@ int main(int argc, char** argv) {
   auto store = canopy::controller::PolicyStore::Open(store_path);
   if (!store.ok()) return Fail(std::string(store.status().message()));
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = canopy::BlockShutdownSignals();
 
   canopy::controller::ControllerOptions options;
   options.liveness_timeout = absl::Milliseconds(liveness_ms);
@@ -87,9 +77,7 @@ int main(int argc, char** argv) {
               store_path.c_str());
   std::fflush(stdout);
 
-  int signal = 0;
-  sigwait(&signals, &signal);
-  spdlog::info("signal {}: shutting down", signal);
+  spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
   stopping.Notify();
   liveness.join();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

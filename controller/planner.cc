@@ -63,17 +63,17 @@ Plan ComputePlan(const PlanInput& input) {
       if (!Allowed(input, key)) {
         plan.rejections.push_back(Rejection{
             nodes[i].id, key,
-            absl::StrCat("source '", key.second, "' may not publish to group '",
-                         key.first, "' (allowed: ",
-                         absl::StrJoin(input.allow_lists.at(key.first), ", "), ")")});
+            absl::StrCat("source '", key.second, "' may not publish to group '", key.first,
+                         "' (allowed: ", absl::StrJoin(input.allow_lists.at(key.first), ", "),
+                         ")")});
         continue;
       }
       auto [it, inserted] = ingress.emplace(key, static_cast<tree::VertexId>(i));
       if (!inserted) {
-        plan.rejections.push_back(Rejection{
-            nodes[i].id, key,
-            absl::StrCat("source '", key.second, "' already publishes to group '",
-                         key.first, "' through node ", nodes[it->second].id)});
+        plan.rejections.push_back(
+            Rejection{nodes[i].id, key,
+                      absl::StrCat("source '", key.second, "' already publishes to group '",
+                                   key.first, "' through node ", nodes[it->second].id)});
       }
     }
   }

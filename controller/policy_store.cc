@@ -39,8 +39,7 @@ class Statement {
 
   bool ok() const { return rc_ == SQLITE_OK; }
   void Bind(int index, const std::string& text) {
-    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
   }
   void Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
   // SQLITE_ROW, SQLITE_DONE or an error code.
@@ -69,14 +68,13 @@ v1::GroupPolicy PolicyFromRow(const std::string& group, const std::string& allow
 
 absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
-    return absl::UnavailableError(
-        absl::StrCat("cannot open store '", path, "': ", message));
+    return absl::UnavailableError(absl::StrCat("cannot open store '", path, "': ", message));
   }
   sqlite3_busy_timeout(db, 2000);
   std::unique_ptr<PolicyStore> store(new PolicyStore(db));
@@ -140,43 +138,42 @@ absl::StatusOr<std::vector<v1::GroupPolicy>> PolicyStore::AllPolicies() {
   return out;
 }
 
-absl::StatusOr<uint32_t> PolicyStore::GroupHandle(const std::string& group) {
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<uint32_t> PolicyStore::SelectOrInsertId(const char* select_sql,
+                                                       const char* insert_sql,
+                                                       const std::string& group,
+                                                       const std::string* source) {
   {
-    Statement st(db_, "SELECT handle FROM group_handle WHERE group_name = ?");
-    if (!st.ok()) return Error("read group handle");
+    Statement st(db_, select_sql);
+    if (!st.ok()) return Error("read id");
     st.Bind(1, group);
+    if (source != nullptr) st.Bind(2, *source);
     if (st.Step() == SQLITE_ROW) return static_cast<uint32_t>(st.Int(0));
   }
-  Statement insert(db_,
-                   "INSERT INTO group_handle (group_name, handle) "
-                   "SELECT ?, COALESCE(MAX(handle), 0) + 1 FROM group_handle "
-                   "RETURNING handle");
-  if (!insert.ok()) return Error("assign group handle");
+  Statement insert(db_, insert_sql);
+  if (!insert.ok()) return Error("assign id");
   insert.Bind(1, group);
-  if (insert.Step() != SQLITE_ROW) return Error("assign group handle");
+  if (source != nullptr) insert.Bind(2, *source);
+  if (insert.Step() != SQLITE_ROW) return Error("assign id");
   return static_cast<uint32_t>(insert.Int(0));
+}
+
+absl::StatusOr<uint32_t> PolicyStore::GroupHandle(const std::string& group) {
+  absl::MutexLock lock(&mu_);
+  return SelectOrInsertId("SELECT handle FROM group_handle WHERE group_name = ?1",
+                          "INSERT INTO group_handle (group_name, handle) "
+                          "SELECT ?1, COALESCE(MAX(handle), 0) + 1 FROM group_handle "
+                          "RETURNING handle",
+                          group, nullptr);
 }
 
 absl::StatusOr<uint32_t> PolicyStore::SourceId(const std::string& group,
                                                const std::string& source) {
   absl::MutexLock lock(&mu_);
-  {
-    Statement st(db_, "SELECT id FROM source_id WHERE group_name = ? AND source = ?");
-    if (!st.ok()) return Error("read source id");
-    st.Bind(1, group);
-    st.Bind(2, source);
-    if (st.Step() == SQLITE_ROW) return static_cast<uint32_t>(st.Int(0));
-  }
-  Statement insert(db_,
-                   "INSERT INTO source_id (group_name, source, id) "
-                   "SELECT ?1, ?2, COALESCE(MAX(id), 0) + 1 FROM source_id "
-                   "WHERE group_name = ?1 RETURNING id");
-  if (!insert.ok()) return Error("assign source id");
-  insert.Bind(1, group);
-  insert.Bind(2, source);
-  if (insert.Step() != SQLITE_ROW) return Error("assign source id");
-  return static_cast<uint32_t>(insert.Int(0));
+  return SelectOrInsertId("SELECT id FROM source_id WHERE group_name = ?1 AND source = ?2",
+                          "INSERT INTO source_id (group_name, source, id) "
+                          "SELECT ?1, ?2, COALESCE(MAX(id), 0) + 1 FROM source_id "
+                          "WHERE group_name = ?1 RETURNING id",
+                          group, &source);
 }
 
 }  // namespace canopy::controller

@@ -50,6 +50,11 @@ class PolicyStore {
  private:
   explicit PolicyStore(sqlite3* db) : db_(db) {}
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `select_sql` (?1 = group, ?2 = source if given); if it finds no
+  // row, runs `insert_sql` (same parameters, RETURNING the new id).
+  absl::StatusOr<uint32_t> SelectOrInsertId(const char* select_sql, const char* insert_sql,
+                                            const std::string& group, const std::string* source)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Error(const std::string& what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;

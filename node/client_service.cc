@@ -33,9 +33,9 @@ grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "filter INCLUDE {} admits no source; name at least one");
   }
-  auto queue = std::make_shared<SubscriberQueue>(
-      request->group(), request->filter(), options_.subscriber_high_watermark_bytes,
-      options_.subscriber_low_watermark_bytes);
+  auto queue = std::make_shared<SubscriberQueue>(request->group(), request->filter(),
+                                                 options_.subscriber_high_watermark_bytes,
+                                                 options_.subscriber_low_watermark_bytes);
   clients_.AddSubscriber(queue);
   spdlog::info("subscriber joined group {}", request->group());
 
@@ -91,9 +91,10 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           state_.Rejection(group, source).value_or("source refused"));
     case ForwardingState::FlowReadiness::kTimedOut:
-      spdlog::warn("no tree for source {} of group {} after {}; delivering locally "
-                   "until the controller answers",
-                   source, group, absl::FormatDuration(options_.tree_wait));
+      spdlog::warn(
+          "no tree for source {} of group {} after {}; delivering locally "
+          "until the controller answers",
+          source, group, absl::FormatDuration(options_.tree_wait));
       break;
     case ForwardingState::FlowReadiness::kReady:
       break;
@@ -112,13 +113,13 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
         (!publication.source().empty() && publication.source() != source)) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("a publish stream may not change its group or "
-                                       "source (started as ", source, " on ", group, ")"));
+                                       "source (started as ",
+                                       source, " on ", group, ")"));
     }
     if (publication.payload().size() > options_.max_payload) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("payload of ", publication.payload().size(),
-                                       " bytes exceeds the limit of ",
-                                       options_.max_payload));
+                                       " bytes exceeds the limit of ", options_.max_payload));
     }
     if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
     const uint64_t sequence = relay_.PublishLocal(group, source, publication.payload());

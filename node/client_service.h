@@ -30,15 +30,13 @@ struct ClientServiceOptions {
 // Thread-safe (gRPC runs each call on its own thread).
 class ClientService final : public v1::Node::Service {
  public:
-  ClientService(ClientServiceOptions options, ForwardingState& state,
-                LocalClients& clients, Relay& relay);
+  ClientService(ClientServiceOptions options, ForwardingState& state, LocalClients& clients,
+                Relay& relay);
 
-  grpc::Status Subscribe(grpc::ServerContext* context,
-                         const v1::SubscribeRequest* request,
+  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
                          grpc::ServerWriter<v1::Delivery>* writer) override;
 
-  grpc::Status Publish(grpc::ServerContext* context,
-                       grpc::ServerReader<v1::Publication>* reader,
+  grpc::Status Publish(grpc::ServerContext* context, grpc::ServerReader<v1::Publication>* reader,
                        v1::PublishSummary* summary) override;
 
  private:

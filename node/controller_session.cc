@@ -8,15 +8,14 @@
 
 namespace canopy::node {
 
-ControllerSession::ControllerSession(ControllerSessionOptions options,
-                                     ForwardingState& state, LocalClients& clients,
-                                     std::function<void()> on_table_changed)
+ControllerSession::ControllerSession(ControllerSessionOptions options, ForwardingState& state,
+                                     LocalClients& clients, std::function<void()> on_table_changed)
     : options_(std::move(options)),
       state_(state),
       clients_(clients),
       on_table_changed_(std::move(on_table_changed)),
-      stub_(v1::Controller::NewStub(grpc::CreateChannel(
-          options_.controller_address, grpc::InsecureChannelCredentials()))) {}
+      stub_(v1::Controller::NewStub(
+          grpc::CreateChannel(options_.controller_address, grpc::InsecureChannelCredentials()))) {}
 
 ControllerSession::~ControllerSession() { Stop(); }
 
@@ -89,10 +88,11 @@ void ControllerSession::RunStream() {
     }
     grpc::Status status = stream->Finish();
     if (stopping_.HasBeenNotified()) break;
-    spdlog::warn("controller {} stream ended ({}); forwarding with the last table, "
-                 "reconnecting",
-                 options_.controller_address,
-                 status.error_message().empty() ? "closed" : status.error_message());
+    spdlog::warn(
+        "controller {} stream ended ({}); forwarding with the last table, "
+        "reconnecting",
+        options_.controller_address,
+        status.error_message().empty() ? "closed" : status.error_message());
     stopping_.WaitForNotificationWithTimeout(options_.reconnect_delay);
   }
 }

@@ -33,8 +33,8 @@ struct ControllerSessionOptions {
 // Thread-safe.
 class ControllerSession {
  public:
-  ControllerSession(ControllerSessionOptions options, ForwardingState& state,
-                    LocalClients& clients, std::function<void()> on_table_changed);
+  ControllerSession(ControllerSessionOptions options, ForwardingState& state, LocalClients& clients,
+                    std::function<void()> on_table_changed);
   ControllerSession(const ControllerSession&) = delete;
   ControllerSession& operator=(const ControllerSession&) = delete;
   ~ControllerSession();
@@ -68,8 +68,8 @@ class ControllerSession {
 
   mutable absl::Mutex mu_;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
-  grpc::ClientReaderWriter<v1::NodeReport, v1::NodeInstruction>* stream_
-      ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ClientReaderWriter<v1::NodeReport, v1::NodeInstruction>* stream_ ABSL_GUARDED_BY(mu_) =
+      nullptr;
   bool hello_sent_ ABSL_GUARDED_BY(mu_) = false;
 };
 

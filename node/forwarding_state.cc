@@ -34,8 +34,7 @@ void ForwardingState::ApplyTable(const v1::ForwardingTable& table, absl::Time no
     for (const Watcher& w : watchers_) {
       if (known(w)) ready.push_back(w.known);
     }
-    watchers_.erase(std::remove_if(watchers_.begin(), watchers_.end(), known),
-                    watchers_.end());
+    watchers_.erase(std::remove_if(watchers_.begin(), watchers_.end(), known), watchers_.end());
   }
   for (auto& f : ready) f(true);
 }
@@ -44,8 +43,7 @@ void ForwardingState::ApplyPolicies(const v1::PolicyUpdate& update) {
   absl::MutexLock lock(&mu_);
   allow_lists_.clear();
   for (const v1::GroupPolicy& p : update.policies()) {
-    allow_lists_[p.group()].assign(p.allowed_sources().begin(),
-                                   p.allowed_sources().end());
+    allow_lists_[p.group()].assign(p.allowed_sources().begin(), p.allowed_sources().end());
   }
 }
 
@@ -54,8 +52,7 @@ void ForwardingState::RecordRejection(const v1::SourceRejected& rejected) {
   rejected_[{rejected.key().group(), rejected.key().source()}] = rejected.reason();
 }
 
-void ForwardingState::ClearRejection(const std::string& group,
-                                     const std::string& source) {
+void ForwardingState::ClearRejection(const std::string& group, const std::string& source) {
   absl::MutexLock lock(&mu_);
   rejected_.erase({group, source});
 }
@@ -109,9 +106,9 @@ absl::Status ForwardingState::CheckAllowed(const std::string& group,
                    "' (allowed: ", absl::StrJoin(it->second, ", "), ")"));
 }
 
-ForwardingState::FlowReadiness ForwardingState::AwaitFlow(
-    const std::string& group, const std::string& source,
-    absl::Duration timeout) const {
+ForwardingState::FlowReadiness ForwardingState::AwaitFlow(const std::string& group,
+                                                          const std::string& source,
+                                                          absl::Duration timeout) const {
   auto key = std::make_pair(group, source);
   absl::MutexLock lock(&mu_);
   auto decided = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -122,8 +119,7 @@ ForwardingState::FlowReadiness ForwardingState::AwaitFlow(
   return flows_.contains(key) ? FlowReadiness::kReady : FlowReadiness::kTimedOut;
 }
 
-void ForwardingState::WhenFlowKnown(uint32_t group_handle, uint32_t source_id,
-                                    absl::Time deadline,
+void ForwardingState::WhenFlowKnown(uint32_t group_handle, uint32_t source_id, absl::Time deadline,
                                     std::function<void(bool)> known) {
   {
     absl::MutexLock lock(&mu_);
@@ -145,8 +141,7 @@ void ForwardingState::Expire(absl::Time now) {
     for (const Watcher& w : watchers_) {
       if (past(w)) expired.push_back(w.known);
     }
-    watchers_.erase(std::remove_if(watchers_.begin(), watchers_.end(), past),
-                    watchers_.end());
+    watchers_.erase(std::remove_if(watchers_.begin(), watchers_.end(), past), watchers_.end());
   }
   for (auto& f : expired) f(false);
 }
@@ -156,8 +151,8 @@ uint64_t ForwardingState::version() const {
   return version_;
 }
 
-std::optional<std::string> ForwardingState::Rejection(
-    const std::string& group, const std::string& source) const {
+std::optional<std::string> ForwardingState::Rejection(const std::string& group,
+                                                      const std::string& source) const {
   absl::MutexLock lock(&mu_);
   auto it = rejected_.find({group, source});
   if (it == rejected_.end()) return std::nullopt;

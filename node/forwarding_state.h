@@ -59,11 +59,9 @@ class ForwardingState {
   void ClearRejection(const std::string& group, const std::string& source);
 
   // The entry of a flow by its names / by the numeric ids in its frames.
-  std::optional<v1::FlowEntry> Find(const std::string& group,
-                                    const std::string& source) const;
+  std::optional<v1::FlowEntry> Find(const std::string& group, const std::string& source) const;
   // FindByIds also finds retired entries.
-  std::optional<v1::FlowEntry> FindByIds(uint32_t group_handle,
-                                         uint32_t source_id) const;
+  std::optional<v1::FlowEntry> FindByIds(uint32_t group_handle, uint32_t source_id) const;
 
   // Every entry of the current table, and the retired ones.
   std::vector<v1::FlowEntry> Entries() const;
@@ -71,8 +69,7 @@ class ForwardingState {
 
   // OK if the group's allow-list admits `source` as far as this node knows;
   // PermissionDenied with a message otherwise.
-  absl::Status CheckAllowed(const std::string& group,
-                            const std::string& source) const;
+  absl::Status CheckAllowed(const std::string& group, const std::string& source) const;
 
   // Blocks until the table has an entry for (group, source), the controller
   // rejected the source, or `timeout` passes.
@@ -83,8 +80,8 @@ class ForwardingState {
   // does now, retired or not), or `known(false)` from Expire() after
   // `deadline`.
   // `known` runs on the thread that applies the table or expires watchers.
-  void WhenFlowKnown(uint32_t group_handle, uint32_t source_id,
-                     absl::Time deadline, std::function<void(bool)> known);
+  void WhenFlowKnown(uint32_t group_handle, uint32_t source_id, absl::Time deadline,
+                     std::function<void(bool)> known);
 
   // Fails the watchers whose deadline is before `now` and forgets retired
   // entries whose grace has passed.
@@ -94,8 +91,7 @@ class ForwardingState {
   uint64_t version() const;
 
   // The reason the controller gave for rejecting (group, source), if it did.
-  std::optional<std::string> Rejection(const std::string& group,
-                                       const std::string& source) const;
+  std::optional<std::string> Rejection(const std::string& group, const std::string& source) const;
 
  private:
   struct Watcher {
@@ -114,16 +110,13 @@ class ForwardingState {
   // (group, source) → entry, and frame ids → the same key.
   absl::flat_hash_map<std::pair<std::string, std::string>, v1::FlowEntry> flows_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, std::pair<std::string, std::string>> by_ids_
-      ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::vector<std::string>> allow_lists_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::pair<std::string, std::string>> by_ids_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<std::string>> allow_lists_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::pair<std::string, std::string>, std::string> rejected_
       ABSL_GUARDED_BY(mu_);
   std::vector<Watcher> watchers_ ABSL_GUARDED_BY(mu_);
   // Frame ids → (entry, retired until).
-  absl::flat_hash_map<uint64_t, std::pair<v1::FlowEntry, absl::Time>> retired_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::pair<v1::FlowEntry, absl::Time>> retired_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace canopy::node

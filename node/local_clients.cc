@@ -6,8 +6,7 @@
 
 namespace canopy::node {
 
-LocalClients::LocalClients(std::function<void()> on_change)
-    : on_change_(std::move(on_change)) {}
+LocalClients::LocalClients(std::function<void()> on_change) : on_change_(std::move(on_change)) {}
 
 void LocalClients::AddSubscriber(std::shared_ptr<SubscriberQueue> subscriber) {
   {

@@ -14,24 +14,18 @@
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
 #include "node/relay.h"
+#include "proto/address.h"
+#include "proto/program.h"
 #include "proto/validation.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
-#include "proto/address.h"
 
 namespace {
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "canopy-node: %s\n", message.c_str());
   return 1;
-}
-
-// Blocks SIGINT/SIGTERM in every thread, then waits for one of them here.
-void WaitForShutdownSignal(const sigset_t& signals) {
-  int signal = 0;
-  sigwait(&signals, &signal);
-  spdlog::info("signal {}: shutting down", signal);
 }
 
 }  // namespace
@@ -52,16 +46,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--upload-bps", upload_bps, "upload capacity in bit/s (0 = unknown)")
       ->capture_default_str();
-  app.add_option("--max-payload", max_payload, "largest message in bytes")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "canopy-node: %s (see --help)\n", e.what());
-    return 2;
-  }
+  app.add_option("--max-payload", max_payload, "largest message in bytes")->capture_default_str();
+  if (auto exit_code = canopy::ParseCommandLine(app, "canopy-node", argc, argv)) return *exit_code;
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-node"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n " + id + "] %v");
   spdlog::cfg::load_env_levels();  // e.g. SPDLOG_LEVEL=debug
@@ -75,11 +61,7 @@ int main(int argc, char** argv) {
     return Fail(std::string(c.status().message()));
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = canopy::BlockShutdownSignals();
 
   canopy::node::ForwardingState state;
   // Set once the session exists; clients may connect before that.
@@ -110,8 +92,7 @@ int main(int argc, char** argv) {
   if (server == nullptr || client_port == 0) {
     return Fail("cannot listen for clients on " + listen_address->ToString());
   }
-  canopy::HostPort bound_clients{listen_address->host,
-                                       static_cast<uint16_t>(client_port)};
+  canopy::HostPort bound_clients{listen_address->host, static_cast<uint16_t>(client_port)};
 
   canopy::node::ControllerSessionOptions session_options;
   session_options.controller_address = controller;
@@ -129,7 +110,7 @@ int main(int argc, char** argv) {
               bound_clients.ToString().c_str(), bound_data->ToString().c_str());
   std::fflush(stdout);
 
-  WaitForShutdownSignal(signals);
+  spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
   live_session.store(nullptr);
   session->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

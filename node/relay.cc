@@ -3,7 +3,6 @@
 #include <atomic>
 
 #include "absl/container/flat_hash_set.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "boost/asio/post.hpp"
@@ -27,11 +26,10 @@ Relay::Relay(RelayOptions options, ForwardingState& state, LocalClients& clients
 Relay::~Relay() { Stop(); }
 
 absl::StatusOr<wire::Endpoint> Relay::Start(const wire::Endpoint& data_address) {
-  auto listener = wire::LinkListener::Open(
-      io_, data_address, options_.max_payload,
-      [this](wire::FramePtr frame, wire::InboundLink& link) {
-        OnInboundFrame(std::move(frame), link);
-      });
+  auto listener = wire::LinkListener::Open(io_, data_address, options_.max_payload,
+                                           [this](wire::FramePtr frame, wire::InboundLink& link) {
+                                             OnInboundFrame(std::move(frame), link);
+                                           });
   if (!listener.ok()) return listener.status();
   listener_ = *std::move(listener);
   wire::Endpoint bound = listener_->bound();
@@ -89,11 +87,12 @@ std::shared_ptr<wire::OutboundLink> Relay::LinkTo(const v1::Hop& hop) {
   link_options.high_watermark_bytes = options_.link_high_watermark_bytes;
   link_options.low_watermark_bytes = options_.link_low_watermark_bytes;
   std::string child = hop.node_id();
-  auto link = wire::OutboundLink::Start(
-      io_, child, wire::Endpoint{address->host, address->port}, link_options,
-      [this, child](const absl::Status& status) {
-        if (!status.ok()) spdlog::warn("link to child {} closed: {}", child, std::string(status.message()));
-      });
+  auto link = wire::OutboundLink::Start(io_, child, wire::Endpoint{address->host, address->port},
+                                        link_options, [this, child](const absl::Status& status) {
+                                          if (!status.ok())
+                                            spdlog::warn("link to child {} closed: {}", child,
+                                                         std::string(status.message()));
+                                        });
   children_[child] = link;
   return link;
 }
@@ -151,30 +150,29 @@ void Relay::AwaitDrain(Pressure pressure, std::function<void()> done) {
   }
   waiting->timer = std::make_unique<asio::steady_timer>(
       io_, std::chrono::microseconds(absl::ToInt64Microseconds(options_.detach_after)));
-  waiting->timer->async_wait([this, waiting, finish, pressure](
-                                 const boost::system::error_code& ec) {
-    if (ec) return;
-    {
-      absl::MutexLock lock(&waiting->mu);
-      if (!waiting->done) return;  // everything drained in time
-    }
-    for (const auto& link : pressure.links) {
-      if (link->OverHighWatermark()) {
-        spdlog::warn("detaching child {}: its link stayed full for {}",
-                     link->peer_node(), absl::FormatDuration(options_.detach_after));
-        link->Close();
-      }
-    }
-    for (const auto& subscriber : pressure.subscribers) {
-      if (subscriber->OverHighWatermark()) {
-        subscriber->Close(absl::ResourceExhaustedError(absl::StrCat(
-            "subscriber of group '", subscriber->group(),
-            "' did not keep up for ", absl::FormatDuration(options_.detach_after),
-            " and was detached")));
-      }
-    }
-    finish();
-  });
+  waiting->timer->async_wait(
+      [this, waiting, finish, pressure](const boost::system::error_code& ec) {
+        if (ec) return;
+        {
+          absl::MutexLock lock(&waiting->mu);
+          if (!waiting->done) return;  // everything drained in time
+        }
+        for (const auto& link : pressure.links) {
+          if (link->OverHighWatermark()) {
+            spdlog::warn("detaching child {}: its link stayed full for {}", link->peer_node(),
+                         absl::FormatDuration(options_.detach_after));
+            link->Close();
+          }
+        }
+        for (const auto& subscriber : pressure.subscribers) {
+          if (subscriber->OverHighWatermark()) {
+            subscriber->Close(absl::ResourceExhaustedError(
+                absl::StrCat("subscriber of group '", subscriber->group(), "' did not keep up for ",
+                             absl::FormatDuration(options_.detach_after), " and was detached")));
+          }
+        }
+        finish();
+      });
   for (const auto& link : pressure.links) link->NotifyWhenDrained(one_drained);
   for (const auto& subscriber : pressure.subscribers) {
     subscriber->NotifyWhenDrained(one_drained);
@@ -190,9 +188,9 @@ uint64_t Relay::PublishLocal(const std::string& group, const std::string& source
     sequence = ++last_sequence_[{group, source}];
   }
   auto names = std::make_shared<const FlowNames>(FlowNames{group, source});
-  wire::FramePtr frame = wire::Frame::Make(
-      wire::FrameType::kData, entry ? entry->group_handle() : 0,
-      entry ? entry->source_id() : 0, sequence, payload);
+  wire::FramePtr frame =
+      wire::Frame::Make(wire::FrameType::kData, entry ? entry->group_handle() : 0,
+                        entry ? entry->source_id() : 0, sequence, payload);
   Pressure pressure = Dispatch(entry ? &*entry : nullptr, names, frame);
   if (!pressure.empty()) {
     absl::Notification drained;
@@ -216,24 +214,24 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
     // The parent learned of the flow first: hold the link until our table
     // catches up (or give up after unknown_flow_wait).
     link->Pause();
-    state_.WhenFlowKnown(
-        h.group_handle, h.source_id, absl::Now() + options_.unknown_flow_wait,
-        [this, frame, link](bool known) {
-          asio::post(io_, [this, frame, link, known] {
-            if (!known) {
-              {
-                absl::MutexLock lock(&mu_);
-                ++unknown_flow_dropped_;
-              }
-              spdlog::warn("dropping frame of unknown flow (group {}, source {}) from {}",
-                           frame->header().group_handle, frame->header().source_id,
-                           link->peer_node());
-              link->Resume();
-              return;
-            }
-            if (!HandleInbound(frame, link)) link->Resume();
-          });
-        });
+    state_.WhenFlowKnown(h.group_handle, h.source_id, absl::Now() + options_.unknown_flow_wait,
+                         [this, frame, link](bool known) {
+                           asio::post(io_, [this, frame, link, known] {
+                             if (!known) {
+                               {
+                                 absl::MutexLock lock(&mu_);
+                                 ++unknown_flow_dropped_;
+                               }
+                               spdlog::warn(
+                                   "dropping frame of unknown flow (group {}, source {}) from {}",
+                                   frame->header().group_handle, frame->header().source_id,
+                                   link->peer_node());
+                               link->Resume();
+                               return;
+                             }
+                             if (!HandleInbound(frame, link)) link->Resume();
+                           });
+                         });
     return true;
   }
   {
@@ -281,9 +279,7 @@ void Relay::OnTableChanged() {
     }
     // A flow that left the table starts afresh if it comes back (its
     // ingress may have restarted its sequence).
-    absl::erase_if(last_sequence_, [&](const auto& kv) {
-      return !live_flows.contains(kv.first);
-    });
+    absl::erase_if(last_sequence_, [&](const auto& kv) { return !live_flows.contains(kv.first); });
   }
   for (auto& link : stale) link->Close();
 }

@@ -88,16 +88,14 @@ class Relay {
 
   // Hands `frame` to every receiver of its flow. `entry` may be null (no
   // table entry yet: local delivery only).
-  Pressure Dispatch(const v1::FlowEntry* entry,
-                    const std::shared_ptr<const FlowNames>& names,
+  Pressure Dispatch(const v1::FlowEntry* entry, const std::shared_ptr<const FlowNames>& names,
                     const wire::FramePtr& frame);
   // Runs `done` once every receiver in `pressure` drained, detaching the
   // ones still full after detach_after.
   void AwaitDrain(Pressure pressure, std::function<void()> done);
   void OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link);
   // Returns true if it paused the link.
-  bool HandleInbound(const wire::FramePtr& frame,
-                     const std::shared_ptr<wire::InboundLink>& link);
+  bool HandleInbound(const wire::FramePtr& frame, const std::shared_ptr<wire::InboundLink>& link);
   std::shared_ptr<wire::OutboundLink> LinkTo(const v1::Hop& hop);
   void ScheduleWatcherExpiry();
 

@@ -5,8 +5,7 @@
 namespace canopy::node {
 
 SubscriberQueue::SubscriberQueue(std::string group, v1::SourceFilter filter,
-                                 size_t high_watermark_bytes,
-                                 size_t low_watermark_bytes)
+                                 size_t high_watermark_bytes, size_t low_watermark_bytes)
     : group_(std::move(group)),
       filter_(std::move(filter)),
       high_watermark_bytes_(high_watermark_bytes),
@@ -50,9 +49,8 @@ std::optional<DeliveryItem> SubscriberQueue::Pop(absl::Duration timeout) {
   std::vector<std::function<void()>> ready;
   {
     absl::MutexLock lock(&mu_);
-    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return closed_ || !items_.empty();
-    };
+    auto available = [this]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || !items_.empty(); };
     mu_.AwaitWithTimeout(absl::Condition(&available), timeout);
     if (closed_ || items_.empty()) return std::nullopt;
     item = std::move(items_.front());

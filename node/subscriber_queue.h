@@ -35,8 +35,8 @@ struct DeliveryItem {
 // Thread-safe.
 class SubscriberQueue {
  public:
-  SubscriberQueue(std::string group, v1::SourceFilter filter,
-                  size_t high_watermark_bytes, size_t low_watermark_bytes);
+  SubscriberQueue(std::string group, v1::SourceFilter filter, size_t high_watermark_bytes,
+                  size_t low_watermark_bytes);
   SubscriberQueue(const SubscriberQueue&) = delete;
   SubscriberQueue& operator=(const SubscriberQueue&) = delete;
 
@@ -74,8 +74,7 @@ class SubscriberQueue {
 
  private:
   static size_t Cost(const DeliveryItem& item);
-  std::vector<std::function<void()>> TakeWaitersIfDrained()
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::function<void()>> TakeWaitersIfDrained() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string group_;
   const v1::SourceFilter filter_;

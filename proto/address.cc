@@ -13,16 +13,15 @@ std::string HostPort::ToString() const {
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
   const size_t colon = text.rfind(':');
   if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("address '", text, "' is not HOST:PORT"));
+    return absl::InvalidArgumentError(absl::StrCat("address '", text, "' is not HOST:PORT"));
   }
   absl::string_view host = text.substr(0, colon);
   absl::string_view port_text = text.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   } else if (host.find(':') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "address '", text, "': put an IPv6 host in brackets, e.g. [::1]:7000"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("address '", text, "': put an IPv6 host in brackets, e.g. [::1]:7000"));
   }
   if (host.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("address '", text, "' has no host"));

@@ -7,16 +7,13 @@
 namespace canopy {
 namespace {
 
-bool IsInclude(const v1::SourceFilter& f) {
-  return f.mode() == v1::FILTER_MODE_INCLUDE;
-}
+bool IsInclude(const v1::SourceFilter& f) { return f.mode() == v1::FILTER_MODE_INCLUDE; }
 
 }  // namespace
 
 bool Admits(const v1::SourceFilter& filter, absl::string_view source) {
   const bool listed =
-      std::find(filter.sources().begin(), filter.sources().end(), source) !=
-      filter.sources().end();
+      std::find(filter.sources().begin(), filter.sources().end(), source) != filter.sources().end();
   return IsInclude(filter) ? listed : !listed;
 }
 
@@ -38,8 +35,7 @@ v1::SourceFilter MergeFilters(absl::Span<const v1::SourceFilter> filters) {
     } else {
       std::set<std::string> kept;
       std::set_intersection(exclude_intersection.begin(), exclude_intersection.end(),
-                            sources.begin(), sources.end(),
-                            std::inserter(kept, kept.begin()));
+                            sources.begin(), sources.end(), std::inserter(kept, kept.begin()));
       exclude_intersection = std::move(kept);
     }
   }

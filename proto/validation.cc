@@ -7,21 +7,21 @@
 namespace canopy {
 namespace {
 
-absl::Status ValidateName(absl::string_view what, absl::string_view name,
-                          size_t max_bytes, absl::string_view punctuation) {
+absl::Status ValidateName(absl::string_view what, absl::string_view name, size_t max_bytes,
+                          absl::string_view punctuation) {
   if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
   if (name.size() > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " is ", name.size(), " bytes long; the limit is ", max_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is ", name.size(), " bytes long; the limit is ", max_bytes));
   }
   for (char c : name) {
     if (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
         punctuation.find(c) != absl::string_view::npos) {
       continue;
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " '", absl::CHexEscape(name), "' has a character outside [A-Za-z0-9",
-        punctuation, "]"));
+    return absl::InvalidArgumentError(absl::StrCat(what, " '", absl::CHexEscape(name),
+                                                   "' has a character outside [A-Za-z0-9",
+                                                   punctuation, "]"));
   }
   return absl::OkStatus();
 }
@@ -46,9 +46,8 @@ absl::Status ValidateFilter(const v1::SourceFilter& filter) {
         absl::StrCat("filter mode ", filter.mode(), " is not INCLUDE or EXCLUDE"));
   }
   if (filter.sources_size() > kMaxFilterSources) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("filter lists ", filter.sources_size(),
-                     " sources; the limit is ", kMaxFilterSources));
+    return absl::InvalidArgumentError(absl::StrCat("filter lists ", filter.sources_size(),
+                                                   " sources; the limit is ", kMaxFilterSources));
   }
   for (const std::string& s : filter.sources()) {
     if (absl::Status st = ValidateSourceId(s); !st.ok()) {

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "boost/endian/conversion.hpp"
 #include "absl/strings/str_cat.h"
+#include "boost/endian/conversion.hpp"
 #define XXH_STATIC_LINKING_ONLY  // for XXH3_state_t on the stack
 #include "xxhash.h"
 
@@ -15,9 +15,7 @@ namespace endian = boost::endian;
 constexpr size_t kChecksumOffset = 24;
 
 unsigned char* Bytes(char* p) { return reinterpret_cast<unsigned char*>(p); }
-const unsigned char* Bytes(const char* p) {
-  return reinterpret_cast<const unsigned char*>(p);
-}
+const unsigned char* Bytes(const char* p) { return reinterpret_cast<const unsigned char*>(p); }
 
 void PutHeader(const FrameHeader& h, char* out) {
   endian::store_big_u16(Bytes(out), kMagic);
@@ -45,24 +43,21 @@ uint64_t FrameChecksum(absl::string_view header, absl::string_view payload) {
   return XXH3_64bits_digest(&state);
 }
 
-absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header,
-                                         uint32_t max_payload) {
+absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_payload) {
   if (header.size() < kHeaderSize) {
     return absl::InvalidArgumentError(
-        absl::StrCat("frame header truncated: ", header.size(), " of ",
-                     kHeaderSize, " bytes"));
+        absl::StrCat("frame header truncated: ", header.size(), " of ", kHeaderSize, " bytes"));
   }
   const char* p = header.data();
   const uint16_t magic = endian::load_big_u16(Bytes(p));
   if (magic != kMagic) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad frame magic 0x", absl::Hex(magic), ", want 0x",
-                     absl::Hex(kMagic)));
+        absl::StrCat("bad frame magic 0x", absl::Hex(magic), ", want 0x", absl::Hex(kMagic)));
   }
   const auto version = static_cast<uint8_t>(p[2]);
   if (version != kVersion) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported frame version ", version, ", want ", kVersion));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported frame version ", version, ", want ", kVersion));
   }
   const auto type = static_cast<uint8_t>(p[3]);
   if (!KnownType(type)) {
@@ -76,16 +71,14 @@ absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header,
   h.sequence = endian::load_big_u64(Bytes(p + 16));
   h.checksum = endian::load_big_u64(Bytes(p + kChecksumOffset));
   if (h.length > max_payload) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "frame payload of ", h.length, " bytes exceeds the limit of ",
-        max_payload));
+    return absl::InvalidArgumentError(
+        absl::StrCat("frame payload of ", h.length, " bytes exceeds the limit of ", max_payload));
   }
   return h;
 }
 
-std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle,
-                                         uint32_t source_id, uint64_t sequence,
-                                         absl::string_view payload) {
+std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle, uint32_t source_id,
+                                         uint64_t sequence, absl::string_view payload) {
   std::string bytes(kHeaderSize + payload.size(), '\0');
   FrameHeader h;
   h.type = type;
@@ -102,21 +95,19 @@ std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle,
   return std::shared_ptr<const Frame>(new Frame(std::move(bytes), h));
 }
 
-absl::StatusOr<std::shared_ptr<const Frame>> Frame::Adopt(std::string bytes,
-                                                          uint32_t max_payload) {
+absl::StatusOr<std::shared_ptr<const Frame>> Frame::Adopt(std::string bytes, uint32_t max_payload) {
   absl::StatusOr<FrameHeader> h = DecodeHeader(bytes, max_payload);
   if (!h.ok()) return h.status();
   if (bytes.size() != kHeaderSize + h->length) {
     return absl::InvalidArgumentError(
-        absl::StrCat("frame of ", bytes.size(), " bytes, header says ",
-                     kHeaderSize + h->length));
+        absl::StrCat("frame of ", bytes.size(), " bytes, header says ", kHeaderSize + h->length));
   }
   absl::string_view payload = absl::string_view(bytes).substr(kHeaderSize);
   const uint64_t want = FrameChecksum(bytes, payload);
   if (want != h->checksum) {
-    return absl::DataLossError(absl::StrCat(
-        "frame checksum mismatch (group ", h->group_handle, " source ",
-        h->source_id, " sequence ", h->sequence, ")"));
+    return absl::DataLossError(absl::StrCat("frame checksum mismatch (group ", h->group_handle,
+                                            " source ", h->source_id, " sequence ", h->sequence,
+                                            ")"));
   }
   return std::shared_ptr<const Frame>(new Frame(std::move(bytes), *h));
 }

@@ -31,9 +31,9 @@ struct FrameHeader {
   FrameType type = FrameType::kData;
   uint32_t group_handle = 0;
   uint32_t source_id = 0;
-  uint32_t length = 0;     // payload bytes
-  uint64_t sequence = 0;   // per (group, source), from 1; 0 for kHello
-  uint64_t checksum = 0;   // XXH3-64 of header bytes [0, 24) then payload
+  uint32_t length = 0;    // payload bytes
+  uint64_t sequence = 0;  // per (group, source), from 1; 0 for kHello
+  uint64_t checksum = 0;  // XXH3-64 of header bytes [0, 24) then payload
 };
 
 // One encoded frame (header followed by payload) in a single immutable
@@ -55,13 +55,10 @@ class Frame {
   const FrameHeader& header() const { return header_; }
   // The whole encoded frame, as sent on the wire.
   absl::string_view bytes() const { return bytes_; }
-  absl::string_view payload() const {
-    return absl::string_view(bytes_).substr(kHeaderSize);
-  }
+  absl::string_view payload() const { return absl::string_view(bytes_).substr(kHeaderSize); }
 
  private:
-  Frame(std::string bytes, FrameHeader header)
-      : bytes_(std::move(bytes)), header_(header) {}
+  Frame(std::string bytes, FrameHeader header) : bytes_(std::move(bytes)), header_(header) {}
 
   const std::string bytes_;
   const FrameHeader header_;
@@ -72,8 +69,7 @@ using FramePtr = std::shared_ptr<const Frame>;
 // Decodes and validates the fixed header (magic, version, type, length <=
 // max_payload). The checksum is not verified here: it covers the payload.
 // REQUIRES: header.size() >= kHeaderSize.
-absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header,
-                                         uint32_t max_payload);
+absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_payload);
 
 // Checksum of a frame: XXH3-64 over header bytes [0, 24) then the payload.
 // REQUIRES: header.size() >= 24.

@@ -16,8 +16,8 @@ namespace {
 constexpr size_t kMaxHelloBytes = 256;
 }  // namespace
 
-InboundLink::InboundLink(tcp::socket socket, uint32_t max_payload,
-                         FrameHandler on_frame, ClosedCallback on_closed)
+InboundLink::InboundLink(tcp::socket socket, uint32_t max_payload, FrameHandler on_frame,
+                         ClosedCallback on_closed)
     : socket_(std::move(socket)),
       max_payload_(max_payload),
       on_frame_(std::move(on_frame)),
@@ -45,18 +45,16 @@ void InboundLink::ReadHeader() {
   reading_ = true;
   auto self = shared_from_this();
   asio::async_read(
-      socket_, asio::buffer(header_),
-      [self](const boost::system::error_code& ec, size_t) {
+      socket_, asio::buffer(header_), [self](const boost::system::error_code& ec, size_t) {
         if (ec == asio::error::eof) return self->Finish(absl::OkStatus());
         if (ec) {
           return self->Finish(absl::UnavailableError(
               absl::StrCat("read from ", self->remote_, ": ", ec.message())));
         }
-        const uint32_t limit = self->peer_node_.empty()
-                                   ? static_cast<uint32_t>(kMaxHelloBytes)
-                                   : self->max_payload_;
-        absl::StatusOr<FrameHeader> h = DecodeHeader(
-            absl::string_view(self->header_.data(), self->header_.size()), limit);
+        const uint32_t limit =
+            self->peer_node_.empty() ? static_cast<uint32_t>(kMaxHelloBytes) : self->max_payload_;
+        absl::StatusOr<FrameHeader> h =
+            DecodeHeader(absl::string_view(self->header_.data(), self->header_.size()), limit);
         if (!h.ok()) return self->Finish(h.status());
         std::string bytes(kHeaderSize + h->length, '\0');
         std::copy(self->header_.begin(), self->header_.end(), bytes.begin());
@@ -67,18 +65,17 @@ void InboundLink::ReadHeader() {
 void InboundLink::ReadPayload(std::string bytes) {
   auto owned = std::make_shared<std::string>(std::move(bytes));
   auto self = shared_from_this();
-  asio::async_read(
-      socket_, asio::buffer(owned->data() + kHeaderSize, owned->size() - kHeaderSize),
-      [self, owned](const boost::system::error_code& ec, size_t) {
-        if (ec) {
-          return self->Finish(absl::UnavailableError(absl::StrCat(
-              "read from ", self->remote_, ": truncated frame: ", ec.message())));
-        }
-        absl::StatusOr<FramePtr> frame =
-            Frame::Adopt(std::move(*owned), self->max_payload_);
-        if (!frame.ok()) return self->Finish(frame.status());
-        self->OnFrame(*std::move(frame));
-      });
+  asio::async_read(socket_, asio::buffer(owned->data() + kHeaderSize, owned->size() - kHeaderSize),
+                   [self, owned](const boost::system::error_code& ec, size_t) {
+                     if (ec) {
+                       return self->Finish(absl::UnavailableError(absl::StrCat(
+                           "read from ", self->remote_, ": truncated frame: ", ec.message())));
+                     }
+                     absl::StatusOr<FramePtr> frame =
+                         Frame::Adopt(std::move(*owned), self->max_payload_);
+                     if (!frame.ok()) return self->Finish(frame.status());
+                     self->OnFrame(*std::move(frame));
+                   });
 }
 
 void InboundLink::OnFrame(FramePtr frame) {
@@ -91,8 +88,8 @@ void InboundLink::OnFrame(FramePtr frame) {
     }
     peer_node_ = std::string(frame->payload());
   } else if (h.type == FrameType::kHello) {
-    return Finish(absl::InvalidArgumentError(
-        absl::StrCat("link from ", peer_node_, " sent a second HELLO")));
+    return Finish(
+        absl::InvalidArgumentError(absl::StrCat("link from ", peer_node_, " sent a second HELLO")));
   } else {
     on_frame_(std::move(frame), *this);
   }
@@ -103,8 +100,8 @@ void InboundLink::Finish(absl::Status status) {
   if (closed_) return;
   closed_ = true;
   if (!status.ok()) {
-    spdlog::warn("closing link from {} ({}): {}",
-                 peer_node_.empty() ? "?" : peer_node_, remote_, std::string(status.message()));
+    spdlog::warn("closing link from {} ({}): {}", peer_node_.empty() ? "?" : peer_node_, remote_,
+                 std::string(status.message()));
   }
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);

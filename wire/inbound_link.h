@@ -26,8 +26,8 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   // Called once when the link closes (OK status for a clean EOF or Close()).
   using ClosedCallback = std::function<void(InboundLink&, const absl::Status&)>;
 
-  InboundLink(boost::asio::ip::tcp::socket socket, uint32_t max_payload,
-              FrameHandler on_frame, ClosedCallback on_closed);
+  InboundLink(boost::asio::ip::tcp::socket socket, uint32_t max_payload, FrameHandler on_frame,
+              ClosedCallback on_closed);
   InboundLink(const InboundLink&) = delete;
   InboundLink& operator=(const InboundLink&) = delete;
 

@@ -14,11 +14,11 @@ absl::StatusOr<std::unique_ptr<LinkListener>> LinkListener::Open(
     InboundLink::FrameHandler on_frame) {
   boost::system::error_code ec;
   tcp::resolver resolver(io);
-  auto endpoints = resolver.resolve(address.host, std::to_string(address.port),
-                                    tcp::resolver::passive, ec);
+  auto endpoints =
+      resolver.resolve(address.host, std::to_string(address.port), tcp::resolver::passive, ec);
   if (ec || endpoints.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot resolve data address ", address.ToString(), ": ", ec.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve data address ", address.ToString(), ": ", ec.message()));
   }
   tcp::endpoint endpoint = endpoints.begin()->endpoint();
   tcp::acceptor acceptor(io);
@@ -27,12 +27,12 @@ absl::StatusOr<std::unique_ptr<LinkListener>> LinkListener::Open(
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on data address ", address.ToString(), ": ", ec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on data address ", address.ToString(), ": ", ec.message()));
   }
   Endpoint bound{address.host, acceptor.local_endpoint().port()};
-  std::unique_ptr<LinkListener> listener(new LinkListener(
-      std::move(acceptor), max_payload, std::move(on_frame), std::move(bound)));
+  std::unique_ptr<LinkListener> listener(
+      new LinkListener(std::move(acceptor), max_payload, std::move(on_frame), std::move(bound)));
   listener->Accept();
   return listener;
 }
@@ -45,21 +45,20 @@ LinkListener::LinkListener(tcp::acceptor acceptor, uint32_t max_payload,
       bound_(std::move(bound)) {}
 
 void LinkListener::Accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec,
-                                tcp::socket socket) {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
       spdlog::warn("accept on {}: {}", bound_.ToString(), std::string(ec.message()));
     } else {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      auto link = std::make_shared<InboundLink>(
-          std::move(socket), max_payload_, on_frame_,
-          [this](InboundLink& closed, const absl::Status&) {
-            // Keep the link alive until its last handler has returned.
-            auto self = closed.shared_from_this();
-            links_.erase(self);
-          });
+      auto link = std::make_shared<InboundLink>(std::move(socket), max_payload_, on_frame_,
+                                                [this](InboundLink& closed, const absl::Status&) {
+                                                  // Keep the link alive until its last handler has
+                                                  // returned.
+                                                  auto self = closed.shared_from_this();
+                                                  links_.erase(self);
+                                                });
       links_.insert(link);
       link->Start();
     }

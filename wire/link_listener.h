@@ -19,9 +19,10 @@ class LinkListener {
  public:
   // Binds `address` (port 0 = any free port) and starts accepting. Returns
   // the listener or an Unavailable/InvalidArgument status saying why not.
-  static absl::StatusOr<std::unique_ptr<LinkListener>> Open(
-      boost::asio::io_context& io, const Endpoint& address, uint32_t max_payload,
-      InboundLink::FrameHandler on_frame);
+  static absl::StatusOr<std::unique_ptr<LinkListener>> Open(boost::asio::io_context& io,
+                                                            const Endpoint& address,
+                                                            uint32_t max_payload,
+                                                            InboundLink::FrameHandler on_frame);
 
   LinkListener(const LinkListener&) = delete;
   LinkListener& operator=(const LinkListener&) = delete;

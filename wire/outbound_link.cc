@@ -18,23 +18,19 @@ constexpr size_t kMaxFramesPerWrite = 64;
 constexpr auto kRetryInterval = std::chrono::milliseconds(100);
 }  // namespace
 
-std::shared_ptr<OutboundLink> OutboundLink::Start(asio::io_context& io,
-                                                  std::string peer_node,
-                                                  Endpoint address,
-                                                  OutboundLinkOptions options,
+std::shared_ptr<OutboundLink> OutboundLink::Start(asio::io_context& io, std::string peer_node,
+                                                  Endpoint address, OutboundLinkOptions options,
                                                   ClosedCallback on_closed) {
-  std::shared_ptr<OutboundLink> link(new OutboundLink(
-      io, std::move(peer_node), std::move(address), std::move(options),
-      std::move(on_closed)));
+  std::shared_ptr<OutboundLink> link(new OutboundLink(io, std::move(peer_node), std::move(address),
+                                                      std::move(options), std::move(on_closed)));
   // The HELLO frame goes first, before anything Send() queues.
   link->Send(Frame::Make(FrameType::kHello, 0, 0, 0, link->options_.local_node_id));
   asio::post(io, [link] { link->Resolve(); });
   return link;
 }
 
-OutboundLink::OutboundLink(asio::io_context& io, std::string peer_node,
-                           Endpoint address, OutboundLinkOptions options,
-                           ClosedCallback on_closed)
+OutboundLink::OutboundLink(asio::io_context& io, std::string peer_node, Endpoint address,
+                           OutboundLinkOptions options, ClosedCallback on_closed)
     : io_(io),
       peer_node_(std::move(peer_node)),
       address_(std::move(address)),
@@ -63,26 +59,25 @@ void OutboundLink::Resolve() {
 
 void OutboundLink::Connect(tcp::resolver::results_type endpoints) {
   auto self = shared_from_this();
-  asio::async_connect(
-      socket_, endpoints,
-      [self](const boost::system::error_code& ec, const tcp::endpoint&) {
-        if (self->closed()) return;
-        if (ec) {
-          self->RetryOrFail(absl::StrCat("connect: ", ec.message()));
-          return;
-        }
-        boost::system::error_code ignored;
-        self->socket_.set_option(tcp::no_delay(true), ignored);
-        absl::MutexLock lock(&self->mu_);
-        self->connected_ = true;
-        self->MaybeStartWrite();
-      });
+  asio::async_connect(socket_, endpoints,
+                      [self](const boost::system::error_code& ec, const tcp::endpoint&) {
+                        if (self->closed()) return;
+                        if (ec) {
+                          self->RetryOrFail(absl::StrCat("connect: ", ec.message()));
+                          return;
+                        }
+                        boost::system::error_code ignored;
+                        self->socket_.set_option(tcp::no_delay(true), ignored);
+                        absl::MutexLock lock(&self->mu_);
+                        self->connected_ = true;
+                        self->MaybeStartWrite();
+                      });
 }
 
 void OutboundLink::RetryOrFail(const std::string& why) {
   if (absl::Now() >= connect_deadline_) {
-    Fail(absl::UnavailableError(absl::StrCat("link to ", peer_node_, " at ",
-                                             address_.ToString(), ": ", why)));
+    Fail(absl::UnavailableError(
+        absl::StrCat("link to ", peer_node_, " at ", address_.ToString(), ": ", why)));
     return;
   }
   boost::system::error_code ignored;
@@ -132,8 +127,7 @@ void OutboundLink::MaybeStartWrite() {
 void OutboundLink::OnWritten(const boost::system::error_code& ec,
                              const std::vector<FramePtr>& batch) {
   if (ec) {
-    Fail(absl::UnavailableError(absl::StrCat("link to ", peer_node_, " at ",
-                                             address_.ToString(),
+    Fail(absl::UnavailableError(absl::StrCat("link to ", peer_node_, " at ", address_.ToString(),
                                              ": write: ", ec.message())));
     return;
   }

@@ -46,10 +46,8 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
   using ClosedCallback = std::function<void(const absl::Status&)>;
 
   // Starts connecting to `address` of node `peer_node`.
-  static std::shared_ptr<OutboundLink> Start(boost::asio::io_context& io,
-                                             std::string peer_node,
-                                             Endpoint address,
-                                             OutboundLinkOptions options,
+  static std::shared_ptr<OutboundLink> Start(boost::asio::io_context& io, std::string peer_node,
+                                             Endpoint address, OutboundLinkOptions options,
                                              ClosedCallback on_closed);
 
   OutboundLink(const OutboundLink&) = delete;
@@ -78,19 +76,16 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
   const Endpoint& address() const { return address_; }
 
  private:
-  OutboundLink(boost::asio::io_context& io, std::string peer_node,
-               Endpoint address, OutboundLinkOptions options,
-               ClosedCallback on_closed);
+  OutboundLink(boost::asio::io_context& io, std::string peer_node, Endpoint address,
+               OutboundLinkOptions options, ClosedCallback on_closed);
 
   void Resolve();
   void Connect(boost::asio::ip::tcp::resolver::results_type endpoints);
   void RetryOrFail(const std::string& why);
   void MaybeStartWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnWritten(const boost::system::error_code& ec,
-                 const std::vector<FramePtr>& batch);
+  void OnWritten(const boost::system::error_code& ec, const std::vector<FramePtr>& batch);
   void Fail(absl::Status status);
-  std::vector<std::function<void()>> TakeDrainWaitersIfDrained()
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::function<void()>> TakeDrainWaitersIfDrained() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   boost::asio::io_context& io_;
   const std::string peer_node_;

@@ -13,6 +13,7 @@
 
 #include "CLI/CLI.hpp"
 #include "canopy/publisher.h"
+#include "proto/program.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-pub: publish each stdin line as one message to a Canopy group"};
@@ -22,14 +23,7 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--group", options.group, "group to publish to")->required();
   app.add_option("--source", options.source, "publisher id (default pub-PID)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "canopy-pub: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (auto exit_code = canopy::ParseCommandLine(app, "canopy-pub", argc, argv)) return *exit_code;
 
   auto publisher = canopy::Publisher::Open(options);
   if (!publisher.ok()) {

@@ -13,6 +13,7 @@
 
 #include "CLI/CLI.hpp"
 #include "canopy/subscriber.h"
+#include "proto/program.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-sub: print each message of a Canopy group as one line"};
@@ -24,8 +25,8 @@ int main(int argc, char** argv) {
   app.add_option("--node", options.node_address, "local node's client endpoint HOST:PORT")
       ->required();
   app.add_option("--group", options.group, "group to join")->required();
-  auto* inc = app.add_option("--include", include, "receive only from these sources")
-                  ->delimiter(',');
+  auto* inc =
+      app.add_option("--include", include, "receive only from these sources")->delimiter(',');
   app.add_option("--exclude", exclude, "receive from every source but these")
       ->delimiter(',')
       ->excludes(inc);
@@ -33,14 +34,7 @@ int main(int argc, char** argv) {
   app.add_flag("--with-source", with_source, "prefix each line with 'SOURCE SEQUENCE '");
   app.add_option("--join-timeout", join_timeout_s, "seconds to wait for the join")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "canopy-sub: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (auto exit_code = canopy::ParseCommandLine(app, "canopy-sub", argc, argv)) return *exit_code;
   if (!include.empty()) {
     options.mode = canopy::FilterMode::kInclude;
     options.sources = include;
@@ -67,8 +61,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (with_source) {
-      std::printf("%s %llu %s\n", m->source.c_str(),
-                  static_cast<unsigned long long>(m->sequence), m->payload.c_str());
+      std::printf("%s %llu %s\n", m->source.c_str(), static_cast<unsigned long long>(m->sequence),
+                  m->payload.c_str());
     } else {
       std::fwrite(m->payload.data(), 1, m->payload.size(), stdout);
       std::fputc('\n', stdout);

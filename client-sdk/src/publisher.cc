@@ -65,8 +65,8 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Open(PublisherOptions opti
   if (auto a = ParseHostPort(options.node_address); !a.ok()) return a.status();
   if (absl::Status s = ValidateGroupName(options.group); !s.ok()) return s;
   if (absl::Status s = ValidateSourceId(options.source); !s.ok()) return s;
-  auto publisher = std::make_unique<GrpcPublisher>(
-      options, CreateNodeChannel(options.node_address));
+  auto publisher =
+      std::make_unique<GrpcPublisher>(options, CreateNodeChannel(options.node_address));
   // If the announcement cannot be written the stream broke at once; the
   // first Send() or Finish() reports why.
   publisher->Announce();

@@ -20,9 +20,8 @@ class GrpcSubscriber final : public Subscriber {
       : stub_(v1::Node::NewStub(std::move(channel))) {
     v1::SubscribeRequest request;
     request.set_group(options.group);
-    request.mutable_filter()->set_mode(options.mode == FilterMode::kInclude
-                                           ? v1::FILTER_MODE_INCLUDE
-                                           : v1::FILTER_MODE_EXCLUDE);
+    request.mutable_filter()->set_mode(
+        options.mode == FilterMode::kInclude ? v1::FILTER_MODE_INCLUDE : v1::FILTER_MODE_EXCLUDE);
     for (const std::string& s : options.sources) request.mutable_filter()->add_sources(s);
     reader_ = stub_->Subscribe(&context_, request);
     thread_ = std::thread([this] { ReadLoop(); });
@@ -48,9 +47,8 @@ class GrpcSubscriber final : public Subscriber {
 
   absl::StatusOr<ReceivedMessage> Next() override {
     absl::MutexLock lock(&mu_);
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return !pending_.empty() || ended_;
-    };
+    auto ready = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !pending_.empty() || ended_; };
     mu_.Await(absl::Condition(&ready));
     if (pending_.empty()) return end_status_;
     ReceivedMessage m = std::move(pending_.front());

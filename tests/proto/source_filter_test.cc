@@ -53,17 +53,27 @@ struct MergeCase {
 TEST(MergeFiltersTest, Rfc3376Table) {
   const std::vector<MergeCase> cases = {
       {"no subscribers is INCLUDE {}", {}, v1::FILTER_MODE_INCLUDE, {}},
-      {"includes union", {Include({"a", "b"}), Include({"b", "c"})},
-       v1::FILTER_MODE_INCLUDE, {"a", "b", "c"}},
-      {"excludes intersect", {Exclude({"a", "b"}), Exclude({"b", "c"})},
-       v1::FILTER_MODE_EXCLUDE, {"b"}},
-      {"exclude minus include", {Exclude({"a", "b"}), Include({"a"})},
-       v1::FILTER_MODE_EXCLUDE, {"b"}},
+      {"includes union",
+       {Include({"a", "b"}), Include({"b", "c"})},
+       v1::FILTER_MODE_INCLUDE,
+       {"a", "b", "c"}},
+      {"excludes intersect",
+       {Exclude({"a", "b"}), Exclude({"b", "c"})},
+       v1::FILTER_MODE_EXCLUDE,
+       {"b"}},
+      {"exclude minus include",
+       {Exclude({"a", "b"}), Include({"a"})},
+       v1::FILTER_MODE_EXCLUDE,
+       {"b"}},
       {"any exclude wins", {Include({"x"}), Exclude({})}, v1::FILTER_MODE_EXCLUDE, {}},
-      {"three-way", {Exclude({"a", "b", "c"}), Exclude({"a", "c"}), Include({"c"})},
-       v1::FILTER_MODE_EXCLUDE, {"a"}},
-      {"duplicates collapse", {Include({"a", "a"}), Include({"a"})},
-       v1::FILTER_MODE_INCLUDE, {"a"}},
+      {"three-way",
+       {Exclude({"a", "b", "c"}), Exclude({"a", "c"}), Include({"c"})},
+       v1::FILTER_MODE_EXCLUDE,
+       {"a"}},
+      {"duplicates collapse",
+       {Include({"a", "a"}), Include({"a"})},
+       v1::FILTER_MODE_INCLUDE,
+       {"a"}},
   };
   for (const MergeCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -74,8 +84,7 @@ TEST(MergeFiltersTest, Rfc3376Table) {
 }
 
 TEST(MergeFiltersTest, MergedFilterAdmitsWhatAnyMemberAdmits) {
-  const std::vector<v1::SourceFilter> in = {Include({"a"}), Exclude({"a", "b"}),
-                                            Include({"c"})};
+  const std::vector<v1::SourceFilter> in = {Include({"a"}), Exclude({"a", "b"}), Include({"c"})};
   v1::SourceFilter merged = MergeFilters(in);
   for (const std::string s : {"a", "b", "c", "d"}) {
     bool any = false;

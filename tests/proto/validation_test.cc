@@ -11,8 +11,7 @@ namespace {
 TEST(ValidationTest, GroupNames) {
   EXPECT_TRUE(ValidateGroupName("models/llama-7b:v2").ok());
   EXPECT_EQ(ValidateGroupName("").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ValidateGroupName(std::string(129, 'g')).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateGroupName(std::string(129, 'g')).code(), absl::StatusCode::kInvalidArgument);
   absl::Status bad = ValidateGroupName("bad group");
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.message().find("bad group"), absl::string_view::npos) << bad;
@@ -53,8 +52,8 @@ TEST(AddressTest, ParsesHostPort) {
 }
 
 TEST(AddressTest, RejectsMalformed) {
-  for (const char* bad : {"", "localhost", ":80", "host:", "host:99999", "host:x1",
-                          "::1:80", "host:-1"}) {
+  for (const char* bad :
+       {"", "localhost", ":80", "host:", "host:99999", "host:x1", "::1:80", "host:-1"}) {
     EXPECT_EQ(ParseHostPort(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }

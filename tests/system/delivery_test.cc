@@ -28,8 +28,7 @@ std::string Lines(const std::vector<std::string>& lines) {
   return out;
 }
 
-bool IsMember(const v1::ListGroupsResponse& r, const std::string& group,
-              const std::string& node) {
+bool IsMember(const v1::ListGroupsResponse& r, const std::string& group, const std::string& node) {
   for (const auto& g : r.groups()) {
     if (g.group() != group) continue;
     for (const auto& n : g.member_nodes()) {
@@ -171,10 +170,10 @@ TEST(DeliveryTest, SourceFiltersAdmitOnlyTheChosenSources) {
   overlay.StartNode("node-a");
   overlay.StartNode("node-b");
   overlay.StartNode("node-c");
-  auto only_trainer = overlay.StartSubscriber(
-      "node-b", {"--group", "g", "--include", "trainer", "--with-source"});
-  auto all_but_trainer = overlay.StartSubscriber(
-      "node-c", {"--group", "g", "--exclude", "trainer", "--with-source"});
+  auto only_trainer =
+      overlay.StartSubscriber("node-b", {"--group", "g", "--include", "trainer", "--with-source"});
+  auto all_but_trainer =
+      overlay.StartSubscriber("node-c", {"--group", "g", "--exclude", "trainer", "--with-source"});
   ASSERT_TRUE(only_trainer->WaitForStderr("joined", kWait));
   ASSERT_TRUE(all_but_trainer->WaitForStderr("joined", kWait));
 
@@ -195,8 +194,8 @@ TEST(DeliveryTest, SourceFiltersAdmitOnlyTheChosenSources) {
 }
 
 TEST(CommandLineTest, EveryBinaryAnswersHelpAndRejectsBadFlags) {
-  for (const std::string name : {"canopy-controller", "canopy-node", "canopy-pub",
-                                 "canopy-sub", "canopyctl"}) {
+  for (const std::string name :
+       {"canopy-controller", "canopy-node", "canopy-pub", "canopy-sub", "canopyctl"}) {
     Process help({BinaryPath(name), "--help"});
     EXPECT_EQ(help.Wait(kWait), 0) << name;
     EXPECT_THAT(Lines(help.StdoutLines()), HasSubstr("--")) << name;
@@ -208,12 +207,12 @@ TEST(CommandLineTest, EveryBinaryAnswersHelpAndRejectsBadFlags) {
 
 TEST(CommandLineTest, CanopyctlReportsUnknownGroupAndUnreachableController) {
   Overlay overlay;
-  Process unknown({BinaryPath("canopyctl"), "--controller", overlay.controller_address(),
-                   "tree", "nobody-here"});
+  Process unknown({BinaryPath("canopyctl"), "--controller", overlay.controller_address(), "tree",
+                   "nobody-here"});
   EXPECT_EQ(unknown.Wait(kWait), 1);
   EXPECT_THAT(unknown.Stderr(), HasSubstr("nobody-here"));
-  Process bad_name({BinaryPath("canopyctl"), "--controller", overlay.controller_address(),
-                    "tree", "bad group"});
+  Process bad_name(
+      {BinaryPath("canopyctl"), "--controller", overlay.controller_address(), "tree", "bad group"});
   EXPECT_EQ(bad_name.Wait(kWait), 1);
   EXPECT_THAT(bad_name.Stderr(), HasSubstr("group name"));
 }

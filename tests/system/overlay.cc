@@ -26,9 +26,9 @@ Overlay::Overlay() {
   dir_ = std::filesystem::temp_directory_path() /
          absl::StrCat("canopy-system-", getpid(), "-", counter++);
   std::filesystem::create_directories(dir_);
-  controller_ = std::make_unique<Process>(std::vector<std::string>{
-      BinaryPath("canopy-controller"), "--listen", "127.0.0.1:0", "--store",
-      (dir_ / "store.db").string()});
+  controller_ = std::make_unique<Process>(
+      std::vector<std::string>{BinaryPath("canopy-controller"), "--listen", "127.0.0.1:0",
+                               "--store", (dir_ / "store.db").string()});
   auto line = controller_->WaitForStdout("listening", kWait);
   if (!line) {
     ADD_FAILURE() << "controller did not start: " << controller_->Stderr();
@@ -49,9 +49,8 @@ Overlay::~Overlay() {
 
 std::string Overlay::StartNode(const std::string& id, int max_fanout) {
   auto node = std::make_unique<Process>(std::vector<std::string>{
-      BinaryPath("canopy-node"), "--id", id, "--controller", controller_address_,
-      "--listen", "127.0.0.1:0", "--data", "127.0.0.1:0", "--max-fanout",
-      std::to_string(max_fanout)});
+      BinaryPath("canopy-node"), "--id", id, "--controller", controller_address_, "--listen",
+      "127.0.0.1:0", "--data", "127.0.0.1:0", "--max-fanout", std::to_string(max_fanout)});
   auto line = node->WaitForStdout("listening", kWait);
   if (!line) {
     ADD_FAILURE() << "node " << id << " did not start: " << node->Stderr();
@@ -82,12 +81,10 @@ std::unique_ptr<Process> Overlay::StartSubscriber(const std::string& node,
   return std::make_unique<Process>(std::move(argv));
 }
 
-std::unique_ptr<Process> Overlay::StartPublisher(const std::string& node,
-                                                 const std::string& group,
+std::unique_ptr<Process> Overlay::StartPublisher(const std::string& node, const std::string& group,
                                                  const std::string& source) {
   return std::make_unique<Process>(std::vector<std::string>{
-      BinaryPath("canopy-pub"), "--node", clients_.at(node), "--group", group, "--source",
-      source});
+      BinaryPath("canopy-pub"), "--node", clients_.at(node), "--group", group, "--source", source});
 }
 
 bool Overlay::AwaitGroups(const std::function<bool(const v1::ListGroupsResponse&)>& done) {
@@ -107,8 +104,7 @@ std::string Overlay::Logs() const {
   return out;
 }
 
-absl::Status Overlay::SetAllowList(const std::string& group,
-                                   std::vector<std::string> allowed) {
+absl::Status Overlay::SetAllowList(const std::string& group, std::vector<std::string> allowed) {
   grpc::ClientContext context;
   v1::GroupPolicy request, response;
   request.set_group(group);

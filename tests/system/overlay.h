@@ -44,9 +44,7 @@ class Overlay {
   std::string Logs() const;
 
   const std::string& controller_address() const { return controller_address_; }
-  const std::string& client_address(const std::string& node) const {
-    return clients_.at(node);
-  }
+  const std::string& client_address(const std::string& node) const { return clients_.at(node); }
   Process& node(const std::string& id) { return *nodes_.at(id); }
   v1::Controller::Stub& stub() { return *stub_; }
 

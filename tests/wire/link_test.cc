@@ -48,8 +48,7 @@ class LinkFixture : public ::testing::Test {
   }
 
   asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ =
-      asio::make_work_guard(io_);
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
   std::unique_ptr<LinkListener> listener_;
   std::thread thread_;
   absl::Mutex mu_;
@@ -78,8 +77,8 @@ TEST_F(LinkFixture, GarbageClosesOnlyThatLink) {
   // A hostile peer sends a valid HELLO and then junk.
   asio::io_context client_io;
   asio::ip::tcp::socket raw(client_io);
-  raw.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                      listener_->bound().port));
+  raw.connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), listener_->bound().port));
   std::string junk(Frame::Make(FrameType::kHello, 0, 0, 0, "evil")->bytes());
   junk += std::string(64, '\xff');
   asio::write(raw, asio::buffer(junk));
@@ -104,8 +103,8 @@ TEST_F(LinkFixture, GarbageClosesOnlyThatLink) {
 TEST_F(LinkFixture, DataBeforeHelloIsRefused) {
   asio::io_context client_io;
   asio::ip::tcp::socket raw(client_io);
-  raw.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                      listener_->bound().port));
+  raw.connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), listener_->bound().port));
   std::string data(Frame::Make(FrameType::kData, 1, 1, 1, "sneaky")->bytes());
   asio::write(raw, asio::buffer(data));
   char byte;
@@ -118,7 +117,8 @@ TEST_F(LinkFixture, DataBeforeHelloIsRefused) {
 
 TEST_F(LinkFixture, UnreachablePeerReportsUnavailable) {
   // Bind and close a port so nothing listens there.
-  asio::ip::tcp::acceptor probe(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::tcp::acceptor probe(io_,
+                                asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const uint16_t dead_port = probe.local_endpoint().port();
   probe.close();
   OutboundLinkOptions options;
