@@ -16,6 +16,14 @@ class GrpcPublisher final : public Publisher {
     writer_ = stub_->Publish(&context_, &summary_);
   }
 
+  // Dropped without Finish(): abandon the stream (messages not yet accepted
+  // may be lost, as documented on Finish()).
+  ~GrpcPublisher() override {
+    if (finished_) return;
+    context_.TryCancel();
+    writer_->Finish();
+  }
+
   bool Announce() {
     v1::Publication opening;
     opening.set_group(options_.group);

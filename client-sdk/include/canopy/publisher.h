@@ -48,7 +48,8 @@ class Publisher {
   virtual absl::Status Send(absl::string_view payload) = 0;
 
   // Ends the stream and waits until the node has accepted every message.
-  // Returns what was accepted, or the node's error.
+  // Returns what was accepted, or the node's error. A Publisher destroyed
+  // without Finish() cancels its stream: messages still in flight may be lost.
   // REQUIRES: called once, after the last Send().
   virtual absl::StatusOr<PublishResult> Finish() = 0;
 };
