@@ -1,7 +1,6 @@
 #include "controller/controller_core.h"
 
 #include <algorithm>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -11,17 +10,29 @@ namespace canopy::controller {
 namespace {
 
 bool SameTable(const std::vector<v1::FlowEntry>& a, const std::vector<v1::FlowEntry>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!google::protobuf::util::MessageDifferencer::Equals(a[i], b[i])) return false;
-  }
-  return true;
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const v1::FlowEntry& x, const v1::FlowEntry& y) {
+                      return google::protobuf::util::MessageDifferencer::Equals(x, y);
+                    });
 }
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<ControllerCore>> ControllerCore::Create(ControllerOptions options,
+                                                                       PolicyStore& store) {
+  absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store.AllPolicies();
+  if (!policies.ok()) return policies.status();
+  absl::StatusOr<std::vector<StaticLink>> links = store.StaticLinks();
+  if (!links.ok()) return links.status();
+  std::unique_ptr<ControllerCore> core(new ControllerCore(options, store));
+  absl::MutexLock lock(&core->mu_);
+  for (const v1::GroupPolicy& p : *policies) core->planner_.SetPolicy(p);
+  core->planner_.SetStaticLinks(*std::move(links));
+  return core;
+}
+
 ControllerCore::ControllerCore(ControllerOptions options, PolicyStore& store)
-    : options_(options), store_(store) {}
+    : options_(options), store_(store), planner_(options.planner, store) {}
 
 ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
   for (auto& [node, session] : nodes_) {
@@ -30,23 +41,27 @@ ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
   return nullptr;
 }
 
-uint64_t ControllerCore::Attach(const v1::NodeHello& hello, NodeChannel* channel, absl::Time now) {
+uint64_t ControllerCore::Attach(const v1::NodeHello& hello, NodeChannel* channel,
+                                absl::Time now) {
   absl::MutexLock lock(&mu_);
-  auto it = nodes_.find(hello.node_id());
-  if (it != nodes_.end()) {
-    spdlog::warn("node {} attached again; closing its previous session", hello.node_id());
+  const std::string& id = hello.node_id();
+  if (auto it = nodes_.find(id); it != nodes_.end()) {
+    spdlog::warn("node {} attached again; closing its previous session", id);
     it->second.channel->Close();
     nodes_.erase(it);
+    planner_.RemoveNode(id);
   }
-  Session& s = nodes_[hello.node_id()];
+  Session& s = nodes_[id];
   s.id = next_session_++;
   s.hello = hello;
   s.channel = channel;
   s.last_seen = now;
-  spdlog::info("node {} attached (data {}, clients {}, max fan-out {})", hello.node_id(),
+  s.membership_refreshed = now;
+  spdlog::info("node {} attached (data {}, clients {}, max fan-out {})", id,
                hello.data_address(), hello.client_address(), hello.max_fanout());
   PushPolicies(&s);
-  Replan();
+  planner_.AddNode(NodeSpec{id, hello.data_address(), hello.max_fanout(), hello.upload_bps()});
+  Push();
   return s.id;
 }
 
@@ -54,9 +69,11 @@ void ControllerCore::Detach(uint64_t session) {
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
-  spdlog::info("node {} detached", s->hello.node_id());
-  nodes_.erase(s->hello.node_id());
-  Replan();
+  const std::string id = s->hello.node_id();
+  spdlog::info("node {} detached", id);
+  nodes_.erase(id);
+  planner_.RemoveNode(id);
+  Push();
 }
 
 void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& report,
@@ -65,29 +82,45 @@ void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& 
   Session* s = FindSession(session);
   if (s == nullptr) return;
   s->last_seen = now;
-  s->membership.clear();
-  for (const v1::GroupMembership& m : report.groups()) s->membership[m.group()] = m.filter();
-  Replan();
+  s->membership_refreshed = now;
+  s->has_membership = true;
+  std::map<std::string, v1::SourceFilter> membership;
+  s->groups.clear();
+  for (const v1::GroupMembership& m : report.groups()) {
+    membership[m.group()] = m.filter();
+    s->groups.insert(m.group());
+  }
+  planner_.SetMembership(s->hello.node_id(), std::move(membership));
+  Push();
   v1::NodeInstruction ack;
   ack.mutable_membership_ack()->set_report_seq(report.report_seq());
   s->channel->Send(ack);
 }
 
-void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report, absl::Time now) {
+void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report,
+                               absl::Time now) {
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
   s->last_seen = now;
-  s->sources.clear();
-  for (const v1::SourceKey& k : report.sources()) s->sources.insert({k.group(), k.source()});
-  // A source that stopped may be told again if it comes back.
-  for (auto it = s->rejected.begin(); it != s->rejected.end();) {
-    it = s->sources.contains(it->first) ? std::next(it) : s->rejected.erase(it);
-  }
-  Replan();
+  std::set<SourceKey> sources;
+  for (const v1::SourceKey& k : report.sources()) sources.insert({k.group(), k.source()});
+  planner_.SetSources(s->hello.node_id(), std::move(sources));
+  Push();
 }
 
-void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat, absl::Time now) {
+void ControllerCore::OnRtts(uint64_t session, const v1::RttReport& report, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  Session* s = FindSession(session);
+  if (s == nullptr) return;
+  s->last_seen = now;
+  std::vector<std::pair<std::string, uint64_t>> rtts;
+  for (const v1::PeerRtt& p : report.peers()) rtts.emplace_back(p.node_id(), p.rtt_us());
+  planner_.ReportRtts(s->hello.node_id(), rtts);
+}
+
+void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat,
+                                 absl::Time now) {
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
@@ -99,85 +132,60 @@ void ControllerCore::ExpireSilentNodes(absl::Time now) {
   absl::MutexLock lock(&mu_);
   bool changed = false;
   for (auto it = nodes_.begin(); it != nodes_.end();) {
-    if (now - it->second.last_seen > options_.liveness_timeout) {
+    Session& s = it->second;
+    if (now - s.last_seen > options_.liveness_timeout) {
       spdlog::warn("node {} silent for {}; declared dead", it->first,
-                   absl::FormatDuration(now - it->second.last_seen));
-      it->second.channel->Close();
+                   absl::FormatDuration(now - s.last_seen));
+      s.channel->Close();
+      planner_.RemoveNode(it->first);
       it = nodes_.erase(it);
+      ++nodes_expired_;
       changed = true;
-    } else {
-      ++it;
+      continue;
     }
+    if (s.has_membership && now - s.membership_refreshed > options_.membership_timeout) {
+      spdlog::warn("membership of node {} not refreshed for {}; expired", it->first,
+                   absl::FormatDuration(now - s.membership_refreshed));
+      s.has_membership = false;
+      s.groups.clear();
+      planner_.SetMembership(it->first, {});
+      changed = true;
+    }
+    ++it;
   }
-  if (changed) Replan();
+  if (changed) Push();
 }
 
-absl::StatusOr<PlanInput> ControllerCore::BuildInput() {
-  PlanInput input;
-  absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store_.AllPolicies();
-  if (!policies.ok()) return policies.status();
-  for (const v1::GroupPolicy& p : *policies) {
-    input.allow_lists[p.group()].assign(p.allowed_sources().begin(), p.allowed_sources().end());
-  }
-  for (const auto& [id, s] : nodes_) {
-    NodeView view;
-    view.id = id;
-    view.data_address = s.hello.data_address();
-    view.max_fanout = s.hello.max_fanout();
-    view.membership = s.membership;
-    view.sources = s.sources;
-    for (const SourceKey& key : s.sources) {
-      absl::StatusOr<uint32_t> handle = store_.GroupHandle(key.first);
-      if (!handle.ok()) return handle.status();
-      absl::StatusOr<uint32_t> source_id = store_.SourceId(key.first, key.second);
-      if (!source_id.ok()) return source_id.status();
-      input.group_handles[key.first] = *handle;
-      input.source_ids[key] = *source_id;
-    }
-    input.nodes.push_back(std::move(view));
-  }
-  return input;
+void ControllerCore::Reoptimize() {
+  absl::MutexLock lock(&mu_);
+  Planner::ReoptimizeResult r = planner_.Reoptimize();
+  if (r.applied > 0) spdlog::info("re-optimisation switched {} tree(s)", r.applied);
+  Push();
 }
 
-void ControllerCore::Replan() {
-  absl::StatusOr<PlanInput> input = BuildInput();
-  if (!input.ok()) {
-    spdlog::error("cannot plan: {}", std::string(input.status().message()));
-    return;
-  }
-  plan_ = ComputePlan(*input);
-
-  // Tell ingress nodes about refused sources (once each).
-  for (const Rejection& r : plan_.rejections) {
+void ControllerCore::Push() {
+  for (const Rejection& r : planner_.TakeRejections()) {
     auto it = nodes_.find(r.node);
-    if (it == nodes_.end() || it->second.rejected.contains(r.key)) continue;
-    it->second.rejected[r.key] = r.reason;
+    if (it == nodes_.end()) continue;
     v1::NodeInstruction instruction;
     v1::SourceRejected* rejected = instruction.mutable_source_rejected();
     rejected->mutable_key()->set_group(r.key.first);
     rejected->mutable_key()->set_source(r.key.second);
     rejected->set_reason(r.reason);
-    spdlog::info("refusing source {} on group {} at node {}: {}", r.key.second, r.key.first, r.node,
-                 r.reason);
     it->second.channel->Send(instruction);
   }
-
-  // Push changed tables: nodes that are an ingress go last, so a relay has
-  // its entry before the first frame reaches it.
-  std::set<std::string> ingress_nodes;
-  for (const auto& [key, t] : plan_.trees) ingress_nodes.insert(t.root());
-  std::vector<std::string> order;
+  // Changed nodes arrive ingress-last; a node also gets its first table.
+  std::vector<std::string> order = planner_.TakeChangedNodes();
   for (const auto& [id, s] : nodes_) {
-    if (!ingress_nodes.contains(id)) order.push_back(id);
+    if (s.version_sent == 0 && std::find(order.begin(), order.end(), id) == order.end()) {
+      order.insert(order.begin(), id);
+    }
   }
-  for (const std::string& id : ingress_nodes) order.push_back(id);
   for (const std::string& id : order) {
     auto it = nodes_.find(id);
     if (it == nodes_.end()) continue;
     Session& s = it->second;
-    auto planned = plan_.tables.find(id);
-    std::vector<v1::FlowEntry> table =
-        planned == plan_.tables.end() ? std::vector<v1::FlowEntry>{} : planned->second;
+    std::vector<v1::FlowEntry> table = planner_.TableOf(id);
     if (s.version_sent != 0 && SameTable(table, s.table)) continue;
     s.table = table;
     s.version_sent = next_version_++;
@@ -187,18 +195,20 @@ void ControllerCore::Replan() {
     for (v1::FlowEntry& e : table) *t->add_flows() = std::move(e);
     spdlog::debug("table v{} to {}: {} flow(s)", s.version_sent, id, t->flows_size());
     s.channel->Send(instruction);
+    ++tables_pushed_;
   }
+  for (const std::string& group : planner_.TakeChangedGroups()) ++tree_versions_[group];
 }
 
 void ControllerCore::PushPolicies(Session* only) {
   absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store_.AllPolicies();
   if (!policies.ok()) {
-    spdlog::error("cannot read policies: {}", std::string(policies.status().message()));
+    spdlog::error("cannot read policies: {}", policies.status().ToString());
     return;
   }
   v1::NodeInstruction instruction;
   v1::PolicyUpdate* update = instruction.mutable_policies();  // set even when empty
-  for (v1::GroupPolicy& p : *policies) *update->add_policies() = p;
+  for (v1::GroupPolicy& p : *policies) *update->add_policies() = std::move(p);
   if (only != nullptr) {
     only->channel->Send(instruction);
     return;
@@ -213,16 +223,21 @@ absl::StatusOr<v1::GroupPolicy> ControllerCore::GetPolicy(const std::string& gro
 absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = store_.SetPolicy(policy); !s.ok()) return s;
-  spdlog::info("policy of group {} set: {} allowed source(s)", policy.group(),
-               policy.allowed_sources_size());
-  // Sources refused under the old policy are judged again.
-  for (auto& [id, s] : nodes_) {
-    for (auto it = s.rejected.begin(); it != s.rejected.end();) {
-      it = it->first.first == policy.group() ? s.rejected.erase(it) : std::next(it);
-    }
-  }
+  spdlog::info("policy of group {} set: {} allowed source(s), profile {}, ttl {}, {}",
+               policy.group(), policy.allowed_sources_size(),
+               v1::TreeProfile_Name(policy.profile()), policy.ttl(),
+               v1::SlowReceiverPolicy_Name(policy.slow_receiver()));
   PushPolicies(nullptr);
-  Replan();
+  planner_.SetPolicy(policy);
+  Push();
+  return absl::OkStatus();
+}
+
+absl::Status ControllerCore::SetStaticLinks(const std::vector<StaticLink>& links) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = store_.SetStaticLinks(links); !s.ok()) return s;
+  planner_.SetStaticLinks(links);
+  Push();
   return absl::OkStatus();
 }
 
@@ -236,7 +251,7 @@ v1::ListNodesResponse ControllerCore::ListNodes() const {
     n->set_client_address(s.hello.client_address());
     n->set_max_fanout(s.hello.max_fanout());
     n->set_upload_bps(s.hello.upload_bps());
-    for (const auto& [group, filter] : s.membership) n->add_groups(group);
+    for (const std::string& group : s.groups) n->add_groups(group);
     n->set_table_version_sent(s.version_sent);
     n->set_table_version_applied(s.version_applied);
   }
@@ -249,15 +264,16 @@ absl::StatusOr<v1::ListGroupsResponse> ControllerCore::ListGroups() const {
   absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store_.AllPolicies();
   if (!policies.ok()) return policies.status();
   for (const v1::GroupPolicy& p : *policies) {
-    v1::GroupSummary& g = groups[p.group()];
-    *g.mutable_allowed_sources() = p.allowed_sources();
+    *groups[p.group()].mutable_allowed_sources() = p.allowed_sources();
   }
   for (const auto& [id, s] : nodes_) {
-    for (const auto& [group, filter] : s.membership) groups[group].add_member_nodes(id);
-    for (const SourceKey& key : s.sources) {
-      v1::SourceAt* at = groups[key.first].add_sources();
-      at->set_source(key.second);
-      at->set_node_id(id);
+    for (const std::string& group : s.groups) groups[group].add_member_nodes(id);
+  }
+  for (const auto& [name, g] : groups) {
+    for (const v1::SourceTree& t : planner_.Trees(name)) {
+      v1::SourceAt* at = groups[name].add_sources();
+      at->set_source(t.source());
+      at->set_node_id(t.root());
     }
   }
   v1::ListGroupsResponse response;
@@ -272,27 +288,76 @@ absl::StatusOr<v1::ListGroupsResponse> ControllerCore::ListGroups() const {
 absl::StatusOr<v1::GetTreeResponse> ControllerCore::GetTree(
     const v1::GetTreeRequest& request) const {
   absl::MutexLock lock(&mu_);
-  v1::GetTreeResponse response;
-  response.set_group(request.group());
-  bool known = false;
-  for (const auto& [id, s] : nodes_) {
-    if (s.membership.contains(request.group())) known = true;
-  }
-  for (const auto& [key, t] : plan_.trees) {
-    if (key.first != request.group()) continue;
-    known = true;
-    if (!request.source().empty() && key.second != request.source()) continue;
-    *response.add_trees() = t;
-  }
-  if (!known) {
+  if (!planner_.HasMembersOrSources(request.group())) {
     return absl::NotFoundError(
         absl::StrCat("group '", request.group(), "' has no members and no sources"));
   }
+  v1::GetTreeResponse response;
+  response.set_group(request.group());
+  for (v1::SourceTree& t : planner_.Trees(request.group())) {
+    if (!request.source().empty() && t.source() != request.source()) continue;
+    *response.add_trees() = std::move(t);
+  }
   if (!request.source().empty() && response.trees().empty()) {
     return absl::NotFoundError(absl::StrCat("source '", request.source(),
-                                            "' does not publish to group '", request.group(), "'"));
+                                            "' does not publish to group '", request.group(),
+                                            "'"));
   }
   return response;
+}
+
+absl::StatusOr<v1::ListMembersResponse> ControllerCore::ListMembers(
+    const std::string& group) const {
+  absl::MutexLock lock(&mu_);
+  v1::ListMembersResponse response;
+  response.set_group(group);
+  for (const auto& [node, filter] : planner_.Members(group)) {
+    v1::Member* m = response.add_members();
+    m->set_node_id(node);
+    *m->mutable_filter() = filter;
+  }
+  if (response.members().empty()) {
+    return absl::NotFoundError(absl::StrCat("group '", group, "' has no members"));
+  }
+  return response;
+}
+
+v1::ControllerStats ControllerCore::Stats() const {
+  absl::MutexLock lock(&mu_);
+  v1::ControllerStats stats;
+  stats.set_nodes(static_cast<uint32_t>(nodes_.size()));
+  std::set<std::string> groups;
+  for (const auto& [id, s] : nodes_) groups.insert(s.groups.begin(), s.groups.end());
+  stats.set_groups(static_cast<uint32_t>(groups.size()));
+  stats.set_flows(static_cast<uint32_t>(planner_.flow_count()));
+  stats.set_static_links(static_cast<uint32_t>(planner_.topology().static_links().size()));
+  const PlannerStats& p = planner_.stats();
+  stats.set_full_plans(p.full_plans);
+  stats.set_incremental_changes(p.incremental_changes);
+  stats.set_reoptimizations_applied(p.reoptimizations_applied);
+  stats.set_reoptimizations_skipped(p.reoptimizations_skipped);
+  stats.set_tables_pushed(tables_pushed_);
+  stats.set_nodes_expired(nodes_expired_);
+  stats.set_last_full_plan_us(p.last_full_plan_us);
+  return stats;
+}
+
+uint64_t ControllerCore::TreeVersion(const std::string& group) const {
+  absl::MutexLock lock(&mu_);
+  auto it = tree_versions_.find(group);
+  return it == tree_versions_.end() ? 0 : it->second;
+}
+
+uint64_t ControllerCore::WaitForTreeChange(const std::string& group, uint64_t seen,
+                                           absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto version = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = tree_versions_.find(group);
+    return it == tree_versions_.end() ? uint64_t{0} : it->second;
+  };
+  auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return version() > seen; };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  return version();
 }
 
 }  // namespace canopy::controller

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,19 +30,27 @@ class NodeChannel {
 };
 
 struct ControllerOptions {
-  // A node silent for this long is declared dead.
+  // A node silent for this long is declared dead (3 × the nodes' 500 ms
+  // heartbeat).
   absl::Duration liveness_timeout = absl::Milliseconds(1500);
+  // A node's membership not refreshed for this long expires (soft state).
+  absl::Duration membership_timeout = absl::Seconds(15);
+  PlannerOptions planner;
 };
 
-// The control plane's state: node registry with liveness, soft-state
-// membership and sources, durable policy; every change is re-planned and
-// the changed forwarding tables are pushed (children before the source's
-// ingress node, so data never outruns a table).
+// The control plane: sessions of attached nodes (liveness, soft-state
+// membership and sources), durable policy and static links, and the
+// Planner. Every change is planned and the changed forwarding tables are
+// pushed (children before a source's ingress node, so data never outruns a
+// table).
 //
 // Thread-safe.
 class ControllerCore {
  public:
-  ControllerCore(ControllerOptions options, PolicyStore& store);
+  // Loads policies and static links from `store`. Returns the store's error
+  // if they cannot be read.
+  static absl::StatusOr<std::unique_ptr<ControllerCore>> Create(ControllerOptions options,
+                                                                PolicyStore& store);
   ControllerCore(const ControllerCore&) = delete;
   ControllerCore& operator=(const ControllerCore&) = delete;
 
@@ -52,23 +62,39 @@ class ControllerCore {
   // Removes the session (if still registered) and re-plans.
   void Detach(uint64_t session);
 
-  // Soft-state reports and heartbeats of a session. Unknown (expired or
-  // replaced) sessions are ignored.
+  // Reports and heartbeats of a session. Unknown (expired or replaced)
+  // sessions are ignored.
   void OnMembership(uint64_t session, const v1::MembershipReport& report, absl::Time now);
   void OnSources(uint64_t session, const v1::SourceReport& report, absl::Time now);
+  void OnRtts(uint64_t session, const v1::RttReport& report, absl::Time now);
   void OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat, absl::Time now);
 
-  // Closes sessions silent for longer than the liveness timeout.
+  // Closes sessions silent for longer than the liveness timeout and expires
+  // membership not refreshed within the membership timeout.
   void ExpireSilentNodes(absl::Time now);
+
+  // Background re-optimisation (see Planner::Reoptimize).
+  void Reoptimize();
 
   // Policy: stored durably, pushed to every node, re-planned.
   absl::StatusOr<v1::GroupPolicy> GetPolicy(const std::string& group);
   absl::Status SetPolicy(const v1::GroupPolicy& policy);
 
+  // Replaces the static links (durably) and re-plans.
+  absl::Status SetStaticLinks(const std::vector<StaticLink>& links);
+
   // Inspection.
   v1::ListNodesResponse ListNodes() const;
   absl::StatusOr<v1::ListGroupsResponse> ListGroups() const;
   absl::StatusOr<v1::GetTreeResponse> GetTree(const v1::GetTreeRequest& request) const;
+  absl::StatusOr<v1::ListMembersResponse> ListMembers(const std::string& group) const;
+  v1::ControllerStats Stats() const;
+
+  // Increases whenever the trees of `group` change. WaitForTreeChange blocks
+  // until it exceeds `seen` or `timeout` passes; returns the current value.
+  uint64_t TreeVersion(const std::string& group) const;
+  uint64_t WaitForTreeChange(const std::string& group, uint64_t seen,
+                             absl::Duration timeout) const;
 
  private:
   struct Session {
@@ -76,31 +102,31 @@ class ControllerCore {
     v1::NodeHello hello;
     NodeChannel* channel = nullptr;
     absl::Time last_seen;
-    std::map<std::string, v1::SourceFilter> membership;
-    std::set<SourceKey> sources;
-    // Last table sent (without version) and versions.
-    std::vector<v1::FlowEntry> table;
+    absl::Time membership_refreshed;
+    bool has_membership = false;
+    std::set<std::string> groups;  // with local subscribers
+    std::vector<v1::FlowEntry> table;  // last sent, without version
     uint64_t version_sent = 0;
     uint64_t version_applied = 0;
-    // Rejections already told to the node.
-    std::map<SourceKey, std::string> rejected;
   };
 
+  ControllerCore(ControllerOptions options, PolicyStore& store);
   Session* FindSession(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Re-plans and pushes changed tables and new rejections.
-  void Replan() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends changed tables and new rejections; bumps tree versions.
+  void Push() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PushPolicies(Session* only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<PlanInput> BuildInput() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ControllerOptions options_;
   PolicyStore& store_;
 
   mutable absl::Mutex mu_;
+  Planner planner_ ABSL_GUARDED_BY(mu_);
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
-  // node id → session.
-  std::map<std::string, Session> nodes_ ABSL_GUARDED_BY(mu_);
-  Plan plan_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Session> nodes_ ABSL_GUARDED_BY(mu_);  // node id → session
   uint64_t next_version_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::string, uint64_t> tree_versions_ ABSL_GUARDED_BY(mu_);
+  uint64_t tables_pushed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t nodes_expired_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace canopy::controller

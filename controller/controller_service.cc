@@ -61,6 +61,39 @@ absl::Status ValidateSources(const v1::SourceReport& report) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateRtts(const v1::RttReport& report) {
+  for (const v1::PeerRtt& p : report.peers()) {
+    if (absl::Status s = ValidateNodeId(p.node_id()); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePolicy(const v1::GroupPolicy& policy) {
+  if (absl::Status s = ValidateGroupName(policy.group()); !s.ok()) return s;
+  if (policy.allowed_sources_size() > kMaxFilterSources) {
+    return absl::InvalidArgumentError(absl::StrCat("allow-list of ",
+                                                   policy.allowed_sources_size(),
+                                                   " sources; the limit is ", kMaxFilterSources));
+  }
+  for (const std::string& source : policy.allowed_sources()) {
+    if (absl::Status s = ValidateSourceId(source); !s.ok()) return s;
+  }
+  if (!v1::TreeProfile_IsValid(policy.profile())) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown tree profile ", policy.profile()));
+  }
+  if (!v1::SlowReceiverPolicy_IsValid(policy.slow_receiver())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown slow-receiver policy ", policy.slow_receiver()));
+  }
+  if (policy.ttl() > 255) {
+    return absl::InvalidArgumentError(absl::StrCat("ttl ", policy.ttl(), " is above 255"));
+  }
+  return absl::OkStatus();
+}
+
+// How long WatchTree waits for a change before checking for cancellation.
+constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
+
 }  // namespace
 
 grpc::Status ControllerService::Attach(
@@ -85,6 +118,10 @@ grpc::Status ControllerService::Attach(
       case v1::NodeReport::kSources:
         result = ToGrpc(ValidateSources(report.sources()));
         if (result.ok()) core_.OnSources(session, report.sources(), absl::Now());
+        break;
+      case v1::NodeReport::kRtts:
+        result = ToGrpc(ValidateRtts(report.rtts()));
+        if (result.ok()) core_.OnRtts(session, report.rtts(), absl::Now());
         break;
       case v1::NodeReport::kHeartbeat:
         core_.OnHeartbeat(session, report.heartbeat(), absl::Now());
@@ -143,17 +180,50 @@ grpc::Status ControllerService::GetPolicy(grpc::ServerContext*, const v1::GetPol
 
 grpc::Status ControllerService::SetPolicy(grpc::ServerContext*, const v1::GroupPolicy* request,
                                           v1::GroupPolicy* response) {
-  if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
-  if (request->allowed_sources_size() > kMaxFilterSources) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("allow-list of ", request->allowed_sources_size(),
-                                     " sources; the limit is ", kMaxFilterSources));
-  }
-  for (const std::string& source : request->allowed_sources()) {
-    if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
-  }
+  if (absl::Status s = ValidatePolicy(*request); !s.ok()) return ToGrpc(s);
   if (absl::Status s = core_.SetPolicy(*request); !s.ok()) return ToGrpc(s);
   *response = *request;
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::ListMembers(grpc::ServerContext*,
+                                            const v1::ListMembersRequest* request,
+                                            v1::ListMembersResponse* response) {
+  if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<v1::ListMembersResponse> members = core_.ListMembers(request->group());
+  if (!members.ok()) return ToGrpc(members.status());
+  *response = *std::move(members);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::WatchTree(grpc::ServerContext* context,
+                                          const v1::GetTreeRequest* request,
+                                          grpc::ServerWriter<v1::GetTreeResponse>* writer) {
+  if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
+  uint64_t seen = core_.TreeVersion(request->group());
+  bool first = true;
+  while (!context->IsCancelled()) {
+    if (!first) {
+      const uint64_t now = core_.WaitForTreeChange(request->group(), seen, kWatchPoll);
+      if (now == seen) continue;
+      seen = now;
+    }
+    first = false;
+    absl::StatusOr<v1::GetTreeResponse> tree = core_.GetTree(*request);
+    v1::GetTreeResponse response;
+    if (tree.ok()) {
+      response = *std::move(tree);
+    } else {
+      response.set_group(request->group());  // no trees (yet, or any more)
+    }
+    if (!writer->Write(response)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetStats(grpc::ServerContext*, const v1::GetStatsRequest*,
+                                         v1::ControllerStats* response) {
+  *response = core_.Stats();
   return grpc::Status::OK;
 }
 

@@ -27,6 +27,12 @@ class ControllerService final : public v1::Controller::Service {
                          v1::GroupPolicy* response) override;
   grpc::Status SetPolicy(grpc::ServerContext* context, const v1::GroupPolicy* request,
                          v1::GroupPolicy* response) override;
+  grpc::Status ListMembers(grpc::ServerContext* context, const v1::ListMembersRequest* request,
+                           v1::ListMembersResponse* response) override;
+  grpc::Status WatchTree(grpc::ServerContext* context, const v1::GetTreeRequest* request,
+                         grpc::ServerWriter<v1::GetTreeResponse>* writer) override;
+  grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,
+                        v1::ControllerStats* response) override;
 
  private:
   ControllerCore& core_;

@@ -2,6 +2,8 @@
 // and policy, computes trees and pushes forwarding tables to the nodes.
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -12,6 +14,7 @@
 #include "controller/controller_core.h"
 #include "controller/controller_service.h"
 #include "controller/policy_store.h"
+#include "controller/static_links.h"
 #include "grpcpp/server_builder.h"
 #include "proto/address.h"
 #include "proto/program.h"
@@ -34,11 +37,28 @@ int main(int argc, char** argv) {
   CLI::App app{"canopy-controller: control plane of the Canopy overlay multicast service"};
   std::string listen = "127.0.0.1:7600", store_path = "canopy-controller.db";
   uint32_t liveness_ms = 1500;
+  uint32_t membership_timeout_ms = 15000;
+  uint32_t reoptimize_ms = 5000;
+  double hysteresis_percent = 5.0;
+  std::string links_path;
   app.add_option("--listen", listen, "gRPC address HOST:PORT (port 0 = any free port)")
       ->capture_default_str();
   app.add_option("--store", store_path, "SQLite file with durable policy")->capture_default_str();
   app.add_option("--liveness-ms", liveness_ms,
                  "declare a node dead after this many ms without a report")
+      ->capture_default_str();
+  app.add_option("--membership-timeout-ms", membership_timeout_ms,
+                 "expire a node's membership not refreshed for this many ms")
+      ->capture_default_str();
+  app.add_option("--links", links_path,
+                 "static links file ('NODE_A NODE_B COST_US' per line): replaces the stored "
+                 "links; then only those overlay links exist");
+  app.add_option("--reoptimize-ms", reoptimize_ms,
+                 "interval of the background re-optimisation pass (0 = off)")
+      ->capture_default_str();
+  app.add_option("--hysteresis-percent", hysteresis_percent,
+                 "switch to a re-optimised tree only if it is this much better")
+      ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-controller", argc, argv))
     return *exit_code;
@@ -55,7 +75,21 @@ int main(int argc, char** argv) {
 
   canopy::controller::ControllerOptions options;
   options.liveness_timeout = absl::Milliseconds(liveness_ms);
-  canopy::controller::ControllerCore core(options, **store);
+  options.membership_timeout = absl::Milliseconds(membership_timeout_ms);
+  options.planner.hysteresis_percent = hysteresis_percent;
+  auto created = canopy::controller::ControllerCore::Create(options, **store);
+  if (!created.ok()) return Fail(created.status().ToString());
+  canopy::controller::ControllerCore& core = **created;
+  if (!links_path.empty()) {
+    std::ifstream in(links_path);
+    if (!in) return Fail("cannot read links file '" + links_path + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto links = canopy::controller::ParseStaticLinks(text.str());
+    if (!links.ok()) return Fail(links_path + ": " + std::string(links.status().message()));
+    if (auto s = core.SetStaticLinks(*links); !s.ok()) return Fail(s.ToString());
+    spdlog::info("{} static link(s) from {}", links->size(), links_path);
+  }
   canopy::controller::ControllerService service(core);
 
   grpc::ServerBuilder builder;
@@ -68,8 +102,14 @@ int main(int argc, char** argv) {
 
   absl::Notification stopping;
   std::thread liveness([&] {
+    absl::Time next_reoptimize = absl::Now() + absl::Milliseconds(reoptimize_ms);
     while (!stopping.WaitForNotificationWithTimeout(kLivenessCheckInterval)) {
-      core.ExpireSilentNodes(absl::Now());
+      const absl::Time now = absl::Now();
+      core.ExpireSilentNodes(now);
+      if (reoptimize_ms > 0 && now >= next_reoptimize) {
+        core.Reoptimize();
+        next_reoptimize = now + absl::Milliseconds(reoptimize_ms);
+      }
     }
   });
 

@@ -4,126 +4,579 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "proto/source_filter.h"
 #include "spdlog/spdlog.h"
-#include "tree/overlay_graph.h"
-#include "tree/shortest_path_tree.h"
+#include "tree/bulk.h"
+#include "tree/incremental.h"
+#include "tree/steiner.h"
 
 namespace canopy::controller {
-namespace {
 
-// Link cost between any two nodes until nodes report RTTs.
-constexpr int64_t kUnitCost = 1;
+using tree::kNoVertex;
+using tree::RootedTree;
+using tree::VertexId;
 
-tree::OverlayGraph FullMesh(const std::vector<NodeView>& nodes) {
-  tree::OverlayGraph graph;
-  for (const NodeView& n : nodes) {
-    graph.AddVertex(tree::VertexInfo{n.id, static_cast<int32_t>(n.max_fanout), 0, ""});
+Planner::Planner(PlannerOptions options, IdSource& ids)
+    : options_(options), ids_(ids), topology_(options.default_link_cost_us) {}
+
+// ---- Inputs ---------------------------------------------------------------
+
+void Planner::AddNode(const NodeSpec& spec) {
+  topology_.AddNode(spec);
+  nodes_.try_emplace(spec.id);
+  ReplanAll();
+}
+
+void Planner::RemoveNode(const std::string& id) {
+  topology_.RemoveNode(id);
+  nodes_.erase(id);
+  tables_.erase(id);
+  changed_nodes_.erase(id);
+  for (auto& [key, holders] : flow_nodes_) holders.erase(id);
+  for (auto it = rejected_.begin(); it != rejected_.end();) {
+    it = it->first.first == id ? rejected_.erase(it) : std::next(it);
   }
-  const auto count = static_cast<tree::VertexId>(nodes.size());
-  for (tree::VertexId u = 0; u < count; ++u) {
-    for (tree::VertexId v = u + 1; v < count; ++v) {
-      (void)graph.AddEdge(u, v, kUnitCost);
+  ReconcileSources();
+  ReplanAll();
+}
+
+void Planner::SetStaticLinks(std::vector<StaticLink> links) {
+  topology_.SetStaticLinks(std::move(links));
+  ReplanAll();
+}
+
+void Planner::ReportRtts(const std::string& node,
+                         const std::vector<std::pair<std::string, uint64_t>>& rtts) {
+  topology_.ReportRtts(node, rtts);
+  rtts_changed_ = true;
+}
+
+void Planner::SetPolicy(const v1::GroupPolicy& policy) {
+  policies_[policy.group()] = policy;
+  ReconcileSources();
+  const std::string& group = policy.group();
+  shared_.erase(group);
+  for (const SourceKey& key : flows_of_group_[group]) {
+    Flow& flow = flows_.at(key);
+    flow.profile = ProfileOf(group);
+    BuildFlow(key, flow);
+  }
+  if (ProfileOf(group) == v1::TREE_PROFILE_COST) RebuildShared(group);
+  for (const SourceKey& key : flows_of_group_[group]) RefreshEntries(key);
+  changed_groups_.insert(group);
+}
+
+void Planner::SetMembership(const std::string& node,
+                            std::map<std::string, v1::SourceFilter> membership) {
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return;
+  std::map<std::string, v1::SourceFilter> old = std::move(it->second.membership);
+  it->second.membership = std::move(membership);
+  std::set<std::string> groups;
+  for (const auto& [g, f] : old) groups.insert(g);
+  for (const auto& [g, f] : it->second.membership) groups.insert(g);
+  const VertexId v = VertexOf(node);
+  for (const std::string& group : groups) {
+    auto flows = flows_of_group_.find(group);
+    if (flows == flows_of_group_.end()) continue;
+    for (const SourceKey& key : flows->second) {
+      const Flow& flow = flows_.at(key);
+      auto old_filter = old.find(group);
+      const bool wanted_before =
+          old_filter != old.end() && Admits(old_filter->second, key.second);
+      const bool wanted_now = NodeWants(node, key);
+      if (wanted_before == wanted_now) continue;
+      ++stats_.incremental_changes;
+      if (flow.ingress == node) {
+        RefreshEntries(key);  // only local delivery at the ingress changes
+      } else if (v != kNoVertex) {
+        SetWanted(key, v, wanted_now);
+      }
     }
   }
-  return graph;
 }
 
-bool Allowed(const PlanInput& input, const SourceKey& key) {
-  auto it = input.allow_lists.find(key.first);
-  if (it == input.allow_lists.end() || it->second.empty()) return true;
-  return std::find(it->second.begin(), it->second.end(), key.second) != it->second.end();
+void Planner::SetSources(const std::string& node, std::set<SourceKey> sources) {
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return;
+  if (it->second.sources == sources) return;
+  it->second.sources = std::move(sources);
+  ReconcileSources();
 }
 
-bool Wants(const NodeView& node, const SourceKey& key) {
-  auto it = node.membership.find(key.first);
-  return it != node.membership.end() && Admits(it->second, key.second);
+// ---- Planning ---------------------------------------------------------------
+
+VertexId Planner::VertexOf(const std::string& node) const {
+  auto it = vertex_.find(node);
+  return it == vertex_.end() ? kNoVertex : it->second;
 }
 
-v1::FlowEntry BaseEntry(const PlanInput& input, const SourceKey& key) {
-  v1::FlowEntry e;
-  e.set_group(key.first);
-  e.set_source(key.second);
-  e.set_group_handle(input.group_handles.at(key.first));
-  e.set_source_id(input.source_ids.at(key));
-  return e;
+RootedTree Planner::EmptyTree(VertexId root) const {
+  RootedTree t;
+  t.root = root;
+  t.parent.assign(graph_.VertexCount(), kNoVertex);
+  return t;
 }
 
-}  // namespace
+v1::TreeProfile Planner::ProfileOf(const std::string& group) const {
+  auto it = policies_.find(group);
+  if (it == policies_.end() || it->second.profile() == v1::TREE_PROFILE_UNSPECIFIED) {
+    return v1::TREE_PROFILE_LATENCY;
+  }
+  return it->second.profile();
+}
 
-Plan ComputePlan(const PlanInput& input) {
-  Plan plan;
-  // (group, source) → ingress vertex; extra ingresses are rejected.
-  std::map<SourceKey, tree::VertexId> ingress;
-  std::vector<NodeView> nodes = input.nodes;
-  std::sort(nodes.begin(), nodes.end(),
-            [](const NodeView& a, const NodeView& b) { return a.id < b.id; });
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    for (const SourceKey& key : nodes[i].sources) {
-      if (!Allowed(input, key)) {
-        plan.rejections.push_back(Rejection{
-            nodes[i].id, key,
-            absl::StrCat("source '", key.second, "' may not publish to group '", key.first,
-                         "' (allowed: ", absl::StrJoin(input.allow_lists.at(key.first), ", "),
-                         ")")});
+bool Planner::Allowed(const SourceKey& key) const {
+  auto it = policies_.find(key.first);
+  if (it == policies_.end() || it->second.allowed_sources().empty()) return true;
+  const auto& allowed = it->second.allowed_sources();
+  return std::find(allowed.begin(), allowed.end(), key.second) != allowed.end();
+}
+
+bool Planner::NodeWants(const std::string& node, const SourceKey& key) const {
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return false;
+  auto filter = it->second.membership.find(key.first);
+  return filter != it->second.membership.end() && Admits(filter->second, key.second);
+}
+
+std::set<VertexId> Planner::WantedSet(const SourceKey& key, const std::string& ingress) const {
+  std::set<VertexId> wanted;
+  for (const auto& [node, state] : nodes_) {
+    if (node == ingress || !NodeWants(node, key)) continue;
+    if (VertexId v = VertexOf(node); v != kNoVertex) wanted.insert(v);
+  }
+  return wanted;
+}
+
+void Planner::RebuildGraph() {
+  graph_ = topology_.BuildGraph(names_);
+  vertex_.clear();
+  for (VertexId v = 0; v < static_cast<VertexId>(names_.size()); ++v) vertex_[names_[v]] = v;
+  rtts_changed_ = false;
+}
+
+void Planner::ReplanAll() {
+  const absl::Time start = absl::Now();
+  RebuildGraph();
+  shared_.clear();
+  std::set<std::string> cost_groups;
+  for (auto& [key, flow] : flows_) {
+    BuildFlow(key, flow);
+    if (flow.profile == v1::TREE_PROFILE_COST) cost_groups.insert(key.first);
+  }
+  for (const std::string& group : cost_groups) RebuildShared(group);
+  for (const auto& [key, flow] : flows_) RefreshEntries(key);
+  for (const auto& [key, flow] : flows_) changed_groups_.insert(key.first);
+  ++stats_.full_plans;
+  stats_.last_full_plan_us = static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start));
+}
+
+void Planner::Reject(const std::string& node, const SourceKey& key, std::string reason) {
+  auto [it, inserted] = rejected_.try_emplace({node, key}, reason);
+  if (!inserted) return;
+  spdlog::info("refusing source {} on group {} at node {}: {}", key.second, key.first, node,
+               reason);
+  new_rejections_.push_back(Rejection{node, key, std::move(reason)});
+}
+
+void Planner::ReconcileSources() {
+  std::map<SourceKey, std::string> ingress;
+  std::set<std::pair<std::string, SourceKey>> still_rejected;
+  for (const auto& [node, state] : nodes_) {
+    for (const SourceKey& key : state.sources) {
+      if (!Allowed(key)) {
+        const auto& allowed = policies_.at(key.first).allowed_sources();
+        Reject(node, key,
+               absl::StrCat("source '", key.second, "' may not publish to group '", key.first,
+                            "' (allowed: ", absl::StrJoin(allowed, ", "), ")"));
+        still_rejected.insert({node, key});
         continue;
       }
-      auto [it, inserted] = ingress.emplace(key, static_cast<tree::VertexId>(i));
+      auto [it, inserted] = ingress.emplace(key, node);
       if (!inserted) {
-        plan.rejections.push_back(
-            Rejection{nodes[i].id, key,
-                      absl::StrCat("source '", key.second, "' already publishes to group '",
-                                   key.first, "' through node ", nodes[it->second].id)});
+        Reject(node, key,
+               absl::StrCat("source '", key.second, "' already publishes to group '", key.first,
+                            "' through node ", it->second));
+        still_rejected.insert({node, key});
       }
     }
   }
-  if (ingress.empty()) return plan;
+  // Forget rejections that no longer hold, so a later refusal is told again.
+  for (auto it = rejected_.begin(); it != rejected_.end();) {
+    it = still_rejected.contains(it->first) ? std::next(it) : rejected_.erase(it);
+  }
+  std::vector<SourceKey> gone;
+  for (const auto& [key, flow] : flows_) {
+    auto want = ingress.find(key);
+    if (want == ingress.end() || want->second != flow.ingress) gone.push_back(key);
+  }
+  for (const SourceKey& key : gone) RemoveFlow(key);
+  for (const auto& [key, node] : ingress) {
+    if (!flows_.contains(key)) CreateFlow(key, node);
+  }
+}
 
-  const tree::OverlayGraph graph = FullMesh(nodes);
-  for (const auto& [key, root] : ingress) {
-    std::vector<tree::VertexId> members;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      if (static_cast<tree::VertexId>(i) != root && Wants(nodes[i], key)) {
-        members.push_back(static_cast<tree::VertexId>(i));
+void Planner::CreateFlow(const SourceKey& key, const std::string& ingress) {
+  absl::StatusOr<uint32_t> handle = ids_.GroupHandle(key.first);
+  absl::StatusOr<uint32_t> source_id = ids_.SourceId(key.first, key.second);
+  if (!handle.ok() || !source_id.ok()) {
+    spdlog::error("no ids for source {} of group {}: {}", key.second, key.first,
+                  (handle.ok() ? source_id.status() : handle.status()).ToString());
+    return;
+  }
+  Flow& flow = flows_[key];
+  flow.ingress = ingress;
+  flow.group_handle = *handle;
+  flow.source_id = *source_id;
+  flow.profile = ProfileOf(key.first);
+  flows_of_group_[key.first].insert(key);
+  BuildFlow(key, flow);
+  if (flow.profile == v1::TREE_PROFILE_COST) {
+    RebuildShared(key.first);
+    for (const SourceKey& k : flows_of_group_[key.first]) RefreshEntries(k);
+  } else {
+    RefreshEntries(key);
+  }
+  changed_groups_.insert(key.first);
+}
+
+void Planner::RemoveFlow(const SourceKey& key) {
+  auto holders = flow_nodes_.find(key);
+  if (holders != flow_nodes_.end()) {
+    for (const std::string& node : holders->second) {
+      tables_[node].erase(key);
+      changed_nodes_.insert(node);
+    }
+    flow_nodes_.erase(holders);
+  }
+  const v1::TreeProfile profile = flows_.at(key).profile;
+  flows_.erase(key);
+  flows_of_group_[key.first].erase(key);
+  if (flows_of_group_[key.first].empty()) flows_of_group_.erase(key.first);
+  if (profile == v1::TREE_PROFILE_COST) {
+    RebuildShared(key.first);
+    for (const SourceKey& k : flows_of_group_[key.first]) RefreshEntries(k);
+  }
+  changed_groups_.insert(key.first);
+}
+
+void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
+  const VertexId root = VertexOf(flow.ingress);
+  flow.wanted = WantedSet(key, flow.ingress);
+  flow.latency.reset();
+  flow.tree = EmptyTree(root);
+  if (root == kNoVertex) return;
+  switch (flow.profile) {
+    case v1::TREE_PROFILE_COST:
+      return;  // derived from the group's shared tree by RebuildShared
+    case v1::TREE_PROFILE_BULK: {
+      std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
+      absl::StatusOr<tree::PipelinedChain> chain =
+          tree::BuildPipelinedChain(graph_, root, members);
+      bool direct = chain.ok();
+      for (size_t i = 1; direct && i < chain->order.size(); ++i) {
+        direct = graph_.Cost(chain->order[i - 1], chain->order[i]).has_value();
       }
+      if (direct) {
+        for (size_t i = 1; i < chain->order.size(); ++i) {
+          flow.tree.parent[chain->order[i]] = chain->order[i - 1];
+        }
+        return;
+      }
+      // Chain hops must be overlay links; without them fall back to latency.
+      [[fallthrough]];
     }
-    v1::SourceTree& shown = plan.trees[key];
-    shown.set_source(key.second);
-    shown.set_root(nodes[root].id);
-
-    absl::StatusOr<tree::RootedTree> t = tree::ShortestPathTree(graph, root, members);
-    if (!t.ok()) {
-      spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
-                    std::string(t.status().message()));
-      // The ingress still gets its entry so its publisher is not held up.
-      t = tree::RootedTree{root, std::vector<tree::VertexId>(nodes.size(), tree::kNoVertex), 0};
-    }
-    shown.set_cost(t->cost);
-    std::map<tree::VertexId, v1::FlowEntry> entries;
-    entries.emplace(root, BaseEntry(input, key));
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      const auto v = static_cast<tree::VertexId>(i);
-      const tree::VertexId parent = t->parent[v];
-      if (parent == tree::kNoVertex) continue;
-      auto [child_entry, unused] = entries.emplace(v, BaseEntry(input, key));
-      child_entry->second.set_parent(nodes[parent].id);
-      auto [parent_entry, unused2] = entries.emplace(parent, BaseEntry(input, key));
-      v1::Hop* hop = parent_entry->second.add_children();
-      hop->set_node_id(nodes[v].id);
-      hop->set_data_address(nodes[v].data_address);
-      v1::TreeEdge* edge = shown.add_edges();
-      edge->set_parent(nodes[parent].id);
-      edge->set_child(nodes[v].id);
-      edge->set_cost(kUnitCost);
-    }
-    for (auto& [v, entry] : entries) {
-      const bool local = Wants(nodes[v], key);
-      entry.set_local_delivery(local);
-      if (local) shown.add_receivers(nodes[v].id);
-      plan.tables[nodes[v].id].push_back(std::move(entry));
+    default: {
+      absl::StatusOr<LatencyFlowTree> t = LatencyFlowTree::Build(graph_, root, flow.wanted);
+      if (!t.ok()) {
+        spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
+                      t.status().ToString());
+        return;
+      }
+      flow.latency = *std::move(t);
+      flow.tree = flow.latency->tree();
     }
   }
-  return plan;
+}
+
+void Planner::RebuildShared(const std::string& group) {
+  auto flows = flows_of_group_.find(group);
+  if (flows == flows_of_group_.end() || ProfileOf(group) != v1::TREE_PROFILE_COST) {
+    shared_.erase(group);
+    return;
+  }
+  SharedTree shared;
+  for (const SourceKey& key : flows->second) {
+    const Flow& flow = flows_.at(key);
+    if (VertexId r = VertexOf(flow.ingress); r != kNoVertex) ++shared.terminals[r];
+    for (VertexId v : flow.wanted) ++shared.terminals[v];
+  }
+  if (shared.terminals.empty()) {
+    shared_.erase(group);
+    return;
+  }
+  const VertexId anchor = shared.terminals.begin()->first;
+  std::vector<VertexId> members;
+  for (const auto& [v, refs] : shared.terminals) {
+    if (v != anchor) members.push_back(v);
+  }
+  tree::SteinerOptions options;
+  options.work_budget = options_.steiner_work;
+  absl::StatusOr<RootedTree> t = tree::SteinerRootedTree(graph_, anchor, members, options);
+  if (!t.ok()) {
+    spdlog::error("no shared tree for group {}: {}", group, t.status().ToString());
+    shared.tree = EmptyTree(anchor);
+  } else {
+    shared.tree = *std::move(t);
+  }
+  shared_[group] = std::move(shared);
+  DeriveSharedFlows(group);
+}
+
+void Planner::DeriveSharedFlows(const std::string& group) {
+  auto shared = shared_.find(group);
+  if (shared == shared_.end()) return;
+  for (const SourceKey& key : flows_of_group_[group]) {
+    Flow& flow = flows_.at(key);
+    flow.tree = DeriveFromShared(shared->second.tree, VertexOf(flow.ingress), flow.wanted);
+  }
+}
+
+void Planner::SetWanted(const SourceKey& key, VertexId v, bool wants) {
+  Flow& flow = flows_.at(key);
+  if (wants ? !flow.wanted.insert(v).second : flow.wanted.erase(v) == 0) return;
+  switch (flow.profile) {
+    case v1::TREE_PROFILE_COST: {
+      SharedTree& shared = shared_[key.first];
+      int& refs = shared.terminals[v];
+      refs += wants ? 1 : -1;
+      absl::Status s = absl::OkStatus();
+      if (wants && refs == 1) {
+        s = tree::GraftMember(graph_, v, shared.tree);
+      } else if (!wants && refs == 0) {
+        shared.terminals.erase(v);
+        std::vector<VertexId> remaining;
+        for (const auto& [t, n] : shared.terminals) remaining.push_back(t);
+        if (shared.tree.Contains(v)) s = tree::PruneMember(graph_, v, remaining, shared.tree);
+      }
+      if (!s.ok()) {
+        spdlog::warn("group {}: incremental change failed ({}); re-planning the group",
+                     key.first, s.ToString());
+        RebuildShared(key.first);
+      } else {
+        DeriveSharedFlows(key.first);
+      }
+      for (const SourceKey& k : flows_of_group_[key.first]) RefreshEntries(k);
+      break;
+    }
+    case v1::TREE_PROFILE_BULK:
+      BuildFlow(key, flow);
+      RefreshEntries(key);
+      break;
+    default:
+      if (flow.latency) {
+        if (wants) {
+          flow.latency->Join(v);
+        } else {
+          flow.latency->Leave(v);
+        }
+        flow.tree = flow.latency->tree();
+      }
+      RefreshEntries(key);
+  }
+  changed_groups_.insert(key.first);
+}
+
+void Planner::RefreshEntries(const SourceKey& key) {
+  const Flow& flow = flows_.at(key);
+  const v1::GroupPolicy* policy = nullptr;
+  if (auto p = policies_.find(key.first); p != policies_.end()) policy = &p->second;
+
+  std::map<std::string, v1::FlowEntry> entries;
+  auto entry_of = [&](VertexId v) -> v1::FlowEntry& {
+    auto [it, inserted] = entries.try_emplace(names_[v]);
+    if (inserted) {
+      v1::FlowEntry& e = it->second;
+      e.set_group(key.first);
+      e.set_source(key.second);
+      e.set_group_handle(flow.group_handle);
+      e.set_source_id(flow.source_id);
+      e.set_local_delivery(NodeWants(names_[v], key));
+      if (policy != nullptr) {
+        e.set_slow_receiver(policy->slow_receiver());
+        e.set_ttl(policy->ttl());
+      }
+    }
+    return it->second;
+  };
+  if (flow.tree.root != kNoVertex) entry_of(flow.tree.root);
+  for (VertexId v = 0; v < static_cast<VertexId>(flow.tree.parent.size()); ++v) {
+    const VertexId p = flow.tree.parent[v];
+    if (p == kNoVertex) continue;
+    entry_of(v).set_parent(names_[p]);
+    v1::Hop* hop = entry_of(p).add_children();
+    hop->set_node_id(names_[v]);
+    hop->set_data_address(topology_.nodes().at(names_[v]).data_address);
+  }
+
+  std::set<std::string>& holders = flow_nodes_[key];
+  for (const std::string& node : holders) {
+    if (entries.contains(node)) continue;
+    tables_[node].erase(key);
+    changed_nodes_.insert(node);
+  }
+  holders.clear();
+  for (auto& [node, entry] : entries) {
+    holders.insert(node);
+    auto& table = tables_[node];
+    auto it = table.find(key);
+    if (it != table.end() &&
+        google::protobuf::util::MessageDifferencer::Equals(it->second, entry)) {
+      continue;
+    }
+    table[key] = std::move(entry);
+    changed_nodes_.insert(node);
+  }
+}
+
+Planner::ReoptimizeResult Planner::Reoptimize() {
+  ReoptimizeResult result;
+  const double keep = 1.0 - options_.hysteresis_percent / 100.0;
+  if (rtts_changed_) {
+    RebuildGraph();
+    for (auto& [key, flow] : flows_) {
+      if (flow.profile == v1::TREE_PROFILE_COST) continue;
+      Flow candidate = flow;
+      BuildFlow(key, candidate);
+      const bool latency = flow.profile != v1::TREE_PROFILE_BULK;
+      const int64_t before = latency ? MaxDelay(graph_, flow.tree, flow.wanted)
+                                     : TreeCost(graph_, flow.tree);
+      const int64_t after = latency ? MaxDelay(graph_, candidate.tree, candidate.wanted)
+                                    : TreeCost(graph_, candidate.tree);
+      if (before == kInvalidCost || (after != kInvalidCost && after < before * keep)) {
+        flow = std::move(candidate);
+        RefreshEntries(key);
+        changed_groups_.insert(key.first);
+        ++result.applied;
+      } else {
+        ++result.skipped;
+      }
+    }
+  }
+  for (auto& [group, shared] : shared_) {
+    std::vector<VertexId> members;
+    for (const auto& [v, refs] : shared.terminals) {
+      if (v != shared.tree.root) members.push_back(v);
+    }
+    const int64_t before = TreeCost(graph_, shared.tree);
+    tree::SteinerOptions options;
+    options.work_budget = options_.steiner_work;
+    absl::StatusOr<tree::Improvement> better =
+        before == kInvalidCost ? absl::StatusOr<tree::Improvement>(absl::InternalError(""))
+                               : tree::ImproveTree(graph_, shared.tree, members, options);
+    if (before == kInvalidCost || !better.ok()) {
+      RebuildShared(group);
+    } else if (better->gain > 0 && before - better->gain < before * keep) {
+      shared.tree = std::move(better->tree);
+      DeriveSharedFlows(group);
+    } else {
+      ++result.skipped;
+      continue;
+    }
+    for (const SourceKey& k : flows_of_group_[group]) RefreshEntries(k);
+    changed_groups_.insert(group);
+    ++result.applied;
+  }
+  stats_.reoptimizations_applied += result.applied;
+  stats_.reoptimizations_skipped += result.skipped;
+  return result;
+}
+
+// ---- Outputs ----------------------------------------------------------------
+
+std::vector<std::string> Planner::TakeChangedNodes() {
+  std::set<std::string> ingress;
+  for (const auto& [key, flow] : flows_) ingress.insert(flow.ingress);
+  std::vector<std::string> out;
+  for (const std::string& n : changed_nodes_) {
+    if (!ingress.contains(n)) out.push_back(n);
+  }
+  for (const std::string& n : changed_nodes_) {
+    if (ingress.contains(n)) out.push_back(n);
+  }
+  changed_nodes_.clear();
+  return out;
+}
+
+std::set<std::string> Planner::TakeChangedGroups() { return std::exchange(changed_groups_, {}); }
+
+std::vector<Rejection> Planner::TakeRejections() { return std::exchange(new_rejections_, {}); }
+
+std::vector<v1::FlowEntry> Planner::TableOf(const std::string& node) const {
+  std::vector<v1::FlowEntry> out;
+  auto it = tables_.find(node);
+  if (it == tables_.end()) return out;
+  for (const auto& [key, entry] : it->second) out.push_back(entry);
+  return out;
+}
+
+std::vector<v1::SourceTree> Planner::Trees(const std::string& group) const {
+  std::vector<v1::SourceTree> out;
+  auto flows = flows_of_group_.find(group);
+  if (flows == flows_of_group_.end()) return out;
+  for (const SourceKey& key : flows->second) {
+    const Flow& flow = flows_.at(key);
+    v1::SourceTree t;
+    t.set_source(key.second);
+    t.set_root(flow.ingress);
+    t.set_profile(flow.profile);
+    auto fanout = [&](VertexId v) {
+      (*t.mutable_max_fanout())[names_[v]] = graph_.Vertex(v).max_fanout;
+    };
+    if (flow.tree.root != kNoVertex) {
+      fanout(flow.tree.root);
+      if (NodeWants(flow.ingress, key)) t.add_receivers(flow.ingress);
+    }
+    int64_t total = 0;
+    for (VertexId v = 0; v < static_cast<VertexId>(flow.tree.parent.size()); ++v) {
+      const VertexId p = flow.tree.parent[v];
+      if (p == kNoVertex) continue;
+      v1::TreeEdge* e = t.add_edges();
+      e->set_parent(names_[p]);
+      e->set_child(names_[v]);
+      e->set_cost(graph_.Cost(p, v).value_or(0));
+      total += e->cost();
+      fanout(v);
+      if (NodeWants(names_[v], key)) t.add_receivers(names_[v]);
+    }
+    t.set_cost(total);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::map<std::string, v1::SourceFilter> Planner::Members(const std::string& group) const {
+  std::map<std::string, v1::SourceFilter> out;
+  for (const auto& [node, state] : nodes_) {
+    if (auto it = state.membership.find(group); it != state.membership.end()) {
+      out[node] = it->second;
+    }
+  }
+  return out;
+}
+
+bool Planner::HasMembersOrSources(const std::string& group) const {
+  if (flows_of_group_.contains(group)) return true;
+  for (const auto& [node, state] : nodes_) {
+    if (state.membership.contains(group)) return true;
+    for (const SourceKey& k : state.sources) {
+      if (k.first == group) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace canopy::controller

@@ -3,60 +3,179 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "canopy/v1/controller.pb.h"
+#include "controller/flow_tree.h"
+#include "controller/topology.h"
+#include "tree/overlay_graph.h"
+#include "tree/work_budget.h"
 
 namespace canopy::controller {
 
 using SourceKey = std::pair<std::string, std::string>;  // (group, source)
 
-// What the planner knows about one attached node.
-struct NodeView {
-  std::string id;
-  std::string data_address;
-  uint32_t max_fanout = 0;  // 0 = unlimited
-  // group → the node's merged IGMPv3 filter.
-  std::map<std::string, v1::SourceFilter> membership;
-  // Sources publishing through this node.
-  std::set<SourceKey> sources;
+// Gives out the numeric ids data frames carry (see PolicyStore).
+class IdSource {
+ public:
+  virtual ~IdSource() = default;
+  virtual absl::StatusOr<uint32_t> GroupHandle(const std::string& group) = 0;
+  virtual absl::StatusOr<uint32_t> SourceId(const std::string& group,
+                                            const std::string& source) = 0;
 };
 
-// Everything a plan depends on.
-struct PlanInput {
-  std::vector<NodeView> nodes;
-  // group → allowed sources (empty or absent = anyone).
-  std::map<std::string, std::vector<std::string>> allow_lists;
-  // Numeric ids for every group and source that appear in `nodes`.
-  std::map<std::string, uint32_t> group_handles;
-  std::map<SourceKey, uint32_t> source_ids;
-};
-
-// A source the planner refused, and why (sent to its ingress node).
+// A source the planner refused, and why (told once to its ingress node).
 struct Rejection {
   std::string node;
   SourceKey key;
   std::string reason;
 };
 
-// The computed state: per node, its flow entries; per flow, its tree in the
-// shape canopyctl shows.
-struct Plan {
-  std::map<std::string, std::vector<v1::FlowEntry>> tables;
-  std::map<SourceKey, v1::SourceTree> trees;
-  std::vector<Rejection> rejections;
+struct PlannerOptions {
+  // Cost of a full-mesh link whose RTT nobody measured, in µs.
+  int64_t default_link_cost_us = 1000;
+  // Reoptimize() switches a flow to a new tree only if it is better by at
+  // least this percentage (max delay for `latency`, total cost otherwise).
+  double hysteresis_percent = 5.0;
+  // Work budget of one Steiner search for the `cost` profile.
+  int64_t steiner_work = 200 * tree::kWorkUnitsPerMilli;
 };
 
-// Computes, for every allowed (group, source), a shortest-path tree from
-// the source's ingress node to every node whose merged filter admits the
-// source, over a full mesh of the nodes with unit link costs and each
-// node's fan-out limit, and turns the trees into per-node forwarding
-// entries. A source published through several nodes is served from the
-// lowest node id; the others are rejected. Deterministic.
-Plan ComputePlan(const PlanInput& input);
+struct PlannerStats {
+  uint64_t full_plans = 0;
+  uint64_t incremental_changes = 0;
+  uint64_t reoptimizations_applied = 0;
+  uint64_t reoptimizations_skipped = 0;
+  uint64_t last_full_plan_us = 0;
+};
+
+// The control plane's model and planner: nodes and links, each node's merged
+// membership and sources, group policies, and for every allowed (group,
+// source) flow a tree shaped by the group's profile — turned into per-node
+// forwarding entries.
+//
+// Membership and source changes are applied incrementally (a `latency`
+// flow un-prunes or prunes one path; a `cost` group grafts or prunes its
+// shared Steiner tree); node arrivals, departures, static-link and policy
+// changes re-plan from scratch; Reoptimize() re-plans in the background and
+// keeps the old tree unless the new one is better than the hysteresis
+// threshold. Only nodes whose entries changed are reported.
+//
+// Thread-compatible: the caller serialises all calls.
+class Planner {
+ public:
+  Planner(PlannerOptions options, IdSource& ids);
+  Planner(const Planner&) = delete;
+  Planner& operator=(const Planner&) = delete;
+
+  // Topology. Each re-plans every flow.
+  void AddNode(const NodeSpec& spec);
+  void RemoveNode(const std::string& id);
+  void SetStaticLinks(std::vector<StaticLink> links);
+  // Recorded; the next Reoptimize() plans with them.
+  void ReportRtts(const std::string& node,
+                  const std::vector<std::pair<std::string, uint64_t>>& rtts);
+
+  // Replaces a group's policy and re-plans its flows.
+  void SetPolicy(const v1::GroupPolicy& policy);
+
+  // A node's complete merged membership (group → filter) / source set.
+  void SetMembership(const std::string& node, std::map<std::string, v1::SourceFilter> membership);
+  void SetSources(const std::string& node, std::set<SourceKey> sources);
+
+  // Background pass: re-plans with the latest RTTs and re-optimises `cost`
+  // trees; applies a new tree only past the hysteresis threshold.
+  struct ReoptimizeResult {
+    int applied = 0;
+    int skipped = 0;
+  };
+  ReoptimizeResult Reoptimize();
+
+  // Nodes whose entries changed since the last call, ingress nodes last.
+  std::vector<std::string> TakeChangedNodes();
+  // Groups whose trees changed since the last call.
+  std::set<std::string> TakeChangedGroups();
+  // Sources refused since the last call.
+  std::vector<Rejection> TakeRejections();
+
+  // The node's forwarding entries, ordered by (group, source).
+  std::vector<v1::FlowEntry> TableOf(const std::string& node) const;
+
+  // Inspection.
+  std::vector<v1::SourceTree> Trees(const std::string& group) const;
+  // Nodes with subscribers of `group` and their merged filters.
+  std::map<std::string, v1::SourceFilter> Members(const std::string& group) const;
+  bool HasMembersOrSources(const std::string& group) const;
+  size_t flow_count() const { return flows_.size(); }
+  const Topology& topology() const { return topology_; }
+  const PlannerStats& stats() const { return stats_; }
+
+ private:
+  struct NodeState {
+    std::map<std::string, v1::SourceFilter> membership;
+    std::set<SourceKey> sources;
+  };
+  struct Flow {
+    std::string ingress;
+    uint32_t group_handle = 0;
+    uint32_t source_id = 0;
+    v1::TreeProfile profile = v1::TREE_PROFILE_LATENCY;
+    std::set<tree::VertexId> wanted;  // excludes the ingress
+    std::optional<LatencyFlowTree> latency;
+    tree::RootedTree tree;  // the forwarding tree, every profile
+  };
+  struct SharedTree {  // a `cost` group's (*,G) tree
+    tree::RootedTree tree;
+    std::map<tree::VertexId, int> terminals;  // vertex → flows needing it
+  };
+
+  void RebuildGraph();
+  void ReplanAll();
+  void ReconcileSources();
+  void CreateFlow(const SourceKey& key, const std::string& ingress);
+  void RemoveFlow(const SourceKey& key);
+  void BuildFlow(const SourceKey& key, Flow& flow);
+  void RebuildShared(const std::string& group);
+  void DeriveSharedFlows(const std::string& group);
+  void SetWanted(const SourceKey& key, tree::VertexId v, bool wants);
+  void RefreshEntries(const SourceKey& key);
+  void Reject(const std::string& node, const SourceKey& key, std::string reason);
+
+  v1::TreeProfile ProfileOf(const std::string& group) const;
+  bool Allowed(const SourceKey& key) const;
+  bool NodeWants(const std::string& node, const SourceKey& key) const;
+  std::set<tree::VertexId> WantedSet(const SourceKey& key, const std::string& ingress) const;
+  tree::VertexId VertexOf(const std::string& node) const;
+  tree::RootedTree EmptyTree(tree::VertexId root) const;
+
+  const PlannerOptions options_;
+  IdSource& ids_;
+  Topology topology_;
+  tree::OverlayGraph graph_;
+  std::vector<std::string> names_;              // vertex → node id
+  std::map<std::string, tree::VertexId> vertex_;  // node id → vertex
+  bool rtts_changed_ = false;
+
+  std::map<std::string, NodeState> nodes_;
+  std::map<std::string, v1::GroupPolicy> policies_;
+  std::map<SourceKey, Flow> flows_;
+  std::map<std::string, std::set<SourceKey>> flows_of_group_;
+  std::map<std::string, SharedTree> shared_;
+
+  // node → its entries; flow → nodes holding an entry for it.
+  std::map<std::string, std::map<SourceKey, v1::FlowEntry>> tables_;
+  std::map<SourceKey, std::set<std::string>> flow_nodes_;
+  std::set<std::string> changed_nodes_;
+  std::set<std::string> changed_groups_;
+  std::map<std::pair<std::string, SourceKey>, std::string> rejected_;
+  std::vector<Rejection> new_rejections_;
+  PlannerStats stats_;
+};
 
 }  // namespace canopy::controller
 

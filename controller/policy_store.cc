@@ -2,6 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <set>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -13,6 +17,12 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS group_policy (
   group_name TEXT PRIMARY KEY,
   allowed_sources TEXT NOT NULL DEFAULT ''   -- comma-separated source ids
+);
+CREATE TABLE IF NOT EXISTS static_link (
+  node_a TEXT NOT NULL,
+  node_b TEXT NOT NULL,
+  cost_us INTEGER NOT NULL,
+  PRIMARY KEY (node_a, node_b)
 );
 CREATE TABLE IF NOT EXISTS group_handle (
   group_name TEXT PRIMARY KEY,
@@ -55,16 +65,51 @@ class Statement {
   int rc_;
 };
 
-v1::GroupPolicy PolicyFromRow(const std::string& group, const std::string& allowed) {
+// Reads a group_policy row selected as kPolicyRow.
+v1::GroupPolicy PolicyFromRow(Statement& st) {
   v1::GroupPolicy policy;
-  policy.set_group(group);
-  for (absl::string_view s : absl::StrSplit(allowed, ',', absl::SkipEmpty())) {
+  policy.set_group(st.Text(0));
+  for (absl::string_view s : absl::StrSplit(st.Text(1), ',', absl::SkipEmpty())) {
     policy.add_allowed_sources(std::string(s));
   }
+  const int64_t profile = st.Int(2), slow = st.Int(4);
+  policy.set_profile(v1::TreeProfile_IsValid(profile) ? static_cast<v1::TreeProfile>(profile)
+                                                      : v1::TREE_PROFILE_UNSPECIFIED);
+  policy.set_ttl(static_cast<uint32_t>(std::clamp<int64_t>(st.Int(3), 0, 255)));
+  policy.set_slow_receiver(v1::SlowReceiverPolicy_IsValid(slow)
+                               ? static_cast<v1::SlowReceiverPolicy>(slow)
+                               : v1::SLOW_RECEIVER_UNSPECIFIED);
   return policy;
 }
 
+constexpr const char* kPolicyRow =
+    "SELECT group_name, allowed_sources, profile, ttl, slow_receiver FROM group_policy ";
+
+// Columns added to group_policy after its first version, with their SQL
+// definitions; a store from an older version gains them on open.
+constexpr std::pair<const char*, const char*> kPolicyColumns[] = {
+    {"profile", "INTEGER NOT NULL DEFAULT 0"},
+    {"ttl", "INTEGER NOT NULL DEFAULT 0"},
+    {"slow_receiver", "INTEGER NOT NULL DEFAULT 0"},
+};
+
 }  // namespace
+
+absl::Status PolicyStore::Migrate() {
+  std::set<std::string> present;
+  {
+    Statement st(db_, "SELECT name FROM pragma_table_info('group_policy')");
+    if (!st.ok()) return Error("read schema");
+    while (st.Step() == SQLITE_ROW) present.insert(st.Text(0));
+  }
+  for (const auto& [column, definition] : kPolicyColumns) {
+    if (present.contains(column)) continue;
+    const std::string sql =
+        absl::StrCat("ALTER TABLE group_policy ADD COLUMN ", column, " ", definition);
+    if (absl::Status s = Exec(sql.c_str()); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
@@ -79,7 +124,9 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string
   sqlite3_busy_timeout(db, 2000);
   std::unique_ptr<PolicyStore> store(new PolicyStore(db));
   absl::MutexLock lock(&store->mu_);
-  if (absl::Status s = store->Exec(kSchema); !s.ok()) {
+  absl::Status schema = store->Exec(kSchema);
+  if (schema.ok()) schema = store->Migrate();
+  if (absl::Status s = schema; !s.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("store '", path, "' is not a usable Canopy store: ", s.message()));
   }
@@ -104,11 +151,12 @@ absl::Status PolicyStore::Error(const std::string& what) {
 
 absl::StatusOr<v1::GroupPolicy> PolicyStore::GetPolicy(const std::string& group) {
   absl::MutexLock lock(&mu_);
-  Statement st(db_, "SELECT allowed_sources FROM group_policy WHERE group_name = ?");
+  const std::string sql = absl::StrCat(kPolicyRow, "WHERE group_name = ?");
+  Statement st(db_, sql.c_str());
   if (!st.ok()) return Error("read policy");
   st.Bind(1, group);
   int rc = st.Step();
-  if (rc == SQLITE_ROW) return PolicyFromRow(group, st.Text(0));
+  if (rc == SQLITE_ROW) return PolicyFromRow(st);
   if (rc != SQLITE_DONE) return Error("read policy");
   v1::GroupPolicy policy;
   policy.set_group(group);
@@ -118,22 +166,28 @@ absl::StatusOr<v1::GroupPolicy> PolicyStore::GetPolicy(const std::string& group)
 absl::Status PolicyStore::SetPolicy(const v1::GroupPolicy& policy) {
   absl::MutexLock lock(&mu_);
   Statement st(db_,
-               "INSERT INTO group_policy (group_name, allowed_sources) VALUES (?, ?) "
-               "ON CONFLICT(group_name) DO UPDATE SET allowed_sources = excluded.allowed_sources");
+               "INSERT INTO group_policy (group_name, allowed_sources, profile, ttl, "
+               "slow_receiver) VALUES (?, ?, ?, ?, ?) ON CONFLICT(group_name) DO UPDATE SET "
+               "allowed_sources = excluded.allowed_sources, profile = excluded.profile, "
+               "ttl = excluded.ttl, slow_receiver = excluded.slow_receiver");
   if (!st.ok()) return Error("write policy");
   st.Bind(1, policy.group());
   st.Bind(2, absl::StrJoin(policy.allowed_sources(), ","));
+  st.Bind(3, static_cast<int64_t>(policy.profile()));
+  st.Bind(4, static_cast<int64_t>(policy.ttl()));
+  st.Bind(5, static_cast<int64_t>(policy.slow_receiver()));
   if (st.Step() != SQLITE_DONE) return Error("write policy");
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<v1::GroupPolicy>> PolicyStore::AllPolicies() {
   absl::MutexLock lock(&mu_);
-  Statement st(db_, "SELECT group_name, allowed_sources FROM group_policy ORDER BY group_name");
+  const std::string sql = absl::StrCat(kPolicyRow, "ORDER BY group_name");
+  Statement st(db_, sql.c_str());
   if (!st.ok()) return Error("read policies");
   std::vector<v1::GroupPolicy> out;
   int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(PolicyFromRow(st.Text(0), st.Text(1)));
+  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(PolicyFromRow(st));
   if (rc != SQLITE_DONE) return Error("read policies");
   return out;
 }
@@ -174,6 +228,37 @@ absl::StatusOr<uint32_t> PolicyStore::SourceId(const std::string& group,
                           "SELECT ?1, ?2, COALESCE(MAX(id), 0) + 1 FROM source_id "
                           "WHERE group_name = ?1 RETURNING id",
                           group, &source);
+}
+
+absl::StatusOr<std::vector<StaticLink>> PolicyStore::StaticLinks() {
+  absl::MutexLock lock(&mu_);
+  Statement st(db_, "SELECT node_a, node_b, cost_us FROM static_link ORDER BY node_a, node_b");
+  if (!st.ok()) return Error("read static links");
+  std::vector<StaticLink> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out.push_back({st.Text(0), st.Text(1), st.Int(2)});
+  if (rc != SQLITE_DONE) return Error("read static links");
+  return out;
+}
+
+absl::Status PolicyStore::SetStaticLinks(const std::vector<StaticLink>& links) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Exec("BEGIN"); !s.ok()) return s;
+  absl::Status result = Exec("DELETE FROM static_link");
+  for (const StaticLink& link : links) {
+    if (!result.ok()) break;
+    Statement st(db_, "INSERT INTO static_link (node_a, node_b, cost_us) VALUES (?, ?, ?)");
+    if (!st.ok()) {
+      result = Error("write static links");
+      break;
+    }
+    st.Bind(1, link.a);
+    st.Bind(2, link.b);
+    st.Bind(3, link.cost_us);
+    if (st.Step() != SQLITE_DONE) result = Error("write static links");
+  }
+  if (absl::Status s = Exec(result.ok() ? "COMMIT" : "ROLLBACK"); result.ok()) result = s;
+  return result;
 }
 
 }  // namespace canopy::controller

@@ -11,17 +11,19 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "canopy/v1/common.pb.h"
+#include "controller/planner.h"
+#include "controller/static_links.h"
 
 struct sqlite3;
 
 namespace canopy::controller {
 
-// The controller's durable state in one SQLite file: group policies, and the
-// numeric ids that data frames carry (group → handle, (group, source) → id).
-// Ids never change once given out.
+// The controller's durable state in one SQLite file: group policies, static
+// links, and the numeric ids that data frames carry (group → handle,
+// (group, source) → id). Ids never change once given out.
 //
 // Thread-safe.
-class PolicyStore {
+class PolicyStore final : public IdSource {
  public:
   // Opens (creating if needed) the store at `path`. Returns an error naming
   // the file if it cannot be opened or is not a Canopy store.
@@ -29,7 +31,7 @@ class PolicyStore {
 
   PolicyStore(const PolicyStore&) = delete;
   PolicyStore& operator=(const PolicyStore&) = delete;
-  ~PolicyStore();
+  ~PolicyStore() override;
 
   // The group's policy; a default one (anyone may publish) if none is stored.
   absl::StatusOr<v1::GroupPolicy> GetPolicy(const std::string& group);
@@ -42,14 +44,21 @@ class PolicyStore {
 
   // The group's handle, given out (and stored) on first use. Handles start
   // at 1.
-  absl::StatusOr<uint32_t> GroupHandle(const std::string& group);
+  absl::StatusOr<uint32_t> GroupHandle(const std::string& group) override;
 
   // The source's id within its group, given out on first use, from 1.
-  absl::StatusOr<uint32_t> SourceId(const std::string& group, const std::string& source);
+  absl::StatusOr<uint32_t> SourceId(const std::string& group,
+                                    const std::string& source) override;
+
+  // The configured static links (empty = full mesh) / replaces them all.
+  absl::StatusOr<std::vector<StaticLink>> StaticLinks();
+  absl::Status SetStaticLinks(const std::vector<StaticLink>& links);
 
  private:
   explicit PolicyStore(sqlite3* db) : db_(db) {}
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds columns that a store written by an older version lacks.
+  absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs `select_sql` (?1 = group, ?2 = source if given); if it finds no
   // row, runs `insert_sql` (same parameters, RETURNING the new id).
   absl::StatusOr<uint32_t> SelectOrInsertId(const char* select_sql, const char* insert_sql,

@@ -98,10 +98,15 @@ void ControllerSession::RunStream() {
 }
 
 void ControllerSession::RunHeartbeats() {
+  absl::Time next_refresh = absl::Now() + options_.refresh_interval;
   while (!stopping_.WaitForNotificationWithTimeout(options_.heartbeat_interval)) {
     v1::NodeReport report;
     report.mutable_heartbeat()->set_table_version(state_.version());
     Write(report);
+    if (absl::Now() >= next_refresh) {
+      ReportLocalState();
+      next_refresh = absl::Now() + options_.refresh_interval;
+    }
   }
 }
 

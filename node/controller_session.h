@@ -20,6 +20,8 @@ struct ControllerSessionOptions {
   std::string controller_address;  // HOST:PORT
   v1::NodeHello hello;
   absl::Duration heartbeat_interval = absl::Milliseconds(500);
+  // Membership and sources are soft state: re-sent this often.
+  absl::Duration refresh_interval = absl::Seconds(5);
   // Wait before reconnecting after the stream broke.
   absl::Duration reconnect_delay = absl::Milliseconds(500);
 };

@@ -9,9 +9,25 @@
 namespace canopy::controller {
 namespace {
 
+using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
+
+class FakeIds final : public IdSource {
+ public:
+  absl::StatusOr<uint32_t> GroupHandle(const std::string& group) override {
+    return groups_.try_emplace(group, groups_.size() + 1).first->second;
+  }
+  absl::StatusOr<uint32_t> SourceId(const std::string& group, const std::string& source) override {
+    return sources_.try_emplace({group, source}, sources_.size() + 1).first->second;
+  }
+
+ private:
+  std::map<std::string, uint32_t> groups_;
+  std::map<SourceKey, uint32_t> sources_;
+};
 
 v1::SourceFilter Every() {
   v1::SourceFilter f;
@@ -26,132 +42,267 @@ v1::SourceFilter Only(const std::string& source) {
   return f;
 }
 
-NodeView Node(const std::string& id, uint32_t fanout = 0) {
-  NodeView n;
-  n.id = id;
-  n.data_address = "127.0.0.1:" + std::to_string(7000 + id.back());
-  n.max_fanout = fanout;
-  return n;
-}
-
-// Ids for everything the nodes mention.
-PlanInput WithIds(std::vector<NodeView> nodes) {
-  PlanInput in;
-  in.nodes = std::move(nodes);
-  uint32_t next = 1;
-  for (const NodeView& n : in.nodes) {
-    for (const SourceKey& k : n.sources) {
-      in.group_handles.emplace(k.first, 10);
-      in.source_ids.emplace(k, next++);
-    }
+class PlannerTest : public ::testing::Test {
+ protected:
+  void Node(const std::string& id, uint32_t fanout = 0) {
+    planner_.AddNode(NodeSpec{id, "10.0.0.1:" + std::to_string(7000 + id.back()), fanout, 0});
   }
-  return in;
-}
+  void Join(const std::string& node, const std::string& group, v1::SourceFilter f = Every()) {
+    members_[node][group] = f;
+    planner_.SetMembership(node, members_[node]);
+  }
+  void Leave(const std::string& node, const std::string& group) {
+    members_[node].erase(group);
+    planner_.SetMembership(node, members_[node]);
+  }
+  void Publish(const std::string& node, const std::string& group, const std::string& source) {
+    sources_[node].insert({group, source});
+    planner_.SetSources(node, sources_[node]);
+  }
+  std::optional<v1::FlowEntry> Entry(const std::string& node, const std::string& source = "s") {
+    for (const v1::FlowEntry& e : planner_.TableOf(node)) {
+      if (e.source() == source) return e;
+    }
+    return std::nullopt;
+  }
+  static std::vector<std::string> Children(const v1::FlowEntry& e) {
+    std::vector<std::string> out;
+    for (const auto& h : e.children()) out.push_back(h.node_id());
+    return out;
+  }
+  void Settle() {
+    planner_.TakeChangedNodes();
+    planner_.TakeChangedGroups();
+  }
 
-const v1::FlowEntry* EntryOf(const Plan& plan, const std::string& node) {
-  auto it = plan.tables.find(node);
-  if (it == plan.tables.end() || it->second.empty()) return nullptr;
-  return &it->second.front();
-}
+  FakeIds ids_;
+  Planner planner_{PlannerOptions{}, ids_};
+  std::map<std::string, std::map<std::string, v1::SourceFilter>> members_;
+  std::map<std::string, std::set<SourceKey>> sources_;
+};
 
-std::vector<std::string> ChildrenOf(const v1::FlowEntry& e) {
-  std::vector<std::string> out;
-  for (const auto& h : e.children()) out.push_back(h.node_id());
-  return out;
-}
-
-TEST(PlannerTest, TreeFromIngressToEveryMemberNode) {
-  NodeView a = Node("a"), b = Node("b"), c = Node("c");
-  a.sources = {{"g", "s"}};
-  b.membership["g"] = Every();
-  c.membership["g"] = Every();
-  Plan plan = ComputePlan(WithIds({a, b, c}));
-  ASSERT_THAT(plan.rejections, IsEmpty());
-  const v1::FlowEntry* ea = EntryOf(plan, "a");
-  ASSERT_NE(ea, nullptr);
+TEST_F(PlannerTest, TreeFromIngressToEveryMemberNode) {
+  Node("a");
+  Node("b");
+  Node("c");
+  Join("b", "g");
+  Join("c", "g");
+  Publish("a", "g", "s");
+  ASSERT_THAT(planner_.TakeRejections(), IsEmpty());
+  auto ea = Entry("a");
+  ASSERT_TRUE(ea);
   EXPECT_EQ(ea->parent(), "");
   EXPECT_FALSE(ea->local_delivery());
-  EXPECT_THAT(ChildrenOf(*ea), UnorderedElementsAre("b", "c"));
-  EXPECT_EQ(ea->group_handle(), 10u);
-  const v1::FlowEntry* eb = EntryOf(plan, "b");
-  ASSERT_NE(eb, nullptr);
+  EXPECT_THAT(Children(*ea), UnorderedElementsAre("b", "c"));
+  EXPECT_EQ(ea->group_handle(), 1u);
+  auto eb = Entry("b");
+  ASSERT_TRUE(eb);
   EXPECT_EQ(eb->parent(), "a");
   EXPECT_TRUE(eb->local_delivery());
-  const v1::SourceTree& t = plan.trees.at({"g", "s"});
-  EXPECT_EQ(t.root(), "a");
-  EXPECT_THAT(t.receivers(), UnorderedElementsAre("b", "c"));
-  EXPECT_EQ(t.cost(), 2);
+  std::vector<v1::SourceTree> trees = planner_.Trees("g");
+  ASSERT_THAT(trees, SizeIs(1));
+  EXPECT_EQ(trees[0].root(), "a");
+  EXPECT_THAT(trees[0].receivers(), UnorderedElementsAre("b", "c"));
+  EXPECT_EQ(trees[0].cost(), 2000);  // two default-cost (1 ms) links
 }
 
-TEST(PlannerTest, FanOutLimitMakesARelayChain) {
-  NodeView a = Node("a", 1), b = Node("b", 1), c = Node("c", 1);
-  a.sources = {{"g", "s"}};
-  b.membership["g"] = Every();
-  c.membership["g"] = Every();
-  Plan plan = ComputePlan(WithIds({a, b, c}));
-  ASSERT_THAT(ChildrenOf(*EntryOf(plan, "a")), SizeIs(1));
-  // One of b, c relays to the other.
-  const std::string first = ChildrenOf(*EntryOf(plan, "a"))[0];
+TEST_F(PlannerTest, FanOutLimitMakesARelayChain) {
+  Node("a", 1);
+  Node("b", 1);
+  Node("c", 1);
+  Join("b", "g");
+  Join("c", "g");
+  Publish("a", "g", "s");
+  ASSERT_THAT(Children(*Entry("a")), SizeIs(1));
+  const std::string first = Children(*Entry("a"))[0];
   const std::string second = first == "b" ? "c" : "b";
-  EXPECT_THAT(ChildrenOf(*EntryOf(plan, first)), UnorderedElementsAre(second));
-  EXPECT_EQ(EntryOf(plan, second)->parent(), first);
+  EXPECT_THAT(Children(*Entry(first)), ElementsAre(second));
+  EXPECT_EQ(Entry(second)->parent(), first);
 }
 
-TEST(PlannerTest, FiltersPruneNodesThatDoNotWantTheSource) {
-  NodeView a = Node("a"), b = Node("b"), c = Node("c");
-  a.sources = {{"g", "s"}};
-  b.membership["g"] = Only("other");
-  c.membership["g"] = Every();
-  Plan plan = ComputePlan(WithIds({a, b, c}));
-  EXPECT_THAT(ChildrenOf(*EntryOf(plan, "a")), UnorderedElementsAre("c"));
-  EXPECT_EQ(EntryOf(plan, "b"), nullptr);
+TEST_F(PlannerTest, FiltersPruneNodesThatDoNotWantTheSource) {
+  Node("a");
+  Node("b");
+  Node("c");
+  Join("b", "g", Only("other"));
+  Join("c", "g");
+  Publish("a", "g", "s");
+  EXPECT_THAT(Children(*Entry("a")), ElementsAre("c"));
+  EXPECT_FALSE(Entry("b"));
 }
 
-TEST(PlannerTest, AllowListRejectsOtherSources) {
-  NodeView a = Node("a"), b = Node("b");
-  a.sources = {{"g", "intruder"}, {"g", "trainer"}};
-  b.membership["g"] = Every();
-  PlanInput in = WithIds({a, b});
-  in.allow_lists["g"] = {"trainer"};
-  Plan plan = ComputePlan(in);
-  ASSERT_THAT(plan.rejections, SizeIs(1));
-  EXPECT_EQ(plan.rejections[0].node, "a");
-  EXPECT_EQ(plan.rejections[0].key.second, "intruder");
-  EXPECT_THAT(plan.rejections[0].reason, ::testing::HasSubstr("may not publish"));
-  EXPECT_TRUE(plan.trees.contains({"g", "trainer"}));
-  EXPECT_FALSE(plan.trees.contains({"g", "intruder"}));
+TEST_F(PlannerTest, AllowListRejectsOtherSourcesOnce) {
+  Node("a");
+  Node("b");
+  v1::GroupPolicy policy;
+  policy.set_group("g");
+  policy.add_allowed_sources("trainer");
+  planner_.SetPolicy(policy);
+  Join("b", "g");
+  Publish("a", "g", "intruder");
+  Publish("a", "g", "trainer");
+  std::vector<Rejection> r = planner_.TakeRejections();
+  ASSERT_THAT(r, SizeIs(1));
+  EXPECT_EQ(r[0].node, "a");
+  EXPECT_EQ(r[0].key.second, "intruder");
+  EXPECT_THAT(r[0].reason, ::testing::HasSubstr("may not publish"));
+  EXPECT_TRUE(Entry("a", "trainer"));
+  EXPECT_FALSE(Entry("a", "intruder"));
+  Publish("a", "g", "trainer");  // nothing new to tell
+  EXPECT_THAT(planner_.TakeRejections(), IsEmpty());
 }
 
-TEST(PlannerTest, SameSourceOnTwoNodesKeepsTheLowestId) {
-  NodeView a = Node("a"), b = Node("b"), c = Node("c");
-  a.sources = {{"g", "s"}};
-  b.sources = {{"g", "s"}};
-  c.membership["g"] = Every();
-  Plan plan = ComputePlan(WithIds({c, b, a}));
-  ASSERT_THAT(plan.rejections, SizeIs(1));
-  EXPECT_EQ(plan.rejections[0].node, "b");
-  EXPECT_EQ(plan.trees.at({"g", "s"}).root(), "a");
+TEST_F(PlannerTest, SameSourceOnTwoNodesKeepsTheLowestId) {
+  Node("a");
+  Node("b");
+  Node("c");
+  Join("c", "g");
+  Publish("b", "g", "s");
+  Publish("a", "g", "s");
+  std::vector<Rejection> r = planner_.TakeRejections();
+  ASSERT_THAT(r, SizeIs(1));
+  EXPECT_EQ(r[0].node, "b");
+  EXPECT_EQ(planner_.Trees("g")[0].root(), "a");
 }
 
-TEST(PlannerTest, IngressWithoutRemoteMembersStillGetsItsEntry) {
-  NodeView a = Node("a");
-  a.sources = {{"g", "s"}};
-  a.membership["g"] = Every();
-  Plan plan = ComputePlan(WithIds({a}));
-  const v1::FlowEntry* ea = EntryOf(plan, "a");
-  ASSERT_NE(ea, nullptr);
+TEST_F(PlannerTest, JoinAndLeaveChangeOnlyTheNodesInvolved) {
+  for (const char* n : {"a", "b", "c", "d"}) Node(n);
+  Join("b", "g");
+  Publish("a", "g", "s");
+  Settle();
+  const uint64_t full_plans = planner_.stats().full_plans;
+
+  Join("d", "g");
+  EXPECT_THAT(planner_.TakeChangedNodes(), UnorderedElementsAre("d", "a"));
+  EXPECT_THAT(Children(*Entry("a")), UnorderedElementsAre("b", "d"));
+  EXPECT_THAT(planner_.TakeChangedGroups(), ElementsAre("g"));
+
+  Leave("b", "g");
+  EXPECT_THAT(planner_.TakeChangedNodes(), UnorderedElementsAre("b", "a"));
+  EXPECT_FALSE(Entry("b"));
+  EXPECT_THAT(Children(*Entry("a")), ElementsAre("d"));
+  EXPECT_EQ(planner_.stats().full_plans, full_plans);
+  EXPECT_EQ(planner_.stats().incremental_changes, 2u);
+}
+
+TEST_F(PlannerTest, IngressIsListedLastAmongChangedNodes) {
+  for (const char* n : {"a", "b", "c"}) Node(n);
+  Join("a", "g");  // "a" < "b": alphabetical order alone would put it first
+  Join("c", "g");
+  Settle();
+  Publish("b", "g", "s");
+  std::vector<std::string> changed = planner_.TakeChangedNodes();
+  ASSERT_FALSE(changed.empty());
+  EXPECT_EQ(changed.back(), "b");
+}
+
+TEST_F(PlannerTest, RemovedNodeIsRoutedAround) {
+  Node("a", 1);
+  Node("b", 1);
+  Node("c", 1);
+  Join("b", "g");
+  Join("c", "g");
+  Publish("a", "g", "s");
+  const std::string relay = Children(*Entry("a"))[0];
+  const std::string leaf = relay == "b" ? "c" : "b";
+  planner_.RemoveNode(relay);
+  EXPECT_EQ(Entry(leaf)->parent(), "a");
+  EXPECT_THAT(Children(*Entry("a")), ElementsAre(leaf));
+}
+
+TEST_F(PlannerTest, StaticLinksRestrictTheOverlay) {
+  for (const char* n : {"a", "b", "c"}) Node(n);
+  planner_.SetStaticLinks({{"a", "b", 500}, {"b", "c", 700}});
+  Join("b", "g");
+  Join("c", "g");
+  Publish("a", "g", "s");
+  EXPECT_THAT(Children(*Entry("a")), ElementsAre("b"));
+  EXPECT_THAT(Children(*Entry("b")), ElementsAre("c"));
+  EXPECT_EQ(planner_.Trees("g")[0].cost(), 1200);
+}
+
+TEST_F(PlannerTest, LatencyProfileFollowsMeasuredRttsPastHysteresis) {
+  for (const char* n : {"a", "b", "c"}) Node(n);
+  Join("c", "g");
+  Publish("a", "g", "s");
+  EXPECT_EQ(Entry("c")->parent(), "a");
+  // a–c slightly slower than a–b–c: within 5 %, the tree stays.
+  planner_.ReportRtts("a", {{"b", 500}, {"c", 1020}});
+  planner_.ReportRtts("b", {{"c", 500}});
+  EXPECT_EQ(planner_.Reoptimize().applied, 0);
+  EXPECT_EQ(Entry("c")->parent(), "a");
+  // Much slower: the tree moves to the relay path.
+  planner_.ReportRtts("a", {{"c", 5000}});
+  EXPECT_EQ(planner_.Reoptimize().applied, 1);
+  EXPECT_EQ(Entry("c")->parent(), "b");
+  EXPECT_EQ(planner_.stats().reoptimizations_applied, 1u);
+}
+
+TEST_F(PlannerTest, CostProfileSharesOneTreeAcrossSources) {
+  for (const char* n : {"a", "b", "c", "d"}) Node(n);
+  planner_.SetStaticLinks({{"a", "b", 100}, {"b", "c", 100}, {"c", "d", 100}, {"a", "d", 1000}});
+  v1::GroupPolicy policy;
+  policy.set_group("g");
+  policy.set_profile(v1::TREE_PROFILE_COST);
+  policy.set_ttl(4);
+  policy.set_slow_receiver(v1::SLOW_RECEIVER_REALTIME);
+  planner_.SetPolicy(policy);
+  Join("c", "g");
+  Join("d", "g");
+  Publish("a", "g", "s");
+  Publish("d", "g", "t");
+  // Shared tree a-b-c-d (cost 300), not the expensive a-d link; t (from d)
+  // only needs its c-d part.
+  std::vector<v1::SourceTree> trees = planner_.Trees("g");
+  ASSERT_THAT(trees, SizeIs(2));
+  EXPECT_EQ(trees[0].source(), "s");
+  EXPECT_EQ(trees[0].cost(), 300);
+  EXPECT_EQ(trees[1].cost(), 100);
+  for (const auto& t : trees) EXPECT_EQ(t.profile(), v1::TREE_PROFILE_COST);
+  EXPECT_EQ(Entry("d", "s")->parent(), "c");
+  EXPECT_EQ(Entry("c", "t")->parent(), "d");
+  EXPECT_EQ(Entry("a", "s")->ttl(), 4u);
+  EXPECT_EQ(Entry("a", "s")->slow_receiver(), v1::SLOW_RECEIVER_REALTIME);
+  // A leave prunes the shared tree: d's own source no longer reaches c...
+  Leave("c", "g");
+  EXPECT_FALSE(Entry("c", "t"));
+  // ...while s still reaches d through c.
+  EXPECT_EQ(Entry("d", "s")->parent(), "c");
+}
+
+TEST_F(PlannerTest, BulkProfileIsAChain) {
+  for (const char* n : {"a", "b", "c", "d"}) Node(n);
+  v1::GroupPolicy policy;
+  policy.set_group("g");
+  policy.set_profile(v1::TREE_PROFILE_BULK);
+  planner_.SetPolicy(policy);
+  for (const char* n : {"b", "c", "d"}) Join(n, "g");
+  Publish("a", "g", "s");
+  for (const char* n : {"a", "b", "c", "d"}) EXPECT_LE(Entry(n)->children_size(), 1) << n;
+  EXPECT_THAT(planner_.Trees("g")[0].edges(), SizeIs(3));
+}
+
+TEST_F(PlannerTest, IngressWithoutRemoteMembersStillGetsItsEntry) {
+  Node("a");
+  Join("a", "g");
+  Publish("a", "g", "s");
+  auto ea = Entry("a");
+  ASSERT_TRUE(ea);
   EXPECT_TRUE(ea->local_delivery());
   EXPECT_THAT(ea->children(), IsEmpty());
 }
 
-TEST(PlannerTest, DeterministicForTheSameInput) {
-  NodeView a = Node("a", 2), b = Node("b", 2), c = Node("c"), d = Node("d");
-  a.sources = {{"g", "s"}};
-  for (NodeView* n : {&b, &c, &d}) n->membership["g"] = Every();
-  Plan p1 = ComputePlan(WithIds({a, b, c, d}));
-  Plan p2 = ComputePlan(WithIds({d, c, b, a}));
-  EXPECT_EQ(p1.trees.at({"g", "s"}).SerializeAsString(),
-            p2.trees.at({"g", "s"}).SerializeAsString());
+TEST_F(PlannerTest, EndedSourceRemovesItsEntries) {
+  Node("a");
+  Node("b");
+  Join("b", "g");
+  Publish("a", "g", "s");
+  Settle();
+  sources_["a"].clear();
+  planner_.SetSources("a", {});
+  EXPECT_FALSE(Entry("a"));
+  EXPECT_FALSE(Entry("b"));
+  EXPECT_THAT(planner_.TakeChangedNodes(), UnorderedElementsAre("a", "b"));
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <string>
 
+#include <sqlite3.h>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -60,6 +62,54 @@ TEST(PolicyStoreTest, PoliciesAndIdsSurviveReopen) {
   auto all = (*store)->AllPolicies();
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 1u);
+}
+
+TEST(PolicyStoreTest, ProfileTtlSlowReceiverAndStaticLinksPersist) {
+  const std::string path = TempPath("profile.db");
+  {
+    auto store = PolicyStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    v1::GroupPolicy p;
+    p.set_group("g");
+    p.set_profile(v1::TREE_PROFILE_COST);
+    p.set_ttl(16);
+    p.set_slow_receiver(v1::SLOW_RECEIVER_REALTIME);
+    ASSERT_TRUE((*store)->SetPolicy(p).ok());
+    ASSERT_TRUE((*store)->SetStaticLinks({{"a", "b", 10}, {"b", "c", 20}}).ok());
+  }
+  auto store = PolicyStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  auto p = (*store)->GetPolicy("g");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->profile(), v1::TREE_PROFILE_COST);
+  EXPECT_EQ(p->ttl(), 16u);
+  EXPECT_EQ(p->slow_receiver(), v1::SLOW_RECEIVER_REALTIME);
+  auto links = (*store)->StaticLinks();
+  ASSERT_TRUE(links.ok());
+  EXPECT_THAT(*links, ElementsAre(StaticLink{"a", "b", 10}, StaticLink{"b", "c", 20}));
+  ASSERT_TRUE((*store)->SetStaticLinks({}).ok());
+  EXPECT_TRUE((*store)->StaticLinks()->empty());
+}
+
+TEST(PolicyStoreTest, OpensAStoreFromTheFirstSchemaVersion) {
+  const std::string path = TempPath("v1.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE group_policy (group_name TEXT PRIMARY KEY, "
+                           "allowed_sources TEXT NOT NULL DEFAULT '');"
+                           "INSERT INTO group_policy VALUES ('old', 'trainer');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = PolicyStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto p = (*store)->GetPolicy("old");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_THAT(p->allowed_sources(), ElementsAre("trainer"));
+  EXPECT_EQ(p->profile(), v1::TREE_PROFILE_UNSPECIFIED);
 }
 
 TEST(PolicyStoreTest, CorruptFileIsAClearError) {

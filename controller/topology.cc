@@ -1,0 +1,65 @@
+#include "controller/topology.h"
+
+namespace canopy::controller {
+
+void Topology::AddNode(const NodeSpec& spec) { nodes_[spec.id] = spec; }
+
+void Topology::RemoveNode(const std::string& id) {
+  nodes_.erase(id);
+  for (auto it = rtts_.begin(); it != rtts_.end();) {
+    it = (it->first.first == id || it->first.second == id) ? rtts_.erase(it) : std::next(it);
+  }
+}
+
+void Topology::ReportRtts(const std::string& from,
+                          const std::vector<std::pair<std::string, uint64_t>>& rtts) {
+  for (const auto& [peer, rtt] : rtts) {
+    if (rtt == 0) {
+      rtts_.erase({from, peer});
+    } else {
+      rtts_[{from, peer}] = rtt;
+    }
+  }
+}
+
+void Topology::SetStaticLinks(std::vector<StaticLink> links) { static_links_ = std::move(links); }
+
+int64_t Topology::LinkCost(const std::string& a, const std::string& b) const {
+  auto ab = rtts_.find({a, b});
+  auto ba = rtts_.find({b, a});
+  if (ab != rtts_.end() && ba != rtts_.end()) {
+    return static_cast<int64_t>((ab->second + ba->second) / 2);
+  }
+  if (ab != rtts_.end()) return static_cast<int64_t>(ab->second);
+  if (ba != rtts_.end()) return static_cast<int64_t>(ba->second);
+  return default_cost_us_;
+}
+
+tree::OverlayGraph Topology::BuildGraph(std::vector<std::string>& names) const {
+  tree::OverlayGraph graph;
+  names.clear();
+  std::map<std::string, tree::VertexId> index;
+  for (const auto& [id, spec] : nodes_) {
+    index[id] = graph.AddVertex(tree::VertexInfo{id, static_cast<int32_t>(spec.max_fanout),
+                                                 static_cast<int64_t>(spec.upload_bps), ""});
+    names.push_back(id);
+  }
+  if (!static_links_.empty()) {
+    for (const StaticLink& link : static_links_) {
+      auto a = index.find(link.a);
+      auto b = index.find(link.b);
+      if (a == index.end() || b == index.end()) continue;  // node not attached
+      (void)graph.AddEdge(a->second, b->second, link.cost_us);
+    }
+    return graph;
+  }
+  const auto n = static_cast<tree::VertexId>(names.size());
+  for (tree::VertexId u = 0; u < n; ++u) {
+    for (tree::VertexId v = u + 1; v < n; ++v) {
+      (void)graph.AddEdge(u, v, LinkCost(names[u], names[v]));
+    }
+  }
+  return graph;
+}
+
+}  // namespace canopy::controller

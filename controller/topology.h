@@ -1,0 +1,59 @@
+#ifndef CANOPY_CONTROLLER_TOPOLOGY_H_
+#define CANOPY_CONTROLLER_TOPOLOGY_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "controller/static_links.h"
+#include "tree/overlay_graph.h"
+
+namespace canopy::controller {
+
+// What the topology knows of one node.
+struct NodeSpec {
+  std::string id;
+  std::string data_address;
+  uint32_t max_fanout = 0;  // 0 = unlimited
+  uint64_t upload_bps = 0;  // 0 = unknown
+};
+
+// The overlay's nodes and links: a full mesh whose link costs are the RTTs
+// nodes measured (the mean of both directions when both reported, else a
+// default), or — once static links are configured — exactly those links with
+// their configured costs. Builds the OverlayGraph the tree algorithms use,
+// with vertices in node-id order.
+//
+// Thread-compatible.
+class Topology {
+ public:
+  explicit Topology(int64_t default_cost_us) : default_cost_us_(default_cost_us) {}
+
+  void AddNode(const NodeSpec& spec);
+  void RemoveNode(const std::string& id);
+  // Records RTTs that `from` measured (µs; 0 = unreachable, forgets it).
+  void ReportRtts(const std::string& from,
+                  const std::vector<std::pair<std::string, uint64_t>>& rtts);
+  void SetStaticLinks(std::vector<StaticLink> links);
+
+  const std::map<std::string, NodeSpec>& nodes() const { return nodes_; }
+  const std::vector<StaticLink>& static_links() const { return static_links_; }
+
+  // Builds the graph; `names[v]` is the node of vertex v.
+  tree::OverlayGraph BuildGraph(std::vector<std::string>& names) const;
+
+ private:
+  int64_t LinkCost(const std::string& a, const std::string& b) const;
+
+  const int64_t default_cost_us_;
+  std::map<std::string, NodeSpec> nodes_;
+  // (from, to) → rtt µs.
+  std::map<std::pair<std::string, std::string>, uint64_t> rtts_;
+  std::vector<StaticLink> static_links_;
+};
+
+}  // namespace canopy::controller
+
+#endif  // CANOPY_CONTROLLER_TOPOLOGY_H_
