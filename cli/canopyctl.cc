@@ -2,162 +2,293 @@
 //
 //   canopyctl --controller HOST:PORT nodes [--format text|json]
 //   canopyctl --controller HOST:PORT groups [--format text|json]
-//   canopyctl --controller HOST:PORT tree GROUP [--source S] [--format text|json]
-//   canopyctl --controller HOST:PORT policy get GROUP
-//   canopyctl --controller HOST:PORT policy set GROUP --allow S,...
+//   canopyctl --controller HOST:PORT members GROUP [--format text|json]
+//   canopyctl --controller HOST:PORT tree GROUP [--source S] [--format text|json|dot]
+//   canopyctl --controller HOST:PORT policy get GROUP [--format text|json]
+//   canopyctl --controller HOST:PORT policy set GROUP [--allow S,...] [--profile latency|cost|bulk]
+//                                                     [--ttl N] [--slow reliable|realtime]
+//   canopyctl --controller HOST:PORT watch GROUP [--source S] [--format text|json]
+//   canopyctl --controller HOST:PORT stats [--format text|json]
 //
-// Exit codes: 0 success, 1 the controller refused or is unreachable (one
-// line on stderr), 2 bad command line.
+// This file only parses the command line and calls the controller; every
+// rendering lives in render_text / render_dot / json, flag validation in
+// policy_edit.
+//
+// Exit codes: 0 success (and `watch` interrupted by SIGINT/SIGTERM), 1 the
+// controller refused, is unreachable or ended a watch (one line on stderr),
+// 2 bad command line (one line on stderr).
 
+#include <pthread.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <memory>
 #include <string>
-#include <vector>
+#include <thread>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/str_join.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "canopy/v1/controller.grpc.pb.h"
-#include "cli/tree_text.h"
-#include "google/protobuf/util/json_util.h"
+#include "cli/json.h"
+#include "cli/policy_edit.h"
+#include "cli/render_dot.h"
+#include "cli/render_text.h"
 #include "grpcpp/create_channel.h"
 #include "proto/program.h"
 
 namespace {
 
+using canopy::cli::JsonStyle;
 using canopy::v1::Controller;
 
 constexpr auto kRpcTimeout = std::chrono::seconds(5);
 
-int RpcFailed(const grpc::Status& s) {
-  std::fprintf(stderr, "canopyctl: %s\n",
-               s.error_code() == grpc::StatusCode::UNAVAILABLE
-                   ? ("controller unreachable: " + s.error_message()).c_str()
-                   : s.error_message().c_str());
+// Everything the command line says.
+struct Options {
+  std::string controller = "127.0.0.1:7600";
+  std::string format = "text";
+  std::string group;
+  std::string source;
+  canopy::cli::PolicyFlags policy;
+};
+
+std::string OneLine(std::string text) {
+  return absl::StrReplaceAll(text, {{"\r", " "}, {"\n", " "}});
+}
+
+// Prints the one-line error for a failed RPC; returns the exit code 1.
+int RpcFailed(const grpc::Status& s, const Options& o) {
+  std::string line;
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      line = absl::StrCat("controller unreachable at ", o.controller, " (", s.error_message(), ")");
+      break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      line = absl::StrCat("controller at ", o.controller, " did not answer within ",
+                          kRpcTimeout.count(), " s");
+      break;
+    default:
+      line = absl::StrCat(
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())), ": ",
+          s.error_message());
+  }
+  std::fprintf(stderr, "canopyctl: %s\n", OneLine(line).c_str());
   return 1;
 }
 
-void PrintJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, options);
-  std::fputs(json.c_str(), stdout);
+// Prints a rendering to stdout (flushed); returns the exit code.
+int Emit(const absl::StatusOr<std::string>& text) {
+  if (!text.ok()) {
+    std::fprintf(stderr, "canopyctl: %s\n", OneLine(std::string(text.status().message())).c_str());
+    return 1;
+  }
+  std::fwrite(text->data(), 1, text->size(), stdout);
+  std::fflush(stdout);
+  return 0;
 }
 
-void Deadline(grpc::ClientContext& context) {
-  context.set_deadline(std::chrono::system_clock::now() + kRpcTimeout);
+// A context for a unary RPC: 5 s deadline.
+std::unique_ptr<grpc::ClientContext> Unary() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + kRpcTimeout);
+  return context;
+}
+
+// Calls one unary RPC and prints its answer as JSON or with `text`.
+template <typename Request, typename Response, typename Call, typename TextFn>
+int Show(const Options& o, const Request& request, Call call, TextFn text) {
+  Response response;
+  grpc::Status s = call(Unary().get(), request, &response);
+  if (!s.ok()) return RpcFailed(s, o);
+  if (o.format == "json") return Emit(canopy::cli::ToJson(response, JsonStyle::kPretty));
+  return Emit(text(response));
+}
+
+int SetPolicy(Controller::Stub& stub, const Options& o, const canopy::cli::PolicyEdit& edit) {
+  canopy::v1::GetPolicyRequest get;
+  get.set_group(o.group);
+  canopy::v1::GroupPolicy policy;
+  grpc::Status s = stub.GetPolicy(Unary().get(), get, &policy);
+  if (!s.ok()) return RpcFailed(s, o);
+  policy.set_group(o.group);
+  canopy::cli::ApplyPolicyEdit(edit, policy);
+  canopy::v1::GroupPolicy stored;
+  s = stub.SetPolicy(Unary().get(), policy, &stored);
+  if (!s.ok()) return RpcFailed(s, o);
+  return Emit(canopy::cli::RenderPolicyText(stored));
+}
+
+// Streams tree changes until the stream ends (exit 1) or a shutdown signal
+// arrives (exit 0). REQUIRES: `signals` blocked in every thread.
+int Watch(Controller::Stub& stub, const Options& o, const sigset_t& signals) {
+  grpc::ClientContext context;
+  std::atomic<bool> finished{false};
+  std::atomic<bool> interrupted{false};
+  std::thread waiter([&] {
+    canopy::WaitForShutdownSignal(signals);
+    if (!finished.load()) {
+      interrupted.store(true);
+      context.TryCancel();
+    }
+  });
+  canopy::v1::GetTreeRequest request;
+  request.set_group(o.group);
+  request.set_source(o.source);
+  std::unique_ptr<grpc::ClientReader<canopy::v1::GetTreeResponse>> reader =
+      stub.WatchTree(&context, request);
+  canopy::v1::GetTreeResponse response;
+  int update = 0;
+  int code = 0;
+  while (code == 0 && reader->Read(&response)) {
+    ++update;
+    const absl::Time now = absl::Now();
+    if (o.format == "json") {
+      code = Emit(canopy::cli::WatchJsonLine(now, update, response));
+    } else {
+      code = Emit(absl::StrCat(canopy::cli::RenderWatchHeader(now, o.group, update),
+                               canopy::cli::RenderTreeText(response)));
+    }
+    if (code != 0) context.TryCancel();
+  }
+  grpc::Status s = reader->Finish();
+  finished.store(true);
+  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if no signal came
+  waiter.join();
+  if (interrupted.load()) return 0;
+  if (code != 0) return code;
+  if (s.ok()) {
+    std::fprintf(stderr, "canopyctl: watch ended: the controller at %s closed the stream\n",
+                 o.controller.c_str());
+    return 1;
+  }
+  return RpcFailed(s, o);
+}
+
+int BadCommandLine(const absl::Status& status) {
+  std::fprintf(stderr, "canopyctl: %s (see --help)\n",
+               OneLine(std::string(status.message())).c_str());
+  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  Options o;
   CLI::App app{"canopyctl: inspect and steer a Canopy controller"};
   app.require_subcommand(1);
-  std::string controller = "127.0.0.1:7600";
-  std::string format = "text";
-  app.add_option("--controller", controller, "controller gRPC address HOST:PORT")
+  app.fallthrough();  // --controller may also follow the subcommand
+  app.add_option("--controller", o.controller, "controller gRPC address HOST:PORT")
       ->capture_default_str();
-  auto add_format = [&](CLI::App* sub) {
-    sub->add_option("--format", format, "text or json")
-        ->check(CLI::IsMember({"text", "json"}))
+  auto add_format = [&](CLI::App* sub, std::vector<std::string> formats) {
+    sub->add_option("--format", o.format, "output format")
+        ->check(CLI::IsMember(formats))
         ->capture_default_str();
+  };
+  auto add_group = [&](CLI::App* sub) {
+    sub->add_option("GROUP", o.group, "group name")->required();
   };
 
   CLI::App* nodes = app.add_subcommand("nodes", "list attached nodes");
-  add_format(nodes);
+  add_format(nodes, {"text", "json"});
   CLI::App* groups = app.add_subcommand("groups", "list groups with members, sources, policy");
-  add_format(groups);
+  add_format(groups, {"text", "json"});
+  CLI::App* members = app.add_subcommand("members", "list a group's member nodes and filters");
+  add_group(members);
+  add_format(members, {"text", "json"});
   CLI::App* tree = app.add_subcommand("tree", "show the trees of a group");
-  std::string group, source;
-  tree->add_option("GROUP", group, "group name")->required();
-  tree->add_option("--source", source, "only this source's tree");
-  add_format(tree);
+  add_group(tree);
+  tree->add_option("--source", o.source, "only this source's tree");
+  add_format(tree, {"text", "json", "dot"});
   CLI::App* policy = app.add_subcommand("policy", "read or change a group's policy");
   policy->require_subcommand(1);
   CLI::App* policy_get = policy->add_subcommand("get", "print a group's policy");
-  policy_get->add_option("GROUP", group, "group name")->required();
-  CLI::App* policy_set = policy->add_subcommand("set", "replace a group's policy");
-  policy_set->add_option("GROUP", group, "group name")->required();
-  std::vector<std::string> allow;
-  policy_set->add_option("--allow", allow, "sources allowed to publish (none = anyone)")
-      ->delimiter(',');
+  add_group(policy_get);
+  add_format(policy_get, {"text", "json"});
+  CLI::App* policy_set =
+      policy->add_subcommand("set", "change a group's policy (only the given flags change)");
+  add_group(policy_set);
+  std::string allow, profile, ttl, slow;
+  CLI::Option* allow_opt = policy_set->add_option(
+      "--allow", allow, "sources allowed to publish, comma-separated ('' = anyone)");
+  CLI::Option* profile_opt =
+      policy_set->add_option("--profile", profile, "tree profile: latency, cost or bulk");
+  CLI::Option* ttl_opt =
+      policy_set->add_option("--ttl", ttl, "TTL of native multicast on a LAN, 1..255");
+  CLI::Option* slow_opt =
+      policy_set->add_option("--slow", slow, "slow receivers: reliable or realtime");
+  CLI::App* watch = app.add_subcommand("watch", "print a group's trees on every change");
+  add_group(watch);
+  watch->add_option("--source", o.source, "only this source's tree");
+  add_format(watch, {"text", "json"});
+  CLI::App* stats = app.add_subcommand("stats", "print the controller's counters");
+  add_format(stats, {"text", "json"});
 
   if (auto exit_code = canopy::ParseCommandLine(app, "canopyctl", argc, argv)) return *exit_code;
 
+  canopy::cli::PolicyEdit edit;
+  if (policy_set->parsed()) {
+    if (allow_opt->count() > 0) o.policy.allow = allow;
+    if (profile_opt->count() > 0) o.policy.profile = profile;
+    if (ttl_opt->count() > 0) o.policy.ttl = ttl;
+    if (slow_opt->count() > 0) o.policy.slow = slow;
+    absl::StatusOr<canopy::cli::PolicyEdit> parsed = canopy::cli::ParsePolicyFlags(o.policy);
+    if (!parsed.ok()) return BadCommandLine(parsed.status());
+    edit = *std::move(parsed);
+  }
+  // Before gRPC starts any thread, so that only Watch's waiter sees them.
+  sigset_t signals;
+  if (watch->parsed()) signals = canopy::BlockShutdownSignals();
+
   auto stub =
-      Controller::NewStub(grpc::CreateChannel(controller, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  Deadline(context);
+      Controller::NewStub(grpc::CreateChannel(o.controller, grpc::InsecureChannelCredentials()));
+  namespace v1 = canopy::v1;
+  namespace cli = canopy::cli;
+  using Ctx = grpc::ClientContext*;
 
   if (nodes->parsed()) {
-    canopy::v1::ListNodesResponse response;
-    grpc::Status s = stub->ListNodes(&context, {}, &response);
-    if (!s.ok()) return RpcFailed(s);
-    if (format == "json") {
-      PrintJson(response);
-      return 0;
-    }
-    std::printf("%-16s %-22s %-22s %-7s %s\n", "NODE", "DATA", "CLIENTS", "FANOUT", "GROUPS");
-    for (const auto& n : response.nodes()) {
-      std::printf("%-16s %-22s %-22s %-7s %s\n", n.node_id().c_str(), n.data_address().c_str(),
-                  n.client_address().c_str(),
-                  n.max_fanout() == 0 ? "-" : std::to_string(n.max_fanout()).c_str(),
-                  absl::StrJoin(n.groups(), ",").c_str());
-    }
-    return 0;
+    return Show<v1::ListNodesRequest, v1::ListNodesResponse>(
+        o, {}, [&](Ctx c, auto& rq, auto* rs) { return stub->ListNodes(c, rq, rs); },
+        cli::RenderNodesText);
   }
   if (groups->parsed()) {
-    canopy::v1::ListGroupsResponse response;
-    grpc::Status s = stub->ListGroups(&context, {}, &response);
-    if (!s.ok()) return RpcFailed(s);
-    if (format == "json") {
-      PrintJson(response);
-      return 0;
-    }
-    std::printf("%-20s %-7s %-30s %-30s %s\n", "GROUP", "HANDLE", "MEMBER NODES", "SOURCES@NODE",
-                "ALLOWED");
-    for (const auto& g : response.groups()) {
-      std::vector<std::string> sources;
-      for (const auto& at : g.sources()) sources.push_back(at.source() + "@" + at.node_id());
-      std::printf(
-          "%-20s %-7u %-30s %-30s %s\n", g.group().c_str(), g.group_handle(),
-          absl::StrJoin(g.member_nodes(), ",").c_str(), absl::StrJoin(sources, ",").c_str(),
-          g.allowed_sources().empty() ? "anyone" : absl::StrJoin(g.allowed_sources(), ",").c_str());
-    }
-    return 0;
+    return Show<v1::ListGroupsRequest, v1::ListGroupsResponse>(
+        o, {}, [&](Ctx c, auto& rq, auto* rs) { return stub->ListGroups(c, rq, rs); },
+        cli::RenderGroupsText);
+  }
+  if (members->parsed()) {
+    v1::ListMembersRequest request;
+    request.set_group(o.group);
+    return Show<v1::ListMembersRequest, v1::ListMembersResponse>(
+        o, request, [&](Ctx c, auto& rq, auto* rs) { return stub->ListMembers(c, rq, rs); },
+        cli::RenderMembersText);
   }
   if (tree->parsed()) {
-    canopy::v1::GetTreeRequest request;
-    request.set_group(group);
-    request.set_source(source);
-    canopy::v1::GetTreeResponse response;
-    grpc::Status s = stub->GetTree(&context, request, &response);
-    if (!s.ok()) return RpcFailed(s);
-    if (format == "json") {
-      PrintJson(response);
-    } else {
-      std::fputs(canopy::cli::RenderTreeText(response).c_str(), stdout);
-    }
-    return 0;
+    v1::GetTreeRequest request;
+    request.set_group(o.group);
+    request.set_source(o.source);
+    return Show<v1::GetTreeRequest, v1::GetTreeResponse>(
+        o, request, [&](Ctx c, auto& rq, auto* rs) { return stub->GetTree(c, rq, rs); },
+        o.format == "dot" ? cli::RenderTreeDot : cli::RenderTreeText);
   }
   if (policy_get->parsed()) {
-    canopy::v1::GetPolicyRequest request;
-    request.set_group(group);
-    canopy::v1::GroupPolicy response;
-    grpc::Status s = stub->GetPolicy(&context, request, &response);
-    if (!s.ok()) return RpcFailed(s);
-    PrintJson(response);
-    return 0;
+    v1::GetPolicyRequest request;
+    request.set_group(o.group);
+    return Show<v1::GetPolicyRequest, v1::GroupPolicy>(
+        o, request, [&](Ctx c, auto& rq, auto* rs) { return stub->GetPolicy(c, rq, rs); },
+        cli::RenderPolicyText);
   }
-  if (policy_set->parsed()) {
-    canopy::v1::GroupPolicy request;
-    request.set_group(group);
-    for (const std::string& a : allow) request.add_allowed_sources(a);
-    canopy::v1::GroupPolicy response;
-    grpc::Status s = stub->SetPolicy(&context, request, &response);
-    if (!s.ok()) return RpcFailed(s);
-    PrintJson(response);
-    return 0;
+  if (policy_set->parsed()) return SetPolicy(*stub, o, edit);
+  if (watch->parsed()) return Watch(*stub, o, signals);
+  if (stats->parsed()) {
+    return Show<v1::GetStatsRequest, v1::ControllerStats>(
+        o, {}, [&](Ctx c, auto& rq, auto* rs) { return stub->GetStats(c, rq, rs); },
+        cli::RenderStatsText);
   }
   return 2;
 }

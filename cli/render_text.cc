@@ -1,0 +1,222 @@
+#include "cli/render_text.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "cli/names.h"
+#include "google/protobuf/descriptor.h"
+
+namespace canopy::cli {
+namespace {
+
+struct Child {
+  std::string node;
+  int64_t cost;
+  int edge;  // index in SourceTree.edges
+};
+
+// Children of each parent, in name order.
+using ChildMap = std::map<std::string, std::vector<Child>>;
+
+ChildMap ChildrenOf(const v1::SourceTree& tree) {
+  ChildMap children;
+  for (int i = 0; i < tree.edges_size(); ++i) {
+    const v1::TreeEdge& e = tree.edges(i);
+    children[e.parent()].push_back({e.child(), e.cost(), i});
+  }
+  for (auto& [parent, list] : children) {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const Child& a, const Child& b) { return a.node < b.node; });
+  }
+  return children;
+}
+
+std::string FanOut(const v1::SourceTree& tree, const ChildMap& children, const std::string& node) {
+  auto it = children.find(node);
+  const size_t used = it == children.end() ? 0 : it->second.size();
+  auto limit_it = tree.max_fanout().find(node);
+  const uint32_t limit = limit_it == tree.max_fanout().end() ? 0 : limit_it->second;
+  if (limit == 0) return absl::StrCat("fan-out ", used, "/∞");
+  return absl::StrCat("fan-out ", used, "/", limit, used > limit ? " over limit" : "");
+}
+
+struct TreeWalk {
+  const v1::SourceTree& tree;
+  const ChildMap& children;
+  const std::set<std::string>& receivers;
+  std::set<std::string> shown;  // nodes already printed (guards cycles)
+  std::vector<bool> edge_shown;
+  std::string& out;
+
+  void Children(const std::string& node, const std::string& prefix) {
+    auto it = children.find(node);
+    if (it == children.end()) return;
+    for (size_t i = 0; i < it->second.size(); ++i) {
+      const Child& c = it->second[i];
+      const bool last = i + 1 == it->second.size();
+      edge_shown[c.edge] = true;
+      absl::StrAppend(&out, prefix, last ? "└── " : "├── ", c.node);
+      if (!shown.insert(c.node).second) {
+        absl::StrAppend(&out, "  (cost ", c.cost, " µs)  [already shown: not a tree]\n");
+        continue;
+      }
+      absl::StrAppend(&out, "  (cost ", c.cost, " µs, ", FanOut(tree, children, c.node), ")",
+                      receivers.contains(c.node) ? "  [receiver]" : "", "\n");
+      Children(c.node, absl::StrCat(prefix, last ? "    " : "│   "));
+    }
+  }
+};
+
+std::string Plural(size_t n, absl::string_view one, absl::string_view many) {
+  return absl::StrCat(n, " ", n == 1 ? one : many);
+}
+
+void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::string& out) {
+  const ChildMap children = ChildrenOf(tree);
+  const std::set<std::string> receivers(tree.receivers().begin(), tree.receivers().end());
+  absl::StrAppend(&out, "group ", group, "  source ", tree.source(), "  (",
+                  ProfileName(tree.profile()), ", total cost ", tree.cost(), " µs, ",
+                  Plural(receivers.size(), "receiver", "receivers"), ")\n");
+  absl::StrAppend(&out, tree.root().empty() ? "(no root)" : tree.root(), "  [ingress]  (",
+                  FanOut(tree, children, tree.root()), ")",
+                  receivers.contains(tree.root()) ? "  [receiver]" : "", "\n");
+  TreeWalk walk{tree, children, receivers, {tree.root()},
+                std::vector<bool>(tree.edges_size(), false), out};
+  walk.Children(tree.root(), "");
+  for (int i = 0; i < tree.edges_size(); ++i) {
+    if (walk.edge_shown[i]) continue;
+    const v1::TreeEdge& e = tree.edges(i);
+    absl::StrAppend(&out, "(not reachable from the root) ", e.parent(), " → ", e.child(),
+                    "  (cost ", e.cost(), " µs)\n");
+  }
+}
+
+std::string FilterText(const v1::SourceFilter& filter) {
+  return absl::StrCat(FilterModeName(filter.mode()), " {", absl::StrJoin(filter.sources(), ", "),
+                      "}");
+}
+
+}  // namespace
+
+std::string RenderTreeText(const v1::GetTreeResponse& response) {
+  std::string out;
+  for (int i = 0; i < response.trees_size(); ++i) {
+    if (i > 0) out.push_back('\n');
+    RenderOneTree(response.group(), response.trees(i), out);
+  }
+  if (response.trees().empty()) {
+    absl::StrAppend(&out, "group ", response.group(), ": no active source\n");
+  }
+  return out;
+}
+
+std::string RenderMembersText(const v1::ListMembersResponse& response) {
+  if (response.members().empty()) return absl::StrCat("group ", response.group(), ": no members\n");
+  std::vector<const v1::Member*> members;
+  size_t width = 0;
+  for (const v1::Member& m : response.members()) {
+    members.push_back(&m);
+    width = std::max(width, m.node_id().size());
+  }
+  std::stable_sort(members.begin(), members.end(), [](const v1::Member* a, const v1::Member* b) {
+    return a->node_id() < b->node_id();
+  });
+  std::string out;
+  for (const v1::Member* m : members) {
+    absl::StrAppend(&out, absl::StrFormat("%-*s  ", width, m->node_id()), FilterText(m->filter()),
+                    "\n");
+  }
+  return out;
+}
+
+std::string RenderPolicyText(const v1::GroupPolicy& policy) {
+  std::string out;
+  absl::StrAppend(&out, "group          ", policy.group(), "\n");
+  absl::StrAppend(&out, "allow          ",
+                  policy.allowed_sources().empty() ? "anyone"
+                                                   : absl::StrJoin(policy.allowed_sources(), ","),
+                  "\n");
+  absl::StrAppend(&out, "profile        ", ProfileName(policy.profile()),
+                  policy.profile() == v1::TREE_PROFILE_UNSPECIFIED ? " (default)" : "", "\n");
+  absl::StrAppend(&out, "ttl            ",
+                  policy.ttl() == 0 ? "1 (default)" : absl::StrCat(policy.ttl()), "\n");
+  absl::StrAppend(&out, "slow_receiver  ", SlowReceiverName(policy.slow_receiver()),
+                  policy.slow_receiver() == v1::SLOW_RECEIVER_UNSPECIFIED ? " (default)" : "",
+                  "\n");
+  return out;
+}
+
+std::string RenderStatsText(const v1::ControllerStats& stats) {
+  const google::protobuf::Descriptor* descriptor = stats.GetDescriptor();
+  const google::protobuf::Reflection* reflection = stats.GetReflection();
+  size_t width = 0;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    width = std::max(width, descriptor->field(i)->name().size());
+  }
+  std::string out;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    std::string value;
+    switch (field->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
+        value = absl::StrCat(reflection->GetUInt32(stats, field));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT64:
+        value = absl::StrCat(reflection->GetUInt64(stats, field));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
+        value = absl::StrCat(reflection->GetInt32(stats, field));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
+        value = absl::StrCat(reflection->GetInt64(stats, field));
+        break;
+      default:
+        continue;  // counters only; other kinds are for --format json
+    }
+    absl::StrAppend(&out, absl::StrFormat("%-*s  ", width, field->name()), value, "\n");
+  }
+  return out;
+}
+
+std::string RenderNodesText(const v1::ListNodesResponse& response) {
+  std::string out = absl::StrFormat("%-16s %-22s %-22s %-7s %s\n", "NODE", "DATA", "CLIENTS",
+                                    "FANOUT", "GROUPS");
+  for (const v1::NodeSummary& n : response.nodes()) {
+    absl::StrAppend(
+        &out, absl::StrFormat("%-16s %-22s %-22s %-7s %s\n", n.node_id(), n.data_address(),
+                              n.client_address(),
+                              n.max_fanout() == 0 ? "-" : absl::StrCat(n.max_fanout()),
+                              absl::StrJoin(n.groups(), ",")));
+  }
+  return out;
+}
+
+std::string RenderGroupsText(const v1::ListGroupsResponse& response) {
+  std::string out = absl::StrFormat("%-20s %-7s %-30s %-30s %s\n", "GROUP", "HANDLE",
+                                    "MEMBER NODES", "SOURCES@NODE", "ALLOWED");
+  for (const v1::GroupSummary& g : response.groups()) {
+    std::vector<std::string> sources;
+    for (const v1::SourceAt& at : g.sources()) sources.push_back(at.source() + "@" + at.node_id());
+    absl::StrAppend(
+        &out, absl::StrFormat("%-20s %-7u %-30s %-30s %s\n", g.group(), g.group_handle(),
+                              absl::StrJoin(g.member_nodes(), ","), absl::StrJoin(sources, ","),
+                              g.allowed_sources().empty() ? "anyone"
+                                                          : absl::StrJoin(g.allowed_sources(), ",")));
+  }
+  return out;
+}
+
+std::string FormatTimestamp(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+}
+
+std::string RenderWatchHeader(absl::Time time, absl::string_view group, int update) {
+  return absl::StrCat("=== ", FormatTimestamp(time), "  group ", group, "  update ", update, "\n");
+}
+
+}  // namespace canopy::cli
