@@ -163,6 +163,12 @@ void ControllerCore::Reoptimize() {
   Push();
 }
 
+void ControllerCore::ReplanAll() {
+  absl::MutexLock lock(&mu_);
+  planner_.ReplanAll();
+  Push();
+}
+
 void ControllerCore::Push() {
   for (const Rejection& r : planner_.TakeRejections()) {
     auto it = nodes_.find(r.node);

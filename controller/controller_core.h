@@ -76,6 +76,9 @@ class ControllerCore {
   // Background re-optimisation (see Planner::Reoptimize).
   void Reoptimize();
 
+  // Re-plans every flow from scratch and pushes what changed.
+  void ReplanAll();
+
   // Policy: stored durably, pushed to every node, re-planned.
   absl::StatusOr<v1::GroupPolicy> GetPolicy(const std::string& group);
   absl::Status SetPolicy(const v1::GroupPolicy& policy);

@@ -64,6 +64,12 @@ void LatencyFlowTree::Leave(VertexId v) {
   }
 }
 
+void LatencyFlowTree::Grow(int32_t vertex_count) {
+  spanning_.parent.resize(vertex_count, kNoVertex);
+  tree_.parent.resize(vertex_count, kNoVertex);
+  children_.resize(vertex_count, 0);
+}
+
 RootedTree DeriveFromShared(const RootedTree& shared, VertexId root,
                             const std::set<VertexId>& keep) {
   const size_t n = shared.parent.size();

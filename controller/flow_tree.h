@@ -32,6 +32,10 @@ class LatencyFlowTree {
 
   const tree::RootedTree& tree() const { return tree_; }
 
+  // The graph gained vertices (up to `vertex_count`); they are outside the
+  // tree until a re-plan.
+  void Grow(int32_t vertex_count);
+
  private:
   LatencyFlowTree(tree::RootedTree spanning, std::set<tree::VertexId> wanted);
 

@@ -24,9 +24,19 @@ Planner::Planner(PlannerOptions options, IdSource& ids)
 // ---- Inputs ---------------------------------------------------------------
 
 void Planner::AddNode(const NodeSpec& spec) {
+  if (vertex_.contains(spec.id)) RemoveNode(spec.id);
   topology_.AddNode(spec);
   nodes_.try_emplace(spec.id);
-  ReplanAll();
+  // A new node has no members or sources yet: no tree changes. It joins the
+  // graph as a new vertex and is used by trees from the next re-plan on.
+  const VertexId v = topology_.ExtendGraph(spec.id, graph_, names_);
+  vertex_[spec.id] = v;
+  const int32_t n = graph_.VertexCount();
+  for (auto& [key, flow] : flows_) {
+    if (flow.latency) flow.latency->Grow(n);
+    flow.tree.parent.resize(n, kNoVertex);
+  }
+  for (auto& [group, shared] : shared_) shared.tree.parent.resize(n, kNoVertex);
 }
 
 void Planner::RemoveNode(const std::string& id) {
@@ -159,6 +169,7 @@ void Planner::RebuildGraph() {
 }
 
 void Planner::ReplanAll() {
+  // Re-plans every flow from scratch on a freshly built graph.
   const absl::Time start = absl::Now();
   RebuildGraph();
   shared_.clear();

@@ -73,7 +73,8 @@ class Planner {
   Planner(const Planner&) = delete;
   Planner& operator=(const Planner&) = delete;
 
-  // Topology. Each re-plans every flow.
+  // Topology. A new node extends the graph without touching any tree (it has
+  // no members or sources yet); the others re-plan every flow.
   void AddNode(const NodeSpec& spec);
   void RemoveNode(const std::string& id);
   void SetStaticLinks(std::vector<StaticLink> links);
@@ -87,6 +88,9 @@ class Planner {
   // A node's complete merged membership (group → filter) / source set.
   void SetMembership(const std::string& node, std::map<std::string, v1::SourceFilter> membership);
   void SetSources(const std::string& node, std::set<SourceKey> sources);
+
+  // Re-plans every flow from scratch (what a topology change does).
+  void ReplanAll();
 
   // Background pass: re-plans with the latest RTTs and re-optimises `cost`
   // trees; applies a new tree only past the hysteresis threshold.
@@ -135,7 +139,6 @@ class Planner {
   };
 
   void RebuildGraph();
-  void ReplanAll();
   void ReconcileSources();
   void CreateFlow(const SourceKey& key, const std::string& ingress);
   void RemoveFlow(const SourceKey& key);

@@ -62,4 +62,24 @@ tree::OverlayGraph Topology::BuildGraph(std::vector<std::string>& names) const {
   return graph;
 }
 
+tree::VertexId Topology::ExtendGraph(const std::string& id, tree::OverlayGraph& graph,
+                                    std::vector<std::string>& names) const {
+  const NodeSpec& spec = nodes_.at(id);
+  const tree::VertexId v = graph.AddVertex(tree::VertexInfo{
+      id, static_cast<int32_t>(spec.max_fanout), static_cast<int64_t>(spec.upload_bps), ""});
+  if (static_links_.empty()) {
+    for (tree::VertexId u = 0; u < v; ++u) (void)graph.AddEdge(u, v, LinkCost(names[u], id));
+  } else {
+    for (tree::VertexId u = 0; u < v; ++u) {
+      for (const StaticLink& link : static_links_) {
+        if ((link.a == id && link.b == names[u]) || (link.b == id && link.a == names[u])) {
+          (void)graph.AddEdge(u, v, link.cost_us);
+        }
+      }
+    }
+  }
+  names.push_back(id);
+  return v;
+}
+
 }  // namespace canopy::controller

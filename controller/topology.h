@@ -44,9 +44,17 @@ class Topology {
   // Builds the graph; `names[v]` is the node of vertex v.
   tree::OverlayGraph BuildGraph(std::vector<std::string>& names) const;
 
- private:
+  // Adds node `id` (already added with AddNode) as a new vertex of `graph`,
+  // with its links to the nodes in `names`, and appends it to `names`.
+  // Returns its vertex.
+  tree::VertexId ExtendGraph(const std::string& id, tree::OverlayGraph& graph,
+                             std::vector<std::string>& names) const;
+
+  // Cost of the full-mesh link a–b: the mean of the RTTs measured either
+  // way (one way if only one was), else the default.
   int64_t LinkCost(const std::string& a, const std::string& b) const;
 
+ private:
   const int64_t default_cost_us_;
   std::map<std::string, NodeSpec> nodes_;
   // (from, to) → rtt µs.

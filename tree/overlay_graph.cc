@@ -5,6 +5,14 @@
 #include "absl/strings/str_cat.h"
 
 namespace canopy::tree {
+namespace {
+
+uint64_t EdgeKey(VertexId u, VertexId v) {
+  if (u > v) std::swap(u, v);
+  return (static_cast<uint64_t>(static_cast<uint32_t>(u)) << 32) | static_cast<uint32_t>(v);
+}
+
+}  // namespace
 
 VertexId OverlayGraph::AddVertex(VertexInfo info) {
   vertices_.push_back(std::move(info));
@@ -25,15 +33,16 @@ absl::Status OverlayGraph::AddEdge(VertexId u, VertexId v, int64_t cost,
     return absl::InvalidArgumentError(
         absl::StrCat("edge {", u, ", ", v, "} has negative cost ", cost));
   }
-  for (Edge& e : adjacency_[u]) {
-    if (e.v != v) continue;
-    if (cost < e.cost) {
-      e.cost = cost;
-      e.capacity_bps = capacity_bps;
-      for (Edge& back : adjacency_[v]) {
-        if (back.v == u) {
-          back.cost = cost;
-          back.capacity_bps = capacity_bps;
+  const uint64_t key = EdgeKey(u, v);
+  auto [it, inserted] = edge_cost_.try_emplace(key, cost);
+  if (!inserted) {
+    if (cost < it->second) {  // keep the cheaper of parallel edges
+      it->second = cost;
+      for (auto [from, to] : {std::pair{u, v}, std::pair{v, u}}) {
+        for (Edge& e : adjacency_[from]) {
+          if (e.v != to) continue;
+          e.cost = cost;
+          e.capacity_bps = capacity_bps;
         }
       }
     }
@@ -46,10 +55,9 @@ absl::Status OverlayGraph::AddEdge(VertexId u, VertexId v, int64_t cost,
 
 std::optional<int64_t> OverlayGraph::Cost(VertexId u, VertexId v) const {
   if (u < 0 || v < 0 || u >= VertexCount() || v >= VertexCount()) return std::nullopt;
-  for (const Edge& e : adjacency_[u]) {
-    if (e.v == v) return e.cost;
-  }
-  return std::nullopt;
+  auto it = edge_cost_.find(EdgeKey(u, v));
+  if (it == edge_cost_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<Edge> OverlayGraph::Edges() const {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -67,6 +68,8 @@ class OverlayGraph {
  private:
   std::vector<VertexInfo> vertices_;
   std::vector<std::vector<Edge>> adjacency_;  // adjacency_[v][i].u == v
+  // {min(u,v), max(u,v)} → cost: O(1) parallel-edge checks and Cost().
+  absl::flat_hash_map<uint64_t, int64_t> edge_cost_;
 };
 
 }  // namespace canopy::tree
