@@ -41,11 +41,17 @@ ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
   return nullptr;
 }
 
-uint64_t ControllerCore::Attach(const v1::NodeHello& hello, NodeChannel* channel,
-                                absl::Time now) {
+absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello,
+                                                NodeChannel* channel, absl::Time now) {
   absl::MutexLock lock(&mu_);
   const std::string& id = hello.node_id();
   if (auto it = nodes_.find(id); it != nodes_.end()) {
+    const Session& old = it->second;
+    if (old.hello.data_address() != hello.data_address() &&
+        now - old.last_seen <= options_.liveness_timeout) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "node id '", id, "' is in use by a live node at ", old.hello.data_address()));
+    }
     spdlog::warn("node {} attached again; closing its previous session", id);
     it->second.channel->Close();
     nodes_.erase(it);
@@ -169,7 +175,13 @@ void ControllerCore::ReplanAll() {
   Push();
 }
 
+void ControllerCore::BeginShutdown() {
+  absl::MutexLock lock(&mu_);
+  shutting_down_ = true;
+}
+
 void ControllerCore::Push() {
+  if (shutting_down_) return;
   for (const Rejection& r : planner_.TakeRejections()) {
     auto it = nodes_.find(r.node);
     if (it == nodes_.end()) continue;

@@ -54,10 +54,13 @@ class ControllerCore {
   ControllerCore(const ControllerCore&) = delete;
   ControllerCore& operator=(const ControllerCore&) = delete;
 
-  // Registers a node's new session. A live session with the same node id is
-  // closed and replaced. Returns the session id.
+  // Registers a node's new session and returns its id. A session with the
+  // same node id is closed and replaced if it comes from the same data
+  // address (the node restarted) or has been silent; while it is alive at
+  // another address the id is in use: AlreadyExists naming that address.
   // REQUIRES: hello was validated; `channel` outlives Detach(session).
-  uint64_t Attach(const v1::NodeHello& hello, NodeChannel* channel, absl::Time now);
+  absl::StatusOr<uint64_t> Attach(const v1::NodeHello& hello, NodeChannel* channel,
+                                  absl::Time now);
 
   // Removes the session (if still registered) and re-plans.
   void Detach(uint64_t session);
@@ -78,6 +81,11 @@ class ControllerCore {
 
   // Re-plans every flow from scratch and pushes what changed.
   void ReplanAll();
+
+  // The controller is stopping: sessions that end from now on are not
+  // re-planned around and nothing more is pushed, so nodes keep forwarding
+  // with their last tables until a controller is back.
+  void BeginShutdown();
 
   // Policy: stored durably, pushed to every node, re-planned.
   absl::StatusOr<v1::GroupPolicy> GetPolicy(const std::string& group);
@@ -130,6 +138,7 @@ class ControllerCore {
   std::map<std::string, uint64_t> tree_versions_ ABSL_GUARDED_BY(mu_);
   uint64_t tables_pushed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t nodes_expired_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace canopy::controller

@@ -107,7 +107,12 @@ grpc::Status ControllerService::Attach(
   }
   if (absl::Status s = ValidateHello(report.hello()); !s.ok()) return ToGrpc(s);
   StreamChannel channel(context, stream);
-  const uint64_t session = core_.Attach(report.hello(), &channel, absl::Now());
+  absl::StatusOr<uint64_t> attached = core_.Attach(report.hello(), &channel, absl::Now());
+  if (!attached.ok()) {
+    spdlog::warn("refused a node: {}", attached.status().ToString());
+    return ToGrpc(attached.status());
+  }
+  const uint64_t session = *attached;
   grpc::Status result = grpc::Status::OK;
   while (stream->Read(&report)) {
     switch (report.body_case()) {

@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
   stopping.Notify();
   liveness.join();
+  core.BeginShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;
 }
