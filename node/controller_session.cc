@@ -64,6 +64,7 @@ void ControllerSession::RunStream() {
       absl::MutexLock lock(&mu_);
       if (stopping_.HasBeenNotified()) break;
       context_ = &context;
+      state_.ResetVersion();
       stream = stub_->Attach(&context);
       stream_ = stream.get();
       v1::NodeReport hello;

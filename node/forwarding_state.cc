@@ -39,6 +39,11 @@ void ForwardingState::ApplyTable(const v1::ForwardingTable& table, absl::Time no
   for (auto& f : ready) f(true);
 }
 
+void ForwardingState::ResetVersion() {
+  absl::MutexLock lock(&mu_);
+  version_ = 0;
+}
+
 void ForwardingState::ApplyPolicies(const v1::PolicyUpdate& update) {
   absl::MutexLock lock(&mu_);
   allow_lists_.clear();

@@ -49,6 +49,11 @@ class ForwardingState {
   // WhenFlowKnown whose flows now exist.
   void ApplyTable(const v1::ForwardingTable& table, absl::Time now);
 
+  // A new controller session starts: its first table replaces the current
+  // one whatever its version (versions are per session). The current table
+  // stays in force until then.
+  void ResetVersion();
+
   // Replaces every group policy.
   void ApplyPolicies(const v1::PolicyUpdate& update);
 

@@ -40,6 +40,16 @@ TEST(ForwardingStateTest, IgnoresAnOlderTable) {
   EXPECT_FALSE(state.Find("g", "old").has_value());
 }
 
+TEST(ForwardingStateTest, NewSessionAcceptsItsFirstTableWhateverTheVersion) {
+  ForwardingState state;
+  state.ApplyTable(Table(40, "old-session", 1), kT0);
+  state.ResetVersion();  // a restarted controller counts from 1 again
+  EXPECT_TRUE(state.Find("g", "old-session").has_value());  // kept until then
+  state.ApplyTable(Table(2, "new-session", 2), kT0);
+  EXPECT_TRUE(state.Find("g", "new-session").has_value());
+  EXPECT_FALSE(state.Find("g", "old-session").has_value());
+}
+
 TEST(ForwardingStateTest, AllowListAndRejections) {
   ForwardingState state;
   EXPECT_TRUE(state.CheckAllowed("g", "anyone").ok());
