@@ -37,19 +37,24 @@ LatencyFlowTree::LatencyFlowTree(RootedTree spanning, std::set<VertexId> wanted)
   tree_.root = spanning_.root;
   tree_.parent.assign(spanning_.parent.size(), kNoVertex);
   children_.assign(spanning_.parent.size(), 0);
-  for (VertexId v : wanted) Join(v);
+  for (VertexId v : wanted) Join(v);  // Build() checked they are reachable
 }
 
-void LatencyFlowTree::Join(VertexId v) {
-  if (!wanted_.insert(v).second || v == tree_.root) return;
+bool LatencyFlowTree::Join(VertexId v) {
+  if (v == tree_.root || wanted_.contains(v)) {
+    wanted_.insert(v);
+    return true;
+  }
+  if (!spanning_.Contains(v)) return false;
+  wanted_.insert(v);
   // Un-prune the spanning path from v up to the first vertex already in.
   for (VertexId x = v; x != tree_.root && tree_.parent[x] == kNoVertex;) {
     const VertexId p = spanning_.parent[x];
-    if (p == kNoVertex) return;  // unreachable (Build checked wanted ones)
     tree_.parent[x] = p;
     ++children_[p];
     x = p;
   }
+  return true;
 }
 
 void LatencyFlowTree::Leave(VertexId v) {

@@ -26,8 +26,11 @@ class LatencyFlowTree {
                                                tree::VertexId root,
                                                const std::set<tree::VertexId>& wanted);
 
-  // Adds / removes one wanting vertex. REQUIRES: v is a vertex of the graph.
-  void Join(tree::VertexId v);
+  // Adds / removes one wanting vertex. Join returns false (and changes
+  // nothing) if the spanning tree does not reach v — a vertex added to the
+  // graph after Build(): the caller re-builds the flow.
+  // REQUIRES: v is a vertex of the graph.
+  bool Join(tree::VertexId v);
   void Leave(tree::VertexId v);
 
   const tree::RootedTree& tree() const { return tree_; }

@@ -388,14 +388,14 @@ void Planner::SetWanted(const SourceKey& key, VertexId v, bool wants) {
       RefreshEntries(key);
       break;
     default:
-      if (flow.latency) {
-        if (wants) {
-          flow.latency->Join(v);
-        } else {
-          flow.latency->Leave(v);
-        }
-        flow.tree = flow.latency->tree();
+      if (!flow.latency) {
+        BuildFlow(key, flow);
+      } else if (!wants) {
+        flow.latency->Leave(v);
+      } else if (!flow.latency->Join(v)) {
+        BuildFlow(key, flow);  // v arrived after the flow's spanning tree was built
       }
+      if (flow.latency) flow.tree = flow.latency->tree();
       RefreshEntries(key);
   }
   changed_groups_.insert(key.first);

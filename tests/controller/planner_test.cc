@@ -282,6 +282,17 @@ TEST_F(PlannerTest, BulkProfileIsAChain) {
   EXPECT_THAT(planner_.Trees("g")[0].edges(), SizeIs(3));
 }
 
+TEST_F(PlannerTest, NodeArrivingAfterTheFlowCanJoinIt) {
+  Node("a");
+  Node("b");
+  Join("b", "g");
+  Publish("a", "g", "s");
+  Node("c");  // extends the graph; the flow's tree predates it
+  Join("c", "g");
+  EXPECT_THAT(Children(*Entry("a")), UnorderedElementsAre("b", "c"));
+  EXPECT_EQ(Entry("c")->parent(), "a");
+}
+
 TEST_F(PlannerTest, IngressWithoutRemoteMembersStillGetsItsEntry) {
   Node("a");
   Join("a", "g");
