@@ -21,22 +21,54 @@ std::string Field(const std::string& line, const std::string& key) {
 
 }  // namespace
 
-Overlay::Overlay() {
+Overlay::Overlay(std::vector<std::string> controller_args)
+    : controller_args_(std::move(controller_args)) {
   static int counter = 0;
   dir_ = std::filesystem::temp_directory_path() /
          absl::StrCat("canopy-system-", getpid(), "-", counter++);
   std::filesystem::create_directories(dir_);
-  controller_ = std::make_unique<Process>(
-      std::vector<std::string>{BinaryPath("canopy-controller"), "--listen", "127.0.0.1:0",
-                               "--store", (dir_ / "store.db").string()});
+  if (!StartController("127.0.0.1:0")) return;
+  stub_ = v1::Controller::NewStub(
+      grpc::CreateChannel(controller_address_, grpc::InsecureChannelCredentials()));
+}
+
+bool Overlay::StartController(const std::string& listen) {
+  std::vector<std::string> argv = {BinaryPath("canopy-controller"), "--listen", listen,
+                                   "--store", (dir_ / "store.db").string()};
+  argv.insert(argv.end(), controller_args_.begin(), controller_args_.end());
+  controller_ = std::make_unique<Process>(std::move(argv));
   auto line = controller_->WaitForStdout("listening", kWait);
   if (!line) {
     ADD_FAILURE() << "controller did not start: " << controller_->Stderr();
-    return;
+    return false;
   }
   controller_address_ = Field(*line, "grpc");
-  stub_ = v1::Controller::NewStub(
-      grpc::CreateChannel(controller_address_, grpc::InsecureChannelCredentials()));
+  return true;
+}
+
+void Overlay::StopController() {
+  if (!controller_) return;
+  controller_->Signal(SIGTERM);
+  controller_->Wait(kWait);
+}
+
+bool Overlay::RestartController() {
+  StopController();
+  return StartController(controller_address_);
+}
+
+void Overlay::KillNode(const std::string& id) {
+  Process& node = *nodes_.at(id);
+  node.Signal(SIGKILL);
+  node.Wait(kWait);
+}
+
+std::string Overlay::WriteFile(const std::string& name, const std::string& text) {
+  const std::string path = (dir_ / name).string();
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  return path;
 }
 
 Overlay::~Overlay() {
@@ -102,6 +134,41 @@ std::string Overlay::Logs() const {
   std::string out = "--- controller\n" + (controller_ ? controller_->Stderr() : "");
   for (const auto& [id, node] : nodes_) out += "\n--- " + id + "\n" + node->Stderr();
   return out;
+}
+
+bool Overlay::AwaitTree(const std::string& group,
+                        const std::function<bool(const v1::GetTreeResponse&)>& done,
+                        v1::GetTreeResponse* last) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    v1::GetTreeRequest request;
+    request.set_group(group);
+    v1::GetTreeResponse response;
+    if (stub_->GetTree(&context, request, &response).ok()) {
+      if (last != nullptr) *last = response;
+      if (done(response)) return true;
+    }
+    absl::SleepFor(absl::Milliseconds(20));  // poll interval, bounded by the deadline
+  }
+  return false;
+}
+
+bool Overlay::AwaitTablesApplied() {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    v1::ListNodesResponse response;
+    if (stub_->ListNodes(&context, {}, &response).ok()) {
+      bool synced = true;
+      for (const auto& n : response.nodes()) {
+        synced = synced && n.table_version_applied() == n.table_version_sent();
+      }
+      if (synced) return true;
+    }
+    absl::SleepFor(absl::Milliseconds(20));  // poll interval, bounded by the deadline
+  }
+  return false;
 }
 
 absl::Status Overlay::SetAllowList(const std::string& group, std::vector<std::string> allowed) {

@@ -21,9 +21,21 @@ inline constexpr absl::Duration kWait = absl::Seconds(30);
 // gRPC stub to the controller. Everything is killed when it goes away.
 class Overlay {
  public:
-  // Starts the controller with a fresh store in a temporary directory.
-  Overlay();
+  // Starts the controller with a fresh store in a temporary directory;
+  // `controller_args` are added to its command line.
+  explicit Overlay(std::vector<std::string> controller_args = {});
   ~Overlay();
+
+  // Stops the controller (SIGTERM) and starts it again on the same address
+  // with the same store. Returns false if it did not come back.
+  bool RestartController();
+  void StopController();
+
+  // Kills node `id` with SIGKILL and waits for it to die.
+  void KillNode(const std::string& id);
+
+  // A file in the overlay's temporary directory with `text`; returns its path.
+  std::string WriteFile(const std::string& name, const std::string& text);
 
   // Starts node `id` (max fan-out 0 = unlimited) and waits until the
   // controller lists it. Returns its client address.
@@ -38,6 +50,16 @@ class Overlay {
   // Polls the controller until `done(ListGroups)` is true or the deadline.
   bool AwaitGroups(const std::function<bool(const v1::ListGroupsResponse&)>& done);
 
+  // Polls GetTree(group) until `done` holds or the deadline; returns the
+  // last response seen (empty if the group was never found).
+  bool AwaitTree(const std::string& group,
+                 const std::function<bool(const v1::GetTreeResponse&)>& done,
+                 v1::GetTreeResponse* last = nullptr);
+
+  // Polls ListNodes until every attached node reports (by heartbeat) that it
+  // applied the last table the controller sent it.
+  bool AwaitTablesApplied();
+
   absl::Status SetAllowList(const std::string& group, std::vector<std::string> allowed);
 
   // Every process's stderr, labelled: attach to failure messages.
@@ -49,7 +71,10 @@ class Overlay {
   v1::Controller::Stub& stub() { return *stub_; }
 
  private:
+  bool StartController(const std::string& listen);
+
   std::filesystem::path dir_;
+  std::vector<std::string> controller_args_;
   std::unique_ptr<Process> controller_;
   std::string controller_address_;
   std::unique_ptr<v1::Controller::Stub> stub_;
