@@ -1,6 +1,7 @@
 #include "tree/shortest_path_tree.h"
 
 #include <functional>
+#include <limits>
 #include <queue>
 #include <tuple>
 
@@ -36,30 +37,15 @@ void PruneNonMemberLeaves(const OverlayGraph& graph,
   }
 }
 
-}  // namespace
 
-absl::StatusOr<RootedTree> ShortestPathTree(const OverlayGraph& graph,
-                                            VertexId root,
-                                            absl::Span<const VertexId> members) {
+// Grows the tree from `root` Prim-style on shortest distances: repeatedly
+// attaches the outside vertex with the smallest distance through an inside
+// vertex that still has a free fan-out slot. Lazy binary heap: O(E log E).
+void GrowWithHeap(const OverlayGraph& graph, VertexId root, RootedTree& tree,
+                  std::vector<bool>& in_tree) {
   const int32_t n = graph.VertexCount();
-  if (root < 0 || root >= n) {
-    return absl::InvalidArgumentError(absl::StrCat("root ", root, " is not a vertex"));
-  }
-  std::vector<bool> is_member(n, false);
-  for (VertexId m : members) {
-    if (m < 0 || m >= n) {
-      return absl::InvalidArgumentError(absl::StrCat("member ", m, " is not a vertex"));
-    }
-    is_member[m] = true;
-  }
-
-  RootedTree tree;
-  tree.root = root;
-  tree.parent.assign(n, kNoVertex);
   std::vector<int64_t> dist(n, -1);
   std::vector<int32_t> children(n, 0);
-  std::vector<bool> in_tree(n, false);
-
   // Candidate attachment: (distance via parent, vertex, parent). Entries whose
   // parent has since filled its fan-out are skipped when popped.
   using Candidate = std::tuple<int64_t, VertexId, VertexId>;
@@ -83,6 +69,77 @@ absl::StatusOr<RootedTree> ShortestPathTree(const OverlayGraph& graph,
     dist[v] = d;
     admit(v);
   }
+}
+
+// The same tree for graphs without fan-out limits, by scanning an array of
+// best distances instead of a heap: O(V² + E), much faster on dense overlays
+// (a full mesh has E ≈ V²/2). Ties go to the lower vertex id, as with the
+// heap.
+void GrowDense(const OverlayGraph& graph, VertexId root, RootedTree& tree,
+               std::vector<bool>& in_tree) {
+  const int32_t n = graph.VertexCount();
+  constexpr int64_t kUnreached = std::numeric_limits<int64_t>::max();
+  std::vector<int64_t> best(n, kUnreached);
+  std::vector<VertexId> via(n, kNoVertex);
+  best[root] = 0;
+  for (VertexId u = root; u != kNoVertex;) {
+    in_tree[u] = true;
+    tree.parent[u] = via[u];
+    for (const Edge& e : graph.Adjacent(u)) {
+      const int64_t d = best[u] + e.cost;
+      if (in_tree[e.v]) continue;
+      if (d < best[e.v] || (d == best[e.v] && u < via[e.v])) {
+        best[e.v] = d;
+        via[e.v] = u;
+      }
+    }
+    VertexId next = kNoVertex;
+    for (VertexId v = 0; v < n; ++v) {
+      if (!in_tree[v] && best[v] != kUnreached && (next == kNoVertex || best[v] < best[next])) {
+        next = v;
+      }
+    }
+    u = next;
+  }
+}
+
+// Dense graphs without fan-out limits take the array-scan growth.
+bool UseDenseGrowth(const OverlayGraph& graph) {
+  const int64_t n = graph.VertexCount();
+  int64_t degree_sum = 0;
+  for (VertexId v = 0; v < n; ++v) {
+    if (graph.Vertex(v).max_fanout > 0) return false;
+    degree_sum += static_cast<int64_t>(graph.Adjacent(v).size());
+  }
+  return degree_sum * 4 >= n * n;  // at least a quarter of all pairs linked
+}
+
+}  // namespace
+
+absl::StatusOr<RootedTree> ShortestPathTree(const OverlayGraph& graph,
+                                            VertexId root,
+                                            absl::Span<const VertexId> members) {
+  const int32_t n = graph.VertexCount();
+  if (root < 0 || root >= n) {
+    return absl::InvalidArgumentError(absl::StrCat("root ", root, " is not a vertex"));
+  }
+  std::vector<bool> is_member(n, false);
+  for (VertexId m : members) {
+    if (m < 0 || m >= n) {
+      return absl::InvalidArgumentError(absl::StrCat("member ", m, " is not a vertex"));
+    }
+    is_member[m] = true;
+  }
+
+  RootedTree tree;
+  tree.root = root;
+  tree.parent.assign(n, kNoVertex);
+  std::vector<bool> in_tree(n, false);
+  if (UseDenseGrowth(graph)) {
+    GrowDense(graph, root, tree, in_tree);
+  } else {
+    GrowWithHeap(graph, root, tree, in_tree);
+  }
 
   std::vector<std::string> unreachable;
   for (VertexId m : members) {
@@ -96,13 +153,7 @@ absl::StatusOr<RootedTree> ShortestPathTree(const OverlayGraph& graph,
 
   PruneNonMemberLeaves(graph, is_member, tree);
   for (VertexId v = 0; v < n; ++v) {
-    if (tree.parent[v] == kNoVertex) continue;
-    for (const Edge& e : graph.Adjacent(v)) {
-      if (e.v == tree.parent[v]) {
-        tree.cost += e.cost;
-        break;
-      }
-    }
+    if (tree.parent[v] != kNoVertex) tree.cost += graph.Cost(v, tree.parent[v]).value_or(0);
   }
   return tree;
 }
