@@ -53,10 +53,26 @@ tree::OverlayGraph Topology::BuildGraph(std::vector<std::string>& names) const {
     }
     return graph;
   }
+  // Full mesh: gather measured RTTs into a dense matrix first (one pass over
+  // the reports instead of two map lookups per pair).
   const auto n = static_cast<tree::VertexId>(names.size());
+  std::vector<uint64_t> rtt(static_cast<size_t>(n) * n, 0);
+  for (const auto& [pair, value] : rtts_) {
+    auto a = index.find(pair.first);
+    auto b = index.find(pair.second);
+    if (a != index.end() && b != index.end()) {
+      rtt[static_cast<size_t>(a->second) * n + b->second] = value;
+    }
+  }
   for (tree::VertexId u = 0; u < n; ++u) {
     for (tree::VertexId v = u + 1; v < n; ++v) {
-      (void)graph.AddEdge(u, v, LinkCost(names[u], names[v]));
+      const uint64_t uv = rtt[static_cast<size_t>(u) * n + v];
+      const uint64_t vu = rtt[static_cast<size_t>(v) * n + u];
+      const int64_t cost = uv && vu ? static_cast<int64_t>((uv + vu) / 2)
+                           : uv     ? static_cast<int64_t>(uv)
+                           : vu     ? static_cast<int64_t>(vu)
+                                    : default_cost_us_;
+      (void)graph.AddEdge(u, v, cost);
     }
   }
   return graph;
