@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
   app.add_option("--upload-bps", upload_bps, "upload capacity in bit/s (0 = unknown)")
       ->capture_default_str();
   app.add_option("--max-payload", max_payload, "largest message in bytes")->capture_default_str();
+  uint32_t detach_after_ms = 5000;
+  app.add_option("--detach-after-ms", detach_after_ms,
+                 "reliable groups: detach a receiver that stays full this long")
+      ->capture_default_str();
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-node", argc, argv)) return *exit_code;
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-node"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n " + id + "] %v");
@@ -73,6 +77,7 @@ int main(int argc, char** argv) {
   canopy::node::RelayOptions relay_options;
   relay_options.node_id = id;
   relay_options.max_payload = max_payload;
+  relay_options.detach_after = absl::Milliseconds(detach_after_ms);
   canopy::node::Relay relay(relay_options, state, clients);
   auto bound_data = relay.Start(canopy::wire::Endpoint{data_address->host, data_address->port});
   if (!bound_data.ok()) return Fail(std::string(bound_data.status().message()));

@@ -101,15 +101,28 @@ Relay::Pressure Relay::Dispatch(const v1::FlowEntry* entry,
                                 const std::shared_ptr<const FlowNames>& names,
                                 const wire::FramePtr& frame) {
   Pressure pressure;
+  // `realtime` receivers drop their own oldest frames instead of pushing
+  // back, so a slow one never slows the others.
+  const bool realtime =
+      entry != nullptr && entry->slow_receiver() == v1::SLOW_RECEIVER_REALTIME;
   if (entry != nullptr) {
     for (const v1::Hop& hop : entry->children()) {
       std::shared_ptr<wire::OutboundLink> link = LinkTo(hop);
-      if (link == nullptr || !link->Send(frame)) continue;
+      if (link == nullptr) continue;
+      if (realtime) {
+        link->SendDroppingOldest(frame);
+        continue;
+      }
+      if (!link->Send(frame)) continue;
       if (link->OverHighWatermark()) pressure.links.push_back(std::move(link));
     }
   }
   for (auto& subscriber : clients_.Subscribers(names->group)) {
     if (!Admits(subscriber->filter(), names->source)) continue;
+    if (realtime) {
+      subscriber->PushDroppingOldest(DeliveryItem{frame, names});
+      continue;
+    }
     if (!subscriber->Push(DeliveryItem{frame, names})) continue;
     if (subscriber->OverHighWatermark()) pressure.subscribers.push_back(std::move(subscriber));
   }
@@ -234,6 +247,16 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
                          });
     return true;
   }
+  // The allow-list is checked again at every relay, not only at the ingress.
+  if (absl::Status allowed = state_.CheckAllowed(entry->group(), entry->source());
+      !allowed.ok()) {
+    absl::MutexLock lock(&mu_);
+    if (disallowed_dropped_++ == 0) {
+      spdlog::warn("dropping frames of a source the group does not allow: {}",
+                   allowed.ToString());
+    }
+    return false;
+  }
   {
     absl::MutexLock lock(&mu_);
     uint64_t& last = last_sequence_[{entry->group(), entry->source()}];
@@ -287,6 +310,11 @@ void Relay::OnTableChanged() {
 uint64_t Relay::duplicates_dropped() const {
   absl::MutexLock lock(&mu_);
   return duplicates_dropped_;
+}
+
+uint64_t Relay::disallowed_dropped() const {
+  absl::MutexLock lock(&mu_);
+  return disallowed_dropped_;
 }
 
 uint64_t Relay::unknown_flow_dropped() const {

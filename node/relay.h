@@ -45,8 +45,10 @@ struct RelayOptions {
 // The data plane of one node: accepts links from parents, opens links to
 // children, and hands every frame (one shared buffer) to each child link and
 // each local subscriber whose filter admits its source. Drops duplicates by
-// per-flow sequence. Slow receivers push back on the sender; one that stays
-// full for `detach_after` is detached.
+// per-flow sequence, and frames of sources the group's allow-list refuses.
+// Slow receivers follow the group's policy: `reliable` ones push back on the
+// sender and are detached if they stay full for `detach_after`; `realtime`
+// ones drop their own oldest frames (counted) and never slow anyone.
 //
 // Thread-safe. I/O runs on one internal thread.
 class Relay {
@@ -77,6 +79,9 @@ class Relay {
   // Frames dropped as duplicates / for flows this node never learned.
   uint64_t duplicates_dropped() const;
   uint64_t unknown_flow_dropped() const;
+  // Frames dropped at this relay because the group's allow-list refuses
+  // their source.
+  uint64_t disallowed_dropped() const;
 
  private:
   // Receivers that were above their high watermark after a dispatch.
@@ -118,6 +123,7 @@ class Relay {
       ABSL_GUARDED_BY(mu_);
   uint64_t duplicates_dropped_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t unknown_flow_dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t disallowed_dropped_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 

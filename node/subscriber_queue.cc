@@ -23,6 +23,30 @@ bool SubscriberQueue::Push(DeliveryItem item) {
   return true;
 }
 
+bool SubscriberQueue::PushDroppingOldest(DeliveryItem item) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  bytes_ += Cost(item);
+  items_.push_back(std::move(item));
+  // Keep the joined event and the newest message.
+  for (auto it = items_.begin();
+       bytes_ > high_watermark_bytes_ && std::next(it) != items_.end();) {
+    if (it->frame == nullptr) {
+      ++it;
+      continue;
+    }
+    bytes_ -= Cost(*it);
+    it = items_.erase(it);
+    ++dropped_;
+  }
+  return true;
+}
+
+uint64_t SubscriberQueue::dropped() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+
 bool SubscriberQueue::OverHighWatermark() const {
   absl::MutexLock lock(&mu_);
   return bytes_ > high_watermark_bytes_;

@@ -46,6 +46,11 @@ class SubscriberQueue {
   // Queues an item. Returns false if the queue is closed.
   bool Push(DeliveryItem item);
 
+  // Like Push(), but drops the oldest queued messages to stay within the
+  // high watermark, counting them (`realtime` groups).
+  bool PushDroppingOldest(DeliveryItem item);
+  uint64_t dropped() const;
+
   // True while queued payload bytes exceed the high watermark.
   bool OverHighWatermark() const;
 
@@ -84,6 +89,7 @@ class SubscriberQueue {
   mutable absl::Mutex mu_;
   std::deque<DeliveryItem> items_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status closed_status_ ABSL_GUARDED_BY(mu_);
   uint64_t join_report_seq_ ABSL_GUARDED_BY(mu_) = 0;

@@ -98,6 +98,32 @@ bool OutboundLink::Send(FramePtr frame) {
   return true;
 }
 
+bool OutboundLink::SendDroppingOldest(FramePtr frame) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  queued_bytes_ += frame->bytes().size();
+  queue_.push_back(std::move(frame));
+  // queue_ holds only frames not yet handed to the socket; never drop HELLO
+  // or the newest frame.
+  for (auto it = queue_.begin();
+       queued_bytes_ > options_.high_watermark_bytes && std::next(it) != queue_.end();) {
+    if ((*it)->header().type != FrameType::kData) {
+      ++it;
+      continue;
+    }
+    queued_bytes_ -= (*it)->bytes().size();
+    it = queue_.erase(it);
+    ++dropped_frames_;
+  }
+  MaybeStartWrite();
+  return true;
+}
+
+uint64_t OutboundLink::dropped_frames() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_frames_;
+}
+
 void OutboundLink::MaybeStartWrite() {
   if (!connected_ || writing_ || closed_ || queue_.empty()) return;
   writing_ = true;

@@ -58,6 +58,15 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
   // the frame) if the link is closed.
   bool Send(FramePtr frame);
 
+  // Like Send(), but never lets the queue grow past the high watermark: the
+  // oldest queued DATA frames (not yet handed to the socket) are dropped to
+  // make room, and counted. For receivers that must never slow the sender
+  // (`realtime`).
+  bool SendDroppingOldest(FramePtr frame);
+
+  // DATA frames dropped by SendDroppingOldest since the link started.
+  uint64_t dropped_frames() const;
+
   // True while queued bytes exceed the high watermark.
   bool OverHighWatermark() const;
 
@@ -100,6 +109,7 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
   ClosedCallback on_closed_ ABSL_GUARDED_BY(mu_);
   std::deque<FramePtr> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_frames_ ABSL_GUARDED_BY(mu_) = 0;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,7 +3,9 @@
 //   canopy-sub --node HOST:PORT --group G [--include S,... | --exclude S,...]
 //              [--count N] [--with-source]
 //
-// Prints "canopy-sub: joined G at node X" on stderr once the join is planned.
+// Prints "canopy-sub: joined G at node X" on stderr once the join is planned,
+// and "canopy-sub: gap: N message(s) of S lost before sequence Q" for every
+// gap in a source's sequence.
 // Ends after N messages with --count, or when interrupted.
 
 #include <csignal>
@@ -59,6 +61,11 @@ int main(int argc, char** argv) {
     if (!m.ok()) {
       std::fprintf(stderr, "canopy-sub: %s\n", m.status().ToString().c_str());
       return 1;
+    }
+    if (m->missed_before > 0) {
+      std::fprintf(stderr, "canopy-sub: gap: %llu message(s) of %s lost before sequence %llu\n",
+                   static_cast<unsigned long long>(m->missed_before), m->source.c_str(),
+                   static_cast<unsigned long long>(m->sequence));
     }
     if (with_source) {
       std::printf("%s %llu %s\n", m->source.c_str(), static_cast<unsigned long long>(m->sequence),

@@ -1,6 +1,8 @@
 #include "canopy/subscriber.h"
 
+#include <algorithm>
 #include <deque>
+#include <map>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -69,9 +71,12 @@ class GrpcSubscriber final : public Subscriber {
         joined_ = true;
       } else if (d.has_message()) {
         v1::Message* m = d.mutable_message();
+        uint64_t& last = last_sequence_[m->source()];
+        const uint64_t missed = last != 0 && m->sequence() > last + 1 ? m->sequence() - last - 1 : 0;
+        last = std::max(last, m->sequence());
         pending_.push_back(ReceivedMessage{std::move(*m->mutable_group()),
                                            std::move(*m->mutable_source()), m->sequence(),
-                                           std::move(*m->mutable_payload())});
+                                           std::move(*m->mutable_payload()), missed});
       }
       auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return pending_.size() < kMaxPending || closing_;
@@ -91,6 +96,8 @@ class GrpcSubscriber final : public Subscriber {
 
   absl::Mutex mu_;
   std::deque<ReceivedMessage> pending_ ABSL_GUARDED_BY(mu_);
+  // Highest sequence seen per source, to count what was lost in between.
+  std::map<std::string, uint64_t> last_sequence_ ABSL_GUARDED_BY(mu_);
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;

@@ -88,5 +88,25 @@ TEST(SubscriberQueueTest, BackPressureAndClose) {
   EXPECT_EQ(q->closed_status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST(SubscriberQueueTest, RealtimeDropsTheOldestAndCountsThem) {
+  auto q = Sub("g", v1::FILTER_MODE_EXCLUDE, {});  // 1 MiB high watermark
+  q->MarkJoined();
+  const std::string chunk(300 << 10, 'c');
+  for (int i = 1; i <= 10; ++i) {
+    q->PushDroppingOldest(
+        DeliveryItem{wire::Frame::Make(wire::FrameType::kData, 1, 1, i, chunk), nullptr});
+  }
+  EXPECT_FALSE(q->OverHighWatermark());
+  EXPECT_EQ(q->dropped(), 7u);
+  auto joined = q->Pop(absl::ZeroDuration());
+  ASSERT_TRUE(joined.has_value());
+  EXPECT_EQ(joined->frame, nullptr);  // the joined event is never dropped
+  for (uint64_t want = 8; want <= 10; ++want) {
+    auto item = q->Pop(absl::ZeroDuration());
+    ASSERT_TRUE(item.has_value());
+    EXPECT_EQ(item->frame->header().sequence, want);  // the newest survive, in order
+  }
+}
+
 }  // namespace
 }  // namespace canopy::node

@@ -79,10 +79,13 @@ Overlay::~Overlay() {
   std::filesystem::remove_all(dir_, ignored);
 }
 
-std::string Overlay::StartNode(const std::string& id, int max_fanout) {
-  auto node = std::make_unique<Process>(std::vector<std::string>{
-      BinaryPath("canopy-node"), "--id", id, "--controller", controller_address_, "--listen",
-      "127.0.0.1:0", "--data", "127.0.0.1:0", "--max-fanout", std::to_string(max_fanout)});
+std::string Overlay::StartNode(const std::string& id, int max_fanout,
+                               std::vector<std::string> extra_args) {
+  std::vector<std::string> argv = {BinaryPath("canopy-node"), "--id", id, "--controller",
+                                   controller_address_, "--listen", "127.0.0.1:0", "--data",
+                                   "127.0.0.1:0", "--max-fanout", std::to_string(max_fanout)};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  auto node = std::make_unique<Process>(std::move(argv));
   auto line = node->WaitForStdout("listening", kWait);
   if (!line) {
     ADD_FAILURE() << "node " << id << " did not start: " << node->Stderr();

@@ -39,7 +39,8 @@ class Overlay {
 
   // Starts node `id` (max fan-out 0 = unlimited) and waits until the
   // controller lists it. Returns its client address.
-  std::string StartNode(const std::string& id, int max_fanout = 0);
+  std::string StartNode(const std::string& id, int max_fanout = 0,
+                        std::vector<std::string> extra_args = {});
 
   // Starts canopy-sub / canopy-pub against node `id`.
   std::unique_ptr<Process> StartSubscriber(const std::string& node,

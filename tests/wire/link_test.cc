@@ -153,5 +153,24 @@ TEST_F(LinkFixture, QueueDepthDrivesBackPressure) {
   link->Close();
 }
 
+TEST_F(LinkFixture, DroppingOldestKeepsTheQueueBoundedAndDeliversTheNewest) {
+  // Nothing listens yet: frames queue while the link retries its connect.
+  asio::ip::tcp::acceptor probe(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = probe.local_endpoint().port();
+  probe.close();
+  OutboundLinkOptions options;
+  options.local_node_id = "parent";
+  options.high_watermark_bytes = 256 << 10;
+  options.connect_timeout = absl::Seconds(30);
+  auto link = OutboundLink::Start(io_, "child", Endpoint{"127.0.0.1", port}, options, nullptr);
+  const std::string chunk(100 << 10, 'd');
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(link->SendDroppingOldest(Frame::Make(FrameType::kData, 1, 1, i, chunk)));
+  }
+  EXPECT_LE(link->QueuedBytes(), options.high_watermark_bytes);
+  EXPECT_EQ(link->dropped_frames(), 18u);
+  link->Close();
+}
+
 }  // namespace
 }  // namespace canopy::wire

@@ -34,6 +34,11 @@ struct ReceivedMessage {
   // Per (group, source), from 1, increasing.
   uint64_t sequence = 0;
   std::string payload;
+  // Messages of this source that were lost just before this one (a
+  // `realtime` group dropped them for a slow receiver, or the tree changed
+  // under the stream). 0 = none; the first message after joining never
+  // counts earlier ones.
+  uint64_t missed_before = 0;
 };
 
 // A subscription to one group: opening it joins, Cancel() or destruction
