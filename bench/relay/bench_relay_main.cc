@@ -1,0 +1,233 @@
+// bench-relay: the data plane on loopback with real processes (issue 5,
+// "Measured"). One run measures the yardsticks (iperf3 single stream, or a
+// built-in raw TCP sender/receiver when iperf3 is missing; a direct TCP
+// ping-pong) and the relay (publisher → node → subscriber, a chain of 3
+// relays, fan-out 1/2/4/8, latency through 1 and 3 relays, CPU of the
+// relay processes), and prints ratios. The last line is one JSON object.
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "bench/relay/child_process.h"
+#include "bench/relay/cpu_usage.h"
+#include "bench/relay/overlay.h"
+#include "bench/relay/percentile.h"
+#include "bench/relay/relay_flows.h"
+#include "bench/relay/yardsticks.h"
+#include "proto/program.h"
+
+namespace canopy::bench {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024 * 1024;
+constexpr int kFanouts[] = {1, 2, 4, 8};
+constexpr int kMaxFanout = 8;
+
+struct Config {
+  double seconds = 3;
+  size_t message_bytes = 1 << 20;
+  double warmup_seconds = 0.5;
+  size_t latency_bytes = 1024;
+  double latency_rate = 2000;
+  double latency_seconds = 2;
+  bool quick = false;
+};
+
+// Static overlay links: h1 alone (one relay), c1-c2-c3 (a chain: the only
+// path from c1 to c3 runs through c2), f0 to f1..f8 (a star).
+std::string Links() {
+  std::string links = "c1 c2 100\nc2 c3 100\n";
+  for (int i = 1; i <= kMaxFanout; ++i) absl::StrAppend(&links, "f0 f", i, " 100\n");
+  return links;
+}
+
+int Fail(const std::string& what, const absl::Status& status, const RelayOverlay* overlay) {
+  std::fprintf(stderr, "bench-relay: %s: %s\n", what.c_str(), status.ToString().c_str());
+  if (overlay != nullptr) std::fprintf(stderr, "%s\n", overlay->Logs().c_str());
+  return 1;
+}
+
+double Gbps(double bytes_per_s) { return bytes_per_s * 8 / 1e9; }
+
+// JSON number; %.6g is valid JSON for finite values.
+std::string Num(double v) { return absl::StrFormat("%.6g", v); }
+
+int Run(const Config& config) {
+  const absl::Time began = absl::Now();
+  const absl::Duration warmup = absl::Seconds(config.warmup_seconds);
+  const absl::Duration window = absl::Seconds(config.seconds);
+  std::printf("bench-relay: %zu-byte messages, %.2f s per throughput phase, %s mode\n",
+              config.message_bytes, config.seconds, config.quick ? "quick" : "full");
+
+  // --- Yardstick: raw TCP throughput on loopback.
+  std::string yardstick = "iperf3";
+  double yard_bps = 0;
+  const std::string iperf3 = FindOnPath("iperf3");
+  if (!iperf3.empty()) {
+    const int secs = std::max(1, static_cast<int>(std::lround(config.seconds)));
+    auto bps = Iperf3BitsPerSecond(iperf3, secs);
+    if (bps.ok()) {
+      yard_bps = *bps;
+    } else {
+      std::printf("yardstick: iperf3 failed (%s); using the built-in raw TCP sender\n",
+                  bps.status().ToString().c_str());
+    }
+  } else {
+    std::printf("yardstick: iperf3 not found on PATH; using the built-in raw TCP sender\n");
+  }
+  if (yard_bps == 0) {
+    yardstick = "raw-tcp";
+    auto bps = RawTcpBitsPerSecond(window, 128 * 1024);
+    if (!bps.ok()) return Fail("raw TCP yardstick", bps.status(), nullptr);
+    yard_bps = *bps;
+  }
+  const double yard_bytes_per_s = yard_bps / 8;
+  std::printf("yardstick %-8s single TCP stream on loopback   %8.2f Gbit/s\n", yardstick.c_str(),
+              yard_bps / 1e9);
+
+  // --- The overlay: 1 + 3 + 9 nodes, static links.
+  auto overlay_or = RelayOverlay::Start(Links(), absl::Seconds(15));
+  if (!overlay_or.ok()) return Fail("controller", overlay_or.status(), nullptr);
+  RelayOverlay& overlay = **overlay_or;
+  absl::Status spawned = overlay.SpawnNode("h1", 0);
+  for (const char* id : {"c1", "c2", "c3"}) {
+    if (spawned.ok()) spawned = overlay.SpawnNode(id, 1);  // a chain: fan-out 1
+  }
+  for (int i = 0; i <= kMaxFanout && spawned.ok(); ++i) {
+    spawned = overlay.SpawnNode(absl::StrCat("f", i), 0);  // unlimited fan-out
+  }
+  if (spawned.ok()) spawned = overlay.AwaitNodes(absl::Seconds(30));
+  if (!spawned.ok()) return Fail("nodes", spawned, &overlay);
+  const double hz = NominalCpuHz();
+
+  // --- Throughput: one relay, a chain of three, fan-out.
+  auto hop1 = MeasureThroughput(overlay, {"hop1-tput", "h1", {"h1"}}, config.message_bytes,
+                                warmup, window);
+  if (!hop1.ok()) return Fail("publisher -> h1 -> subscriber", hop1.status(), &overlay);
+  const double hop1_ratio = hop1->delivered_bytes_per_s / yard_bytes_per_s;
+  const double hop1_gib = static_cast<double>(hop1->delivered_bytes) / kGiB;
+  const double cycles_per_gib = hop1->node_cpu_seconds.at("h1") * hz / hop1_gib;
+  std::printf("1 relay   pub -> h1 -> sub                      %8.2f Gbit/s  %.3f x yardstick"
+              "  (CPU in %.2f s: h1 %.2f s, client SDK %.2f s)\n",
+              Gbps(hop1->delivered_bytes_per_s), hop1_ratio, hop1->window_seconds,
+              hop1->node_cpu_seconds.at("h1"), hop1->client_cpu_seconds);
+
+  auto chain = MeasureThroughput(overlay, {"chain3-tput", "c1", {"c3"}}, config.message_bytes,
+                                 warmup, window);
+  if (!chain.ok()) return Fail("publisher -> c1 -> c2 -> c3 -> subscriber", chain.status(), &overlay);
+  const double chain3_ratio = chain->delivered_bytes_per_s / yard_bytes_per_s;
+  const double chain_gib = static_cast<double>(chain->delivered_bytes) / kGiB;
+  const double relay_cycles_per_gib = chain->node_cpu_seconds.at("c2") * hz / chain_gib;
+  // Two more relays than hop1: time per GiB added by each.
+  const double per_hop_ms_per_gib =
+      (kGiB / chain->delivered_bytes_per_s - kGiB / hop1->delivered_bytes_per_s) / 2 * 1e3;
+  std::printf("3 relays  pub -> c1 -> c2 -> c3 -> sub          %8.2f Gbit/s  %.3f x yardstick\n",
+              Gbps(chain->delivered_bytes_per_s), chain3_ratio);
+  std::printf("          tree: %s\n", chain->tree.c_str());
+  std::printf("          per extra relay hop: %+.1f ms per GiB; middle relay c2 %.3g cycles/GiB"
+              " (CPU c1 %.2f s, c2 %.2f s, c3 %.2f s)\n",
+              per_hop_ms_per_gib, relay_cycles_per_gib, chain->node_cpu_seconds.at("c1"),
+              chain->node_cpu_seconds.at("c2"), chain->node_cpu_seconds.at("c3"));
+
+  std::vector<double> fanout_ratio;
+  double fanout8_ingress_cycles_per_gib = 0;
+  for (int n : kFanouts) {
+    FlowSpec flow{absl::StrCat("fanout", n), "f0", {}};
+    for (int i = 1; i <= n; ++i) flow.receivers.push_back(absl::StrCat("f", i));
+    auto fan = MeasureThroughput(overlay, flow, config.message_bytes, warmup, window);
+    if (!fan.ok()) return Fail(absl::StrCat("fan-out ", n), fan.status(), &overlay);
+    fanout_ratio.push_back(fan->delivered_bytes_per_s / yard_bytes_per_s);
+    const double in_cpu = fan->node_cpu_seconds.at("f0");
+    double children_cpu = 0;
+    for (int i = 1; i <= n; ++i) children_cpu += fan->node_cpu_seconds.at(absl::StrCat("f", i));
+    const double gib = static_cast<double>(fan->delivered_bytes) / kGiB;
+    if (n == kMaxFanout) fanout8_ingress_cycles_per_gib = in_cpu * hz / gib;
+    std::printf("fan-out %d f0 -> %d nodes, 1 subscriber each   %8.2f Gbit/s  %.3f x yardstick"
+                "  aggregate (%.2f Gbit/s each; CPU f0 %.2f s, children %.2f s)\n",
+                n, n, Gbps(fan->delivered_bytes_per_s), fanout_ratio.back(),
+                Gbps(fan->delivered_bytes_per_s) / n, in_cpu, children_cpu);
+  }
+
+  // --- Latency: direct TCP one-way against one relay and a chain of three.
+  const int count = std::max(100, static_cast<int>(config.latency_rate * config.latency_seconds));
+  auto direct = TcpPingPongOneWayMicros(config.latency_bytes, count, config.latency_rate);
+  if (!direct.ok()) return Fail("TCP ping-pong", direct.status(), nullptr);
+  const size_t skip = direct->size() / 10;
+  std::vector<double> direct_us(direct->begin() + static_cast<std::ptrdiff_t>(skip), direct->end());
+  auto lat1 = MeasureLatency(overlay, {"hop1-lat", "h1", {"h1"}}, config.latency_bytes, count,
+                             config.latency_rate);
+  if (!lat1.ok()) return Fail("latency through h1", lat1.status(), &overlay);
+  auto lat3 = MeasureLatency(overlay, {"chain3-lat", "c1", {"c3"}}, config.latency_bytes, count,
+                             config.latency_rate);
+  if (!lat3.ok()) return Fail("latency through c1 c2 c3", lat3.status(), &overlay);
+  const double d50 = Percentile(direct_us, 0.5), d99 = Percentile(direct_us, 0.99);
+  const double h50 = Percentile(lat1->micros, 0.5), h99 = Percentile(lat1->micros, 0.99);
+  const double c50 = Percentile(lat3->micros, 0.5), c99 = Percentile(lat3->micros, 0.99);
+  std::printf("latency   %zu-byte messages at %.0f/s, %d sent per path, first tenth skipped\n",
+              config.latency_bytes, config.latency_rate, count);
+  std::printf("  direct TCP one-way (ping-pong RTT/2)    p50 %8.1f us  p99 %8.1f us\n", d50, d99);
+  std::printf("  pub -> h1 -> sub                        p50 %8.1f us  p99 %8.1f us"
+              "  (%d/%d delivered)\n", h50, h99, lat1->received, lat1->sent);
+  std::printf("  pub -> c1 -> c2 -> c3 -> sub            p50 %8.1f us  p99 %8.1f us"
+              "  (%d/%d delivered)\n", c50, c99, lat3->received, lat3->sent);
+  std::printf("  added by one relay hop (h1 - direct)    p50 %8.1f us  p99 %8.1f us\n", h50 - d50,
+              h99 - d99);
+  std::printf("  per extra node-to-node hop ((c - h)/2)  p50 %8.1f us  p99 %8.1f us\n",
+              (c50 - h50) / 2, (c99 - h99) / 2);
+  std::printf("cpu       %.4g cycles per relayed GiB (h1: utime+stime from /proc/PID/stat x"
+              " %.0f MHz nominal; no hardware cycle counter used)\n",
+              cycles_per_gib, hz / 1e6);
+  std::printf("targets   hop1_ratio >= 0.6: %s\n", hop1_ratio >= 0.6 ? "met" : "NOT met");
+  std::printf("run       %.1f s\n", absl::ToDoubleSeconds(absl::Now() - began));
+
+  std::string json = absl::StrFormat(
+      "{\"iperf3_gbps\":%s, \"hop1_ratio\":%s, \"chain3_ratio\":%s, \"fanout8_ratio\":%s, "
+      "\"p50_added_us\":%s, \"p99_added_us\":%s, \"cycles_per_gib\":%s, "
+      "\"yardstick\":\"%s\", \"hop1_gbps\":%s, \"chain3_gbps\":%s, "
+      "\"per_hop_ms_per_gib\":%s, \"fanout1_ratio\":%s, \"fanout2_ratio\":%s, "
+      "\"fanout4_ratio\":%s, \"direct_p50_us\":%s, \"direct_p99_us\":%s, "
+      "\"chain3_p50_us\":%s, \"chain3_p99_us\":%s, \"relay_cycles_per_gib\":%s, "
+      "\"fanout8_ingress_cycles_per_gib\":%s, \"cycles_source\":\"proc-stat\", "
+      "\"message_bytes\":%zu}\n",
+      Num(yard_bps / 1e9), Num(hop1_ratio), Num(chain3_ratio), Num(fanout_ratio[3]),
+      Num(h50 - d50), Num(h99 - d99), Num(cycles_per_gib), yardstick,
+      Num(Gbps(hop1->delivered_bytes_per_s)), Num(Gbps(chain->delivered_bytes_per_s)),
+      Num(per_hop_ms_per_gib), Num(fanout_ratio[0]), Num(fanout_ratio[1]), Num(fanout_ratio[2]),
+      Num(d50), Num(d99), Num(c50), Num(c99), Num(relay_cycles_per_gib),
+      Num(fanout8_ingress_cycles_per_gib), config.message_bytes);
+  std::fputs(json.c_str(), stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+}  // namespace canopy::bench
+
+int main(int argc, char** argv) {
+  canopy::bench::Config config;
+  CLI::App app{"bench-relay: data-plane throughput, fan-out, latency and CPU of canopy-node "
+               "on loopback, against raw TCP measured in the same run"};
+  app.add_option("--seconds", config.seconds, "measured window of each throughput phase")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 60.0));
+  app.add_option("--message-bytes", config.message_bytes, "message size of throughput phases")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{8}, size_t{16} << 20));
+  app.add_flag("--quick", config.quick,
+               "smoke test: 64 KiB messages, 0.3 s phases, 0.3 s of latency samples");
+  if (auto exit_code = canopy::ParseCommandLine(app, "bench-relay", argc, argv)) return *exit_code;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows as each phase ends
+  if (config.quick) {
+    if (app.count("--seconds") == 0) config.seconds = 0.3;
+    if (app.count("--message-bytes") == 0) config.message_bytes = 64 << 10;
+    config.warmup_seconds = 0.15;
+    config.latency_seconds = 0.3;
+  }
+  return canopy::bench::Run(config);
+}
