@@ -1,6 +1,8 @@
 // canopy-node: the relay. Attaches to the controller, serves local clients
 // (Node gRPC service) and forwards frames along the controller's trees.
 
+#include <malloc.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -66,6 +68,11 @@ int main(int argc, char** argv) {
   }
 
   const sigset_t signals = canopy::BlockShutdownSignals();
+  // Messages are up to 16 MiB and short-lived: keep freed buffers in the heap
+  // instead of returning each to the kernel (glibc's default above 128 KiB),
+  // which made every large message fault in and zero fresh pages.
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(max_payload) + (1 << 20));
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
   canopy::node::ForwardingState state;
   // Set once the session exists; clients may connect before that.

@@ -79,7 +79,12 @@ absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_
 
 std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle, uint32_t source_id,
                                          uint64_t sequence, absl::string_view payload) {
-  std::string bytes(kHeaderSize + payload.size(), '\0');
+  // Header placeholder, then the payload appended: no zero-fill of the
+  // payload bytes that are overwritten anyway.
+  std::string bytes;
+  bytes.reserve(kHeaderSize + payload.size());
+  bytes.append(kHeaderSize, '\0');
+  bytes.append(payload.data(), payload.size());
   FrameHeader h;
   h.type = type;
   h.group_handle = group_handle;
@@ -87,9 +92,6 @@ std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle, 
   h.length = static_cast<uint32_t>(payload.size());
   h.sequence = sequence;
   PutHeader(h, bytes.data());
-  if (!payload.empty()) {
-    std::copy(payload.begin(), payload.end(), bytes.begin() + kHeaderSize);
-  }
   h.checksum = FrameChecksum(bytes, payload);
   endian::store_big_u64(Bytes(bytes.data() + kChecksumOffset), h.checksum);
   return std::shared_ptr<const Frame>(new Frame(std::move(bytes), h));
