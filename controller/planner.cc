@@ -68,13 +68,15 @@ void Planner::SetPolicy(const v1::GroupPolicy& policy) {
   ReconcileSources();
   const std::string& group = policy.group();
   shared_.erase(group);
-  for (const SourceKey& key : flows_of_group_[group]) {
+  auto flows = flows_of_group_.find(group);
+  if (flows == flows_of_group_.end()) return;
+  for (const SourceKey& key : flows->second) {
     Flow& flow = flows_.at(key);
     flow.profile = ProfileOf(group);
     BuildFlow(key, flow);
   }
   if (ProfileOf(group) == v1::TREE_PROFILE_COST) RebuildShared(group);
-  for (const SourceKey& key : flows_of_group_[group]) RefreshEntries(key);
+  for (const SourceKey& key : flows->second) RefreshEntries(key);
   changed_groups_.insert(group);
 }
 
@@ -247,7 +249,7 @@ void Planner::CreateFlow(const SourceKey& key, const std::string& ingress) {
   BuildFlow(key, flow);
   if (flow.profile == v1::TREE_PROFILE_COST) {
     RebuildShared(key.first);
-    for (const SourceKey& k : flows_of_group_[key.first]) RefreshEntries(k);
+    for (const SourceKey& k : flows_of_group_.at(key.first)) RefreshEntries(k);
   } else {
     RefreshEntries(key);
   }
@@ -265,11 +267,14 @@ void Planner::RemoveFlow(const SourceKey& key) {
   }
   const v1::TreeProfile profile = flows_.at(key).profile;
   flows_.erase(key);
-  flows_of_group_[key.first].erase(key);
-  if (flows_of_group_[key.first].empty()) flows_of_group_.erase(key.first);
-  if (profile == v1::TREE_PROFILE_COST) {
+  auto group_flows = flows_of_group_.find(key.first);
+  group_flows->second.erase(key);
+  if (group_flows->second.empty()) {
+    flows_of_group_.erase(group_flows);
+    shared_.erase(key.first);
+  } else if (profile == v1::TREE_PROFILE_COST) {
     RebuildShared(key.first);
-    for (const SourceKey& k : flows_of_group_[key.first]) RefreshEntries(k);
+    for (const SourceKey& k : group_flows->second) RefreshEntries(k);
   }
   changed_groups_.insert(key.first);
 }

@@ -13,7 +13,9 @@ void Topology::RemoveNode(const std::string& id) {
 
 void Topology::ReportRtts(const std::string& from,
                           const std::vector<std::pair<std::string, uint64_t>>& rtts) {
+  if (!nodes_.contains(from)) return;
   for (const auto& [peer, rtt] : rtts) {
+    if (!nodes_.contains(peer) || peer == from) continue;  // only attached peers
     if (rtt == 0) {
       rtts_.erase({from, peer});
     } else {
@@ -37,12 +39,20 @@ int64_t Topology::LinkCost(const std::string& a, const std::string& b) const {
 
 tree::OverlayGraph Topology::BuildGraph(std::vector<std::string>& names) const {
   tree::OverlayGraph graph;
-  names.clear();
+  // Keep the callers' vertex numbering if it names exactly these nodes (only
+  // costs changed), so trees computed on the old graph stay meaningful;
+  // otherwise number nodes in id order.
+  bool same_nodes = names.size() == nodes_.size();
+  for (size_t i = 0; same_nodes && i < names.size(); ++i) same_nodes = nodes_.contains(names[i]);
+  if (!same_nodes) {
+    names.clear();
+    for (const auto& [id, spec] : nodes_) names.push_back(id);
+  }
   std::map<std::string, tree::VertexId> index;
-  for (const auto& [id, spec] : nodes_) {
+  for (const std::string& id : names) {
+    const NodeSpec& spec = nodes_.at(id);
     index[id] = graph.AddVertex(tree::VertexInfo{id, static_cast<int32_t>(spec.max_fanout),
                                                  static_cast<int64_t>(spec.upload_bps), ""});
-    names.push_back(id);
   }
   if (!static_links_.empty()) {
     for (const StaticLink& link : static_links_) {

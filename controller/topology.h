@@ -34,6 +34,7 @@ class Topology {
   void AddNode(const NodeSpec& spec);
   void RemoveNode(const std::string& id);
   // Records RTTs that `from` measured (µs; 0 = unreachable, forgets it).
+  // Reports from or about nodes that are not attached are ignored.
   void ReportRtts(const std::string& from,
                   const std::vector<std::pair<std::string, uint64_t>>& rtts);
   void SetStaticLinks(std::vector<StaticLink> links);
@@ -41,7 +42,9 @@ class Topology {
   const std::map<std::string, NodeSpec>& nodes() const { return nodes_; }
   const std::vector<StaticLink>& static_links() const { return static_links_; }
 
-  // Builds the graph; `names[v]` is the node of vertex v.
+  // Builds the graph; `names[v]` is the node of vertex v. If `names` already
+  // lists exactly the current nodes their order is kept, else it is replaced
+  // by the nodes in id order.
   tree::OverlayGraph BuildGraph(std::vector<std::string>& names) const;
 
   // Adds node `id` (already added with AddNode) as a new vertex of `graph`,

@@ -293,6 +293,39 @@ TEST_F(PlannerTest, NodeArrivingAfterTheFlowCanJoinIt) {
   EXPECT_EQ(Entry("c")->parent(), "a");
 }
 
+TEST_F(PlannerTest, ReoptimizeAfterAnArrivalKeepsTreesOnTheRightNodes) {
+  Node("b");
+  Node("c");
+  Join("c", "g");
+  Publish("b", "g", "s");
+  Node("a");  // sorts first: a rebuild in id order would renumber every vertex
+  planner_.ReportRtts("b", {{"c", 990}});  // within hysteresis: old trees kept
+  EXPECT_EQ(planner_.Reoptimize().applied, 0);
+  Join("a", "g");  // an incremental change after the pass uses its trees
+  EXPECT_EQ(Entry("c")->parent(), "b");
+  EXPECT_EQ(Entry("a")->parent(), "b");
+  EXPECT_THAT(Children(*Entry("b")), UnorderedElementsAre("a", "c"));
+  EXPECT_EQ(planner_.Trees("g")[0].root(), "b");
+}
+
+TEST_F(PlannerTest, APolicyAloneDoesNotMakeAGroupActive) {
+  v1::GroupPolicy policy;
+  policy.set_group("quiet");
+  policy.set_profile(v1::TREE_PROFILE_COST);
+  planner_.SetPolicy(policy);
+  EXPECT_FALSE(planner_.HasMembersOrSources("quiet"));
+}
+
+TEST_F(PlannerTest, RttsAboutUnknownNodesAreIgnored) {
+  Node("a");
+  planner_.ReportRtts("a", {{"ghost", 5}});
+  planner_.ReportRtts("ghost", {{"a", 5}});
+  Node("ghost");
+  Join("ghost", "g");
+  Publish("a", "g", "s");
+  EXPECT_EQ(planner_.Trees("g")[0].cost(), 1000);  // the default, not 5
+}
+
 TEST_F(PlannerTest, IngressWithoutRemoteMembersStillGetsItsEntry) {
   Node("a");
   Join("a", "g");
