@@ -47,6 +47,9 @@ void Relay::Stop() {
     children = std::move(children_);
   }
   for (auto& [id, link] : children) link->Close();
+  // Fail pending unknown-flow watchers now: they hold links of this relay's
+  // io_context, which must not outlive it.
+  state_.Expire(absl::InfiniteFuture());
   if (io_thread_.joinable()) {
     asio::post(io_, [this] {
       if (listener_) listener_->Close();
@@ -195,16 +198,22 @@ void Relay::AwaitDrain(Pressure pressure, std::function<void()> done) {
 uint64_t Relay::PublishLocal(const std::string& group, const std::string& source,
                              absl::string_view payload) {
   std::optional<v1::FlowEntry> entry = state_.Find(group, source);
-  uint64_t sequence;
-  {
-    absl::MutexLock lock(&mu_);
-    sequence = ++last_sequence_[{group, source}];
-  }
   auto names = std::make_shared<const FlowNames>(FlowNames{group, source});
-  wire::FramePtr frame =
-      wire::Frame::Make(wire::FrameType::kData, entry ? entry->group_handle() : 0,
-                        entry ? entry->source_id() : 0, sequence, payload);
-  Pressure pressure = Dispatch(entry ? &*entry : nullptr, names, frame);
+  uint64_t sequence;
+  Pressure pressure;
+  {
+    // Sequence and hand-off under one lock: two local publishers of one flow
+    // must not reorder it.
+    absl::MutexLock publishing(&publish_mu_);
+    {
+      absl::MutexLock lock(&mu_);
+      sequence = ++last_sequence_[{group, source}];
+    }
+    wire::FramePtr frame =
+        wire::Frame::Make(wire::FrameType::kData, entry ? entry->group_handle() : 0,
+                          entry ? entry->source_id() : 0, sequence, payload);
+    pressure = Dispatch(entry ? &*entry : nullptr, names, frame);
+  }
   if (!pressure.empty()) {
     absl::Notification drained;
     AwaitDrain(std::move(pressure), [&drained] { drained.Notify(); });

@@ -114,6 +114,10 @@ class Relay {
   std::unique_ptr<wire::LinkListener> listener_;  // used on the I/O thread
   std::thread io_thread_;
 
+  // Held from taking a sequence number to handing the frame to every
+  // receiver, so two local publishers of one flow never reorder it.
+  absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<wire::OutboundLink>> children_
       ABSL_GUARDED_BY(mu_);
