@@ -3,15 +3,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/address.h"
+#include "proto/grpc_status.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
 
 namespace canopy::controller {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
 
 // NodeChannel over one Attach stream. Writes are serialised; Close cancels
 // the call, which ends the handler's read loop.

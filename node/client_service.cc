@@ -5,6 +5,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "proto/source_filter.h"
+#include "proto/grpc_status.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
 
@@ -13,10 +14,6 @@ namespace {
 
 // How often a Subscribe call checks whether its client went away while idle.
 constexpr absl::Duration kCancelCheckInterval = absl::Milliseconds(100);
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
 
 }  // namespace
 

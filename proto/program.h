@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <optional>
+#include <string>
 
 #include "CLI/CLI.hpp"
 
@@ -36,6 +37,16 @@ inline sigset_t BlockShutdownSignals() {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;
+}
+
+// Servers print one line on stdout once they listen, e.g.
+// "canopy-node NAME listening clients=HOST:PORT data=HOST:PORT". Returns the
+// value of `key` in such a line, or "" if it has none.
+inline std::string ListeningField(const std::string& line, const std::string& key) {
+  const size_t at = line.find(key + "=");
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size() + 1;
+  return line.substr(start, line.find(' ', start) - start);
 }
 
 // Waits for SIGINT or SIGTERM; returns the signal number.

@@ -6,14 +6,9 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/channel.h"
-#include "grpcpp/support/status.h"
+#include "proto/grpc_status.h"
 
 namespace canopy {
-
-// gRPC status → absl::Status, keeping code and message.
-inline absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 // A channel to a node's client endpoint that admits the largest messages the
 // node accepts.
