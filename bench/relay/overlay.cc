@@ -8,17 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpcpp/create_channel.h"
+#include "proto/program.h"
 
 namespace canopy::bench {
 namespace {
-
-// "key=value" field of a line like "... listening clients=A data=B".
-std::string Field(const std::string& line, const std::string& key) {
-  const size_t at = line.find(key + "=");
-  if (at == std::string::npos) return "";
-  const size_t start = at + key.size() + 1;
-  return line.substr(start, line.find(' ', start) - start);
-}
 
 // Poll interval for controller state; every poll loop is bounded by a deadline.
 constexpr absl::Duration kPoll = absl::Milliseconds(20);
@@ -50,7 +43,7 @@ absl::StatusOr<std::unique_ptr<RelayOverlay>> RelayOverlay::Start(const std::str
     return absl::UnavailableError("canopy-controller did not start: " +
                                   overlay->controller_->StderrTail());
   }
-  overlay->controller_address_ = Field(*line, "grpc");
+  overlay->controller_address_ = ListeningField(*line, "grpc");
   overlay->stub_ = v1::Controller::NewStub(
       grpc::CreateChannel(overlay->controller_address_, grpc::InsecureChannelCredentials()));
   return overlay;
@@ -79,7 +72,7 @@ absl::Status RelayOverlay::AwaitNodes(absl::Duration timeout) {
     if (clients_.count(id)) continue;
     auto line = node->WaitForLine("listening", deadline - absl::Now());
     if (!line) return absl::UnavailableError("node " + id + " did not start: " + node->StderrTail());
-    clients_[id] = Field(*line, "clients");
+    clients_[id] = ListeningField(*line, "clients");
   }
   while (absl::Now() < deadline) {
     grpc::ClientContext context;

@@ -6,20 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
+#include "proto/program.h"
 #include "gtest/gtest.h"
 
 namespace canopy::testing {
-namespace {
-
-// "key=value" field of a line like "... listening clients=A data=B".
-std::string Field(const std::string& line, const std::string& key) {
-  const size_t at = line.find(key + "=");
-  if (at == std::string::npos) return "";
-  const size_t start = at + key.size() + 1;
-  return line.substr(start, line.find(' ', start) - start);
-}
-
-}  // namespace
 
 Overlay::Overlay(std::vector<std::string> controller_args)
     : controller_args_(std::move(controller_args)) {
@@ -42,7 +32,7 @@ bool Overlay::StartController(const std::string& listen) {
     ADD_FAILURE() << "controller did not start: " << controller_->Stderr();
     return false;
   }
-  controller_address_ = Field(*line, "grpc");
+  controller_address_ = ListeningField(*line, "grpc");
   return true;
 }
 
@@ -91,7 +81,7 @@ std::string Overlay::StartNode(const std::string& id, int max_fanout,
     ADD_FAILURE() << "node " << id << " did not start: " << node->Stderr();
     return "";
   }
-  clients_[id] = Field(*line, "clients");
+  clients_[id] = ListeningField(*line, "clients");
   nodes_[id] = std::move(node);
   // Wait until the controller lists it.
   const absl::Time deadline = absl::Now() + kWait;
