@@ -192,14 +192,8 @@ void ControllerCore::Push() {
     rejected->set_reason(r.reason);
     it->second.channel->Send(instruction);
   }
-  // Changed nodes arrive ingress-last; a node also gets its first table.
-  std::vector<std::string> order = planner_.TakeChangedNodes();
-  for (const auto& [id, s] : nodes_) {
-    if (s.version_sent == 0 && std::find(order.begin(), order.end(), id) == order.end()) {
-      order.insert(order.begin(), id);
-    }
-  }
-  for (const std::string& id : order) {
+  // Changed nodes arrive ingress-last; a new node counts as changed.
+  for (const std::string& id : planner_.TakeChangedNodes()) {
     auto it = nodes_.find(id);
     if (it == nodes_.end()) continue;
     Session& s = it->second;

@@ -31,6 +31,7 @@ void Planner::AddNode(const NodeSpec& spec) {
   // graph as a new vertex and is used by trees from the next re-plan on.
   const VertexId v = topology_.ExtendGraph(spec.id, graph_, names_);
   vertex_[spec.id] = v;
+  changed_nodes_.insert(spec.id);  // its first (empty) table is news to it
   const int32_t n = graph_.VertexCount();
   for (auto& [key, flow] : flows_) {
     if (flow.latency) flow.latency->Grow(n);
