@@ -6,17 +6,23 @@
 #include <sstream>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/notification.h"
 #include "controller/controller_core.h"
+#include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
+#include "controller/policy_file.h"
 #include "controller/policy_store.h"
 #include "controller/static_links.h"
 #include "grpcpp/server_builder.h"
 #include "proto/address.h"
+#include "proto/ops/health.h"
+#include "proto/ops/metrics.h"
+#include "proto/ops/metrics_http_server.h"
 #include "proto/program.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -31,6 +37,15 @@ int Fail(const std::string& message) {
 
 constexpr absl::Duration kLivenessCheckInterval = absl::Milliseconds(250);
 
+// Reads a whole (small) file; nullopt if it cannot be read.
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,7 +55,7 @@ int main(int argc, char** argv) {
   uint32_t membership_timeout_ms = 15000;
   uint32_t reoptimize_ms = 5000;
   double hysteresis_percent = 5.0;
-  std::string links_path;
+  std::string links_path, policies_path, metrics_listen = "127.0.0.1:7690";
   app.add_option("--listen", listen, "gRPC address HOST:PORT (port 0 = any free port)")
       ->capture_default_str();
   app.add_option("--store", store_path, "SQLite file with durable policy")->capture_default_str();
@@ -60,6 +75,13 @@ int main(int argc, char** argv) {
                  "switch to a re-optimised tree only if it is this much better")
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
+  app.add_option("--policies", policies_path,
+                 "JSON file of group policies ({\"policies\": [GroupPolicy, ...]}) stored at "
+                 "start; other groups keep their stored policy");
+  CLI::Option* metrics_flag =
+      app.add_option("--metrics-listen", metrics_listen,
+                     "Prometheus /metrics HTTP address HOST:PORT (port 0 = any free port)")
+          ->capture_default_str();
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-controller", argc, argv))
     return *exit_code;
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-controller"));
@@ -68,12 +90,19 @@ int main(int argc, char** argv) {
 
   auto address = canopy::ParseHostPort(listen);
   if (!address.ok()) return Fail(std::string(address.status().message()));
+  auto metrics_address = canopy::ParseHostPort(metrics_listen);
+  if (!metrics_address.ok()) {
+    return Fail("--metrics-listen: " + std::string(metrics_address.status().message()));
+  }
   auto store = canopy::controller::PolicyStore::Open(store_path);
   if (!store.ok()) return Fail(std::string(store.status().message()));
 
   const sigset_t signals = canopy::BlockShutdownSignals();
 
+  canopy::ops::MetricsRegistry registry;
+  canopy::controller::ControllerMetrics metrics(registry);
   canopy::controller::ControllerOptions options;
+  options.on_planned = metrics.PlanObserver();
   options.liveness_timeout = absl::Milliseconds(liveness_ms);
   options.membership_timeout = absl::Milliseconds(membership_timeout_ms);
   options.planner.hysteresis_percent = hysteresis_percent;
@@ -81,17 +110,29 @@ int main(int argc, char** argv) {
   if (!created.ok()) return Fail(created.status().ToString());
   canopy::controller::ControllerCore& core = **created;
   if (!links_path.empty()) {
-    std::ifstream in(links_path);
-    if (!in) return Fail("cannot read links file '" + links_path + "'");
-    std::stringstream text;
-    text << in.rdbuf();
-    auto links = canopy::controller::ParseStaticLinks(text.str());
+    std::optional<std::string> text = ReadFile(links_path);
+    if (!text) return Fail("cannot read links file '" + links_path + "'");
+    auto links = canopy::controller::ParseStaticLinks(*text);
     if (!links.ok()) return Fail(links_path + ": " + std::string(links.status().message()));
     if (auto s = core.SetStaticLinks(*links); !s.ok()) return Fail(s.ToString());
     spdlog::info("{} static link(s) from {}", links->size(), links_path);
   }
+  if (!policies_path.empty()) {
+    std::optional<std::string> text = ReadFile(policies_path);
+    if (!text) return Fail("cannot read policies file '" + policies_path + "'");
+    auto policies = canopy::controller::ParsePolicyFile(*text);
+    if (!policies.ok()) {
+      return Fail(policies_path + ": " + std::string(policies.status().message()));
+    }
+    for (const auto& policy : *policies) {
+      if (auto s = core.SetPolicy(policy); !s.ok()) return Fail(s.ToString());
+    }
+    spdlog::info("{} group policy(ies) from {}", policies->size(), policies_path);
+  }
+  metrics.CollectFrom(core);
   canopy::controller::ControllerService service(core);
 
+  canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(address->ToString(), grpc::InsecureServerCredentials(), &port);
@@ -99,6 +140,22 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) return Fail("cannot listen on " + address->ToString());
   canopy::HostPort bound{address->host, static_cast<uint16_t>(port)};
+  // The store is open and the gRPC server is up: ready (grpc.health.v1).
+  canopy::ops::GrpcHealth health(*server);
+  health.SetServing("", true);
+  health.SetServing(canopy::v1::Controller::service_full_name(), true);
+
+  canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
+  std::string metrics_field;
+  if (auto bound_metrics = metrics_server.Start(*metrics_address); bound_metrics.ok()) {
+    metrics_field = " metrics=" + bound_metrics->ToString();
+  } else if (metrics_flag->count() > 0) {
+    return Fail(std::string(bound_metrics.status().message()));
+  } else {
+    // The default port is taken (e.g. several controllers on one host): run
+    // without /metrics rather than not at all.
+    spdlog::warn("{}; serving no /metrics", std::string(bound_metrics.status().message()));
+  }
 
   absl::Notification stopping;
   std::thread liveness([&] {
@@ -113,13 +170,15 @@ int main(int argc, char** argv) {
     }
   });
 
-  std::printf("canopy-controller listening grpc=%s store=%s\n", bound.ToString().c_str(),
-              store_path.c_str());
+  std::printf("canopy-controller listening grpc=%s store=%s%s\n", bound.ToString().c_str(),
+              store_path.c_str(), metrics_field.c_str());
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
   stopping.Notify();
   liveness.join();
+  health.Shutdown();
+  metrics_server.Stop();
   core.BeginShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;

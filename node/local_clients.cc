@@ -99,4 +99,14 @@ void LocalClients::Acknowledge(uint64_t report_seq) {
   }
 }
 
+std::map<std::string, LocalClients::GroupCounts> LocalClients::CountsByGroup() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, GroupCounts> counts;
+  for (const auto& [group, subscribers] : by_group_) {
+    counts[group].subscribers = static_cast<int>(subscribers.size());
+  }
+  for (const auto& [key, publishers] : sources_) counts[key.first].publishers += publishers;
+  return counts;
+}
+
 }  // namespace canopy::node

@@ -54,6 +54,14 @@ class LocalClients {
   // event for the subscribers those reports carried.
   void Acknowledge(uint64_t report_seq);
 
+  // Local subscriptions and publishers (each AddSource counts once) per
+  // group that has either, for metrics.
+  struct GroupCounts {
+    int subscribers = 0;
+    int publishers = 0;
+  };
+  std::map<std::string, GroupCounts> CountsByGroup() const;
+
  private:
   const std::function<void()> on_change_;
   mutable absl::Mutex mu_;

@@ -1,0 +1,143 @@
+#include "node/node_metrics.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace canopy::node {
+namespace {
+
+using ops::Family;
+using ops::MetricType;
+using ops::Sample;
+
+Family Single(std::string name, std::string help, MetricType type, double value) {
+  return Family{std::move(name), std::move(help), type, {Sample{"", {}, value}}};
+}
+
+// One family with a sample per group.
+Family PerGroup(std::string name, std::string help, MetricType type,
+                const TrafficCounters::Snapshot& snapshot,
+                uint64_t TrafficCounters::GroupTotals::*field) {
+  Family family{std::move(name), std::move(help), type, {}};
+  for (const auto& [group, totals] : snapshot.groups) {
+    family.samples.push_back(Sample{"", {{"group", group}}, static_cast<double>(totals.*field)});
+  }
+  return family;
+}
+
+void CollectTraffic(const TrafficCounters& traffic, std::vector<Family>& out) {
+  const TrafficCounters::Snapshot t = traffic.Take();
+  using Totals = TrafficCounters::GroupTotals;
+  out.push_back(PerGroup("canopy_node_received_bytes_total",
+                         "Payload bytes of the group's frames that entered this node (from a "
+                         "parent link or a local publisher).",
+                         MetricType::kCounter, t, &Totals::bytes_in));
+  out.push_back(PerGroup("canopy_node_received_frames_total",
+                         "Frames of the group that entered this node.", MetricType::kCounter, t,
+                         &Totals::frames_in));
+  out.push_back(PerGroup("canopy_node_sent_bytes_total",
+                         "Payload bytes of the group's frames sent to child links and local "
+                         "subscribers (each copy counts).",
+                         MetricType::kCounter, t, &Totals::bytes_out));
+  out.push_back(PerGroup("canopy_node_sent_frames_total",
+                         "Frame copies of the group sent to child links and local subscribers.",
+                         MetricType::kCounter, t, &Totals::frames_out));
+  Family drops{"canopy_node_dropped_frames_total",
+               "Frames of the group dropped at this node, by reason: duplicate, "
+               "realtime_overflow, disallowed, unknown_flow, detached.",
+               MetricType::kCounter,
+               {}};
+  for (const auto& [group, totals] : t.groups) {
+    for (size_t i = 0; i < kDropReasonCount; ++i) {
+      drops.samples.push_back(Sample{
+          "",
+          {{"group", group}, {"reason", std::string(DropReasonName(static_cast<DropReason>(i)))}},
+          static_cast<double>(totals.drops[i])});
+    }
+  }
+  out.push_back(std::move(drops));
+  out.push_back(PerGroup("canopy_node_replay_ring_bytes",
+                         "Bytes held in the replay rings of the group's flows.", MetricType::kGauge,
+                         t, &Totals::replay_bytes));
+  Family links{"canopy_node_link_queue_bytes",
+               "Bytes queued on the data link to a child node.",
+               MetricType::kGauge,
+               {}};
+  for (const auto& [peer, bytes] : t.link_queue_bytes) {
+    links.samples.push_back(Sample{"", {{"peer", peer}}, static_cast<double>(bytes)});
+  }
+  out.push_back(std::move(links));
+  out.push_back(Single("canopy_node_subscriber_queue_bytes",
+                       "Bytes queued for all local subscribers together.", MetricType::kGauge,
+                       static_cast<double>(t.subscriber_queue_bytes)));
+}
+
+}  // namespace
+
+NodeMetrics::NodeMetrics(ops::MetricsRegistry& registry, const ForwardingState& state,
+                         const LocalClients& clients, const TrafficCounters& traffic)
+    : attaches_(registry.AddCounter("canopy_node_controller_attaches_total",
+                                    "Times the node attached to the controller (first attach "
+                                    "and every reattach after a lost stream).")) {
+  attaches_.Increment({}, 0);  // present from the first scrape
+  registry.AddCollector([this, &state, &clients, &traffic](std::vector<Family>& out) {
+    out.push_back(Single("canopy_node_attached",
+                         "1 while the node is attached to the controller, else 0.",
+                         MetricType::kGauge, attached_.load() ? 1 : 0));
+    out.push_back(Single("canopy_node_table_version",
+                         "Version of the applied forwarding table (0 before the first; "
+                         "versions restart with each controller session).",
+                         MetricType::kGauge, static_cast<double>(state.version())));
+    out.push_back(Single("canopy_node_flows", "Flows in the applied forwarding table.",
+                         MetricType::kGauge, static_cast<double>(state.Entries().size())));
+    Family subscribers{"canopy_node_local_subscribers",
+                       "Local subscriptions (SDK clients) of the group.",
+                       MetricType::kGauge,
+                       {}};
+    Family publishers{"canopy_node_local_publishers",
+                      "Local publishers (SDK clients) of the group.",
+                      MetricType::kGauge,
+                      {}};
+    for (const auto& [group, counts] : clients.CountsByGroup()) {
+      subscribers.samples.push_back(
+          Sample{"", {{"group", group}}, static_cast<double>(counts.subscribers)});
+      publishers.samples.push_back(
+          Sample{"", {{"group", group}}, static_cast<double>(counts.publishers)});
+    }
+    out.push_back(std::move(subscribers));
+    out.push_back(std::move(publishers));
+    CollectTraffic(traffic, out);
+  });
+}
+
+void NodeMetrics::AddRelay(ops::MetricsRegistry& registry, const Relay& relay) {
+  registry.AddCollector([&relay](std::vector<Family>& out) {
+    const RelayCounters c = relay.counters();
+    out.push_back(Single("canopy_node_resumes_sent_total",
+                         "RESUME requests this node sent to a parent (a gap, a new parent, or a "
+                         "child's repair it could not serve from its own ring).",
+                         MetricType::kCounter, static_cast<double>(c.resumes_sent)));
+    out.push_back(Single("canopy_node_resumes_served_total",
+                         "RESUME requests from children this node served.", MetricType::kCounter,
+                         static_cast<double>(c.resumes_served)));
+    out.push_back(Single("canopy_node_frames_replayed_total",
+                         "Frames sent again from the replay ring.", MetricType::kCounter,
+                         static_cast<double>(c.frames_replayed)));
+    out.push_back(Single("canopy_node_out_of_order_dropped_total",
+                         "Frames dropped because an earlier sequence was missing; they are "
+                         "resent after a RESUME.",
+                         MetricType::kCounter, static_cast<double>(c.out_of_order_dropped)));
+    out.push_back(Single("canopy_node_sequences_lost_total",
+                         "Sequences declared lost (GAP) by or through this node: no node held "
+                         "them any more.",
+                         MetricType::kCounter, static_cast<double>(c.sequences_lost)));
+  });
+}
+
+void NodeMetrics::SetAttached(bool attached) {
+  if (attached && !attached_.exchange(true)) attaches_.Increment({});
+  if (!attached) attached_.store(false);
+}
+
+}  // namespace canopy::node

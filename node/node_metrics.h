@@ -1,0 +1,43 @@
+#ifndef CANOPY_NODE_NODE_METRICS_H_
+#define CANOPY_NODE_NODE_METRICS_H_
+
+#include <atomic>
+
+#include "node/forwarding_state.h"
+#include "node/local_clients.h"
+#include "node/relay.h"
+#include "node/traffic_counters.h"
+#include "proto/ops/metrics.h"
+
+namespace canopy::node {
+
+// The node's Prometheus metrics (docs/operations.md lists them): the
+// controller session's state, the forwarding table's version and size,
+// local subscribers and publishers per group, and the data plane's
+// TrafficCounters, all read at scrape time.
+//
+// Thread-safe.
+class NodeMetrics {
+ public:
+  // Registers the families on `registry`. REQUIRES: every argument outlives
+  // every scrape (stop the metrics server first).
+  NodeMetrics(ops::MetricsRegistry& registry, const ForwardingState& state,
+              const LocalClients& clients, const TrafficCounters& traffic);
+  NodeMetrics(const NodeMetrics&) = delete;
+  NodeMetrics& operator=(const NodeMetrics&) = delete;
+
+  // Also exports the relay's resume and repair counters. REQUIRES: `relay`
+  // outlives every scrape.
+  void AddRelay(ops::MetricsRegistry& registry, const Relay& relay);
+
+  // The controller session attached (true) or lost its stream (false).
+  void SetAttached(bool attached);
+
+ private:
+  std::atomic<bool> attached_{false};
+  ops::CounterFamily& attaches_;
+};
+
+}  // namespace canopy::node
+
+#endif  // CANOPY_NODE_NODE_METRICS_H_

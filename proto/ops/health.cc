@@ -1,0 +1,35 @@
+#include "proto/ops/health.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "grpcpp/health_check_service_interface.h"
+
+namespace canopy::ops {
+namespace {
+
+grpc::HealthCheckServiceInterface* ServiceOf(grpc::Server& server) {
+  grpc::HealthCheckServiceInterface* service = server.GetHealthCheckService();
+  if (service == nullptr) {
+    // Impossible unless Enable() was forgotten: fail fast.
+    std::fprintf(stderr, "grpc health: service not enabled before the server was built\n");
+    std::abort();
+  }
+  return service;
+}
+
+}  // namespace
+
+void GrpcHealth::Enable() { grpc::EnableDefaultHealthCheckService(true); }
+
+GrpcHealth::GrpcHealth(grpc::Server& server) : service_(ServiceOf(server)) {
+  service_->SetServingStatus("", false);
+}
+
+void GrpcHealth::SetServing(const std::string& service, bool serving) {
+  service_->SetServingStatus(service, serving);
+}
+
+void GrpcHealth::Shutdown() { service_->Shutdown(); }
+
+}  // namespace canopy::ops

@@ -1,0 +1,42 @@
+#ifndef CANOPY_PROTO_OPS_HEALTH_H_
+#define CANOPY_PROTO_OPS_HEALTH_H_
+
+#include <string>
+
+#include "grpcpp/server.h"
+
+namespace canopy::ops {
+
+// The standard gRPC health checking protocol (grpc.health.v1.Health: Check
+// and Watch), served by gRPC's built-in health service on the program's own
+// gRPC port. Kubernetes `grpc:` probes query it; "" is the whole server.
+//
+// Thread-safe.
+class GrpcHealth {
+ public:
+  // Turns the built-in service on for every server built afterwards.
+  // REQUIRES: called before the grpc::ServerBuilder is created.
+  static void Enable();
+
+  // The health status of `server`. Every status starts NOT_SERVING (gRPC's
+  // own default for "" is SERVING; it is overridden here at once).
+  // REQUIRES: `server` was built after Enable() and outlives this object.
+  explicit GrpcHealth(grpc::Server& server);
+  GrpcHealth(const GrpcHealth&) = delete;
+  GrpcHealth& operator=(const GrpcHealth&) = delete;
+
+  // Sets the status of `service` ("" = the whole server): SERVING or
+  // NOT_SERVING. A service never set answers NOT_FOUND.
+  void SetServing(const std::string& service, bool serving);
+
+  // The server is going away: every service reports NOT_SERVING from now
+  // on and later SetServing calls are ignored.
+  void Shutdown();
+
+ private:
+  grpc::HealthCheckServiceInterface* const service_;
+};
+
+}  // namespace canopy::ops
+
+#endif  // CANOPY_PROTO_OPS_HEALTH_H_
