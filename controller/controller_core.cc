@@ -43,6 +43,7 @@ ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
 
 absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello,
                                                 NodeChannel* channel, absl::Time now) {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   const std::string& id = hello.node_id();
   if (auto it = nodes_.find(id); it != nodes_.end()) {
@@ -68,10 +69,13 @@ absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello,
   PushPolicies(&s);
   planner_.AddNode(NodeSpec{id, hello.data_address(), hello.max_fanout(), hello.upload_bps()});
   Push();
+  PushProbePeers();
+  Planned("attach", start);
   return s.id;
 }
 
 void ControllerCore::Detach(uint64_t session) {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
@@ -80,10 +84,13 @@ void ControllerCore::Detach(uint64_t session) {
   nodes_.erase(id);
   planner_.RemoveNode(id);
   Push();
+  PushProbePeers();
+  Planned("detach", start);
 }
 
 void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& report,
                                   absl::Time now) {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
@@ -98,6 +105,7 @@ void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& 
   }
   planner_.SetMembership(s->hello.node_id(), std::move(membership));
   Push();
+  Planned("membership", start);
   v1::NodeInstruction ack;
   ack.mutable_membership_ack()->set_report_seq(report.report_seq());
   s->channel->Send(ack);
@@ -105,6 +113,7 @@ void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& 
 
 void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report,
                                absl::Time now) {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
@@ -113,6 +122,7 @@ void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report,
   for (const v1::SourceKey& k : report.sources()) sources.insert({k.group(), k.source()});
   planner_.SetSources(s->hello.node_id(), std::move(sources));
   Push();
+  Planned("sources", start);
 }
 
 void ControllerCore::OnRtts(uint64_t session, const v1::RttReport& report, absl::Time now) {
@@ -135,6 +145,7 @@ void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbea
 }
 
 void ControllerCore::ExpireSilentNodes(absl::Time now) {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   bool changed = false;
   for (auto it = nodes_.begin(); it != nodes_.end();) {
@@ -159,20 +170,28 @@ void ControllerCore::ExpireSilentNodes(absl::Time now) {
     }
     ++it;
   }
-  if (changed) Push();
+  if (changed) {
+    Push();
+    PushProbePeers();
+    Planned("expire", start);
+  }
 }
 
 void ControllerCore::Reoptimize() {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   Planner::ReoptimizeResult r = planner_.Reoptimize();
   if (r.applied > 0) spdlog::info("re-optimisation switched {} tree(s)", r.applied);
   Push();
+  Planned("reoptimize", start);
 }
 
 void ControllerCore::ReplanAll() {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   planner_.ReplanAll();
   Push();
+  Planned("replan", start);
 }
 
 void ControllerCore::BeginShutdown() {
@@ -209,7 +228,49 @@ void ControllerCore::Push() {
     s.channel->Send(instruction);
     ++tables_pushed_;
   }
-  for (const std::string& group : planner_.TakeChangedGroups()) ++tree_versions_[group];
+  // One log line per planned change, naming a few of the groups.
+  constexpr size_t kGroupsLogged = 8;
+  std::string changed;
+  size_t count = 0;
+  for (const std::string& group : planner_.TakeChangedGroups()) {
+    const uint64_t version = ++tree_versions_[group];
+    if (count++ < kGroupsLogged) {
+      absl::StrAppend(&changed, changed.empty() ? "" : ", ", group, " (version ", version, ")");
+    }
+  }
+  if (count == 1) {
+    spdlog::info("tree of group {} changed", changed);
+  } else if (count > 1) {
+    spdlog::info("trees of {} groups changed: {}{}", count, changed,
+                 count > kGroupsLogged ? ", …" : "");
+  }
+}
+
+void ControllerCore::PushProbePeers() {
+  if (shutting_down_) return;
+  // Each node probes the nodes after it in id order (wrapping around), at
+  // most kMaxProbePeers of them: every pair is covered while the overlay is
+  // small, and the work per node stays bounded when it is large.
+  constexpr size_t kMaxProbePeers = 256;
+  std::vector<const Session*> all;
+  all.reserve(nodes_.size());
+  for (const auto& [id, s] : nodes_) all.push_back(&s);
+  for (size_t i = 0; i < all.size(); ++i) {
+    v1::NodeInstruction instruction;
+    v1::ProbePeers* peers = instruction.mutable_probe_peers();
+    for (size_t k = 1; k < all.size() && static_cast<size_t>(peers->peers_size()) < kMaxProbePeers;
+         ++k) {
+      const Session* peer = all[(i + k) % all.size()];
+      v1::Hop* hop = peers->add_peers();
+      hop->set_node_id(peer->hello.node_id());
+      hop->set_data_address(peer->hello.data_address());
+    }
+    all[i]->channel->Send(instruction);
+  }
+}
+
+void ControllerCore::Planned(const char* event, absl::Time start) {
+  if (options_.on_planned) options_.on_planned(event, absl::Now() - start);
 }
 
 void ControllerCore::PushPolicies(Session* only) {
@@ -233,6 +294,7 @@ absl::StatusOr<v1::GroupPolicy> ControllerCore::GetPolicy(const std::string& gro
 }
 
 absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   if (absl::Status s = store_.SetPolicy(policy); !s.ok()) return s;
   spdlog::info("policy of group {} set: {} allowed source(s), profile {}, ttl {}, {}",
@@ -242,14 +304,17 @@ absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
   PushPolicies(nullptr);
   planner_.SetPolicy(policy);
   Push();
+  Planned("policy", start);
   return absl::OkStatus();
 }
 
 absl::Status ControllerCore::SetStaticLinks(const std::vector<StaticLink>& links) {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   if (absl::Status s = store_.SetStaticLinks(links); !s.ok()) return s;
   planner_.SetStaticLinks(links);
   Push();
+  Planned("links", start);
   return absl::OkStatus();
 }
 
@@ -352,6 +417,16 @@ v1::ControllerStats ControllerCore::Stats() const {
   stats.set_nodes_expired(nodes_expired_);
   stats.set_last_full_plan_us(p.last_full_plan_us);
   return stats;
+}
+
+std::map<std::string, ControllerCore::GroupGauges> ControllerCore::GroupGaugesSnapshot() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, GroupGauges> groups;
+  for (const auto& [id, s] : nodes_) {
+    for (const std::string& group : s.groups) ++groups[group].member_nodes;
+  }
+  for (const auto& [group, version] : tree_versions_) groups[group].tree_version = version;
+  return groups;
 }
 
 uint64_t ControllerCore::TreeVersion(const std::string& group) const {

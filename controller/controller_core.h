@@ -2,6 +2,7 @@
 #define CANOPY_CONTROLLER_CONTROLLER_CORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -36,6 +37,12 @@ struct ControllerOptions {
   // A node's membership not refreshed for this long expires (soft state).
   absl::Duration membership_timeout = absl::Seconds(15);
   PlannerOptions planner;
+  // Called after every change that was planned and pushed, with what caused
+  // it ("attach", "detach", "membership", "sources", "expire", "reoptimize",
+  // "replan", "policy", "links") and the time from the call into the core to
+  // the pushed tables. Runs with the core's lock held: must be quick and
+  // must not call the core. May be empty.
+  std::function<void(const char* event, absl::Duration latency)> on_planned;
 };
 
 // The control plane: sessions of attached nodes (liveness, soft-state
@@ -101,6 +108,14 @@ class ControllerCore {
   absl::StatusOr<v1::ListMembersResponse> ListMembers(const std::string& group) const;
   v1::ControllerStats Stats() const;
 
+  // Per group that has member nodes or ever had a tree: how many nodes have
+  // subscribers of it, and its tree version (see TreeVersion). For metrics.
+  struct GroupGauges {
+    int member_nodes = 0;
+    uint64_t tree_version = 0;
+  };
+  std::map<std::string, GroupGauges> GroupGaugesSnapshot() const;
+
   // Increases whenever the trees of `group` change. WaitForTreeChange blocks
   // until it exceeds `seen` or `timeout` passes; returns the current value.
   uint64_t TreeVersion(const std::string& group) const;
@@ -126,6 +141,10 @@ class ControllerCore {
   // Sends changed tables and new rejections; bumps tree versions.
   void Push() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PushPolicies(Session* only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends every node the peers it should measure RTTs to.
+  void PushProbePeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reports a planned change to options_.on_planned.
+  void Planned(const char* event, absl::Time start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ControllerOptions options_;
   PolicyStore& store_;

@@ -45,6 +45,12 @@ bool ControllerSession::Write(const v1::NodeReport& report) {
   return stream_->Write(report);
 }
 
+bool ControllerSession::ReportRtts(const v1::RttReport& rtts) {
+  v1::NodeReport report;
+  *report.mutable_rtts() = rtts;
+  return Write(report);
+}
+
 void ControllerSession::ReportLocalState() {
   // Hold the lock across both writes so snapshots go out in order.
   absl::MutexLock lock(&mu_);
@@ -78,6 +84,7 @@ void ControllerSession::RunStream() {
       if (!announced) {
         spdlog::info("attached to controller {}", options_.controller_address);
         announced = true;
+        if (options_.on_attached) options_.on_attached(true);
       }
       Apply(instruction);
     }
@@ -87,6 +94,7 @@ void ControllerSession::RunStream() {
       context_ = nullptr;
       hello_sent_ = false;
     }
+    if (announced && options_.on_attached) options_.on_attached(false);
     grpc::Status status = stream->Finish();
     if (stopping_.HasBeenNotified()) break;
     spdlog::warn(
@@ -127,6 +135,9 @@ void ControllerSession::Apply(const v1::NodeInstruction& instruction) {
       break;
     case v1::NodeInstruction::kSourceRejected:
       state_.RecordRejection(instruction.source_rejected());
+      break;
+    case v1::NodeInstruction::kProbePeers:
+      if (options_.on_probe_peers) options_.on_probe_peers(instruction.probe_peers());
       break;
     case v1::NodeInstruction::BODY_NOT_SET:
       spdlog::warn("controller sent an empty instruction; ignored");

@@ -24,6 +24,13 @@ struct ControllerSessionOptions {
   absl::Duration refresh_interval = absl::Seconds(5);
   // Wait before reconnecting after the stream broke.
   absl::Duration reconnect_delay = absl::Milliseconds(500);
+  // Called with true once the controller answers a new stream (the node is
+  // attached) and with false when that stream ends. Runs on the session's
+  // stream thread; must not block. May be empty.
+  std::function<void(bool attached)> on_attached;
+  // Called with each list of peers to probe for RTTs. Runs on the stream
+  // thread; must not block. May be empty.
+  std::function<void(const v1::ProbePeers&)> on_probe_peers;
 };
 
 // The node's Attach stream to the controller: sends hello, the soft-state
@@ -48,6 +55,9 @@ class ControllerSession {
 
   // Sends fresh membership and source snapshots (call on every local change).
   void ReportLocalState();
+
+  // Sends measured round-trip times; false if no stream is up.
+  bool ReportRtts(const v1::RttReport& rtts);
 
   // True while a stream to the controller is up.
   bool connected() const;

@@ -15,8 +15,14 @@
 #include "node/controller_session.h"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
+#include "node/node_metrics.h"
+#include "node/peer_prober.h"
 #include "node/relay.h"
+#include "node/traffic_counters.h"
 #include "proto/address.h"
+#include "proto/ops/health.h"
+#include "proto/ops/metrics.h"
+#include "proto/ops/metrics_http_server.h"
 #include "proto/program.h"
 #include "proto/validation.h"
 #include "spdlog/cfg/env.h"
@@ -49,10 +55,26 @@ int main(int argc, char** argv) {
   app.add_option("--upload-bps", upload_bps, "upload capacity in bit/s (0 = unknown)")
       ->capture_default_str();
   app.add_option("--max-payload", max_payload, "largest message in bytes")->capture_default_str();
+  uint64_t replay_mib = 64;
+  app.add_option("--replay-mib", replay_mib,
+                 "replay rings of all flows together keep this many MiB of recent frames, so "
+                 "children that move here or fall behind resume without loss")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+  uint32_t probe_interval_ms = 1000;
+  app.add_option("--probe-interval-ms", probe_interval_ms,
+                 "measure the RTT to each peer this often (reported to the controller as link "
+                 "costs); 0 = off")
+      ->capture_default_str();
   uint32_t detach_after_ms = 5000;
   app.add_option("--detach-after-ms", detach_after_ms,
                  "reliable groups: detach a receiver that stays full this long")
       ->capture_default_str();
+  std::string metrics_listen = "127.0.0.1:7691";
+  CLI::Option* metrics_flag =
+      app.add_option("--metrics-listen", metrics_listen,
+                     "Prometheus /metrics HTTP address HOST:PORT (port 0 = any free port)")
+          ->capture_default_str();
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-node", argc, argv)) return *exit_code;
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-node"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n " + id + "] %v");
@@ -66,6 +88,10 @@ int main(int argc, char** argv) {
   if (auto c = canopy::ParseHostPort(controller); !c.ok()) {
     return Fail(std::string(c.status().message()));
   }
+  auto metrics_address = canopy::ParseHostPort(metrics_listen);
+  if (!metrics_address.ok()) {
+    return Fail("--metrics-listen: " + std::string(metrics_address.status().message()));
+  }
 
   const sigset_t signals = canopy::BlockShutdownSignals();
   // Messages are up to 16 MiB and short-lived: keep freed buffers in the heap
@@ -75,6 +101,8 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
   canopy::node::ForwardingState state;
+  // The data plane's counters (bytes, frames, drops, queues) for /metrics.
+  canopy::node::TrafficCounters traffic;
   // Set once the session exists; clients may connect before that.
   std::atomic<canopy::node::ControllerSession*> live_session{nullptr};
   canopy::node::LocalClients clients([&live_session] {
@@ -85,6 +113,8 @@ int main(int argc, char** argv) {
   relay_options.node_id = id;
   relay_options.max_payload = max_payload;
   relay_options.detach_after = absl::Milliseconds(detach_after_ms);
+  relay_options.replay_bytes = replay_mib << 20;
+  relay_options.traffic = &traffic;
   canopy::node::Relay relay(relay_options, state, clients);
   auto bound_data = relay.Start(canopy::wire::Endpoint{data_address->host, data_address->port});
   if (!bound_data.ok()) return Fail(std::string(bound_data.status().message()));
@@ -93,6 +123,7 @@ int main(int argc, char** argv) {
   service_options.node_id = id;
   service_options.max_payload = max_payload;
   canopy::node::ClientService service(service_options, state, clients, relay);
+  canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
   int client_port = 0;
   builder.AddListeningPort(listen_address->ToString(), grpc::InsecureServerCredentials(),
@@ -105,6 +136,25 @@ int main(int argc, char** argv) {
     return Fail("cannot listen for clients on " + listen_address->ToString());
   }
   canopy::HostPort bound_clients{listen_address->host, static_cast<uint16_t>(client_port)};
+  // grpc.health.v1: the Node service is up (liveness); "" (readiness) is
+  // SERVING only while attached to the controller.
+  canopy::ops::GrpcHealth health(*server);
+  health.SetServing(canopy::v1::Node::service_full_name(), true);
+
+  canopy::ops::MetricsRegistry registry;
+  canopy::node::NodeMetrics metrics(registry, state, clients, traffic);
+  metrics.AddRelay(registry, relay);
+  canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
+  std::string metrics_field;
+  if (auto bound_metrics = metrics_server.Start(*metrics_address); bound_metrics.ok()) {
+    metrics_field = " metrics=" + bound_metrics->ToString();
+  } else if (metrics_flag->count() > 0) {
+    return Fail(std::string(bound_metrics.status().message()));
+  } else {
+    // The default port is taken (e.g. several nodes on one host): run
+    // without /metrics rather than not at all.
+    spdlog::warn("{}; serving no /metrics", std::string(bound_metrics.status().message()));
+  }
 
   canopy::node::ControllerSessionOptions session_options;
   session_options.controller_address = controller;
@@ -113,18 +163,39 @@ int main(int argc, char** argv) {
   session_options.hello.set_client_address(bound_clients.ToString());
   session_options.hello.set_max_fanout(max_fanout);
   session_options.hello.set_upload_bps(upload_bps);
+  session_options.on_attached = [&health, &metrics](bool attached) {
+    health.SetServing("", attached);
+    metrics.SetAttached(attached);
+  };
+  canopy::node::PeerProberOptions prober_options;
+  prober_options.node_id = id;
+  prober_options.probe_interval = absl::Milliseconds(std::max<uint32_t>(probe_interval_ms, 1));
+  prober_options.report_interval = 3 * prober_options.probe_interval;
+  canopy::node::PeerProber prober(prober_options, [&live_session](const canopy::v1::RttReport& r) {
+    if (canopy::node::ControllerSession* s = live_session.load()) s->ReportRtts(r);
+  });
+  if (probe_interval_ms > 0) {
+    session_options.on_probe_peers = [&prober](const canopy::v1::ProbePeers& peers) {
+      prober.SetPeers(peers);
+    };
+  }
   auto session = std::make_unique<canopy::node::ControllerSession>(
       session_options, state, clients, [&relay] { relay.OnTableChanged(); });
   live_session.store(session.get());
   session->Start();
+  if (probe_interval_ms > 0) prober.Start();
 
-  std::printf("canopy-node %s listening clients=%s data=%s\n", id.c_str(),
-              bound_clients.ToString().c_str(), bound_data->ToString().c_str());
+  std::printf("canopy-node %s listening clients=%s data=%s%s\n", id.c_str(),
+              bound_clients.ToString().c_str(), bound_data->ToString().c_str(),
+              metrics_field.c_str());
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
   live_session.store(nullptr);
+  health.Shutdown();
+  prober.Stop();
   session->Stop();
+  metrics_server.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   relay.Stop();
   return 0;

@@ -1,5 +1,6 @@
 #include "node/relay.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "absl/container/flat_hash_set.h"
@@ -7,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "boost/asio/post.hpp"
 #include "proto/source_filter.h"
+#include "wire/control_frames.h"
 #include "spdlog/spdlog.h"
 
 namespace canopy::node {
@@ -67,6 +69,8 @@ void Relay::ScheduleWatcherExpiry() {
   expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     state_.Expire(absl::Now());
+    ExpireAllRepairs(absl::Now());
+    ReportGauges();
     ScheduleWatcherExpiry();
   });
 }
@@ -89,6 +93,9 @@ std::shared_ptr<wire::OutboundLink> Relay::LinkTo(const v1::Hop& hop) {
   link_options.local_node_id = options_.node_id;
   link_options.high_watermark_bytes = options_.link_high_watermark_bytes;
   link_options.low_watermark_bytes = options_.link_low_watermark_bytes;
+  link_options.on_control = [this](wire::FramePtr frame, wire::OutboundLink& link) {
+    OnChildControl(std::move(frame), link);
+  };
   std::string child = hop.node_id();
   auto link = wire::OutboundLink::Start(io_, child, wire::Endpoint{address->host, address->port},
                                         link_options, [this, child](const absl::Status& status) {
@@ -100,20 +107,37 @@ std::shared_ptr<wire::OutboundLink> Relay::LinkTo(const v1::Hop& hop) {
   return link;
 }
 
+void Relay::Remember(FlowState& flow, const wire::FramePtr& frame) {
+  size_t added = flow.ring.Add(frame);
+  size_t freed = 0;
+  absl::MutexLock lock(&mu_);
+  counters_.replay_ring_bytes += added;
+  while (counters_.replay_ring_bytes - freed > options_.replay_bytes && flow.ring.frames() > 1) {
+    freed += flow.ring.EvictOldest();
+  }
+  counters_.replay_ring_bytes -= freed;
+}
+
 Relay::Pressure Relay::Dispatch(const v1::FlowEntry* entry,
                                 const std::shared_ptr<const FlowNames>& names,
-                                const wire::FramePtr& frame) {
+                                const wire::FramePtr& frame, FlowState& flow) {
   Pressure pressure;
+  Remember(flow, frame);
   // `realtime` receivers drop their own oldest frames instead of pushing
   // back, so a slow one never slows the others.
   const bool realtime =
       entry != nullptr && entry->slow_receiver() == v1::SLOW_RECEIVER_REALTIME;
+  uint64_t copies = 0;
+  uint64_t overflow = 0;
   if (entry != nullptr) {
     for (const v1::Hop& hop : entry->children()) {
       std::shared_ptr<wire::OutboundLink> link = LinkTo(hop);
       if (link == nullptr) continue;
+      ++copies;
       if (realtime) {
+        const uint64_t before = link->dropped_frames();
         link->SendDroppingOldest(frame);
+        overflow += link->dropped_frames() - before;
         continue;
       }
       if (!link->Send(frame)) continue;
@@ -122,13 +146,21 @@ Relay::Pressure Relay::Dispatch(const v1::FlowEntry* entry,
   }
   for (auto& subscriber : clients_.Subscribers(names->group)) {
     if (!Admits(subscriber->filter(), names->source)) continue;
+    ++copies;
     if (realtime) {
+      const uint64_t before = subscriber->dropped();
       subscriber->PushDroppingOldest(DeliveryItem{frame, names});
+      overflow += subscriber->dropped() - before;
       continue;
     }
     if (!subscriber->Push(DeliveryItem{frame, names})) continue;
     if (subscriber->OverHighWatermark()) pressure.subscribers.push_back(std::move(subscriber));
   }
+  if (TrafficCounters* t = options_.traffic) {
+    if (copies > 0) t->CountOut(names->group, frame->payload().size(), copies);
+    if (overflow > 0) t->CountDrop(names->group, DropReason::kRealtimeOverflow, overflow);
+  }
+  if (!flow.repairs.empty()) AdvanceRepairs(entry, flow);
   return pressure;
 }
 
@@ -199,20 +231,19 @@ uint64_t Relay::PublishLocal(const std::string& group, const std::string& source
                              absl::string_view payload) {
   std::optional<v1::FlowEntry> entry = state_.Find(group, source);
   auto names = std::make_shared<const FlowNames>(FlowNames{group, source});
+  std::shared_ptr<FlowState> flow = Flow(group, source);
   uint64_t sequence;
   Pressure pressure;
   {
-    // Sequence and hand-off under one lock: two local publishers of one flow
-    // must not reorder it.
-    absl::MutexLock publishing(&publish_mu_);
-    {
-      absl::MutexLock lock(&mu_);
-      sequence = ++last_sequence_[{group, source}];
-    }
+    // Sequence and hand-off under the flow's lock: two local publishers of
+    // one flow must not reorder it.
+    absl::MutexLock publishing(&flow->mu);
+    sequence = ++flow->last;
     wire::FramePtr frame =
         wire::Frame::Make(wire::FrameType::kData, entry ? entry->group_handle() : 0,
                           entry ? entry->source_id() : 0, sequence, payload);
-    pressure = Dispatch(entry ? &*entry : nullptr, names, frame);
+    if (options_.traffic) options_.traffic->CountIn(group, frame->payload().size());
+    pressure = Dispatch(entry ? &*entry : nullptr, names, frame, *flow);
   }
   if (!pressure.empty()) {
     absl::Notification drained;
@@ -223,7 +254,22 @@ uint64_t Relay::PublishLocal(const std::string& group, const std::string& source
 }
 
 void Relay::OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link) {
-  HandleInbound(frame, link.shared_from_this());
+  switch (frame->header().type) {
+    case wire::FrameType::kHello:
+      if (!link.probe()) {
+        {
+          absl::MutexLock lock(&mu_);
+          parent_links_[link.peer_node()] = link.weak_from_this();
+        }
+        ResumeFromParents(&link.peer_node());
+      }
+      return;
+    case wire::FrameType::kGap:
+      OnGap(frame);
+      return;
+    default:
+      HandleInbound(frame, link.shared_from_this());
+  }
 }
 
 bool Relay::HandleInbound(const wire::FramePtr& frame,
@@ -240,9 +286,13 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
                          [this, frame, link](bool known) {
                            asio::post(io_, [this, frame, link, known] {
                              if (!known) {
+                               if (options_.traffic) {
+                                 options_.traffic->CountDrop(TrafficCounters::kOtherGroup,
+                                                             DropReason::kUnknownFlow);
+                               }
                                {
                                  absl::MutexLock lock(&mu_);
-                                 ++unknown_flow_dropped_;
+                                 ++counters_.unknown_flow_dropped;
                                }
                                spdlog::warn(
                                    "dropping frame of unknown flow (group {}, source {}) from {}",
@@ -259,24 +309,62 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
   // The allow-list is checked again at every relay, not only at the ingress.
   if (absl::Status allowed = state_.CheckAllowed(entry->group(), entry->source());
       !allowed.ok()) {
+    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDisallowed);
     absl::MutexLock lock(&mu_);
-    if (disallowed_dropped_++ == 0) {
+    if (counters_.disallowed_dropped++ == 0) {
       spdlog::warn("dropping frames of a source the group does not allow: {}",
                    allowed.ToString());
     }
     return false;
   }
+  if (h.type != wire::FrameType::kData) return false;
+  if (options_.traffic) options_.traffic->CountIn(entry->group(), frame->payload().size());
+  std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
+  Pressure pressure;
   {
-    absl::MutexLock lock(&mu_);
-    uint64_t& last = last_sequence_[{entry->group(), entry->source()}];
-    if (h.sequence <= last) {
-      ++duplicates_dropped_;
+    absl::MutexLock flow_lock(&flow->mu);
+    if (flow->parent.empty()) flow->parent = entry->parent();
+    const bool realtime = entry->slow_receiver() == v1::SLOW_RECEIVER_REALTIME;
+    if (h.sequence <= flow->last) {
+      // Old: a duplicate, or a frame this node asked its parent for on
+      // behalf of a child.
+      if (!flow->repairs.empty() && flow->ring.Get(h.sequence) == nullptr) {
+        for (FlowState::Repair& r : flow->repairs) {
+          if (r.next == h.sequence && !r.link->closed()) {
+            r.link->Send(frame);
+            ++r.next;
+          }
+        }
+        Remember(*flow, frame);
+        AdvanceRepairs(&*entry, *flow);
+      } else {
+        if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDuplicate);
+        absl::MutexLock lock(&mu_);
+        ++counters_.duplicates_dropped;
+      }
       return false;
     }
-    last = h.sequence;
+    if (flow->last != 0 && h.sequence != flow->last + 1 && !realtime) {
+      // A gap: drop this frame and ask the parent to resend from the last
+      // one delivered (go-back-N); everything after it comes again.
+      const absl::Time now = absl::Now();
+      bool ask = flow->resume_asked_after != flow->last ||
+                 now - flow->resume_asked_at >= options_.resume_retry;
+      if (ask) {
+        flow->resume_asked_after = flow->last;
+        flow->resume_asked_at = now;
+        link->Send(wire::MakeResume(
+            {entry->group_handle(), entry->source_id(), flow->last, /*until=*/0}));
+      }
+      absl::MutexLock lock(&mu_);
+      ++counters_.out_of_order_dropped;
+      if (ask) ++counters_.resumes_sent;
+      return false;
+    }
+    flow->last = h.sequence;
+    auto names = std::make_shared<const FlowNames>(FlowNames{entry->group(), entry->source()});
+    pressure = Dispatch(&*entry, names, frame, *flow);
   }
-  auto names = std::make_shared<const FlowNames>(FlowNames{entry->group(), entry->source()});
-  Pressure pressure = Dispatch(&*entry, names, frame);
   if (pressure.empty()) return false;
   link->Pause();
   AwaitDrain(std::move(pressure), [link] { link->Resume(); });
@@ -286,19 +374,25 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
 void Relay::OnTableChanged() {
   absl::flat_hash_set<std::string> children;
   absl::flat_hash_set<std::pair<std::string, std::string>> live_flows;
+  std::vector<v1::Hop> current_children;
   // Retired flows keep their links and sequence state while frames that
   // were in flight drain.
-  for (const auto& entries : {state_.Entries(), state_.RetiredEntries()}) {
-    for (const v1::FlowEntry& e : entries) {
+  const std::vector<v1::FlowEntry> entries = state_.Entries();
+  for (const auto& list : {entries, state_.RetiredEntries()}) {
+    for (const v1::FlowEntry& e : list) {
       live_flows.insert({e.group(), e.source()});
       for (const v1::Hop& hop : e.children()) children.insert(hop.node_id());
     }
+  }
+  for (const v1::FlowEntry& e : entries) {
+    for (const v1::Hop& hop : e.children()) current_children.push_back(hop);
   }
   const v1::SourceReport local_sources = clients_.SourceSnapshot();
   for (const v1::SourceKey& k : local_sources.sources()) {
     live_flows.insert({k.group(), k.source()});
   }
   std::vector<std::shared_ptr<wire::OutboundLink>> stale;
+  std::vector<std::shared_ptr<FlowState>> ended;
   {
     absl::MutexLock lock(&mu_);
     for (auto it = children_.begin(); it != children_.end();) {
@@ -311,24 +405,287 @@ void Relay::OnTableChanged() {
     }
     // A flow that left the table starts afresh if it comes back (its
     // ingress may have restarted its sequence).
-    absl::erase_if(last_sequence_, [&](const auto& kv) { return !live_flows.contains(kv.first); });
+    for (auto it = flows_.begin(); it != flows_.end();) {
+      if (live_flows.contains(it->first)) {
+        ++it;
+      } else {
+        ended.push_back(it->second);
+        flows_.erase(it++);
+      }
+    }
   }
-  for (auto& link : stale) link->Close();
+  for (auto& link : stale) {
+    link->Close();
+    if (options_.traffic) options_.traffic->ForgetLink(link->peer_node());
+  }
+  for (auto& flow : ended) {
+    size_t freed;
+    {
+      absl::MutexLock flow_lock(&flow->mu);
+      freed = flow->ring.Clear();
+      flow->repairs.clear();
+    }
+    absl::MutexLock lock(&mu_);
+    counters_.replay_ring_bytes -= freed;
+  }
+  // Links to new children open now, not with the next frame: a child that
+  // moved here asks for what it missed as soon as the link arrives.
+  for (const v1::Hop& hop : current_children) LinkTo(hop);
+  asio::post(io_, [this] { ResumeFromParents(nullptr); });
+}
+
+std::shared_ptr<Relay::FlowState> Relay::Flow(const std::string& group, const std::string& source) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<FlowState>& flow = flows_[{group, source}];
+  if (flow == nullptr) flow = std::make_shared<FlowState>();
+  return flow;
+}
+
+std::shared_ptr<Relay::FlowState> Relay::FindFlow(const std::string& group,
+                                                  const std::string& source) {
+  absl::MutexLock lock(&mu_);
+  auto it = flows_.find({group, source});
+  return it == flows_.end() ? nullptr : it->second;
+}
+
+void Relay::ResumeFromParents(const std::string* peer) {
+  for (const v1::FlowEntry& e : state_.Entries()) {
+    if (e.parent().empty() || (peer != nullptr && e.parent() != *peer)) continue;
+    std::shared_ptr<FlowState> flow = FindFlow(e.group(), e.source());
+    if (flow == nullptr) continue;
+    std::shared_ptr<wire::InboundLink> link;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = parent_links_.find(e.parent());
+      if (it != parent_links_.end()) link = it->second.lock();
+    }
+    absl::MutexLock flow_lock(&flow->mu);
+    const bool moved = flow->parent != e.parent();
+    // On a new link from a parent, or a parent change with its link up:
+    // say where this node is so the parent resends what it missed.
+    if (link == nullptr || link->closed() || flow->last == 0 || (peer == nullptr && !moved)) {
+      if (link != nullptr && !link->closed()) flow->parent = e.parent();
+      continue;
+    }
+    flow->parent = e.parent();
+    flow->resume_asked_after = flow->last;
+    flow->resume_asked_at = absl::Now();
+    link->Send(wire::MakeResume({e.group_handle(), e.source_id(), flow->last, /*until=*/0}));
+    absl::MutexLock lock(&mu_);
+    ++counters_.resumes_sent;
+  }
+}
+
+void Relay::OnChildControl(wire::FramePtr frame, wire::OutboundLink& link) {
+  if (frame->header().type != wire::FrameType::kResume) return;
+  absl::StatusOr<wire::ResumeRequest> request = wire::ParseResume(*frame);
+  if (!request.ok()) {
+    spdlog::warn("closing link to {}: {}", link.peer_node(),
+                 std::string(request.status().message()));
+    link.Close();
+    return;
+  }
+  std::optional<v1::FlowEntry> entry =
+      state_.FindByIds(request->group_handle, request->source_id);
+  if (!entry) return;  // a flow this node no longer carries
+  std::shared_ptr<FlowState> flow = FindFlow(entry->group(), entry->source());
+  if (flow == nullptr) return;
+  absl::MutexLock flow_lock(&flow->mu);
+  ServeResume(*entry, *flow, link.shared_from_this(), request->after, request->until);
+}
+
+void Relay::ServeResume(const v1::FlowEntry& entry, FlowState& flow,
+                        const std::shared_ptr<wire::OutboundLink>& link, uint64_t after,
+                        uint64_t until) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++counters_.resumes_served;
+  }
+  // One repair per link and flow: a newer request replaces an older one.
+  std::erase_if(flow.repairs, [&](const FlowState::Repair& r) { return r.link == link; });
+  const uint64_t end = until == 0 ? flow.last : std::min(until, flow.last);
+  if (after >= end) return;
+  spdlog::info("child {} resumes flow ({}, {}) after sequence {}; this node is at {}",
+               link->peer_node(), entry.group(), entry.source(), after, flow.last);
+  FlowState::Repair repair{link, after + 1, until, /*asked_until=*/0,
+                           absl::Now() + options_.repair_timeout};
+  flow.repairs.push_back(repair);
+  AdvanceRepairs(&entry, flow);
+}
+
+void Relay::AdvanceRepairs(const v1::FlowEntry* entry, FlowState& flow) {
+  FeedRepairs(flow);
+  if (flow.repairs.empty()) return;
+  const absl::Time now = absl::Now();
+  bool expire_now = false;
+  for (FlowState::Repair& r : flow.repairs) {
+    if (r.next <= r.asked_until || flow.ring.Get(r.next) != nullptr) continue;
+    // Stuck: ask upstream for what is missing up to the next frame held.
+    const uint64_t held =
+        std::min(flow.ring.NextHeld(r.next).value_or(flow.last + 1), flow.last + 1);
+    r.asked_until = held - 1;
+    r.deadline = now + options_.repair_timeout;
+    if (entry == nullptr || entry->parent().empty() || !AskParent(*entry, r.next, held - 1)) {
+      r.deadline = absl::InfinitePast();  // nobody further up: lost
+      expire_now = true;
+    }
+  }
+  if (expire_now && entry != nullptr) ExpireRepairs(*entry, flow, now);
+}
+
+bool Relay::AskParent(const v1::FlowEntry& entry, uint64_t first, uint64_t last) {
+  if (last < first) return false;
+  std::shared_ptr<wire::InboundLink> link;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = parent_links_.find(entry.parent());
+    if (it != parent_links_.end()) link = it->second.lock();
+    if (link == nullptr) return false;
+    ++counters_.resumes_sent;
+  }
+  wire::FramePtr resume =
+      wire::MakeResume({entry.group_handle(), entry.source_id(), first - 1, last});
+  asio::post(io_, [link, resume] { link->Send(resume); });
+  return true;
+}
+
+void Relay::FeedRepairs(FlowState& flow) {
+  uint64_t replayed = 0;
+  std::erase_if(flow.repairs, [&](FlowState::Repair& r) {
+    if (r.link->closed()) return true;
+    const uint64_t end = r.until == 0 ? flow.last : std::min(r.until, flow.last);
+    std::vector<wire::FramePtr> run = flow.ring.Consecutive(r.next, end);
+    for (const wire::FramePtr& f : run) r.link->Send(f);
+    if (!run.empty()) r.deadline = absl::Now() + options_.repair_timeout;  // progress
+    r.next += run.size();
+    replayed += run.size();
+    return r.next > end;
+  });
+  if (replayed == 0) return;
+  absl::MutexLock lock(&mu_);
+  counters_.frames_replayed += replayed;
+}
+
+void Relay::ExpireRepairs(const v1::FlowEntry& entry, FlowState& flow, absl::Time now) {
+  uint64_t lost = 0;
+  for (FlowState::Repair& r : flow.repairs) {
+    if (now < r.deadline) continue;
+    if (r.link->closed() || flow.ring.Get(r.next) != nullptr) continue;
+    const uint64_t next =
+        std::min(flow.ring.NextHeld(r.next).value_or(flow.last + 1), flow.last + 1);
+    if (next <= r.next) continue;
+    spdlog::warn("flow ({}, {}): sequences [{}, {}) are held nowhere upstream; telling {}",
+                 entry.group(), entry.source(), r.next, next, r.link->peer_node());
+    r.link->Send(wire::MakeGap({entry.group_handle(), entry.source_id(), r.next, next}));
+    lost += next - r.next;
+    r.next = next;
+    r.asked_until = 0;
+    r.deadline = now + options_.repair_timeout;
+  }
+  FeedRepairs(flow);
+  if (lost == 0) return;
+  absl::MutexLock lock(&mu_);
+  counters_.sequences_lost += lost;
+}
+
+void Relay::ExpireAllRepairs(absl::Time now) {
+  std::vector<std::pair<std::pair<std::string, std::string>, std::shared_ptr<FlowState>>> flows;
+  {
+    absl::MutexLock lock(&mu_);
+    flows.assign(flows_.begin(), flows_.end());
+  }
+  for (auto& [key, flow] : flows) {
+    absl::MutexLock flow_lock(&flow->mu);
+    if (flow->repairs.empty()) continue;
+    std::optional<v1::FlowEntry> entry = state_.Find(key.first, key.second);
+    if (!entry) {
+      flow->repairs.clear();
+      continue;
+    }
+    ExpireRepairs(*entry, *flow, now);
+    AdvanceRepairs(&*entry, *flow);
+  }
+}
+
+void Relay::OnGap(const wire::FramePtr& frame) {
+  absl::StatusOr<wire::GapNotice> gap = wire::ParseGap(*frame);
+  if (!gap.ok()) {
+    spdlog::warn("ignoring a malformed GAP frame: {}", std::string(gap.status().message()));
+    return;
+  }
+  std::optional<v1::FlowEntry> entry = state_.FindByIds(gap->group_handle, gap->source_id);
+  if (!entry) return;
+  std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
+  absl::MutexLock flow_lock(&flow->mu);
+  if (gap->first <= flow->last + 1 && gap->next > flow->last + 1) {
+    // This node's own next frames are lost upstream: skip them, and pass
+    // the notice on so the children skip them too. Subscribers see the
+    // jump in sequence numbers.
+    spdlog::warn("flow ({}, {}): sequences [{}, {}) were lost upstream", entry->group(),
+                 entry->source(), flow->last + 1, gap->next);
+    {
+      absl::MutexLock lock(&mu_);
+      counters_.sequences_lost += gap->next - (flow->last + 1);
+    }
+    flow->last = gap->next - 1;
+    for (const v1::Hop& hop : entry->children()) {
+      if (std::shared_ptr<wire::OutboundLink> link = LinkTo(hop)) link->Send(frame);
+    }
+  }
+  // Children waiting for the range skip it as well.
+  for (FlowState::Repair& r : flow->repairs) {
+    if (r.next >= gap->first && r.next < gap->next) {
+      r.link->Send(wire::MakeGap({gap->group_handle, gap->source_id, r.next, gap->next}));
+      r.next = gap->next;
+    }
+  }
+  AdvanceRepairs(&*entry, *flow);
 }
 
 uint64_t Relay::duplicates_dropped() const {
   absl::MutexLock lock(&mu_);
-  return duplicates_dropped_;
+  return counters_.duplicates_dropped;
 }
 
 uint64_t Relay::disallowed_dropped() const {
   absl::MutexLock lock(&mu_);
-  return disallowed_dropped_;
+  return counters_.disallowed_dropped;
 }
 
 uint64_t Relay::unknown_flow_dropped() const {
   absl::MutexLock lock(&mu_);
-  return unknown_flow_dropped_;
+  return counters_.unknown_flow_dropped;
+}
+
+void Relay::ReportGauges() {
+  TrafficCounters* t = options_.traffic;
+  if (t == nullptr) return;
+  std::vector<std::pair<std::pair<std::string, std::string>, std::shared_ptr<FlowState>>> flows;
+  std::vector<std::shared_ptr<wire::OutboundLink>> links;
+  {
+    absl::MutexLock lock(&mu_);
+    flows.assign(flows_.begin(), flows_.end());
+    for (const auto& [id, link] : children_) links.push_back(link);
+  }
+  absl::flat_hash_map<std::string, uint64_t> ring_bytes;
+  for (auto& [key, flow] : flows) {
+    absl::MutexLock flow_lock(&flow->mu);
+    ring_bytes[key.first] += flow->ring.bytes();
+  }
+  for (const auto& [group, bytes] : ring_bytes) t->SetReplayBytes(group, bytes);
+  for (const auto& link : links) t->SetLinkQueueBytes(link->peer_node(), link->QueuedBytes());
+  uint64_t subscriber_bytes = 0;
+  for (const auto& [group, counts] : clients_.CountsByGroup()) {
+    for (const auto& subscriber : clients_.Subscribers(group)) {
+      subscriber_bytes += subscriber->QueuedBytes();
+    }
+  }
+  t->SetSubscriberQueueBytes(subscriber_bytes);
+}
+
+RelayCounters Relay::counters() const {
+  absl::MutexLock lock(&mu_);
+  return counters_;
 }
 
 }  // namespace canopy::node

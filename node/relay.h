@@ -19,6 +19,8 @@
 #include "boost/asio/steady_timer.hpp"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
+#include "node/replay_ring.h"
+#include "node/traffic_counters.h"
 #include "proto/address.h"
 #include "wire/link_listener.h"
 #include "wire/outbound_link.h"
@@ -40,12 +42,50 @@ struct RelayOptions {
   // How long frames of a flow missing from the table are held (the link is
   // paused) before they are dropped.
   absl::Duration unknown_flow_wait = absl::Seconds(5);
+  // Replay rings of all flows together keep at most this many bytes of
+  // recent frames (the newest frame of each flow is always kept).
+  size_t replay_bytes = 64u << 20;
+  // A child's RESUME that this node cannot serve from its ring is asked of
+  // its own parent; with no answer within this time the missing range is
+  // declared lost (GAP) to the child.
+  absl::Duration repair_timeout = absl::Seconds(2);
+  // A RESUME for the same gap is sent again after this long.
+  absl::Duration resume_retry = absl::Seconds(1);
+  // Where bytes, frames, drops, queue depths and ring use are counted for
+  // /metrics; may be null. Must outlive the relay.
+  TrafficCounters* traffic = nullptr;
+};
+
+// Counters of one relay (monotonic since start).
+struct RelayCounters {
+  uint64_t duplicates_dropped = 0;
+  uint64_t unknown_flow_dropped = 0;
+  uint64_t disallowed_dropped = 0;
+  // Frames dropped because an earlier sequence was missing (resent later).
+  uint64_t out_of_order_dropped = 0;
+  uint64_t resumes_sent = 0;
+  uint64_t resumes_served = 0;
+  // Frames sent again from the replay ring.
+  uint64_t frames_replayed = 0;
+  // Sequences declared lost for good (GAP) by or through this node.
+  uint64_t sequences_lost = 0;
+  // Bytes held by all replay rings now.
+  uint64_t replay_ring_bytes = 0;
 };
 
 // The data plane of one node: accepts links from parents, opens links to
 // children, and hands every frame (one shared buffer) to each child link and
 // each local subscriber whose filter admits its source. Drops duplicates by
 // per-flow sequence, and frames of sources the group's allow-list refuses.
+//
+// Lossless re-parenting: every flow's recent frames stay in a replay ring.
+// A node that sees a sequence gap from its parent drops the frame and asks
+// the parent (RESUME) to resend from its last delivered sequence; it also
+// sends RESUME as soon as a new parent's link arrives. A parent serves a
+// RESUME from its ring; what its ring lacks it asks of its own parent, and
+// only a range nobody holds is declared lost with a GAP frame, which reaches
+// subscribers as a gap in sequence numbers. `realtime` flows accept gaps
+// (their drops are counted) and resume only when the parent changes.
 // Slow receivers follow the group's policy: `reliable` ones push back on the
 // sender and are detached if they stay full for `detach_after`; `realtime`
 // ones drop their own oldest frames (counted) and never slow anyone.
@@ -82,8 +122,37 @@ class Relay {
   // Frames dropped at this relay because the group's allow-list refuses
   // their source.
   uint64_t disallowed_dropped() const;
+  // All counters at once.
+  RelayCounters counters() const;
 
  private:
+  // Sequence state, replay ring and pending repairs of one flow.
+  struct FlowState {
+    // Held from taking or checking a sequence number to handing the frame
+    // to every receiver, so a flow is never reordered. Taken before mu_.
+    absl::Mutex mu;
+    // Highest sequence dispatched in order; at the ingress, the counter.
+    uint64_t last ABSL_GUARDED_BY(mu) = 0;
+    ReplayRing ring ABSL_GUARDED_BY(mu);
+    // Parent named by the table when last seen (to notice a move).
+    std::string parent ABSL_GUARDED_BY(mu);
+    // Child side: the `last` a RESUME was sent for, and when.
+    uint64_t resume_asked_after ABSL_GUARDED_BY(mu) = 0;
+    absl::Time resume_asked_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+    // Parent side: children being sent what this ring lacked.
+    struct Repair {
+      std::shared_ptr<wire::OutboundLink> link;
+      uint64_t next = 0;   // next sequence the child needs
+      uint64_t until = 0;  // last one to send; 0 = follow the live flow
+      // Last sequence of the range this node asked its own parent for
+      // (0 = none outstanding).
+      uint64_t asked_until = 0;
+      // Without progress by then, the missing range is declared lost.
+      absl::Time deadline;
+    };
+    std::vector<Repair> repairs ABSL_GUARDED_BY(mu);
+  };
+
   // Receivers that were above their high watermark after a dispatch.
   struct Pressure {
     std::vector<std::shared_ptr<wire::OutboundLink>> links;
@@ -94,7 +163,38 @@ class Relay {
   // Hands `frame` to every receiver of its flow. `entry` may be null (no
   // table entry yet: local delivery only).
   Pressure Dispatch(const v1::FlowEntry* entry, const std::shared_ptr<const FlowNames>& names,
-                    const wire::FramePtr& frame);
+                    const wire::FramePtr& frame, FlowState& flow)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
+  // Keeps `frame` in the flow's ring, evicting the flow's oldest frames
+  // while all rings together exceed replay_bytes.
+  void Remember(FlowState& flow, const wire::FramePtr& frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
+  // Sends each pending repair what the ring now holds for it.
+  void FeedRepairs(FlowState& flow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
+  // FeedRepairs, then asks this node's parent for what a repair is stuck
+  // on (once per range); with no parent to ask (`entry` null or
+  // the ingress) the range is declared lost at once.
+  void AdvanceRepairs(const v1::FlowEntry* entry, FlowState& flow)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
+  // Declares lost, to each repair whose deadline passed, the range up to
+  // the next frame the ring holds.
+  void ExpireRepairs(const v1::FlowEntry& entry, FlowState& flow, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
+  void ServeResume(const v1::FlowEntry& entry, FlowState& flow,
+                   const std::shared_ptr<wire::OutboundLink>& link, uint64_t after, uint64_t until)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
+  // Asks this node's parent for [first, last] of the flow; false if there
+  // is no link from it.
+  bool AskParent(const v1::FlowEntry& entry, uint64_t first, uint64_t last);
+  // Sends RESUME to the parent of every flow whose parent is `peer`, or
+  // whose parent changed, over the link from that parent. I/O thread.
+  void ResumeFromParents(const std::string* peer);
+  void OnChildControl(wire::FramePtr frame, wire::OutboundLink& link);
+  void OnGap(const wire::FramePtr& frame);
+  std::shared_ptr<FlowState> Flow(const std::string& group, const std::string& source);
+  std::shared_ptr<FlowState> FindFlow(const std::string& group, const std::string& source);
+  void ExpireAllRepairs(absl::Time now);
+  // Reports queue depths and replay-ring use to options_.traffic.
+  void ReportGauges();
   // Runs `done` once every receiver in `pressure` drained, detaching the
   // ones still full after detach_after.
   void AwaitDrain(Pressure pressure, std::function<void()> done);
@@ -114,20 +214,16 @@ class Relay {
   std::unique_ptr<wire::LinkListener> listener_;  // used on the I/O thread
   std::thread io_thread_;
 
-  // Held from taking a sequence number to handing the frame to every
-  // receiver, so two local publishers of one flow never reorder it.
-  absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-
   mutable absl::Mutex mu_;
+  // Links from parents by their node id, for RESUME. Send() on them only
+  // on the I/O thread.
+  absl::flat_hash_map<std::string, std::weak_ptr<wire::InboundLink>> parent_links_
+      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<wire::OutboundLink>> children_
       ABSL_GUARDED_BY(mu_);
-  // Highest sequence dispatched per (group, source); at the ingress, the
-  // flow's sequence counter.
-  absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> last_sequence_
+  absl::flat_hash_map<std::pair<std::string, std::string>, std::shared_ptr<FlowState>> flows_
       ABSL_GUARDED_BY(mu_);
-  uint64_t duplicates_dropped_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t unknown_flow_dropped_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t disallowed_dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  RelayCounters counters_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 

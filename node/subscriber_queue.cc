@@ -132,4 +132,9 @@ void SubscriberQueue::MarkJoined() {
   items_.push_front(DeliveryItem{});
 }
 
+size_t SubscriberQueue::QueuedBytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
+}
+
 }  // namespace canopy::node

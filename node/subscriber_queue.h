@@ -53,6 +53,8 @@ class SubscriberQueue {
 
   // True while queued payload bytes exceed the high watermark.
   bool OverHighWatermark() const;
+  // Bytes queued now.
+  size_t QueuedBytes() const;
 
   // Runs `ready` once queued bytes fall to the low watermark or the queue
   // closes (at once if so already). `ready` runs on the popping thread or the

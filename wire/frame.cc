@@ -29,11 +29,16 @@ void PutHeader(const FrameHeader& h, char* out) {
 }
 
 bool KnownType(uint8_t type) {
-  return type == static_cast<uint8_t>(FrameType::kHello) ||
-         type == static_cast<uint8_t>(FrameType::kData);
+  return type >= static_cast<uint8_t>(FrameType::kHello) &&
+         type <= static_cast<uint8_t>(FrameType::kPong);
 }
 
 }  // namespace
+
+bool IsControl(FrameType type) {
+  return type == FrameType::kResume || type == FrameType::kGap || type == FrameType::kPing ||
+         type == FrameType::kPong;
+}
 
 uint64_t FrameChecksum(absl::string_view header, absl::string_view payload) {
   XXH3_state_t state;
@@ -70,6 +75,10 @@ absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_
   h.length = endian::load_big_u32(Bytes(p + 12));
   h.sequence = endian::load_big_u64(Bytes(p + 16));
   h.checksum = endian::load_big_u64(Bytes(p + kChecksumOffset));
+  if (IsControl(h.type) && h.length > kMaxControlPayload) {
+    return absl::InvalidArgumentError(absl::StrCat("control frame payload of ", h.length,
+                                                   " bytes exceeds ", kMaxControlPayload));
+  }
   if (h.length > max_payload) {
     return absl::InvalidArgumentError(
         absl::StrCat("frame payload of ", h.length, " bytes exceeds the limit of ", max_payload));

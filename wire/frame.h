@@ -24,7 +24,23 @@ enum class FrameType : uint8_t {
   kHello = 1,
   // One message of a (group, source) flow.
   kData = 2,
+  // Child → parent: "resend the flow after `sequence`" (docs/wire-format.md).
+  kResume = 3,
+  // Parent → child: sequences [`sequence`, next) are gone for good.
+  kGap = 4,
+  // Either side: a probe; the receiver answers PONG with the same payload.
+  kPing = 5,
+  kPong = 6,
 };
+
+// A HELLO payload ending in this marks a probe link (PING/PONG only).
+inline constexpr absl::string_view kProbeHelloSuffix = "#probe";
+
+// Largest payload of a RESUME, GAP, PING or PONG frame.
+inline constexpr uint32_t kMaxControlPayload = 64;
+
+// True for RESUME, GAP, PING and PONG.
+bool IsControl(FrameType type);
 
 // The decoded fixed header of one frame.
 struct FrameHeader {
@@ -67,7 +83,7 @@ class Frame {
 using FramePtr = std::shared_ptr<const Frame>;
 
 // Decodes and validates the fixed header (magic, version, type, length <=
-// max_payload). The checksum is not verified here: it covers the payload.
+// max_payload, and <= kMaxControlPayload for control frames). The checksum is not verified here: it covers the payload.
 // REQUIRES: header.size() >= kHeaderSize.
 absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_payload);
 

@@ -2,9 +2,12 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
 #include "boost/asio/read.hpp"
+#include "boost/asio/write.hpp"
+#include "wire/control_frames.h"
 #include "spdlog/spdlog.h"
 
 namespace canopy::wire {
@@ -86,19 +89,58 @@ void InboundLink::OnFrame(FramePtr frame) {
       return Finish(absl::InvalidArgumentError(
           absl::StrCat("link from ", remote_, " did not start with HELLO")));
     }
-    peer_node_ = std::string(frame->payload());
+    absl::string_view id = frame->payload();
+    if (absl::EndsWith(id, kProbeHelloSuffix)) {
+      probe_ = true;
+      id.remove_suffix(kProbeHelloSuffix.size());
+    }
+    peer_node_ = std::string(id);
+    on_frame_(std::move(frame), *this);
   } else if (h.type == FrameType::kHello) {
     return Finish(
         absl::InvalidArgumentError(absl::StrCat("link from ", peer_node_, " sent a second HELLO")));
+  } else if (h.type == FrameType::kPing) {
+    Send(MakePong(*frame));
+  } else if (h.type == FrameType::kResume || h.type == FrameType::kPong) {
+    return Finish(absl::InvalidArgumentError(
+        absl::StrCat("link from ", peer_node_, " sent a frame only children send")));
   } else {
     on_frame_(std::move(frame), *this);
   }
+  if (closed_) return;
   if (!paused_) ReadHeader();
+}
+
+void InboundLink::Send(FramePtr frame) {
+  if (closed_) return;
+  outgoing_.push_back(std::move(frame));
+  if (!writing_) WriteNext();
+}
+
+void InboundLink::WriteNext() {
+  if (closed_ || outgoing_.empty()) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  FramePtr frame = outgoing_.front();
+  auto self = shared_from_this();
+  asio::async_write(socket_, asio::buffer(frame->bytes().data(), frame->bytes().size()),
+                    [self, frame](const boost::system::error_code& ec, size_t) {
+                      if (ec) {
+                        return self->Finish(absl::UnavailableError(
+                            absl::StrCat("write to ", self->remote_, ": ", ec.message())));
+                      }
+                      if (self->closed_) return;
+                      self->outgoing_.pop_front();
+                      self->WriteNext();
+                    });
 }
 
 void InboundLink::Finish(absl::Status status) {
   if (closed_) return;
   closed_ = true;
+  outgoing_.clear();
   if (!status.ok()) {
     spdlog::warn("closing link from {} ({}): {}", peer_node_.empty() ? "?" : peer_node_, remote_,
                  std::string(status.message()));

@@ -2,6 +2,7 @@
 #define CANOPY_WIRE_INBOUND_LINK_H_
 
 #include <array>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,13 +15,16 @@ namespace canopy::wire {
 
 // The receiving end of a link from a parent node: reads frames one at a time,
 // validates each (a malformed frame closes only this link, with a log line)
-// and hands DATA frames to a handler. The first frame must be HELLO.
+// and hands HELLO, DATA and GAP frames to a handler. The first frame must be
+// HELLO. PING is answered with PONG here; RESUME or PONG from a parent is a
+// protocol error. Control frames for the parent go back with Send().
 //
 // Thread-compatible: every method except Resume() must run on the link's
 // io_context thread. Resume() may be called from any thread.
 class InboundLink : public std::enable_shared_from_this<InboundLink> {
  public:
-  // Gets each DATA frame. The handler may call Pause() to stop reading until
+  // Gets the HELLO frame (peer_node() is set by then), then each DATA and
+  // GAP frame. The handler may call Pause() to stop reading until
   // Resume() (back pressure to the sender).
   using FrameHandler = std::function<void(FramePtr, InboundLink&)>;
   // Called once when the link closes (OK status for a clean EOF or Close()).
@@ -40,8 +44,16 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   // Closes the socket; the closed callback runs with OK.
   void Close();
 
+  // Queues a control frame (RESUME) for the parent; frames go out in order.
+  // Dropped if the link is closed.
+  void Send(FramePtr frame);
+  bool closed() const { return closed_; }
+
   // Node id the parent announced in its HELLO; empty before it arrives.
   const std::string& peer_node() const { return peer_node_; }
+  // True if the HELLO marked this as a probe link (kProbeHelloSuffix): it
+  // carries only PING, never DATA.
+  bool probe() const { return probe_; }
   // "ip:port" of the remote end.
   const std::string& remote() const { return remote_; }
 
@@ -50,6 +62,7 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   void ReadPayload(std::string bytes);
   void OnFrame(FramePtr frame);
   void Finish(absl::Status status);
+  void WriteNext();
 
   boost::asio::ip::tcp::socket socket_;
   const uint32_t max_payload_;
@@ -58,9 +71,12 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   std::array<char, kHeaderSize> header_{};
   std::string peer_node_;
   std::string remote_;
+  bool probe_ = false;
   bool paused_ = false;
   bool reading_ = false;
   bool closed_ = false;
+  std::deque<FramePtr> outgoing_;
+  bool writing_ = false;
 };
 
 }  // namespace canopy::wire

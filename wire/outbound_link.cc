@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/read.hpp"
 #include "boost/asio/write.hpp"
 #include "spdlog/spdlog.h"
 
@@ -68,10 +69,50 @@ void OutboundLink::Connect(tcp::resolver::results_type endpoints) {
                         }
                         boost::system::error_code ignored;
                         self->socket_.set_option(tcp::no_delay(true), ignored);
+                        self->ReadControl();
                         absl::MutexLock lock(&self->mu_);
                         self->connected_ = true;
                         self->MaybeStartWrite();
                       });
+}
+
+void OutboundLink::ReadControl() {
+  auto self = shared_from_this();
+  asio::async_read(
+      socket_, asio::buffer(control_header_),
+      [self](const boost::system::error_code& ec, size_t) {
+        if (self->closed()) return;
+        if (ec) {
+          return self->Fail(absl::UnavailableError(
+              absl::StrCat("link to ", self->peer_node_, " at ", self->address_.ToString(), ": ",
+                           ec == asio::error::eof ? "closed by the child" : ec.message())));
+        }
+        absl::StatusOr<FrameHeader> h = DecodeHeader(
+            absl::string_view(self->control_header_.data(), kHeaderSize), kMaxControlPayload);
+        if (h.ok() && h->type != FrameType::kResume && h->type != FrameType::kPong) {
+          h = absl::InvalidArgumentError("a child sends only RESUME and PONG frames");
+        }
+        if (!h.ok()) {
+          return self->Fail(absl::InvalidArgumentError(
+              absl::StrCat("link to ", self->peer_node_, ": ", h.status().message())));
+        }
+        auto bytes = std::make_shared<std::string>(kHeaderSize + h->length, '\0');
+        std::copy(self->control_header_.begin(), self->control_header_.end(), bytes->begin());
+        asio::async_read(
+            self->socket_, asio::buffer(bytes->data() + kHeaderSize, h->length),
+            [self, bytes](const boost::system::error_code& ec, size_t) {
+              if (self->closed()) return;
+              absl::StatusOr<FramePtr> frame =
+                  ec ? absl::UnavailableError(ec.message())
+                     : Frame::Adopt(std::move(*bytes), kMaxControlPayload);
+              if (!frame.ok()) {
+                return self->Fail(absl::InvalidArgumentError(absl::StrCat(
+                    "link to ", self->peer_node_, ": ", frame.status().message())));
+              }
+              if (self->options_.on_control) self->options_.on_control(*std::move(frame), *self);
+              self->ReadControl();
+            });
+      });
 }
 
 void OutboundLink::RetryOrFail(const std::string& why) {

@@ -1,6 +1,7 @@
 #ifndef CANOPY_WIRE_OUTBOUND_LINK_H_
 #define CANOPY_WIRE_OUTBOUND_LINK_H_
 
+#include <array>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -20,6 +21,11 @@
 
 namespace canopy::wire {
 
+class OutboundLink;
+
+// Gets each RESUME or PONG frame the child sends back, on the io_context.
+using ControlHandler = std::function<void(FramePtr, OutboundLink&)>;
+
 struct OutboundLinkOptions {
   // Node id announced in the link's HELLO frame.
   std::string local_node_id;
@@ -29,11 +35,14 @@ struct OutboundLinkOptions {
   size_t low_watermark_bytes = 2u << 20;
   // How long to keep retrying the TCP connect before giving up.
   absl::Duration connect_timeout = absl::Seconds(5);
+  // Control frames from the child; null = they are read and ignored.
+  ControlHandler on_control;
 };
 
 // A TCP link to one child node: connects (retrying until connect_timeout),
 // sends a HELLO frame, then sends queued frames in order with gathered
-// writes. Frames are shared pointers: nothing is copied per link. The queue
+// writes. It reads the control frames the child sends back (RESUME, PONG);
+// anything else from the child, or the child closing, closes the link. Frames are shared pointers: nothing is copied per link. The queue
 // is bounded by the caller, who checks OverHighWatermark() after Send() and
 // waits with NotifyWhenDrained() (back pressure).
 //
@@ -94,6 +103,7 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
   void MaybeStartWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnWritten(const boost::system::error_code& ec, const std::vector<FramePtr>& batch);
   void Fail(absl::Status status);
+  void ReadControl();
   std::vector<std::function<void()>> TakeDrainWaitersIfDrained() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   boost::asio::io_context& io_;
@@ -104,6 +114,7 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
   boost::asio::ip::tcp::socket socket_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer retry_timer_;
+  std::array<char, kHeaderSize> control_header_{};  // used on the io_context
 
   mutable absl::Mutex mu_;
   ClosedCallback on_closed_ ABSL_GUARDED_BY(mu_);

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "wire/control_frames.h"
 #include "wire/frame.h"
 
 namespace {
@@ -29,6 +30,15 @@ using canopy::wire::FramePtr;
 using canopy::wire::FrameType;
 using canopy::wire::kDefaultMaxPayload;
 using canopy::wire::kHeaderSize;
+using canopy::wire::GapNotice;
+using canopy::wire::IsControl;
+using canopy::wire::kMaxControlPayload;
+using canopy::wire::MakeGap;
+using canopy::wire::MakeResume;
+using canopy::wire::ParseGap;
+using canopy::wire::ParsePong;
+using canopy::wire::ParseResume;
+using canopy::wire::ResumeRequest;
 
 // Limits the decoder is exercised with: the node default, the HELLO limit an
 // InboundLink applies to its first frame, and an empty-payload-only limit.
@@ -57,8 +67,22 @@ void CheckAdopted(const FramePtr& frame, absl::string_view bytes, const FrameHea
   FUZZ_CHECK(frame != nullptr);
   const FrameHeader& h = frame->header();
   FUZZ_CHECK(SameHeader(h, decoded));
-  FUZZ_CHECK(h.type == FrameType::kHello || h.type == FrameType::kData);
+  FUZZ_CHECK(h.type >= FrameType::kHello && h.type <= FrameType::kPong);
+  FUZZ_CHECK(!IsControl(h.type) || h.length <= kMaxControlPayload);
   FUZZ_CHECK(frame->bytes() == bytes);
+  // The control-frame parsers accept or refuse, never crash, and what they
+  // accept is well formed.
+  if (absl::StatusOr<ResumeRequest> r = ParseResume(*frame); r.ok()) {
+    FUZZ_CHECK(h.type == FrameType::kResume);
+    FUZZ_CHECK(r->until == 0 || r->until > r->after);
+    FUZZ_CHECK(MakeResume(*r)->bytes() == bytes);
+  }
+  if (absl::StatusOr<GapNotice> g = ParseGap(*frame); g.ok()) {
+    FUZZ_CHECK(h.type == FrameType::kGap);
+    FUZZ_CHECK(g->first > 0 && g->next > g->first);
+    FUZZ_CHECK(MakeGap(*g)->bytes() == bytes);
+  }
+  if (absl::StatusOr<uint64_t> p = ParsePong(*frame); p.ok()) FUZZ_CHECK(h.type == FrameType::kPong);
   FUZZ_CHECK(frame->payload().size() == h.length);
   FUZZ_CHECK(frame->bytes().size() == kHeaderSize + h.length);
   FUZZ_CHECK(FrameChecksum(frame->bytes(), frame->payload()) == h.checksum);
@@ -136,8 +160,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(!frame.ok());
       return 0;
     }
-    FUZZ_CHECK(h->type == FrameType::kHello || h->type == FrameType::kData);
+    FUZZ_CHECK(h->type >= FrameType::kHello && h->type <= FrameType::kPong);
     FUZZ_CHECK(h->length <= kDefaultMaxPayload);
+    FUZZ_CHECK(!IsControl(h->type) || h->length <= kMaxControlPayload);
 
     const size_t available = stream.size() - kHeaderSize;
     if (available < h->length) {

@@ -151,6 +151,30 @@ TEST(ControlPlaneTest, StaticLinksDecideTheRelays) {
   EXPECT_EQ(pub->Wait(kWait), 0);
 }
 
+TEST(ControlPlaneTest, ProbedRttsBecomeTheTreesLinkCosts) {
+  // Without measurements every full-mesh link costs 1000 µs; loopback RTTs
+  // probed by the nodes are far below that.
+  Overlay overlay({"--reoptimize-ms", "300"});
+  overlay.StartNode("node-a", 0, {"--probe-interval-ms", "100"});
+  overlay.StartNode("node-b", 0, {"--probe-interval-ms", "100"});
+  auto sub = overlay.StartSubscriber("node-b", {"--group", "g"});
+  ASSERT_TRUE(sub->WaitForStderr("joined", kWait));
+  auto pub = overlay.StartPublisher("node-a", "g", "s");
+  pub->WriteStdin("x\n");
+  ASSERT_TRUE(sub->WaitForStdoutLines(1, kWait)) << overlay.Logs();
+  v1::GetTreeResponse tree;
+  EXPECT_TRUE(overlay.AwaitTree(
+      "g",
+      [](const auto& t) {
+        return t.trees_size() == 1 && t.trees(0).edges_size() == 1 &&
+               t.trees(0).edges(0).cost() > 0 && t.trees(0).edges(0).cost() < 1000;
+      },
+      &tree))
+      << tree.DebugString() << overlay.Logs();
+  pub->CloseStdin();
+  EXPECT_EQ(pub->Wait(kWait), 0);
+}
+
 TEST(ControlPlaneTest, MalformedLinksFileAndCorruptStoreStopTheController) {
   Overlay probe;
   const std::string links = probe.WriteFile("bad-links.txt", "node-a node-b\n");

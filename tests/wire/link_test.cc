@@ -1,3 +1,4 @@
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/write.hpp"
 #include "gtest/gtest.h"
+#include "wire/control_frames.h"
 #include "wire/frame.h"
 #include "wire/link_listener.h"
 #include "wire/outbound_link.h"
@@ -26,7 +28,12 @@ class LinkFixture : public ::testing::Test {
   void SetUp() override {
     auto listener = LinkListener::Open(io_, Endpoint{"127.0.0.1", 0}, 1 << 20,
                                        [this](FramePtr f, InboundLink& link) {
+                                         if (on_frame_) on_frame_(f, link);
                                          absl::MutexLock lock(&mu_);
+                                         if (f->header().type == FrameType::kHello) {
+                                           hellos_.push_back(link.peer_node());
+                                           return;
+                                         }
                                          received_.push_back({link.peer_node(), f});
                                        });
     ASSERT_TRUE(listener.ok()) << listener.status();
@@ -51,9 +58,99 @@ class LinkFixture : public ::testing::Test {
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
   std::unique_ptr<LinkListener> listener_;
   std::thread thread_;
+  // Runs on the I/O thread for every frame, before it is recorded.
+  std::function<void(const FramePtr&, InboundLink&)> on_frame_;
   absl::Mutex mu_;
+  std::vector<std::string> hellos_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<std::string, FramePtr>> received_ ABSL_GUARDED_BY(mu_);
 };
+
+// Collects the control frames a child sends back on an outbound link.
+struct ControlInbox {
+  absl::Mutex mu;
+  std::vector<FramePtr> frames ABSL_GUARDED_BY(mu);
+  ControlHandler Handler() {
+    return [this](FramePtr f, OutboundLink&) {
+      absl::MutexLock lock(&mu);
+      frames.push_back(std::move(f));
+    };
+  }
+  bool Await(size_t n) {
+    absl::MutexLock lock(&mu);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return frames.size() >= n; };
+    return mu.AwaitWithTimeout(absl::Condition(&enough), kDeadline);
+  }
+};
+
+TEST_F(LinkFixture, ChildAnswersPingAndSendsResumeBackToTheParent) {
+  // The child asks for a resend when it sees sequence 3.
+  on_frame_ = [](const FramePtr& f, InboundLink& link) {
+    if (f->header().type == FrameType::kData && f->header().sequence == 3) {
+      link.Send(MakeResume({3, 4, 2, 0}));
+    }
+  };
+  ControlInbox inbox;
+  OutboundLinkOptions options;
+  options.local_node_id = "parent";
+  options.on_control = inbox.Handler();
+  auto link = OutboundLink::Start(io_, "child", listener_->bound(), options, nullptr);
+  ASSERT_TRUE(link->Send(MakePing(12345)));
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(link->Send(Frame::Make(FrameType::kData, 3, 4, i, "x")));
+  ASSERT_TRUE(inbox.Await(2));
+  absl::MutexLock lock(&inbox.mu);
+  absl::StatusOr<uint64_t> pong = ParsePong(*inbox.frames[0]);
+  ASSERT_TRUE(pong.ok()) << pong.status();
+  EXPECT_EQ(*pong, 12345u);
+  absl::StatusOr<ResumeRequest> resume = ParseResume(*inbox.frames[1]);
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->group_handle, 3u);
+  EXPECT_EQ(resume->source_id, 4u);
+  EXPECT_EQ(resume->after, 2u);
+  EXPECT_FALSE(link->closed());
+  link->Close();
+}
+
+TEST_F(LinkFixture, ProbeHelloIsMarkedAndNamesThePeer) {
+  bool probe = false;
+  on_frame_ = [&probe](const FramePtr& f, InboundLink& link) {
+    if (f->header().type == FrameType::kHello) probe = link.probe();
+  };
+  OutboundLinkOptions options;
+  options.local_node_id = std::string("node-x") + std::string(kProbeHelloSuffix);
+  auto link = OutboundLink::Start(io_, "child", listener_->bound(), options, nullptr);
+  ASSERT_TRUE(link->Send(Frame::Make(FrameType::kData, 1, 1, 1, "x")));
+  ASSERT_TRUE(AwaitFrames(1));
+  absl::MutexLock lock(&mu_);
+  EXPECT_TRUE(probe);
+  EXPECT_EQ(received_[0].first, "node-x");
+}
+
+TEST_F(LinkFixture, ChildSendingDataBackClosesTheLink) {
+  // A child that talks DATA upstream is broken or hostile: only its link
+  // closes, with an error.
+  asio::ip::tcp::acceptor acceptor(io_,
+                                   asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = acceptor.local_endpoint().port();
+  absl::Notification closed;
+  absl::Status status;
+  OutboundLinkOptions options;
+  options.local_node_id = "parent";
+  auto link = OutboundLink::Start(io_, "child", Endpoint{"127.0.0.1", port}, options,
+                                  [&](const absl::Status& s) {
+                                    status = s;
+                                    closed.Notify();
+                                  });
+  asio::io_context child_io;
+  asio::ip::tcp::socket child(child_io);
+  boost::system::error_code ec;
+  acceptor.accept(child, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  std::string data(Frame::Make(FrameType::kData, 1, 1, 1, "upstream?")->bytes());
+  asio::write(child, asio::buffer(data), ec);
+  ASSERT_TRUE(closed.WaitForNotificationWithTimeout(kDeadline));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_TRUE(link->closed());
+}
 
 TEST_F(LinkFixture, DeliversFramesInOrderWithSenderName) {
   OutboundLinkOptions options;

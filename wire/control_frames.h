@@ -1,0 +1,44 @@
+#ifndef CANOPY_WIRE_CONTROL_FRAMES_H_
+#define CANOPY_WIRE_CONTROL_FRAMES_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "wire/frame.h"
+
+namespace canopy::wire {
+
+// A child's request to its parent: resend flow (group_handle, source_id)
+// from `after` + 1 up to `until` (0 = up to the newest).
+struct ResumeRequest {
+  uint32_t group_handle = 0;
+  uint32_t source_id = 0;
+  uint64_t after = 0;
+  uint64_t until = 0;
+};
+
+// A parent's notice: sequences [first, next) of a flow exist nowhere any
+// more; the flow continues at `next`.
+struct GapNotice {
+  uint32_t group_handle = 0;
+  uint32_t source_id = 0;
+  uint64_t first = 0;
+  uint64_t next = 0;
+};
+
+FramePtr MakeResume(const ResumeRequest& request);
+FramePtr MakeGap(const GapNotice& gap);
+// PING carries the sender's clock reading; PONG echoes it.
+FramePtr MakePing(uint64_t sent_at_ns);
+FramePtr MakePong(const Frame& ping);
+
+// Decode the control frames above. InvalidArgument if `frame` is of another
+// type or its payload is malformed (e.g. a GAP whose `next` is not above
+// `first`).
+absl::StatusOr<ResumeRequest> ParseResume(const Frame& frame);
+absl::StatusOr<GapNotice> ParseGap(const Frame& frame);
+absl::StatusOr<uint64_t> ParsePong(const Frame& frame);
+
+}  // namespace canopy::wire
+
+#endif  // CANOPY_WIRE_CONTROL_FRAMES_H_
