@@ -1,5 +1,7 @@
 #include "tests/system/process.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -179,6 +181,13 @@ std::optional<int> Process::Wait(absl::Duration timeout) {
     }
     mu_.AwaitWithTimeout(absl::Condition(&streams_ended), deadline - absl::Now());
   }
+  // The exit can be seen before the readers drained the pipes: let them
+  // finish, so callers see every line (bounded: a grandchild may hold the
+  // pipes open).
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return out_.ended && err_.ended; };
+  mu_.AwaitWithTimeout(absl::Condition(&drained),
+                       std::max(absl::ZeroDuration(),
+                                std::min(deadline - absl::Now(), absl::Seconds(5))));
   return exit_code_;
 }
 
