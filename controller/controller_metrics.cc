@@ -10,10 +10,7 @@ namespace {
 using ops::Family;
 using ops::MetricType;
 using ops::Sample;
-
-Family Single(std::string name, std::string help, MetricType type, double value) {
-  return Family{std::move(name), std::move(help), type, {Sample{"", {}, value}}};
-}
+using ops::SingleSampleFamily;
 
 }  // namespace
 
@@ -36,23 +33,26 @@ std::function<void(const char*, absl::Duration)> ControllerMetrics::PlanObserver
 void ControllerMetrics::CollectFrom(const ControllerCore& core) {
   registry_.AddCollector([&core](std::vector<Family>& out) {
     const v1::ControllerStats stats = core.Stats();
-    out.push_back(Single("canopy_controller_attached_nodes",
-                         "Nodes with a live session to this controller.", MetricType::kGauge,
-                         stats.nodes()));
-    out.push_back(Single("canopy_controller_groups", "Groups with at least one member node.",
-                         MetricType::kGauge, stats.groups()));
-    out.push_back(Single("canopy_controller_flows", "Active (group, source) flows with a tree.",
-                         MetricType::kGauge, stats.flows()));
-    out.push_back(Single("canopy_controller_static_links",
-                         "Static overlay links configured (0 = full mesh).", MetricType::kGauge,
-                         stats.static_links()));
-    out.push_back(Single("canopy_controller_full_plans_total",
-                         "Trees planned from scratch (node arrivals and departures, policy and "
-                         "link changes).",
-                         MetricType::kCounter, stats.full_plans()));
-    out.push_back(Single("canopy_controller_incremental_changes_total",
-                         "Joins and leaves applied by grafting or pruning a tree.",
-                         MetricType::kCounter, stats.incremental_changes()));
+    out.push_back(SingleSampleFamily("canopy_controller_attached_nodes",
+                                     "Nodes with a live session to this controller.",
+                                     MetricType::kGauge, stats.nodes()));
+    out.push_back(SingleSampleFamily("canopy_controller_groups",
+                                     "Groups with at least one member node.", MetricType::kGauge,
+                                     stats.groups()));
+    out.push_back(SingleSampleFamily("canopy_controller_flows",
+                                     "Active (group, source) flows with a tree.",
+                                     MetricType::kGauge, stats.flows()));
+    out.push_back(SingleSampleFamily("canopy_controller_static_links",
+                                     "Static overlay links configured (0 = full mesh).",
+                                     MetricType::kGauge, stats.static_links()));
+    out.push_back(
+        SingleSampleFamily("canopy_controller_full_plans_total",
+                           "Trees planned from scratch (node arrivals and departures, policy and "
+                           "link changes).",
+                           MetricType::kCounter, stats.full_plans()));
+    out.push_back(SingleSampleFamily("canopy_controller_incremental_changes_total",
+                                     "Joins and leaves applied by grafting or pruning a tree.",
+                                     MetricType::kCounter, stats.incremental_changes()));
     Family reoptimizations{
         "canopy_controller_reoptimizations_total",
         "Background re-optimisations: applied (gain above the hysteresis) "
@@ -62,15 +62,15 @@ void ControllerMetrics::CollectFrom(const ControllerCore& core) {
          Sample{
              "", {{"result", "skipped"}}, static_cast<double>(stats.reoptimizations_skipped())}}};
     out.push_back(std::move(reoptimizations));
-    out.push_back(Single("canopy_controller_tables_pushed_total",
-                         "Forwarding tables sent to nodes.", MetricType::kCounter,
-                         stats.tables_pushed()));
-    out.push_back(Single("canopy_controller_nodes_expired_total",
-                         "Nodes declared dead after missing heartbeats.", MetricType::kCounter,
-                         stats.nodes_expired()));
-    out.push_back(Single("canopy_controller_last_full_plan_seconds",
-                         "Duration of the last full plan.", MetricType::kGauge,
-                         static_cast<double>(stats.last_full_plan_us()) / 1e6));
+    out.push_back(SingleSampleFamily("canopy_controller_tables_pushed_total",
+                                     "Forwarding tables sent to nodes.", MetricType::kCounter,
+                                     stats.tables_pushed()));
+    out.push_back(SingleSampleFamily("canopy_controller_nodes_expired_total",
+                                     "Nodes declared dead after missing heartbeats.",
+                                     MetricType::kCounter, stats.nodes_expired()));
+    out.push_back(SingleSampleFamily("canopy_controller_last_full_plan_seconds",
+                                     "Duration of the last full plan.", MetricType::kGauge,
+                                     static_cast<double>(stats.last_full_plan_us()) / 1e6));
 
     Family members{"canopy_controller_group_member_nodes",
                    "Nodes with local subscribers of the group.",

@@ -2,11 +2,11 @@
 // and policy, computes trees and pushes forwarding tables to the nodes.
 
 #include <csignal>
-#include <fstream>
-#include <sstream>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -146,16 +146,9 @@ int main(int argc, char** argv) {
   health.SetServing(canopy::v1::Controller::service_full_name(), true);
 
   canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
-  std::string metrics_field;
-  if (auto bound_metrics = metrics_server.Start(*metrics_address); bound_metrics.ok()) {
-    metrics_field = " metrics=" + bound_metrics->ToString();
-  } else if (metrics_flag->count() > 0) {
-    return Fail(std::string(bound_metrics.status().message()));
-  } else {
-    // The default port is taken (e.g. several controllers on one host): run
-    // without /metrics rather than not at all.
-    spdlog::warn("{}; serving no /metrics", std::string(bound_metrics.status().message()));
-  }
+  absl::StatusOr<std::string> metrics_field = canopy::ops::StartMetricsEndpoint(
+      metrics_server, *metrics_address, metrics_flag->count() > 0);
+  if (!metrics_field.ok()) return Fail(std::string(metrics_field.status().message()));
 
   absl::Notification stopping;
   std::thread liveness([&] {
@@ -171,7 +164,7 @@ int main(int argc, char** argv) {
   });
 
   std::printf("canopy-controller listening grpc=%s store=%s%s\n", bound.ToString().c_str(),
-              store_path.c_str(), metrics_field.c_str());
+              store_path.c_str(), metrics_field->c_str());
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));

@@ -145,16 +145,9 @@ int main(int argc, char** argv) {
   canopy::node::NodeMetrics metrics(registry, state, clients, traffic);
   metrics.AddRelay(registry, relay);
   canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
-  std::string metrics_field;
-  if (auto bound_metrics = metrics_server.Start(*metrics_address); bound_metrics.ok()) {
-    metrics_field = " metrics=" + bound_metrics->ToString();
-  } else if (metrics_flag->count() > 0) {
-    return Fail(std::string(bound_metrics.status().message()));
-  } else {
-    // The default port is taken (e.g. several nodes on one host): run
-    // without /metrics rather than not at all.
-    spdlog::warn("{}; serving no /metrics", std::string(bound_metrics.status().message()));
-  }
+  absl::StatusOr<std::string> metrics_field = canopy::ops::StartMetricsEndpoint(
+      metrics_server, *metrics_address, metrics_flag->count() > 0);
+  if (!metrics_field.ok()) return Fail(std::string(metrics_field.status().message()));
 
   canopy::node::ControllerSessionOptions session_options;
   session_options.controller_address = controller;
@@ -187,7 +180,7 @@ int main(int argc, char** argv) {
 
   std::printf("canopy-node %s listening clients=%s data=%s%s\n", id.c_str(),
               bound_clients.ToString().c_str(), bound_data->ToString().c_str(),
-              metrics_field.c_str());
+              metrics_field->c_str());
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));

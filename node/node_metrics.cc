@@ -10,10 +10,7 @@ namespace {
 using ops::Family;
 using ops::MetricType;
 using ops::Sample;
-
-Family Single(std::string name, std::string help, MetricType type, double value) {
-  return Family{std::move(name), std::move(help), type, {Sample{"", {}, value}}};
-}
+using ops::SingleSampleFamily;
 
 // One family with a sample per group.
 Family PerGroup(std::string name, std::string help, MetricType type,
@@ -68,9 +65,9 @@ void CollectTraffic(const TrafficCounters& traffic, std::vector<Family>& out) {
     links.samples.push_back(Sample{"", {{"peer", peer}}, static_cast<double>(bytes)});
   }
   out.push_back(std::move(links));
-  out.push_back(Single("canopy_node_subscriber_queue_bytes",
-                       "Bytes queued for all local subscribers together.", MetricType::kGauge,
-                       static_cast<double>(t.subscriber_queue_bytes)));
+  out.push_back(SingleSampleFamily(
+      "canopy_node_subscriber_queue_bytes", "Bytes queued for all local subscribers together.",
+      MetricType::kGauge, static_cast<double>(t.subscriber_queue_bytes)));
 }
 
 }  // namespace
@@ -82,15 +79,16 @@ NodeMetrics::NodeMetrics(ops::MetricsRegistry& registry, const ForwardingState& 
                                     "and every reattach after a lost stream).")) {
   attaches_.Increment({}, 0);  // present from the first scrape
   registry.AddCollector([this, &state, &clients, &traffic](std::vector<Family>& out) {
-    out.push_back(Single("canopy_node_attached",
-                         "1 while the node is attached to the controller, else 0.",
-                         MetricType::kGauge, attached_.load() ? 1 : 0));
-    out.push_back(Single("canopy_node_table_version",
-                         "Version of the applied forwarding table (0 before the first; "
-                         "versions restart with each controller session).",
-                         MetricType::kGauge, static_cast<double>(state.version())));
-    out.push_back(Single("canopy_node_flows", "Flows in the applied forwarding table.",
-                         MetricType::kGauge, static_cast<double>(state.Entries().size())));
+    out.push_back(SingleSampleFamily("canopy_node_attached",
+                                     "1 while the node is attached to the controller, else 0.",
+                                     MetricType::kGauge, attached_.load() ? 1 : 0));
+    out.push_back(SingleSampleFamily("canopy_node_table_version",
+                                     "Version of the applied forwarding table (0 before the first; "
+                                     "versions restart with each controller session).",
+                                     MetricType::kGauge, static_cast<double>(state.version())));
+    out.push_back(SingleSampleFamily("canopy_node_flows", "Flows in the applied forwarding table.",
+                                     MetricType::kGauge,
+                                     static_cast<double>(state.Entries().size())));
     Family subscribers{"canopy_node_local_subscribers",
                        "Local subscriptions (SDK clients) of the group.",
                        MetricType::kGauge,
@@ -114,24 +112,27 @@ NodeMetrics::NodeMetrics(ops::MetricsRegistry& registry, const ForwardingState& 
 void NodeMetrics::AddRelay(ops::MetricsRegistry& registry, const Relay& relay) {
   registry.AddCollector([&relay](std::vector<Family>& out) {
     const RelayCounters c = relay.counters();
-    out.push_back(Single("canopy_node_resumes_sent_total",
-                         "RESUME requests this node sent to a parent (a gap, a new parent, or a "
-                         "child's repair it could not serve from its own ring).",
-                         MetricType::kCounter, static_cast<double>(c.resumes_sent)));
-    out.push_back(Single("canopy_node_resumes_served_total",
-                         "RESUME requests from children this node served.", MetricType::kCounter,
-                         static_cast<double>(c.resumes_served)));
-    out.push_back(Single("canopy_node_frames_replayed_total",
-                         "Frames sent again from the replay ring.", MetricType::kCounter,
-                         static_cast<double>(c.frames_replayed)));
-    out.push_back(Single("canopy_node_out_of_order_dropped_total",
-                         "Frames dropped because an earlier sequence was missing; they are "
-                         "resent after a RESUME.",
-                         MetricType::kCounter, static_cast<double>(c.out_of_order_dropped)));
-    out.push_back(Single("canopy_node_sequences_lost_total",
-                         "Sequences declared lost (GAP) by or through this node: no node held "
-                         "them any more.",
-                         MetricType::kCounter, static_cast<double>(c.sequences_lost)));
+    out.push_back(
+        SingleSampleFamily("canopy_node_resumes_sent_total",
+                           "RESUME requests this node sent to a parent (a gap, a new parent, or a "
+                           "child's repair it could not serve from its own ring).",
+                           MetricType::kCounter, static_cast<double>(c.resumes_sent)));
+    out.push_back(SingleSampleFamily("canopy_node_resumes_served_total",
+                                     "RESUME requests from children this node served.",
+                                     MetricType::kCounter, static_cast<double>(c.resumes_served)));
+    out.push_back(SingleSampleFamily("canopy_node_frames_replayed_total",
+                                     "Frames sent again from the replay ring.",
+                                     MetricType::kCounter, static_cast<double>(c.frames_replayed)));
+    out.push_back(
+        SingleSampleFamily("canopy_node_out_of_order_dropped_total",
+                           "Frames dropped because an earlier sequence was missing; they are "
+                           "resent after a RESUME.",
+                           MetricType::kCounter, static_cast<double>(c.out_of_order_dropped)));
+    out.push_back(
+        SingleSampleFamily("canopy_node_sequences_lost_total",
+                           "Sequences declared lost (GAP) by or through this node: no node held "
+                           "them any more.",
+                           MetricType::kCounter, static_cast<double>(c.sequences_lost)));
   });
 }
 

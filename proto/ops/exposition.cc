@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -190,6 +191,10 @@ std::string RenderExposition(const std::vector<Family>& families, int* skipped) 
   }
   if (skipped != nullptr) *skipped = left_out;
   return out;
+}
+
+Family SingleSampleFamily(std::string name, std::string help, MetricType type, double value) {
+  return Family{std::move(name), std::move(help), type, {Sample{"", {}, value}}};
 }
 
 }  // namespace canopy::ops

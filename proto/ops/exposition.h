@@ -43,6 +43,9 @@ struct Family {
   std::vector<Sample> samples;
 };
 
+// A family with one unlabelled sample.
+Family SingleSampleFamily(std::string name, std::string help, MetricType type, double value);
+
 // Bucket counts of one histogram series. `counts[i]` counts observations in
 // (bounds[i-1], bounds[i]]; the last entry (index bounds.size()) counts those
 // above every bound. REQUIRES: counts.size() == bounds.size() + 1.

@@ -16,6 +16,7 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "proto/ops/exposition.h"
+#include "spdlog/spdlog.h"
 
 namespace canopy::ops {
 namespace asio = boost::asio;
@@ -214,5 +215,14 @@ absl::StatusOr<HostPort> MetricsHttpServer::Start(const HostPort& address) {
 }
 
 void MetricsHttpServer::Stop() { impl_->Stop(); }
+
+absl::StatusOr<std::string> StartMetricsEndpoint(MetricsHttpServer& server, const HostPort& address,
+                                                 bool given_explicitly) {
+  absl::StatusOr<HostPort> bound = server.Start(address);
+  if (bound.ok()) return " metrics=" + bound->ToString();
+  if (given_explicitly) return bound.status();
+  spdlog::warn("{}; serving no /metrics", std::string(bound.status().message()));
+  return std::string();
+}
 
 }  // namespace canopy::ops

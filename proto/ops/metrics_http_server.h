@@ -57,6 +57,15 @@ class MetricsHttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Starts `server` for a program's --metrics-listen flag and returns the
+// " metrics=HOST:PORT" field of its listening line. If `address` is only
+// the default (`given_explicitly` false) and cannot be bound — several
+// programs on one host — it logs a warning and returns "": the program runs
+// without /metrics. An explicitly given address that cannot be bound is an
+// error.
+absl::StatusOr<std::string> StartMetricsEndpoint(MetricsHttpServer& server, const HostPort& address,
+                                                 bool given_explicitly);
+
 }  // namespace canopy::ops
 
 #endif  // CANOPY_PROTO_OPS_METRICS_HTTP_SERVER_H_
