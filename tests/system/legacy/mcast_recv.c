@@ -32,24 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/system/legacy/cli.h"
 #include "tests/system/legacy/payload.h"
 
-static void usage(const char* msg) {
-  fprintf(stderr, "mcast_recv: %s (see --help)\n", msg);
-  exit(2);
-}
-
-static long parse_long(const char* s, long lo, long hi, const char* what) {
-  char* end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "bad %s '%s' (%ld..%ld)", what, s, lo, hi);
-    usage(msg);
-  }
-  return v;
-}
+static const char kProgram[] = "mcast_recv";
 
 static long long now_ms(void) {
   struct timespec t;
@@ -71,33 +57,30 @@ int main(int argc, char** argv) {
       return 0;
     } else if (strncmp(a, "--", 2) == 0) {
       if (i + 1 >= argc) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "option '%.100s' needs a value", a);
-        usage(msg);
+        legacy_usage_arg(kProgram, "option '%.100s' needs a value", a);
       }
       const char* v = argv[++i];
       if (strcmp(a, "--count") == 0)
-        count = parse_long(v, 1, 100000000, "--count");
+        count = legacy_parse_long(kProgram, v, 1, 100000000, "--count");
       else if (strcmp(a, "--idle-ms") == 0)
-        idle_ms = parse_long(v, 1, 3600000, "--idle-ms");
+        idle_ms = legacy_parse_long(kProgram, v, 1, 3600000, "--idle-ms");
       else if (strcmp(a, "--timeout-ms") == 0)
-        timeout_ms = parse_long(v, 1, 3600000, "--timeout-ms");
+        timeout_ms = legacy_parse_long(kProgram, v, 1, 3600000, "--timeout-ms");
       else if (strcmp(a, "--interface") == 0)
         interface = v;
       else {
-        char msg[160];
-        snprintf(msg, sizeof msg, "unknown option '%.100s'", a);
-        usage(msg);
+        legacy_usage_arg(kProgram, "unknown option '%.100s'", a);
       }
     } else {
-      if (npos == 2) usage("too many arguments");
+      if (npos == 2) legacy_usage(kProgram, "too many arguments");
       positional[npos++] = a;
     }
   }
-  if (npos != 2) usage("needs GROUP and PORT");
+  if (npos != 2) legacy_usage(kProgram, "needs GROUP and PORT");
   struct in_addr group;
-  if (inet_pton(AF_INET, positional[0], &group) != 1) usage("bad GROUP address");
-  const unsigned short port = (unsigned short)parse_long(positional[1], 1, 65535, "PORT");
+  if (inet_pton(AF_INET, positional[0], &group) != 1) legacy_usage(kProgram, "bad GROUP address");
+  const unsigned short port =
+      (unsigned short)legacy_parse_long(kProgram, positional[1], 1, 65535, "PORT");
   const int multicast = IN_MULTICAST(ntohl(group.s_addr));
 
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -123,7 +106,7 @@ int main(int argc, char** argv) {
     mreq.imr_multiaddr = group;
     mreq.imr_interface.s_addr = htonl(INADDR_ANY);
     if (interface != NULL && inet_pton(AF_INET, interface, &mreq.imr_interface) != 1) {
-      usage("bad --interface address");
+      legacy_usage(kProgram, "bad --interface address");
     }
     if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) {
       perror("mcast_recv: IP_ADD_MEMBERSHIP");

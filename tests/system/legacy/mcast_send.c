@@ -31,24 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/system/legacy/cli.h"
 #include "tests/system/legacy/payload.h"
 
-static void usage(const char* msg) {
-  fprintf(stderr, "mcast_send: %s (see --help)\n", msg);
-  exit(2);
-}
-
-static long parse_long(const char* s, long lo, long hi, const char* what) {
-  char* end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "bad %s '%s' (%ld..%ld)", what, s, lo, hi);
-    usage(msg);
-  }
-  return v;
-}
+static const char kProgram[] = "mcast_send";
 
 static void sleep_until(const struct timespec* t) {
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, t, NULL) == EINTR) {
@@ -72,37 +58,34 @@ int main(int argc, char** argv) {
       loop = 0;
     } else if (strncmp(a, "--", 2) == 0) {
       if (i + 1 >= argc) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "option '%.100s' needs a value", a);
-        usage(msg);
+        legacy_usage_arg(kProgram, "option '%.100s' needs a value", a);
       }
       const char* v = argv[++i];
       if (strcmp(a, "--ttl") == 0)
-        ttl = parse_long(v, 0, 255, "--ttl");
+        ttl = legacy_parse_long(kProgram, v, 0, 255, "--ttl");
       else if (strcmp(a, "--count") == 0)
-        count = parse_long(v, 1, 100000000, "--count");
+        count = legacy_parse_long(kProgram, v, 1, 100000000, "--count");
       else if (strcmp(a, "--rate") == 0)
-        rate = parse_long(v, 1, 1000000, "--rate");
+        rate = legacy_parse_long(kProgram, v, 1, 1000000, "--rate");
       else if (strcmp(a, "--size") == 0)
-        size = parse_long(v, kLegacyMinSize, kLegacyMaxSize, "--size");
+        size = legacy_parse_long(kProgram, v, kLegacyMinSize, kLegacyMaxSize, "--size");
       else if (strcmp(a, "--interface") == 0)
         interface = v;
       else {
-        char msg[160];
-        snprintf(msg, sizeof msg, "unknown option '%.100s'", a);
-        usage(msg);
+        legacy_usage_arg(kProgram, "unknown option '%.100s'", a);
       }
     } else {
-      if (npos == 2) usage("too many arguments");
+      if (npos == 2) legacy_usage(kProgram, "too many arguments");
       positional[npos++] = a;
     }
   }
-  if (npos != 2) usage("needs GROUP and PORT");
+  if (npos != 2) legacy_usage(kProgram, "needs GROUP and PORT");
   struct sockaddr_in to;
   memset(&to, 0, sizeof to);
   to.sin_family = AF_INET;
-  if (inet_pton(AF_INET, positional[0], &to.sin_addr) != 1) usage("bad GROUP address");
-  to.sin_port = htons((unsigned short)parse_long(positional[1], 1, 65535, "PORT"));
+  if (inet_pton(AF_INET, positional[0], &to.sin_addr) != 1)
+    legacy_usage(kProgram, "bad GROUP address");
+  to.sin_port = htons((unsigned short)legacy_parse_long(kProgram, positional[1], 1, 65535, "PORT"));
 
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) {
@@ -121,7 +104,8 @@ int main(int argc, char** argv) {
   }
   if (interface != NULL) {
     struct in_addr ifaddr;
-    if (inet_pton(AF_INET, interface, &ifaddr) != 1) usage("bad --interface address");
+    if (inet_pton(AF_INET, interface, &ifaddr) != 1)
+      legacy_usage(kProgram, "bad --interface address");
     if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof ifaddr) != 0) {
       perror("mcast_send: IP_MULTICAST_IF");
       return 1;
