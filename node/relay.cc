@@ -8,14 +8,20 @@
 #include "absl/synchronization/notification.h"
 #include "boost/asio/post.hpp"
 #include "proto/source_filter.h"
-#include "wire/control_frames.h"
 #include "spdlog/spdlog.h"
+#include "wire/control_frames.h"
 
 namespace canopy::node {
 namespace asio = boost::asio;
 
 namespace {
 constexpr auto kWatcherExpiryInterval = std::chrono::milliseconds(250);
+// The first sequence from `sequence` on that `ring` holds, or `last` + 1 if
+// it holds none up to the flow's newest.
+uint64_t FirstHeldFrom(const ReplayRing& ring, uint64_t sequence, uint64_t last) {
+  return std::min(ring.NextHeld(sequence).value_or(last + 1), last + 1);
+}
+
 }  // namespace
 
 Relay::Relay(RelayOptions options, ForwardingState& state, LocalClients& clients)
@@ -125,8 +131,7 @@ Relay::Pressure Relay::Dispatch(const v1::FlowEntry* entry,
   Remember(flow, frame);
   // `realtime` receivers drop their own oldest frames instead of pushing
   // back, so a slow one never slows the others.
-  const bool realtime =
-      entry != nullptr && entry->slow_receiver() == v1::SLOW_RECEIVER_REALTIME;
+  const bool realtime = entry != nullptr && entry->slow_receiver() == v1::SLOW_RECEIVER_REALTIME;
   uint64_t copies = 0;
   uint64_t overflow = 0;
   if (entry != nullptr) {
@@ -282,38 +287,35 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
     // The parent learned of the flow first: hold the link until our table
     // catches up (or give up after unknown_flow_wait).
     link->Pause();
-    state_.WhenFlowKnown(h.group_handle, h.source_id, absl::Now() + options_.unknown_flow_wait,
-                         [this, frame, link](bool known) {
-                           asio::post(io_, [this, frame, link, known] {
-                             if (!known) {
-                               if (options_.traffic) {
-                                 options_.traffic->CountDrop(TrafficCounters::kOtherGroup,
-                                                             DropReason::kUnknownFlow);
-                               }
-                               {
-                                 absl::MutexLock lock(&mu_);
-                                 ++counters_.unknown_flow_dropped;
-                               }
-                               spdlog::warn(
-                                   "dropping frame of unknown flow (group {}, source {}) from {}",
-                                   frame->header().group_handle, frame->header().source_id,
-                                   link->peer_node());
-                               link->Resume();
-                               return;
-                             }
-                             if (!HandleInbound(frame, link)) link->Resume();
-                           });
-                         });
+    state_.WhenFlowKnown(
+        h.group_handle, h.source_id, absl::Now() + options_.unknown_flow_wait,
+        [this, frame, link](bool known) {
+          asio::post(io_, [this, frame, link, known] {
+            if (!known) {
+              if (options_.traffic) {
+                options_.traffic->CountDrop(TrafficCounters::kOtherGroup, DropReason::kUnknownFlow);
+              }
+              {
+                absl::MutexLock lock(&mu_);
+                ++counters_.unknown_flow_dropped;
+              }
+              spdlog::warn("dropping frame of unknown flow (group {}, source {}) from {}",
+                           frame->header().group_handle, frame->header().source_id,
+                           link->peer_node());
+              link->Resume();
+              return;
+            }
+            if (!HandleInbound(frame, link)) link->Resume();
+          });
+        });
     return true;
   }
   // The allow-list is checked again at every relay, not only at the ingress.
-  if (absl::Status allowed = state_.CheckAllowed(entry->group(), entry->source());
-      !allowed.ok()) {
+  if (absl::Status allowed = state_.CheckAllowed(entry->group(), entry->source()); !allowed.ok()) {
     if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDisallowed);
     absl::MutexLock lock(&mu_);
     if (counters_.disallowed_dropped++ == 0) {
-      spdlog::warn("dropping frames of a source the group does not allow: {}",
-                   allowed.ToString());
+      spdlog::warn("dropping frames of a source the group does not allow: {}", allowed.ToString());
     }
     return false;
   }
@@ -353,8 +355,8 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
       if (ask) {
         flow->resume_asked_after = flow->last;
         flow->resume_asked_at = now;
-        link->Send(wire::MakeResume(
-            {entry->group_handle(), entry->source_id(), flow->last, /*until=*/0}));
+        link->Send(
+            wire::MakeResume({entry->group_handle(), entry->source_id(), flow->last, /*until=*/0}));
       }
       absl::MutexLock lock(&mu_);
       ++counters_.out_of_order_dropped;
@@ -485,8 +487,7 @@ void Relay::OnChildControl(wire::FramePtr frame, wire::OutboundLink& link) {
     link.Close();
     return;
   }
-  std::optional<v1::FlowEntry> entry =
-      state_.FindByIds(request->group_handle, request->source_id);
+  std::optional<v1::FlowEntry> entry = state_.FindByIds(request->group_handle, request->source_id);
   if (!entry) return;  // a flow this node no longer carries
   std::shared_ptr<FlowState> flow = FindFlow(entry->group(), entry->source());
   if (flow == nullptr) return;
@@ -521,8 +522,7 @@ void Relay::AdvanceRepairs(const v1::FlowEntry* entry, FlowState& flow) {
   for (FlowState::Repair& r : flow.repairs) {
     if (r.next <= r.asked_until || flow.ring.Get(r.next) != nullptr) continue;
     // Stuck: ask upstream for what is missing up to the next frame held.
-    const uint64_t held =
-        std::min(flow.ring.NextHeld(r.next).value_or(flow.last + 1), flow.last + 1);
+    const uint64_t held = FirstHeldFrom(flow.ring, r.next, flow.last);
     r.asked_until = held - 1;
     r.deadline = now + options_.repair_timeout;
     if (entry == nullptr || entry->parent().empty() || !AskParent(*entry, r.next, held - 1)) {
@@ -571,8 +571,7 @@ void Relay::ExpireRepairs(const v1::FlowEntry& entry, FlowState& flow, absl::Tim
   for (FlowState::Repair& r : flow.repairs) {
     if (now < r.deadline) continue;
     if (r.link->closed() || flow.ring.Get(r.next) != nullptr) continue;
-    const uint64_t next =
-        std::min(flow.ring.NextHeld(r.next).value_or(flow.last + 1), flow.last + 1);
+    const uint64_t next = FirstHeldFrom(flow.ring, r.next, flow.last);
     if (next <= r.next) continue;
     spdlog::warn("flow ({}, {}): sequences [{}, {}) are held nowhere upstream; telling {}",
                  entry.group(), entry.source(), r.next, next, r.link->peer_node());
@@ -588,13 +587,14 @@ void Relay::ExpireRepairs(const v1::FlowEntry& entry, FlowState& flow, absl::Tim
   counters_.sequences_lost += lost;
 }
 
+std::vector<std::pair<std::pair<std::string, std::string>, std::shared_ptr<Relay::FlowState>>>
+Relay::FlowsSnapshot() const {
+  absl::MutexLock lock(&mu_);
+  return {flows_.begin(), flows_.end()};
+}
+
 void Relay::ExpireAllRepairs(absl::Time now) {
-  std::vector<std::pair<std::pair<std::string, std::string>, std::shared_ptr<FlowState>>> flows;
-  {
-    absl::MutexLock lock(&mu_);
-    flows.assign(flows_.begin(), flows_.end());
-  }
-  for (auto& [key, flow] : flows) {
+  for (auto& [key, flow] : FlowsSnapshot()) {
     absl::MutexLock flow_lock(&flow->mu);
     if (flow->repairs.empty()) continue;
     std::optional<v1::FlowEntry> entry = state_.Find(key.first, key.second);
@@ -642,33 +642,16 @@ void Relay::OnGap(const wire::FramePtr& frame) {
   AdvanceRepairs(&*entry, *flow);
 }
 
-uint64_t Relay::duplicates_dropped() const {
-  absl::MutexLock lock(&mu_);
-  return counters_.duplicates_dropped;
-}
-
-uint64_t Relay::disallowed_dropped() const {
-  absl::MutexLock lock(&mu_);
-  return counters_.disallowed_dropped;
-}
-
-uint64_t Relay::unknown_flow_dropped() const {
-  absl::MutexLock lock(&mu_);
-  return counters_.unknown_flow_dropped;
-}
-
 void Relay::ReportGauges() {
   TrafficCounters* t = options_.traffic;
   if (t == nullptr) return;
-  std::vector<std::pair<std::pair<std::string, std::string>, std::shared_ptr<FlowState>>> flows;
   std::vector<std::shared_ptr<wire::OutboundLink>> links;
   {
     absl::MutexLock lock(&mu_);
-    flows.assign(flows_.begin(), flows_.end());
     for (const auto& [id, link] : children_) links.push_back(link);
   }
   absl::flat_hash_map<std::string, uint64_t> ring_bytes;
-  for (auto& [key, flow] : flows) {
+  for (auto& [key, flow] : FlowsSnapshot()) {
     absl::MutexLock flow_lock(&flow->mu);
     ring_bytes[key.first] += flow->ring.bytes();
   }

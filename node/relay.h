@@ -116,13 +116,7 @@ class Relay {
   // no longer a child in any flow and forgets flows that ended.
   void OnTableChanged();
 
-  // Frames dropped as duplicates / for flows this node never learned.
-  uint64_t duplicates_dropped() const;
-  uint64_t unknown_flow_dropped() const;
-  // Frames dropped at this relay because the group's allow-list refuses
-  // their source.
-  uint64_t disallowed_dropped() const;
-  // All counters at once.
+  // The relay's counters.
   RelayCounters counters() const;
 
  private:
@@ -167,7 +161,8 @@ class Relay {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
   // Keeps `frame` in the flow's ring, evicting the flow's oldest frames
   // while all rings together exceed replay_bytes.
-  void Remember(FlowState& flow, const wire::FramePtr& frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
+  void Remember(FlowState& flow, const wire::FramePtr& frame)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
   // Sends each pending repair what the ring now holds for it.
   void FeedRepairs(FlowState& flow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
   // FeedRepairs, then asks this node's parent for what a repair is stuck
@@ -193,6 +188,9 @@ class Relay {
   std::shared_ptr<FlowState> Flow(const std::string& group, const std::string& source);
   std::shared_ptr<FlowState> FindFlow(const std::string& group, const std::string& source);
   void ExpireAllRepairs(absl::Time now);
+  // Every flow's key and state, copied under mu_.
+  std::vector<std::pair<std::pair<std::string, std::string>, std::shared_ptr<FlowState>>>
+  FlowsSnapshot() const;
   // Reports queue depths and replay-ring use to options_.traffic.
   void ReportGauges();
   // Runs `done` once every receiver in `pressure` drained, detaching the
