@@ -43,6 +43,10 @@ FramePtr MakePong(const Frame& ping) {
   return Frame::Make(FrameType::kPong, 0, 0, 0, ping.payload());
 }
 
+FramePtr MakeSource(absl::string_view source) {
+  return Frame::Make(FrameType::kSource, 0, 0, 0, source);
+}
+
 absl::StatusOr<ResumeRequest> ParseResume(const Frame& frame) {
   if (frame.header().type != FrameType::kResume) {
     return absl::InvalidArgumentError("not a RESUME frame");
@@ -72,8 +76,17 @@ absl::StatusOr<GapNotice> ParseGap(const Frame& frame) {
 }
 
 absl::StatusOr<uint64_t> ParsePong(const Frame& frame) {
-  if (frame.header().type != FrameType::kPong) return absl::InvalidArgumentError("not a PONG frame");
+  if (frame.header().type != FrameType::kPong)
+    return absl::InvalidArgumentError("not a PONG frame");
   return PayloadU64(frame, "PONG");
+}
+
+absl::StatusOr<std::string> ParseSource(const Frame& frame) {
+  if (frame.header().type != FrameType::kSource) {
+    return absl::InvalidArgumentError("not a SOURCE frame");
+  }
+  if (frame.payload().empty()) return absl::InvalidArgumentError("SOURCE names no source");
+  return std::string(frame.payload());
 }
 
 }  // namespace canopy::wire

@@ -2,8 +2,10 @@
 #define CANOPY_WIRE_CONTROL_FRAMES_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "wire/frame.h"
 
 namespace canopy::wire {
@@ -31,6 +33,9 @@ FramePtr MakeGap(const GapNotice& gap);
 // PING carries the sender's clock reading; PONG echoes it.
 FramePtr MakePing(uint64_t sent_at_ns);
 FramePtr MakePong(const Frame& ping);
+// SOURCE names the source of the DATA frames that follow on a client link.
+// REQUIRES: source is 1..kMaxControlPayload bytes.
+FramePtr MakeSource(absl::string_view source);
 
 // Decode the control frames above. InvalidArgument if `frame` is of another
 // type or its payload is malformed (e.g. a GAP whose `next` is not above
@@ -38,6 +43,7 @@ FramePtr MakePong(const Frame& ping);
 absl::StatusOr<ResumeRequest> ParseResume(const Frame& frame);
 absl::StatusOr<GapNotice> ParseGap(const Frame& frame);
 absl::StatusOr<uint64_t> ParsePong(const Frame& frame);
+absl::StatusOr<std::string> ParseSource(const Frame& frame);
 
 }  // namespace canopy::wire
 

@@ -1,11 +1,21 @@
 #include "wire/frame.h"
 
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "boost/endian/conversion.hpp"
 #define XXH_STATIC_LINKING_ONLY  // for XXH3_state_t on the stack
 #include "xxhash.h"
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(XXH_INLINE_ALL) && \
+    __has_include("xxh_x86dispatch.h")
+// Picks the widest vector unit (SSE2 / AVX2 / AVX-512) at run time; the
+// plain entry points of a portable libxxhash build are several times slower.
+// (The fuzzer inlines xxHash instead, so ASan sees its reads.)
+#include "xxh_x86dispatch.h"
+#endif
 
 namespace canopy::wire {
 namespace {
@@ -30,14 +40,23 @@ void PutHeader(const FrameHeader& h, char* out) {
 
 bool KnownType(uint8_t type) {
   return type >= static_cast<uint8_t>(FrameType::kHello) &&
-         type <= static_cast<uint8_t>(FrameType::kPong);
+         type <= static_cast<uint8_t>(FrameType::kSource);
 }
 
 }  // namespace
 
 bool IsControl(FrameType type) {
   return type == FrameType::kResume || type == FrameType::kGap || type == FrameType::kPing ||
-         type == FrameType::kPong;
+         type == FrameType::kPong || type == FrameType::kSource;
+}
+
+FrameBuffer::FrameBuffer(size_t size)
+    : data_(std::make_unique_for_overwrite<char[]>(size)), size_(size) {}
+
+FrameBuffer FrameBuffer::CopyOf(absl::string_view bytes) {
+  FrameBuffer b(bytes.size());
+  if (!bytes.empty()) std::memcpy(b.data(), bytes.data(), bytes.size());
+  return b;
 }
 
 uint64_t FrameChecksum(absl::string_view header, absl::string_view payload) {
@@ -76,8 +95,8 @@ absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_
   h.sequence = endian::load_big_u64(Bytes(p + 16));
   h.checksum = endian::load_big_u64(Bytes(p + kChecksumOffset));
   if (IsControl(h.type) && h.length > kMaxControlPayload) {
-    return absl::InvalidArgumentError(absl::StrCat("control frame payload of ", h.length,
-                                                   " bytes exceeds ", kMaxControlPayload));
+    return absl::InvalidArgumentError(
+        absl::StrCat("control frame payload of ", h.length, " bytes exceeds ", kMaxControlPayload));
   }
   if (h.length > max_payload) {
     return absl::InvalidArgumentError(
@@ -86,41 +105,101 @@ absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_
   return h;
 }
 
-std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle, uint32_t source_id,
-                                         uint64_t sequence, absl::string_view payload) {
-  // Header placeholder, then the payload appended: no zero-fill of the
-  // payload bytes that are overwritten anyway.
-  std::string bytes;
-  bytes.reserve(kHeaderSize + payload.size());
-  bytes.append(kHeaderSize, '\0');
-  bytes.append(payload.data(), payload.size());
+namespace {
+
+FrameHeader Encode(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
+                   absl::string_view payload, char* out) {
   FrameHeader h;
   h.type = type;
   h.group_handle = group_handle;
   h.source_id = source_id;
   h.length = static_cast<uint32_t>(payload.size());
   h.sequence = sequence;
-  PutHeader(h, bytes.data());
-  h.checksum = FrameChecksum(bytes, payload);
-  endian::store_big_u64(Bytes(bytes.data() + kChecksumOffset), h.checksum);
+  PutHeader(h, out);
+  h.checksum = FrameChecksum(absl::string_view(out, kHeaderSize), payload);
+  endian::store_big_u64(Bytes(out + kChecksumOffset), h.checksum);
+  return h;
+}
+
+}  // namespace
+
+void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
+                  absl::string_view payload, char* out) {
+  Encode(type, group_handle, source_id, sequence, payload, out);
+}
+
+std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle, uint32_t source_id,
+                                         uint64_t sequence, absl::string_view payload) {
+  FrameBuffer bytes(kHeaderSize + payload.size());
+  if (!payload.empty()) std::memcpy(bytes.data() + kHeaderSize, payload.data(), payload.size());
+  const FrameHeader h =
+      Encode(type, group_handle, source_id, sequence,
+             absl::string_view(bytes.data() + kHeaderSize, payload.size()), bytes.data());
   return std::shared_ptr<const Frame>(new Frame(std::move(bytes), h));
 }
 
-absl::StatusOr<std::shared_ptr<const Frame>> Frame::Adopt(std::string bytes, uint32_t max_payload) {
-  absl::StatusOr<FrameHeader> h = DecodeHeader(bytes, max_payload);
+namespace {
+
+// Validates everything Adopt() checks except the checksum.
+absl::StatusOr<FrameHeader> CheckShape(const FrameBuffer& bytes, uint32_t max_payload) {
+  absl::StatusOr<FrameHeader> h = DecodeHeader(bytes.view(), max_payload);
   if (!h.ok()) return h.status();
   if (bytes.size() != kHeaderSize + h->length) {
     return absl::InvalidArgumentError(
         absl::StrCat("frame of ", bytes.size(), " bytes, header says ", kHeaderSize + h->length));
   }
-  absl::string_view payload = absl::string_view(bytes).substr(kHeaderSize);
-  const uint64_t want = FrameChecksum(bytes, payload);
-  if (want != h->checksum) {
-    return absl::DataLossError(absl::StrCat("frame checksum mismatch (group ", h->group_handle,
-                                            " source ", h->source_id, " sequence ", h->sequence,
-                                            ")"));
+  return h;
+}
+
+absl::Status ChecksumMismatch(const FrameHeader& h) {
+  return absl::DataLossError(absl::StrCat("frame checksum mismatch (group ", h.group_handle,
+                                          " source ", h.source_id, " sequence ", h.sequence, ")"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Frame>> Frame::Adopt(FrameBuffer bytes, uint32_t max_payload) {
+  absl::StatusOr<FrameHeader> h = CheckShape(bytes, max_payload);
+  if (!h.ok()) return h.status();
+  if (FrameChecksum(bytes.view(), bytes.view().substr(kHeaderSize)) != h->checksum) {
+    return ChecksumMismatch(*h);
   }
   return std::shared_ptr<const Frame>(new Frame(std::move(bytes), *h));
+}
+
+absl::StatusOr<std::shared_ptr<const Frame>> Frame::Restamp(FrameBuffer bytes, uint32_t max_payload,
+                                                            uint32_t group_handle,
+                                                            uint32_t source_id, uint64_t sequence) {
+  absl::StatusOr<FrameHeader> h = CheckShape(bytes, max_payload);
+  if (!h.ok()) return h.status();
+  if (h->type != FrameType::kData) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a DATA frame, got type ", static_cast<int>(h->type)));
+  }
+  FrameHeader restamped = *h;
+  restamped.group_handle = group_handle;
+  restamped.source_id = source_id;
+  restamped.sequence = sequence;
+  std::array<char, kHeaderSize> new_header;
+  PutHeader(restamped, new_header.data());
+
+  // Both digests advance over the same slice while it is in cache.
+  constexpr size_t kSlice = 64 << 10;
+  XXH3_state_t received, stamped;
+  XXH3_64bits_reset(&received);
+  XXH3_64bits_reset(&stamped);
+  XXH3_64bits_update(&received, bytes.data(), kChecksumOffset);
+  XXH3_64bits_update(&stamped, new_header.data(), kChecksumOffset);
+  const absl::string_view payload = bytes.view().substr(kHeaderSize);
+  for (size_t at = 0; at < payload.size(); at += kSlice) {
+    const size_t n = std::min(kSlice, payload.size() - at);
+    XXH3_64bits_update(&received, payload.data() + at, n);
+    XXH3_64bits_update(&stamped, payload.data() + at, n);
+  }
+  if (XXH3_64bits_digest(&received) != h->checksum) return ChecksumMismatch(*h);
+  restamped.checksum = XXH3_64bits_digest(&stamped);
+  PutHeader(restamped, bytes.data());
+  return std::shared_ptr<const Frame>(new Frame(std::move(bytes), restamped));
 }
 
 }  // namespace canopy::wire

@@ -31,15 +31,18 @@ enum class FrameType : uint8_t {
   // Either side: a probe; the receiver answers PONG with the same payload.
   kPing = 5,
   kPong = 6,
+  // Node → local subscriber on a client link: the DATA frames that follow
+  // come from the source named in the payload.
+  kSource = 7,
 };
 
 // A HELLO payload ending in this marks a probe link (PING/PONG only).
 inline constexpr absl::string_view kProbeHelloSuffix = "#probe";
 
-// Largest payload of a RESUME, GAP, PING or PONG frame.
+// Largest payload of a RESUME, GAP, PING, PONG or SOURCE frame.
 inline constexpr uint32_t kMaxControlPayload = 64;
 
-// True for RESUME, GAP, PING and PONG.
+// True for RESUME, GAP, PING, PONG and SOURCE.
 bool IsControl(FrameType type);
 
 // The decoded fixed header of one frame.
@@ -50,6 +53,26 @@ struct FrameHeader {
   uint32_t length = 0;    // payload bytes
   uint64_t sequence = 0;  // per (group, source), from 1; 0 for kHello
   uint64_t checksum = 0;  // XXH3-64 of header bytes [0, 24) then payload
+};
+
+// Bytes of one frame being read from a socket: allocated once at the size
+// the header announced and never zero-filled (every byte is overwritten).
+// Move-only.
+class FrameBuffer {
+ public:
+  FrameBuffer() = default;
+  explicit FrameBuffer(size_t size);
+  // A buffer holding a copy of `bytes`.
+  static FrameBuffer CopyOf(absl::string_view bytes);
+
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  absl::string_view view() const { return absl::string_view(data_.get(), size_); }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
 };
 
 // One encoded frame (header followed by payload) in a single immutable
@@ -65,31 +88,52 @@ class Frame {
   // Adopts `bytes` (a header and payload read from a link) after validating
   // magic, version, type, length against `max_payload`, and checksum.
   // Returns InvalidArgument / DataLoss with a message saying what is wrong.
-  static absl::StatusOr<std::shared_ptr<const Frame>> Adopt(std::string bytes,
+  static absl::StatusOr<std::shared_ptr<const Frame>> Adopt(FrameBuffer bytes,
                                                             uint32_t max_payload);
+  static absl::StatusOr<std::shared_ptr<const Frame>> Adopt(absl::string_view bytes,
+                                                            uint32_t max_payload) {
+    return Adopt(FrameBuffer::CopyOf(bytes), max_payload);
+  }
+
+  // Adopts a DATA frame a local publisher sent and gives it a new identity:
+  // verifies the frame as Adopt() does, then rewrites group handle, source
+  // id and sequence and the checksum, in one pass over the payload.
+  // Returns the errors of Adopt(), or InvalidArgument for a frame that is
+  // not DATA.
+  static absl::StatusOr<std::shared_ptr<const Frame>> Restamp(FrameBuffer bytes,
+                                                              uint32_t max_payload,
+                                                              uint32_t group_handle,
+                                                              uint32_t source_id,
+                                                              uint64_t sequence);
 
   const FrameHeader& header() const { return header_; }
   // The whole encoded frame, as sent on the wire.
-  absl::string_view bytes() const { return bytes_; }
-  absl::string_view payload() const { return absl::string_view(bytes_).substr(kHeaderSize); }
+  absl::string_view bytes() const { return bytes_.view(); }
+  absl::string_view payload() const { return bytes_.view().substr(kHeaderSize); }
 
  private:
-  Frame(std::string bytes, FrameHeader header) : bytes_(std::move(bytes)), header_(header) {}
+  Frame(FrameBuffer bytes, FrameHeader header) : bytes_(std::move(bytes)), header_(header) {}
 
-  const std::string bytes_;
+  const FrameBuffer bytes_;
   const FrameHeader header_;
 };
 
 using FramePtr = std::shared_ptr<const Frame>;
 
 // Decodes and validates the fixed header (magic, version, type, length <=
-// max_payload, and <= kMaxControlPayload for control frames). The checksum is not verified here: it covers the payload.
-// REQUIRES: header.size() >= kHeaderSize.
+// max_payload, and <= kMaxControlPayload for control frames). The checksum is not verified here: it
+// covers the payload. REQUIRES: header.size() >= kHeaderSize.
 absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_payload);
 
 // Checksum of a frame: XXH3-64 over header bytes [0, 24) then the payload.
 // REQUIRES: header.size() >= 24.
 uint64_t FrameChecksum(absl::string_view header, absl::string_view payload);
+
+// Encodes the header of a frame with `payload` into `out` (kHeaderSize
+// bytes), checksum included, so header and payload can be written without
+// first being copied into one buffer.
+void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
+                  absl::string_view payload, char* out);
 
 }  // namespace canopy::wire
 

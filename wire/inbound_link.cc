@@ -7,8 +7,8 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/read.hpp"
 #include "boost/asio/write.hpp"
-#include "wire/control_frames.h"
 #include "spdlog/spdlog.h"
+#include "wire/control_frames.h"
 
 namespace canopy::wire {
 namespace asio = boost::asio;
@@ -59,14 +59,14 @@ void InboundLink::ReadHeader() {
         absl::StatusOr<FrameHeader> h =
             DecodeHeader(absl::string_view(self->header_.data(), self->header_.size()), limit);
         if (!h.ok()) return self->Finish(h.status());
-        std::string bytes(kHeaderSize + h->length, '\0');
-        std::copy(self->header_.begin(), self->header_.end(), bytes.begin());
+        FrameBuffer bytes(kHeaderSize + h->length);
+        std::copy(self->header_.begin(), self->header_.end(), bytes.data());
         self->ReadPayload(std::move(bytes));
       });
 }
 
-void InboundLink::ReadPayload(std::string bytes) {
-  auto owned = std::make_shared<std::string>(std::move(bytes));
+void InboundLink::ReadPayload(FrameBuffer bytes) {
+  auto owned = std::make_shared<FrameBuffer>(std::move(bytes));
   auto self = shared_from_this();
   asio::async_read(socket_, asio::buffer(owned->data() + kHeaderSize, owned->size() - kHeaderSize),
                    [self, owned](const boost::system::error_code& ec, size_t) {
@@ -104,6 +104,9 @@ void InboundLink::OnFrame(FramePtr frame) {
   } else if (h.type == FrameType::kResume || h.type == FrameType::kPong) {
     return Finish(absl::InvalidArgumentError(
         absl::StrCat("link from ", peer_node_, " sent a frame only children send")));
+  } else if (h.type == FrameType::kSource) {
+    return Finish(absl::InvalidArgumentError(
+        absl::StrCat("link from ", peer_node_, " sent SOURCE, which only client links carry")));
   } else {
     on_frame_(std::move(frame), *this);
   }

@@ -59,7 +59,7 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
 
  private:
   void ReadHeader();
-  void ReadPayload(std::string bytes);
+  void ReadPayload(FrameBuffer bytes);
   void OnFrame(FramePtr frame);
   void Finish(absl::Status status);
   void WriteNext();

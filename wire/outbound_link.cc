@@ -79,8 +79,7 @@ void OutboundLink::Connect(tcp::resolver::results_type endpoints) {
 void OutboundLink::ReadControl() {
   auto self = shared_from_this();
   asio::async_read(
-      socket_, asio::buffer(control_header_),
-      [self](const boost::system::error_code& ec, size_t) {
+      socket_, asio::buffer(control_header_), [self](const boost::system::error_code& ec, size_t) {
         if (self->closed()) return;
         if (ec) {
           return self->Fail(absl::UnavailableError(
@@ -96,22 +95,22 @@ void OutboundLink::ReadControl() {
           return self->Fail(absl::InvalidArgumentError(
               absl::StrCat("link to ", self->peer_node_, ": ", h.status().message())));
         }
-        auto bytes = std::make_shared<std::string>(kHeaderSize + h->length, '\0');
-        std::copy(self->control_header_.begin(), self->control_header_.end(), bytes->begin());
-        asio::async_read(
-            self->socket_, asio::buffer(bytes->data() + kHeaderSize, h->length),
-            [self, bytes](const boost::system::error_code& ec, size_t) {
-              if (self->closed()) return;
-              absl::StatusOr<FramePtr> frame =
-                  ec ? absl::UnavailableError(ec.message())
-                     : Frame::Adopt(std::move(*bytes), kMaxControlPayload);
-              if (!frame.ok()) {
-                return self->Fail(absl::InvalidArgumentError(absl::StrCat(
-                    "link to ", self->peer_node_, ": ", frame.status().message())));
-              }
-              if (self->options_.on_control) self->options_.on_control(*std::move(frame), *self);
-              self->ReadControl();
-            });
+        auto bytes = std::make_shared<FrameBuffer>(kHeaderSize + h->length);
+        std::copy(self->control_header_.begin(), self->control_header_.end(), bytes->data());
+        asio::async_read(self->socket_, asio::buffer(bytes->data() + kHeaderSize, h->length),
+                         [self, bytes](const boost::system::error_code& ec, size_t) {
+                           if (self->closed()) return;
+                           absl::StatusOr<FramePtr> frame =
+                               ec ? absl::UnavailableError(ec.message())
+                                  : Frame::Adopt(std::move(*bytes), kMaxControlPayload);
+                           if (!frame.ok()) {
+                             return self->Fail(absl::InvalidArgumentError(absl::StrCat(
+                                 "link to ", self->peer_node_, ": ", frame.status().message())));
+                           }
+                           if (self->options_.on_control)
+                             self->options_.on_control(*std::move(frame), *self);
+                           self->ReadControl();
+                         });
       });
 }
 

@@ -28,10 +28,10 @@ using canopy::wire::FrameChecksum;
 using canopy::wire::FrameHeader;
 using canopy::wire::FramePtr;
 using canopy::wire::FrameType;
-using canopy::wire::kDefaultMaxPayload;
-using canopy::wire::kHeaderSize;
 using canopy::wire::GapNotice;
 using canopy::wire::IsControl;
+using canopy::wire::kDefaultMaxPayload;
+using canopy::wire::kHeaderSize;
 using canopy::wire::kMaxControlPayload;
 using canopy::wire::MakeGap;
 using canopy::wire::MakeResume;
@@ -45,8 +45,8 @@ using canopy::wire::ResumeRequest;
 constexpr uint32_t kHelloLimit = 256;
 constexpr uint32_t kLimits[] = {kDefaultMaxPayload, kHelloLimit, 0};
 
-#define FUZZ_CHECK(cond)        \
-  do {                          \
+#define FUZZ_CHECK(cond)           \
+  do {                             \
     if (!(cond)) __builtin_trap(); \
   } while (0)
 
@@ -67,7 +67,7 @@ void CheckAdopted(const FramePtr& frame, absl::string_view bytes, const FrameHea
   FUZZ_CHECK(frame != nullptr);
   const FrameHeader& h = frame->header();
   FUZZ_CHECK(SameHeader(h, decoded));
-  FUZZ_CHECK(h.type >= FrameType::kHello && h.type <= FrameType::kPong);
+  FUZZ_CHECK(h.type >= FrameType::kHello && h.type <= FrameType::kSource);
   FUZZ_CHECK(!IsControl(h.type) || h.length <= kMaxControlPayload);
   FUZZ_CHECK(frame->bytes() == bytes);
   // The control-frame parsers accept or refuse, never crash, and what they
@@ -82,7 +82,11 @@ void CheckAdopted(const FramePtr& frame, absl::string_view bytes, const FrameHea
     FUZZ_CHECK(g->first > 0 && g->next > g->first);
     FUZZ_CHECK(MakeGap(*g)->bytes() == bytes);
   }
-  if (absl::StatusOr<uint64_t> p = ParsePong(*frame); p.ok()) FUZZ_CHECK(h.type == FrameType::kPong);
+  if (absl::StatusOr<uint64_t> p = ParsePong(*frame); p.ok())
+    FUZZ_CHECK(h.type == FrameType::kPong);
+  if (absl::StatusOr<std::string> s = canopy::wire::ParseSource(*frame); s.ok()) {
+    FUZZ_CHECK(h.type == FrameType::kSource && !s->empty() && *s == frame->payload());
+  }
   FUZZ_CHECK(frame->payload().size() == h.length);
   FUZZ_CHECK(frame->bytes().size() == kHeaderSize + h.length);
   FUZZ_CHECK(FrameChecksum(frame->bytes(), frame->payload()) == h.checksum);
@@ -102,12 +106,34 @@ void CheckAdopted(const FramePtr& frame, absl::string_view bytes, const FrameHea
   }
 }
 
+// Runs Restamp (what a node does to a local publisher's frame) on one
+// complete frame: it succeeds exactly for an intact DATA frame, and then
+// yields a frame with the new identity that Adopt accepts, carrying the same
+// payload.
+void RestampWholeFrame(absl::string_view bytes, const FrameHeader& h, bool checksum_ok) {
+  constexpr uint32_t kHandle = 7, kSource = 9;
+  constexpr uint64_t kSequence = 1234;
+  absl::StatusOr<FramePtr> r = Frame::Restamp(canopy::wire::FrameBuffer::CopyOf(bytes),
+                                              kDefaultMaxPayload, kHandle, kSource, kSequence);
+  FUZZ_CHECK(r.ok() == (checksum_ok && h.type == FrameType::kData));
+  if (!r.ok()) {
+    FUZZ_CHECK(!r.status().message().empty());
+    return;
+  }
+  const FrameHeader& n = (*r)->header();
+  FUZZ_CHECK(n.type == FrameType::kData && n.group_handle == kHandle && n.source_id == kSource &&
+             n.sequence == kSequence && n.length == h.length);
+  FUZZ_CHECK((*r)->payload() == bytes.substr(kHeaderSize));
+  absl::StatusOr<FramePtr> again = Frame::Adopt((*r)->bytes(), kDefaultMaxPayload);
+  FUZZ_CHECK(again.ok() && SameHeader((*again)->header(), n));
+}
+
 // Runs Adopt on one complete frame (header + exactly `length` payload bytes)
 // whose header decoded as `h` under the default limit.
 void AdoptWholeFrame(absl::string_view bytes, const FrameHeader& h) {
   const bool checksum_ok = FrameChecksum(bytes, bytes.substr(kHeaderSize)) == h.checksum;
   for (uint32_t limit : kLimits) {
-    absl::StatusOr<FramePtr> frame = Frame::Adopt(std::string(bytes), limit);
+    absl::StatusOr<FramePtr> frame = Frame::Adopt(bytes, limit);
     if (h.length > limit) {
       FUZZ_CHECK(!frame.ok());
       FUZZ_CHECK(frame.status().code() == absl::StatusCode::kInvalidArgument);
@@ -121,6 +147,7 @@ void AdoptWholeFrame(absl::string_view bytes, const FrameHeader& h) {
       FUZZ_CHECK(!frame.status().message().empty());
     }
   }
+  RestampWholeFrame(bytes, h, checksum_ok);
 }
 
 }  // namespace
@@ -160,7 +187,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(!frame.ok());
       return 0;
     }
-    FUZZ_CHECK(h->type >= FrameType::kHello && h->type <= FrameType::kPong);
+    FUZZ_CHECK(h->type >= FrameType::kHello && h->type <= FrameType::kSource);
     FUZZ_CHECK(h->length <= kDefaultMaxPayload);
     FUZZ_CHECK(!IsControl(h->type) || h->length <= kMaxControlPayload);
 
