@@ -1,0 +1,15 @@
+// Compiled as C++23 (wire/CMakeLists.txt) for std::string::resize_and_overwrite;
+// the rest of the project is C++20 and shares the same std::string ABI.
+#include "wire/string_resize.h"
+
+namespace canopy::wire {
+
+void ResizeForOverwrite(std::string& s, size_t n) {
+#if defined(__cpp_lib_string_resize_and_overwrite)
+  s.resize_and_overwrite(n, [](char*, size_t size) { return size; });
+#else
+  s.resize(n);
+#endif
+}
+
+}  // namespace canopy::wire
