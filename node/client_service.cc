@@ -4,10 +4,12 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "proto/source_filter.h"
+#include "node/client_link_pumps.h"
 #include "proto/grpc_status.h"
+#include "proto/source_filter.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
+#include "wire/client_link.h"
 
 namespace canopy::node {
 namespace {
@@ -34,7 +36,15 @@ grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
                                                  options_.subscriber_high_watermark_bytes,
                                                  options_.subscriber_low_watermark_bytes);
   clients_.AddSubscriber(queue);
-  spdlog::info("subscriber joined group {}", request->group());
+  spdlog::info("subscriber joined group {}{}", request->group(),
+               request->frame_link() ? " (client link)" : "");
+  if (request->frame_link()) {
+    grpc::Status result = SubscribeOverLink(context, writer, *queue);
+    queue->Close(absl::CancelledError("subscriber left"));
+    clients_.RemoveSubscriber(queue);
+    spdlog::info("subscriber left group {}", request->group());
+    return result;
+  }
 
   grpc::Status result = grpc::Status::OK;
   v1::Delivery delivery;
@@ -82,20 +92,7 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
     clients_.RemoveSource(group, source);
     state_.ClearRejection(group, source);
   };
-
-  switch (state_.AwaitFlow(group, source, options_.tree_wait)) {
-    case ForwardingState::FlowReadiness::kRejected:
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          state_.Rejection(group, source).value_or("source refused"));
-    case ForwardingState::FlowReadiness::kTimedOut:
-      spdlog::warn(
-          "no tree for source {} of group {} after {}; delivering locally "
-          "until the controller answers",
-          source, group, absl::FormatDuration(options_.tree_wait));
-      break;
-    case ForwardingState::FlowReadiness::kReady:
-      break;
-  }
+  if (grpc::Status s = AwaitTree(group, source); !s.ok()) return s;
 
   if (publication.announce()) {
     // The opening only named the flow; messages follow.
@@ -125,6 +122,110 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
     summary->set_messages(summary->messages() + 1);
     summary->set_bytes(summary->bytes() + publication.payload().size());
   } while (!context->IsCancelled() && reader->Read(&publication));
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientService::AwaitTree(const std::string& group, const std::string& source) {
+  switch (state_.AwaitFlow(group, source, options_.tree_wait)) {
+    case ForwardingState::FlowReadiness::kRejected:
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          state_.Rejection(group, source).value_or("source refused"));
+    case ForwardingState::FlowReadiness::kTimedOut:
+      spdlog::warn(
+          "no tree for source {} of group {} after {}; delivering locally "
+          "until the controller answers",
+          source, group, absl::FormatDuration(options_.tree_wait));
+      break;
+    case ForwardingState::FlowReadiness::kReady:
+      break;
+  }
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<wire::FrameSocketListener> ClientService::OfferLink(v1::LinkOffer& offer) {
+  absl::StatusOr<wire::FrameSocketListener> listener =
+      wire::FrameSocketListener::Open(options_.link_host);
+  if (!listener.ok()) return listener.status();
+  offer.set_port(listener->port());
+  offer.set_token(wire::NewClientLinkToken());
+  return listener;
+}
+
+absl::StatusOr<wire::FrameSocket> ClientService::AcceptLink(wire::FrameSocketListener& listener,
+                                                            const v1::LinkOffer& offer,
+                                                            grpc::ServerContext* context) {
+  absl::StatusOr<wire::FrameSocket> link =
+      wire::AcceptClientLink(listener, offer.token(), absl::Now() + options_.link_accept_timeout,
+                             [context] { return context->IsCancelled(); });
+  if (absl::IsDeadlineExceeded(link.status())) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the client did not connect to its link (port ", offer.port(), ") within ",
+                     absl::FormatDuration(options_.link_accept_timeout)));
+  }
+  return link;
+}
+
+grpc::Status ClientService::SubscribeOverLink(grpc::ServerContext* context,
+                                              grpc::ServerWriter<v1::Delivery>* writer,
+                                              SubscriberQueue& queue) {
+  v1::Delivery offer;
+  absl::StatusOr<wire::FrameSocketListener> listener = OfferLink(*offer.mutable_link_offer());
+  if (!listener.ok()) return ToGrpc(listener.status());
+  if (!writer->Write(offer)) return grpc::Status::OK;  // the client left
+  absl::StatusOr<wire::FrameSocket> link = AcceptLink(*listener, offer.link_offer(), context);
+  if (!link.ok()) return ToGrpc(link.status());
+  v1::Delivery joined;
+  joined.mutable_joined()->set_node_id(options_.node_id);
+  absl::Status end = PumpToSubscriberLink(
+      queue, *link, [&] { return writer->Write(joined); },
+      [context] { return context->IsCancelled(); });
+  if (absl::IsCancelled(end)) return grpc::Status::OK;  // the client left
+  return ToGrpc(end);
+}
+
+grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
+                                            const v1::PublishLinkRequest* request,
+                                            grpc::ServerWriter<v1::PublishLinkEvent>* writer) {
+  const std::string& group = request->group();
+  const std::string& source = request->source();
+  if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
+  clients_.AddSource(group, source);
+  absl::Cleanup remove_source = [&] {
+    clients_.RemoveSource(group, source);
+    state_.ClearRejection(group, source);
+  };
+  if (grpc::Status s = AwaitTree(group, source); !s.ok()) return s;
+
+  v1::PublishLinkEvent offer;
+  absl::StatusOr<wire::FrameSocketListener> listener = OfferLink(*offer.mutable_link_offer());
+  if (!listener.ok()) return ToGrpc(listener.status());
+  if (!writer->Write(offer)) return grpc::Status::OK;  // the client left
+  absl::StatusOr<wire::FrameSocket> link = AcceptLink(*listener, offer.link_offer(), context);
+  if (!link.ok()) return ToGrpc(link.status());
+  spdlog::info("publisher {} of group {} on client link from {}", source, group, link->peer());
+
+  PublishTally tally;
+  absl::Status end = PumpFromPublisherLink(
+      *link, options_.max_payload,
+      [&](wire::FrameBuffer frame) -> absl::StatusOr<uint64_t> {
+        if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return s;
+        return relay_.PublishFrame(group, source, std::move(frame));
+      },
+      [context] { return context->IsCancelled(); }, tally);
+  link->Shutdown();
+  if (!end.ok()) {
+    spdlog::warn("publisher {} of group {}: {}", source, group, std::string(end.message()));
+    return ToGrpc(end);
+  }
+  v1::PublishLinkEvent done;
+  v1::PublishSummary* summary = done.mutable_summary();
+  summary->set_messages(tally.messages);
+  summary->set_bytes(tally.bytes);
+  summary->set_first_sequence(tally.first_sequence);
+  summary->set_last_sequence(tally.last_sequence);
+  writer->Write(done);
   return grpc::Status::OK;
 }
 

@@ -8,6 +8,7 @@
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
 #include "node/relay.h"
+#include "wire/frame_socket.h"
 
 namespace canopy::node {
 
@@ -22,6 +23,11 @@ struct ClientServiceOptions {
   // build its tree (or refuse it). After that it is delivered locally and
   // forwarded as soon as the tree arrives.
   absl::Duration tree_wait = absl::Seconds(5);
+  // Address client links listen on: the one clients reach the gRPC service
+  // at ("0.0.0.0" / "::" for every interface).
+  std::string link_host = "127.0.0.1";
+  // How long an offered client link waits for its client to connect.
+  absl::Duration link_accept_timeout = absl::Seconds(10);
 };
 
 // The Node service for local publishers and subscribers (node.proto):
@@ -39,7 +45,23 @@ class ClientService final : public v1::Node::Service {
   grpc::Status Publish(grpc::ServerContext* context, grpc::ServerReader<v1::Publication>* reader,
                        v1::PublishSummary* summary) override;
 
+  grpc::Status PublishOverLink(grpc::ServerContext* context, const v1::PublishLinkRequest* request,
+                               grpc::ServerWriter<v1::PublishLinkEvent>* writer) override;
+
  private:
+  // Waits until the controller built the tree of a new source, or refused
+  // it (PERMISSION_DENIED); after tree_wait goes on without it.
+  grpc::Status AwaitTree(const std::string& group, const std::string& source);
+  // Listens for one client link; `offer` gets its port and token.
+  absl::StatusOr<wire::FrameSocketListener> OfferLink(v1::LinkOffer& offer);
+  // Waits for the client to connect to the offered link.
+  absl::StatusOr<wire::FrameSocket> AcceptLink(wire::FrameSocketListener& listener,
+                                               const v1::LinkOffer& offer,
+                                               grpc::ServerContext* context);
+  // Serves a subscription whose messages go out on a client link.
+  grpc::Status SubscribeOverLink(grpc::ServerContext* context,
+                                 grpc::ServerWriter<v1::Delivery>* writer, SubscriberQueue& queue);
+
   const ClientServiceOptions options_;
   ForwardingState& state_;
   LocalClients& clients_;

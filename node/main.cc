@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   canopy::node::ClientServiceOptions service_options;
   service_options.node_id = id;
   service_options.max_payload = max_payload;
+  service_options.link_host = listen_address->host;
   canopy::node::ClientService service(service_options, state, clients, relay);
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;

@@ -234,6 +234,23 @@ void Relay::AwaitDrain(Pressure pressure, std::function<void()> done) {
 
 uint64_t Relay::PublishLocal(const std::string& group, const std::string& source,
                              absl::string_view payload) {
+  absl::StatusOr<uint64_t> sequence =
+      Ingest(group, source, [payload](uint32_t handle, uint32_t id, uint64_t seq) {
+        return absl::StatusOr<wire::FramePtr>(
+            wire::Frame::Make(wire::FrameType::kData, handle, id, seq, payload));
+      });
+  return *sequence;  // Make() cannot fail
+}
+
+absl::StatusOr<uint64_t> Relay::PublishFrame(const std::string& group, const std::string& source,
+                                             wire::FrameBuffer frame) {
+  return Ingest(group, source, [&](uint32_t handle, uint32_t id, uint64_t seq) {
+    return wire::Frame::Restamp(std::move(frame), options_.max_payload, handle, id, seq);
+  });
+}
+
+absl::StatusOr<uint64_t> Relay::Ingest(const std::string& group, const std::string& source,
+                                       LocalFrameMaker make) {
   std::optional<v1::FlowEntry> entry = state_.Find(group, source);
   auto names = std::make_shared<const FlowNames>(FlowNames{group, source});
   std::shared_ptr<FlowState> flow = Flow(group, source);
@@ -243,12 +260,13 @@ uint64_t Relay::PublishLocal(const std::string& group, const std::string& source
     // Sequence and hand-off under the flow's lock: two local publishers of
     // one flow must not reorder it.
     absl::MutexLock publishing(&flow->mu);
-    sequence = ++flow->last;
-    wire::FramePtr frame =
-        wire::Frame::Make(wire::FrameType::kData, entry ? entry->group_handle() : 0,
-                          entry ? entry->source_id() : 0, sequence, payload);
-    if (options_.traffic) options_.traffic->CountIn(group, frame->payload().size());
-    pressure = Dispatch(entry ? &*entry : nullptr, names, frame, *flow);
+    sequence = flow->last + 1;
+    absl::StatusOr<wire::FramePtr> frame =
+        make(entry ? entry->group_handle() : 0, entry ? entry->source_id() : 0, sequence);
+    if (!frame.ok()) return frame.status();
+    flow->last = sequence;
+    if (options_.traffic) options_.traffic->CountIn(group, (*frame)->payload().size());
+    pressure = Dispatch(entry ? &*entry : nullptr, names, *frame, *flow);
   }
   if (!pressure.empty()) {
     absl::Notification drained;

@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -112,6 +113,14 @@ class Relay {
   uint64_t PublishLocal(const std::string& group, const std::string& source,
                         absl::string_view payload);
 
+  // Like PublishLocal(), for a DATA frame a local publisher sent on its
+  // client link: the frame is verified and restamped with the flow's ids
+  // and next sequence in place (no copy of the payload). Returns the
+  // sequence, or the frame's error (InvalidArgument, DataLoss), in which
+  // case nothing was sent.
+  absl::StatusOr<uint64_t> PublishFrame(const std::string& group, const std::string& source,
+                                        wire::FrameBuffer frame);
+
   // Call after the forwarding table changed: closes links to nodes that are
   // no longer a child in any flow and forgets flows that ended.
   void OnTableChanged();
@@ -153,6 +162,15 @@ class Relay {
     std::vector<std::shared_ptr<SubscriberQueue>> subscribers;
     bool empty() const { return links.empty() && subscribers.empty(); }
   };
+
+  // Makes the frame of a local publisher from (group handle, source id,
+  // sequence).
+  using LocalFrameMaker =
+      absl::FunctionRef<absl::StatusOr<wire::FramePtr>(uint32_t, uint32_t, uint64_t)>;
+  // Gives a local publisher's message the flow's next sequence, dispatches
+  // it and waits out back pressure.
+  absl::StatusOr<uint64_t> Ingest(const std::string& group, const std::string& source,
+                                  LocalFrameMaker make);
 
   // Hands `frame` to every receiver of its flow. `entry` may be null (no
   // table entry yet: local delivery only).

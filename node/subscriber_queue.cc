@@ -29,8 +29,7 @@ bool SubscriberQueue::PushDroppingOldest(DeliveryItem item) {
   bytes_ += Cost(item);
   items_.push_back(std::move(item));
   // Keep the joined event and the newest message.
-  for (auto it = items_.begin();
-       bytes_ > high_watermark_bytes_ && std::next(it) != items_.end();) {
+  for (auto it = items_.begin(); bytes_ > high_watermark_bytes_ && std::next(it) != items_.end();) {
     if (it->frame == nullptr) {
       ++it;
       continue;
@@ -69,21 +68,34 @@ std::vector<std::function<void()>> SubscriberQueue::TakeWaitersIfDrained() {
 }
 
 std::optional<DeliveryItem> SubscriberQueue::Pop(absl::Duration timeout) {
-  std::optional<DeliveryItem> item;
+  std::vector<DeliveryItem> items = PopBatch(timeout, 1, 0);
+  if (items.empty()) return std::nullopt;
+  return std::move(items.front());
+}
+
+std::vector<DeliveryItem> SubscriberQueue::PopBatch(absl::Duration timeout, size_t max_items,
+                                                    size_t max_bytes) {
+  std::vector<DeliveryItem> items;
   std::vector<std::function<void()>> ready;
   {
     absl::MutexLock lock(&mu_);
     auto available = [this]()
                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || !items_.empty(); };
     mu_.AwaitWithTimeout(absl::Condition(&available), timeout);
-    if (closed_ || items_.empty()) return std::nullopt;
-    item = std::move(items_.front());
-    items_.pop_front();
-    bytes_ -= Cost(*item);
+    if (closed_) return items;
+    size_t taken_bytes = 0;
+    while (!items_.empty() && items.size() < max_items &&
+           (items.empty() || taken_bytes < max_bytes)) {
+      const size_t cost = Cost(items_.front());
+      items.push_back(std::move(items_.front()));
+      items_.pop_front();
+      bytes_ -= cost;
+      taken_bytes += cost;
+    }
     ready = TakeWaitersIfDrained();
   }
   for (auto& f : ready) f();
-  return item;
+  return items;
 }
 
 void SubscriberQueue::Close(absl::Status why) {

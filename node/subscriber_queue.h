@@ -65,6 +65,11 @@ class SubscriberQueue {
   // or once closed (then closed_status() says why).
   std::optional<DeliveryItem> Pop(absl::Duration timeout);
 
+  // Like Pop(), but takes every item already queued behind the first, up to
+  // `max_items`, and stops once the items taken cost `max_bytes` (at least
+  // one is taken). Empty on timeout or once closed.
+  std::vector<DeliveryItem> PopBatch(absl::Duration timeout, size_t max_items, size_t max_bytes);
+
   // Closes the queue: pending items are dropped, Pop returns nullopt.
   void Close(absl::Status why);
   bool closed() const;
