@@ -23,12 +23,20 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--group", options.group, "group to publish to")->required();
   app.add_option("--source", options.source, "publisher id (default pub-PID)");
+  std::string transport = "link";
+  app.add_option("--transport", transport,
+                 "link: messages as frames on a TCP link the node offers (fastest); "
+                 "grpc: inside the gRPC stream (only the node's gRPC port needed)")
+      ->check(CLI::IsMember({"link", "grpc"}));
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-pub", argc, argv)) return *exit_code;
+  options.transport =
+      transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
 
   auto publisher = canopy::Publisher::Open(options);
   if (!publisher.ok()) {
     std::fprintf(stderr, "canopy-pub: %s\n", publisher.status().ToString().c_str());
-    return 2;
+    // 2 for a malformed option, 1 when the node refused or is unreachable.
+    return absl::IsInvalidArgument(publisher.status()) ? 2 : 1;
   }
   std::string line;
   while (std::getline(std::cin, line)) {

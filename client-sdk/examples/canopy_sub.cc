@@ -36,7 +36,14 @@ int main(int argc, char** argv) {
   app.add_flag("--with-source", with_source, "prefix each line with 'SOURCE SEQUENCE '");
   app.add_option("--join-timeout", join_timeout_s, "seconds to wait for the join")
       ->capture_default_str();
+  std::string transport = "link";
+  app.add_option("--transport", transport,
+                 "link: messages as frames on a TCP link the node offers (fastest); "
+                 "grpc: inside the gRPC stream (only the node's gRPC port needed)")
+      ->check(CLI::IsMember({"link", "grpc"}));
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-sub", argc, argv)) return *exit_code;
+  options.transport =
+      transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
   if (!include.empty()) {
     options.mode = canopy::FilterMode::kInclude;
     options.sources = include;

@@ -4,6 +4,7 @@
 #include "grpcpp/create_channel.h"
 #include "proto/address.h"
 #include "proto/validation.h"
+#include "src/link_publisher.h"
 #include "src/status_conversion.h"
 
 namespace canopy {
@@ -73,6 +74,7 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Open(PublisherOptions opti
   if (auto a = ParseHostPort(options.node_address); !a.ok()) return a.status();
   if (absl::Status s = ValidateGroupName(options.group); !s.ok()) return s;
   if (absl::Status s = ValidateSourceId(options.source); !s.ok()) return s;
+  if (options.transport == Transport::kClientLink) return OpenLinkPublisher(options);
   auto publisher =
       std::make_unique<GrpcPublisher>(options, CreateNodeChannel(options.node_address));
   // If the announcement cannot be written the stream broke at once; the

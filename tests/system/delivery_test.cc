@@ -49,15 +49,15 @@ TEST(DeliveryTest, TenThousandMessagesReachBothSubscribersExactlyOnceInOrder) {
   ASSERT_TRUE(sub_c->WaitForStderr("joined", kWait)) << sub_c->Stderr();
 
   const std::vector<std::string> messages = Numbered("m", 1, 10000);
+  const std::vector<std::string> first_half(messages.begin(), messages.begin() + 5000);
+  const std::vector<std::string> second_half(messages.begin() + 5000, messages.end());
   auto pub = overlay.StartPublisher("node-a", "demo", "trainer");
-  ASSERT_TRUE(pub->WriteStdin(Lines(messages)));
-  ASSERT_EQ(sub_b->Wait(kWait), 0) << sub_b->Stderr();
-  ASSERT_EQ(sub_c->Wait(kWait), 0) << sub_c->Stderr();
-  EXPECT_EQ(sub_b->StdoutLines(), messages);
-  EXPECT_EQ(sub_c->StdoutLines(), messages);
+  ASSERT_TRUE(pub->WriteStdin(Lines(first_half)));
+  ASSERT_TRUE(sub_b->WaitForStdoutLines(5000, kWait)) << sub_b->Stderr();
+  ASSERT_TRUE(sub_c->WaitForStdoutLines(5000, kWait)) << sub_c->Stderr();
 
-  // While the source is live, its tree honours node-a's fan-out of 1:
-  // a → x → y.
+  // While the source and both subscribers are live, the tree honours
+  // node-a's fan-out of 1: a → x → y.
   grpc::ClientContext context;
   v1::GetTreeRequest request;
   request.set_group("demo");
@@ -69,6 +69,12 @@ TEST(DeliveryTest, TenThousandMessagesReachBothSubscribersExactlyOnceInOrder) {
   int from_a = 0;
   for (const auto& e : tree.trees(0).edges()) from_a += e.parent() == "node-a";
   EXPECT_EQ(from_a, 1);
+
+  ASSERT_TRUE(pub->WriteStdin(Lines(second_half)));
+  ASSERT_EQ(sub_b->Wait(kWait), 0) << sub_b->Stderr();
+  ASSERT_EQ(sub_c->Wait(kWait), 0) << sub_c->Stderr();
+  EXPECT_EQ(sub_b->StdoutLines(), messages);
+  EXPECT_EQ(sub_c->StdoutLines(), messages);
 
   pub->CloseStdin();
   ASSERT_EQ(pub->Wait(kWait), 0) << pub->Stderr();

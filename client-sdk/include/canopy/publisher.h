@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "canopy/transport.h"
 
 namespace canopy {
 
@@ -18,6 +19,7 @@ struct PublisherOptions {
   // Publisher id ([A-Za-z0-9._:-], at most 64 bytes), matched against the
   // group's allow-list and subscribers' filters.
   std::string source;
+  Transport transport = Transport::kClientLink;
 };
 
 // What the node accepted from one Publisher.
@@ -38,7 +40,9 @@ class Publisher {
  public:
   // Opens the publish stream and announces (group, source) so the node
   // checks the allow-list and builds the tree before the first message.
-  // Returns InvalidArgument for a malformed option.
+  // Returns InvalidArgument for a malformed option. With a client link it
+  // also waits for the node's answer: PermissionDenied for a source the
+  // group refuses, Unavailable if the node or its link cannot be reached.
   static absl::StatusOr<std::unique_ptr<Publisher>> Open(PublisherOptions options);
 
   virtual ~Publisher() = default;

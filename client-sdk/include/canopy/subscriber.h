@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "canopy/transport.h"
 
 namespace canopy {
 
@@ -25,6 +26,7 @@ struct SubscriberOptions {
   // Default: EXCLUDE {} = every source.
   FilterMode mode = FilterMode::kExclude;
   std::vector<std::string> sources;
+  Transport transport = Transport::kClientLink;
 };
 
 // One message as delivered.
@@ -60,8 +62,13 @@ class Subscriber {
 
   // Blocks for the next message. Returns the stream's status when it ends:
   // Cancelled after Cancel(), ResourceExhausted if the node detached this
-  // slow subscriber, Unavailable if the node went away.
-  virtual absl::StatusOr<ReceivedMessage> Next() = 0;
+  // slow subscriber, Unavailable if the node went away, DataLoss if a
+  // message arrived corrupted. Messages received before the end are handed
+  // out first.
+  absl::StatusOr<ReceivedMessage> Next() { return Next(absl::InfiniteDuration()); }
+  // Like Next(), but DeadlineExceeded if nothing arrives within `timeout`
+  // (the subscription goes on).
+  virtual absl::StatusOr<ReceivedMessage> Next(absl::Duration timeout) = 0;
 
   // Leaves the group; a blocked Next() returns Cancelled. Thread-safe.
   virtual void Cancel() = 0;

@@ -1,0 +1,129 @@
+#include "src/link_publisher.h"
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "canopy/v1/node.grpc.pb.h"
+#include "proto/address.h"
+#include "src/status_conversion.h"
+#include "wire/client_link.h"
+#include "wire/frame.h"
+
+namespace canopy {
+namespace {
+
+// How long connecting to the offered link may take.
+constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
+
+// The node restamps group handle, source id and sequence; the client
+// numbers its frames only so a lost or repeated one would show.
+class LinkPublisher final : public Publisher {
+ public:
+  LinkPublisher(std::shared_ptr<grpc::Channel> channel)
+      : stub_(v1::Node::NewStub(std::move(channel))) {}
+
+  ~LinkPublisher() override {
+    if (finished_) return;
+    context_.TryCancel();
+    link_.Shutdown();
+    if (reader_ != nullptr) reader_->Finish();
+  }
+
+  absl::Status Start(const PublisherOptions& options, const HostPort& node) {
+    v1::PublishLinkRequest request;
+    request.set_group(options.group);
+    request.set_source(options.source);
+    reader_ = stub_->PublishOverLink(&context_, request);
+    v1::PublishLinkEvent event;
+    if (!reader_->Read(&event)) return EndOfCall();
+    if (!event.has_link_offer()) {
+      return End(absl::InternalError("the node did not offer a client link"));
+    }
+    const v1::LinkOffer& offer = event.link_offer();
+    if (offer.port() == 0 || offer.port() > 65535) {
+      return End(absl::InternalError(absl::StrCat("the node offered port ", offer.port())));
+    }
+    absl::StatusOr<wire::FrameSocket> link =
+        wire::ConnectClientLink(wire::Endpoint{node.host, static_cast<uint16_t>(offer.port())},
+                                offer.token(), kConnectTimeout);
+    if (!link.ok()) return End(link.status());
+    link_ = *std::move(link);
+    return absl::OkStatus();
+  }
+
+  absl::Status Send(absl::string_view payload) override {
+    if (finished_) {
+      return final_status_.ok() ? absl::FailedPreconditionError("Send() after Finish()")
+                                : final_status_;
+    }
+    std::array<char, wire::kHeaderSize> header;
+    wire::EncodeHeader(wire::FrameType::kData, 0, 0, ++sequence_, payload, header.data());
+    const absl::string_view parts[] = {absl::string_view(header.data(), header.size()), payload};
+    absl::Status s = link_.Write(parts, nullptr);
+    if (s.ok()) return s;
+    // The node closed the link: its reason is the call's status.
+    return EndOfCall(s);
+  }
+
+  absl::StatusOr<PublishResult> Finish() override {
+    if (finished_) {
+      if (!final_status_.ok()) return final_status_;
+      return result_;
+    }
+    link_.ShutdownWrite();
+    v1::PublishLinkEvent event;
+    while (reader_->Read(&event)) {
+      if (event.has_summary()) {
+        const v1::PublishSummary& s = event.summary();
+        result_ = PublishResult{s.messages(), s.bytes(), s.first_sequence(), s.last_sequence()};
+      }
+    }
+    absl::Status s = EndOfCall();
+    if (!s.ok()) return s;
+    return result_;
+  }
+
+ private:
+  // Ends the call and returns its status; `link_error` stands in if the
+  // call itself ended without one.
+  absl::Status EndOfCall(absl::Status link_error = absl::OkStatus()) {
+    link_.Shutdown();
+    v1::PublishLinkEvent unread;
+    while (reader_->Read(&unread)) {
+    }
+    absl::Status status = FromGrpc(reader_->Finish());
+    if (status.ok() && !link_error.ok()) status = link_error;
+    finished_ = true;
+    final_status_ = status;
+    return status;
+  }
+
+  absl::Status End(absl::Status why) {
+    context_.TryCancel();
+    reader_->Finish();
+    finished_ = true;
+    final_status_ = why;
+    return why;
+  }
+
+  std::unique_ptr<v1::Node::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::PublishLinkEvent>> reader_;
+  wire::FrameSocket link_;
+  uint64_t sequence_ = 0;
+  bool finished_ = false;
+  absl::Status final_status_;
+  PublishResult result_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(const PublisherOptions& options) {
+  absl::StatusOr<HostPort> node = ParseHostPort(options.node_address);
+  if (!node.ok()) return node.status();
+  auto publisher = std::make_unique<LinkPublisher>(CreateNodeChannel(options.node_address));
+  if (absl::Status s = publisher->Start(options, *node); !s.ok()) return s;
+  return absl::StatusOr<std::unique_ptr<Publisher>>(std::move(publisher));
+}
+
+}  // namespace canopy

@@ -1,0 +1,130 @@
+#include "src/link_subscriber.h"
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "canopy/v1/node.grpc.pb.h"
+#include "proto/address.h"
+#include "src/delivery_queue.h"
+#include "src/status_conversion.h"
+#include "wire/client_link.h"
+#include "wire/control_frames.h"
+
+namespace canopy {
+namespace {
+
+constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
+
+// Messages arrive as frames on a client link, read by a data thread
+// straight into each message's payload; the gRPC stream (read by a control
+// thread) carries the offer, the joined event and the final status.
+class LinkSubscriber final : public Subscriber {
+ public:
+  LinkSubscriber(const SubscriberOptions& options, HostPort node,
+                 std::shared_ptr<grpc::Channel> channel)
+      : stub_(v1::Node::NewStub(std::move(channel))),
+        node_(std::move(node)),
+        queue_(options.group) {
+    reader_ = stub_->Subscribe(&context_, MakeSubscribeRequest(options, /*frame_link=*/true));
+    control_thread_ = std::thread([this] { ControlLoop(); });
+  }
+
+  ~LinkSubscriber() override {
+    Cancel();
+    queue_.Close();
+    control_thread_.join();
+  }
+
+  absl::Status WaitJoined(absl::Duration timeout) override { return queue_.WaitJoined(timeout); }
+  absl::StatusOr<ReceivedMessage> Next(absl::Duration timeout) override {
+    return queue_.Next(timeout);
+  }
+  void Cancel() override {
+    cancelled_ = true;
+    context_.TryCancel();
+  }
+
+ private:
+  void ControlLoop() {
+    std::thread data_thread;
+    absl::Status link_status;  // written by the data thread, read after join
+    v1::Delivery d;
+    while (reader_->Read(&d)) {
+      if (d.has_link_offer() && !data_thread.joinable()) {
+        const v1::LinkOffer& offer = d.link_offer();
+        absl::StatusOr<wire::FrameSocket> link =
+            offer.port() == 0 || offer.port() > 65535
+                ? absl::InternalError(absl::StrCat("the node offered port ", offer.port()))
+                : wire::ConnectClientLink(
+                      wire::Endpoint{node_.host, static_cast<uint16_t>(offer.port())},
+                      offer.token(), kConnectTimeout);
+        if (!link.ok()) {
+          link_status = link.status();
+          break;
+        }
+        data_thread = std::thread([this, link = *std::move(link), &link_status]() mutable {
+          link_status = ReadLink(link);
+          if (!absl::IsOutOfRange(link_status)) context_.TryCancel();
+        });
+      } else if (d.has_joined()) {
+        queue_.MarkJoined();
+      }
+    }
+    const bool had_link = data_thread.joinable();
+    if (!had_link) context_.TryCancel();
+    if (had_link) data_thread.join();
+    absl::Status call_status = FromGrpc(reader_->Finish());
+    // A protocol error seen on the link explains the end better than the
+    // cancellation it caused.
+    const bool link_failed =
+        !link_status.ok() && !absl::IsOutOfRange(link_status) && !absl::IsCancelled(link_status);
+    if (link_failed && (call_status.ok() || absl::IsCancelled(call_status)) && !cancelled_) {
+      queue_.End(link_status);
+    } else if (!had_link && call_status.ok()) {
+      queue_.End(absl::InternalError("the node ended the call without offering a link"));
+    } else {
+      queue_.End(call_status);
+    }
+  }
+
+  // Reads frames until the link ends: OutOfRange at the node's clean close.
+  absl::Status ReadLink(wire::FrameSocket& link) {
+    std::string source;
+    const wire::StopRequested stop = [this] { return cancelled_.load(); };
+    while (true) {
+      std::string payload;
+      absl::StatusOr<wire::FrameHeader> h = link.ReadInto(payload, UINT32_MAX, stop);
+      if (!h.ok()) return h.status();
+      if (h->type == wire::FrameType::kSource) {
+        source = std::move(payload);
+        if (source.empty()) return absl::InternalError("the node sent an empty SOURCE frame");
+      } else if (h->type == wire::FrameType::kData) {
+        if (source.empty()) return absl::InternalError("the node sent DATA before SOURCE");
+        if (!queue_.Push(source, h->sequence, std::move(payload))) {
+          return absl::CancelledError("closed");
+        }
+      } else {
+        return absl::InternalError(
+            absl::StrCat("the node sent an unexpected frame of type ", static_cast<int>(h->type)));
+      }
+    }
+  }
+
+  std::unique_ptr<v1::Node::Stub> stub_;
+  const HostPort node_;
+  grpc::ClientContext context_;
+  DeliveryQueue queue_;
+  std::unique_ptr<grpc::ClientReader<v1::Delivery>> reader_;
+  std::atomic<bool> cancelled_{false};
+  std::thread control_thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<Subscriber> OpenLinkSubscriber(const SubscriberOptions& options) {
+  absl::StatusOr<HostPort> node = ParseHostPort(options.node_address);
+  return std::make_unique<LinkSubscriber>(options, *node, CreateNodeChannel(options.node_address));
+}
+
+}  // namespace canopy
