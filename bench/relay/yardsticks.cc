@@ -120,15 +120,15 @@ absl::StatusOr<double> Iperf3BitsPerSecond(const std::string& iperf3, int second
       (std::filesystem::temp_directory_path() / absl::StrCat("canopy-bench-iperf3-", getpid()))
           .string();
   const absl::Duration timeout = absl::Seconds(seconds + 10);
-  auto server = ChildProcess::Start(
-      {iperf3, "-s", "-1", "--forceflush", "-p", std::to_string(*port)}, log);
+  auto server =
+      ChildProcess::Start({iperf3, "-s", "-1", "--forceflush", "-p", std::to_string(*port)}, log);
   if (!server.ok()) return server.status();
   if (!(*server)->WaitForLine("listening", absl::Seconds(5))) {
     return absl::UnavailableError("iperf3 server did not start: " + (*server)->StderrTail());
   }
-  auto client = ChildProcess::Start({iperf3, "-c", "127.0.0.1", "-p", std::to_string(*port), "-t",
-                                     std::to_string(seconds), "-J"},
-                                    log);
+  auto client = ChildProcess::Start(
+      {iperf3, "-c", "127.0.0.1", "-p", std::to_string(*port), "-t", std::to_string(seconds), "-J"},
+      log);
   if (!client.ok()) return client.status();
   auto json = (*client)->WaitForAllOutput(timeout);
   std::error_code ignored;
@@ -152,39 +152,63 @@ absl::StatusOr<double> Iperf3BitsPerSecond(const std::string& iperf3, int second
   return sum.at("bits_per_second").number_value();
 }
 
-absl::StatusOr<double> RawTcpBitsPerSecond(absl::Duration duration, size_t chunk_bytes) {
-  uint16_t port = 0;
-  auto listener = Listen(&port);
-  if (!listener.ok()) return listener.status();
-  auto sender = Connect(port);
-  if (!sender.ok()) return sender.status();
-  Fd receiver(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
-  if (receiver.get() < 0) return absl::InternalError("loopback accept failed");
-  SetTimeouts(sender->get(), absl::Seconds(5));
-  SetTimeouts(receiver.get(), absl::Seconds(5));
+absl::StatusOr<double> RawTcpBitsPerSecond(absl::Duration duration, size_t chunk_bytes,
+                                           int relays) {
+  // sockets[i] is the sending end of hop i, receivers[i] its receiving end.
+  std::vector<Fd> senders, receivers;
+  for (int hop = 0; hop <= relays; ++hop) {
+    uint16_t port = 0;
+    auto listener = Listen(&port);
+    if (!listener.ok()) return listener.status();
+    auto sender = Connect(port);
+    if (!sender.ok()) return sender.status();
+    Fd receiver(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (receiver.get() < 0) return absl::InternalError("loopback accept failed");
+    SetTimeouts(sender->get(), absl::Seconds(5));
+    SetTimeouts(receiver.get(), absl::Seconds(5));
+    senders.push_back(*std::move(sender));
+    receivers.push_back(std::move(receiver));
+  }
+  // A relay reads what arrives on hop i and writes it to hop i + 1.
+  std::vector<std::thread> relay_threads;
+  for (int hop = 0; hop < relays; ++hop) {
+    relay_threads.emplace_back([&, hop] {
+      std::vector<char> buf(chunk_bytes);
+      while (true) {
+        const ssize_t n = read(receivers[hop].get(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || !WriteFull(senders[hop + 1].get(), buf.data(), static_cast<size_t>(n))) {
+          break;
+        }
+      }
+      shutdown(senders[hop + 1].get(), SHUT_WR);
+    });
+  }
   std::atomic<uint64_t> received{0};
   std::thread reader([&] {
     std::vector<char> buf(chunk_bytes);
     while (true) {
-      const ssize_t n = read(receiver.get(), buf.data(), buf.size());
+      const ssize_t n = read(receivers.back().get(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       received.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     }
   });
+  const int sender = senders.front().get();
   const std::vector<char> chunk(chunk_bytes, 'x');
   // Warm up for a tenth of the time, then measure what the reader got.
   const int64_t warm_end = MonotonicNanos() + absl::ToInt64Nanoseconds(duration / 10);
-  while (MonotonicNanos() < warm_end && WriteFull(sender->get(), chunk.data(), chunk.size())) {
+  while (MonotonicNanos() < warm_end && WriteFull(sender, chunk.data(), chunk.size())) {
   }
   const uint64_t start_bytes = received.load();
   const int64_t start = MonotonicNanos();
   const int64_t end = start + absl::ToInt64Nanoseconds(duration);
-  while (MonotonicNanos() < end && WriteFull(sender->get(), chunk.data(), chunk.size())) {
+  while (MonotonicNanos() < end && WriteFull(sender, chunk.data(), chunk.size())) {
   }
   const uint64_t bytes = received.load() - start_bytes;
   const double seconds = static_cast<double>(MonotonicNanos() - start) / 1e9;
-  shutdown(sender->get(), SHUT_WR);
+  shutdown(sender, SHUT_WR);
+  for (std::thread& t : relay_threads) t.join();
   reader.join();
   return static_cast<double>(bytes) * 8 / seconds;
 }

@@ -21,8 +21,12 @@ namespace canopy::bench {
 absl::StatusOr<double> Iperf3BitsPerSecond(const std::string& iperf3, int seconds);
 
 // The fallback yardstick: one thread writes `chunk_bytes` buffers into a
-// loopback TCP socket for `duration`, another reads them. Returns bit/s.
-absl::StatusOr<double> RawTcpBitsPerSecond(absl::Duration duration, size_t chunk_bytes);
+// loopback TCP socket for `duration`, another reads them. With `relays` > 0
+// the bytes pass through that many relay threads, each a bare read/write
+// loop between two loopback TCP sockets (no framing, no checksum): the
+// least any relay process can cost. Returns bit/s at the reader.
+absl::StatusOr<double> RawTcpBitsPerSecond(absl::Duration duration, size_t chunk_bytes,
+                                           int relays = 0);
 
 // Direct TCP ping-pong on a loopback socket (an echo thread in this
 // process, TCP_NODELAY): `count` round trips of `message_bytes`, one every
