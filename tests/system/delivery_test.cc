@@ -96,8 +96,8 @@ TEST(DeliveryTest, CancelledSubscriberStopsWhileTheOtherContinues) {
   ASSERT_TRUE(pub.ok()) << pub.status();
   for (const auto& m : Numbered("first", 1, 50)) ASSERT_TRUE((*pub)->Send(m).ok());
   for (const auto& m : Numbered("first", 1, 50)) {
-    auto r1 = (*s1)->Next();
-    auto r2 = (*s2)->Next();
+    auto r1 = (*s1)->Next(kWait);
+    auto r2 = (*s2)->Next(kWait);
     ASSERT_TRUE(r1.ok() && r2.ok());
     EXPECT_EQ(r1->payload, m);
     EXPECT_EQ(r2->payload, m);
@@ -105,7 +105,7 @@ TEST(DeliveryTest, CancelledSubscriberStopsWhileTheOtherContinues) {
   }
 
   (*s1)->Cancel();
-  EXPECT_EQ((*s1)->Next().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ((*s1)->Next(kWait).status().code(), absl::StatusCode::kCancelled);
   // The leave reaches the controller: node-b is pruned from the group.
   ASSERT_TRUE(overlay.AwaitGroups([](const v1::ListGroupsResponse& r) {
     return !IsMember(r, "g", "node-b") && IsMember(r, "g", "node-c");
@@ -113,7 +113,7 @@ TEST(DeliveryTest, CancelledSubscriberStopsWhileTheOtherContinues) {
 
   for (const auto& m : Numbered("second", 1, 50)) ASSERT_TRUE((*pub)->Send(m).ok());
   for (const auto& m : Numbered("second", 1, 50)) {
-    auto r2 = (*s2)->Next();
+    auto r2 = (*s2)->Next(kWait);
     ASSERT_TRUE(r2.ok()) << r2.status();
     EXPECT_EQ(r2->payload, m);
   }

@@ -56,7 +56,7 @@ class Collector {
  private:
   void Run(int want) {
     for (int i = 0; i < want; ++i) {
-      absl::StatusOr<ReceivedMessage> m = sub_->Next();
+      absl::StatusOr<ReceivedMessage> m = sub_->Next(absl::Seconds(60));
       absl::MutexLock lock(&mu_);
       if (!m.ok()) {
         error_ = m.status();

@@ -36,7 +36,7 @@ absl::Status SetProfile(Overlay& overlay, const std::string& group, v1::SlowRece
 // Reads every message of `sub`, checking order; returns how many arrived.
 int DrainInOrder(Subscriber& sub, int expected) {
   for (int i = 1; i <= expected; ++i) {
-    auto m = sub.Next();
+    auto m = sub.Next(kWait);
     if (!m.ok()) return i - 1;
     EXPECT_EQ(m->payload.substr(0, 6), absl::StrFormat("%06d", i));
     EXPECT_EQ(m->missed_before, 0u);
@@ -74,7 +74,7 @@ TEST(SlowReceiverTest, RealtimeDropsOnlyForTheLaggard) {
   // The laggard now reads what was kept: fewer messages, the rest counted.
   uint64_t received = 0, missed = 0, last = 0;
   while (last < static_cast<uint64_t>(kMessages)) {
-    auto m = (*stalled)->Next();
+    auto m = (*stalled)->Next(kWait);
     ASSERT_TRUE(m.ok()) << m.status();
     ++received;
     missed += m->missed_before;
@@ -107,7 +107,7 @@ TEST(SlowReceiverTest, ReliableDetachesAStuckSubscriberAndTheTreeKeepsFlowing) {
 
   // The stuck one was detached with a clear status after what it had.
   absl::Status end;
-  for (int i = 0; i <= kMessages && end.ok(); ++i) end = (*stuck)->Next().status();
+  for (int i = 0; i <= kMessages && end.ok(); ++i) end = (*stuck)->Next(kWait).status();
   EXPECT_EQ(end.code(), absl::StatusCode::kResourceExhausted) << end;
   EXPECT_THAT(std::string(end.message()), ::testing::HasSubstr("did not keep up"));
 }

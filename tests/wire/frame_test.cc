@@ -74,5 +74,40 @@ TEST(FrameTest, RejectsHugeLengthBeforeReadingPayload) {
   EXPECT_NE(h.status().message().find("exceeds the limit"), absl::string_view::npos);
 }
 
+TEST(FrameTest, RestampGivesALocalPublishersFrameItsFlowIdentityInPlace) {
+  std::string sent(Frame::Make(FrameType::kData, 0, 0, 1, "message")->bytes());
+  auto r = Frame::Restamp(FrameBuffer::CopyOf(sent), kDefaultMaxPayload, 5, 6, 77);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)->header().group_handle, 5u);
+  EXPECT_EQ((*r)->header().source_id, 6u);
+  EXPECT_EQ((*r)->header().sequence, 77u);
+  EXPECT_EQ((*r)->payload(), "message");
+  // The result is an ordinary, valid frame: a child node accepts it.
+  auto relayed = Frame::Adopt((*r)->bytes(), kDefaultMaxPayload);
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  EXPECT_EQ((*relayed)->header().checksum, (*r)->header().checksum);
+  EXPECT_EQ((*r)->bytes(), Frame::Make(FrameType::kData, 5, 6, 77, "message")->bytes());
+}
+
+TEST(FrameTest, RestampRefusesCorruptOversizedAndNonDataFrames) {
+  std::string sent(Frame::Make(FrameType::kData, 0, 0, 1, "message")->bytes());
+  std::string flipped = Corrupt(sent, kHeaderSize + 2, 'X');
+  auto corrupt = Frame::Restamp(FrameBuffer::CopyOf(flipped), kDefaultMaxPayload, 5, 6, 7);
+  EXPECT_EQ(corrupt.status().code(), absl::StatusCode::kDataLoss);
+  auto big = Frame::Restamp(FrameBuffer::CopyOf(sent), 3, 5, 6, 7);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string ping(Frame::Make(FrameType::kPing, 0, 0, 0, "12345678")->bytes());
+  auto control = Frame::Restamp(FrameBuffer::CopyOf(ping), kDefaultMaxPayload, 5, 6, 7);
+  EXPECT_EQ(control.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FrameTest, EncodeHeaderMatchesMake) {
+  const std::string payload(100000, 'p');
+  char header[kHeaderSize];
+  EncodeHeader(FrameType::kData, 1, 2, 3, payload, header);
+  EXPECT_EQ(std::string(header, kHeaderSize) + payload,
+            Frame::Make(FrameType::kData, 1, 2, 3, payload)->bytes());
+}
+
 }  // namespace
 }  // namespace canopy::wire

@@ -1,0 +1,155 @@
+// Client links against a real node: both transports interoperate, and a
+// client that sends garbage on its link loses only its own call.
+
+#include "wire/client_link.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "canopy/publisher.h"
+#include "canopy/subscriber.h"
+#include "canopy/v1/node.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "tests/system/overlay.h"
+#include "wire/control_frames.h"
+
+namespace canopy::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+std::string Message(int i) { return absl::StrCat("message-", i, std::string(i % 7 * 1000, '.')); }
+
+// Receives `n` messages and checks they are Message(1..n) from `source`.
+void ExpectMessages(Subscriber& sub, int n, const std::string& source) {
+  for (int i = 1; i <= n; ++i) {
+    auto m = sub.Next(kWait);
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(m->payload, Message(i));
+    EXPECT_EQ(m->source, source);
+    EXPECT_EQ(m->missed_before, 0u);
+  }
+}
+
+TEST(NodeClientLinkTest, LinkAndGrpcTransportsInteroperate) {
+  Overlay overlay;
+  overlay.StartNode("node-a");
+  overlay.StartNode("node-b");
+  SubscriberOptions on_link{overlay.client_address("node-b"), "mixed"};
+  SubscriberOptions on_grpc{overlay.client_address("node-b"), "mixed"};
+  on_grpc.transport = Transport::kGrpcStream;
+  auto link_sub = Subscriber::Open(on_link);
+  auto grpc_sub = Subscriber::Open(on_grpc);
+  ASSERT_TRUE(link_sub.ok() && grpc_sub.ok());
+  ASSERT_TRUE((*link_sub)->WaitJoined(kWait).ok());
+  ASSERT_TRUE((*grpc_sub)->WaitJoined(kWait).ok());
+
+  for (Transport t : {Transport::kClientLink, Transport::kGrpcStream}) {
+    const std::string source = t == Transport::kClientLink ? "via-link" : "via-grpc";
+    PublisherOptions options{overlay.client_address("node-a"), "mixed", source};
+    options.transport = t;
+    auto pub = Publisher::Open(options);
+    ASSERT_TRUE(pub.ok()) << pub.status();
+    for (int i = 1; i <= 300; ++i) ASSERT_TRUE((*pub)->Send(Message(i)).ok());
+    auto summary = (*pub)->Finish();
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    EXPECT_EQ(summary->messages, 300u);
+    EXPECT_EQ(summary->last_sequence - summary->first_sequence, 299u);
+    ExpectMessages(**link_sub, 300, source);
+    ExpectMessages(**grpc_sub, 300, source);
+  }
+}
+
+// Opens a PublishOverLink call by hand and connects its link.
+struct RawPublisher {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::PublishLinkEvent>> reader;
+  absl::StatusOr<wire::FrameSocket> link = absl::UnknownError("not connected");
+};
+
+void OpenRaw(v1::Node::Stub& stub, const std::string& address, RawPublisher& raw) {
+  v1::PublishLinkRequest request;
+  request.set_group("shared");
+  request.set_source("vandal");
+  raw.reader = stub.PublishOverLink(&raw.context, request);
+  v1::PublishLinkEvent offer;
+  ASSERT_TRUE(raw.reader->Read(&offer));
+  ASSERT_TRUE(offer.has_link_offer());
+  const std::string host = address.substr(0, address.rfind(':'));
+  raw.link = wire::ConnectClientLink(
+      wire::Endpoint{host, static_cast<uint16_t>(offer.link_offer().port())},
+      offer.link_offer().token(), kWait);
+  ASSERT_TRUE(raw.link.ok()) << raw.link.status();
+}
+
+grpc::Status EndOf(RawPublisher& raw) {
+  v1::PublishLinkEvent ignored;
+  while (raw.reader->Read(&ignored)) {
+  }
+  return raw.reader->Finish();
+}
+
+TEST(NodeClientLinkTest, HostileFramesEndOnlyTheirOwnCall) {
+  Overlay overlay;
+  overlay.StartNode("node-a");
+  const std::string address = overlay.client_address("node-a");
+  auto sub = Subscriber::Open({address, "shared"});
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE((*sub)->WaitJoined(kWait).ok());
+  auto honest = Publisher::Open({address, "shared", "honest"});
+  ASSERT_TRUE(honest.ok()) << honest.status();
+  auto stub = v1::Node::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+
+  struct Attack {
+    std::string name;
+    std::string bytes;
+    grpc::StatusCode code;
+    std::string says;
+  };
+  std::string corrupt(wire::Frame::Make(wire::FrameType::kData, 0, 0, 1, "payload")->bytes());
+  corrupt.back() ^= 1;
+  std::string huge(wire::Frame::Make(wire::FrameType::kData, 0, 0, 1, "")->bytes());
+  huge[12] = '\x7f';
+  std::string bad_magic(wire::Frame::Make(wire::FrameType::kData, 0, 0, 1, "x")->bytes());
+  bad_magic[0] = 'G';
+  const std::vector<Attack> attacks = {
+      {"bad checksum", corrupt, grpc::StatusCode::DATA_LOSS, "checksum"},
+      {"huge length", huge, grpc::StatusCode::INVALID_ARGUMENT, "exceeds"},
+      {"wrong magic", bad_magic, grpc::StatusCode::INVALID_ARGUMENT, "magic"},
+      {"not DATA", std::string(wire::MakeSource("x")->bytes()), grpc::StatusCode::INVALID_ARGUMENT,
+       "DATA"},
+      {"truncated",
+       std::string(
+           wire::Frame::Make(wire::FrameType::kData, 0, 0, 1, "abcdef")->bytes().substr(0, 36)),
+       grpc::StatusCode::UNAVAILABLE, "inside a frame"},
+  };
+  int sent = 0;
+  for (const Attack& attack : attacks) {
+    SCOPED_TRACE(attack.name);
+    RawPublisher raw;
+    OpenRaw(*stub, address, raw);
+    const absl::string_view parts[] = {attack.bytes};
+    ASSERT_TRUE(raw.link->Write(parts, nullptr).ok());
+    raw.link->ShutdownWrite();
+    grpc::Status end = EndOf(raw);
+    EXPECT_EQ(end.error_code(), attack.code) << end.error_message();
+    EXPECT_THAT(end.error_message(), HasSubstr(attack.says));
+
+    // The honest publisher and the subscriber carry on.
+    ++sent;
+    ASSERT_TRUE((*honest)->Send(Message(sent)).ok());
+    auto m = (*sub)->Next(kWait);
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(m->source, "honest");
+    EXPECT_EQ(m->payload, Message(sent));
+  }
+  EXPECT_THAT(overlay.node("node-a").Stderr(), HasSubstr("publisher vandal of group shared"));
+}
+
+}  // namespace
+}  // namespace canopy::testing
