@@ -6,7 +6,9 @@ namespace canopy::wire {
 
 void ResizeForOverwrite(std::string& s, size_t n) {
 #if defined(__cpp_lib_string_resize_and_overwrite)
-  s.resize_and_overwrite(n, [](char*, size_t size) { return size; });
+  // Return `n`, not the size the callback is given: GCC 12's implementation
+  // passes the grown capacity there when it reallocates.
+  s.resize_and_overwrite(n, [n](char*, size_t) { return n; });
 #else
   s.resize(n);
 #endif

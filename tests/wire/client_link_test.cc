@@ -137,6 +137,24 @@ TEST(FrameSocketTest, ABlockedReadGivesUpWhenAsked) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
 }
 
+TEST(FrameSocketTest, EveryPayloadSizeArrivesExactly) {
+  FrameSocketListener listener = Listen();
+  auto client = FrameSocket::Connect(At(listener), kWait);
+  auto server = listener.Accept(absl::Now() + kWait, nullptr);
+  ASSERT_TRUE(client.ok() && server.ok());
+  // Sizes around the small-string buffer and the first heap growth steps.
+  for (size_t n : {0, 1, 15, 16, 17, 20, 29, 30, 31, 33, 64, 100, 1000, 65537}) {
+    const std::string sent(n, 'z');
+    FramePtr f = Frame::Make(FrameType::kData, 1, 1, n + 1, sent);
+    const absl::string_view parts[] = {f->bytes()};
+    ASSERT_TRUE(client->Write(parts, nullptr).ok());
+    std::string payload;
+    auto h = server->ReadInto(payload, 1 << 20, nullptr);
+    ASSERT_TRUE(h.ok()) << n << ": " << h.status();
+    EXPECT_EQ(payload, sent) << n;
+  }
+}
+
 TEST(FrameSocketTest, LargeGatheredWritesArriveWhole) {
   FrameSocketListener listener = Listen();
   auto client = FrameSocket::Connect(At(listener), kWait);
