@@ -338,6 +338,19 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
     return false;
   }
   if (h.type != wire::FrameType::kData) return false;
+  // Only the flow's parent may feed it: frames of a parent this node has
+  // moved away from are resent by the new one (RESUME), and a node that
+  // merely said HELLO cannot inject into a flow.
+  if (link->peer_node() != entry->parent()) {
+    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kNotFromParent);
+    absl::MutexLock lock(&mu_);
+    if (counters_.not_from_parent_dropped++ == 0) {
+      spdlog::warn("dropping frames of ({}, {}) from {}: the table names {} as its parent",
+                   entry->group(), entry->source(), link->peer_node(),
+                   entry->parent().empty() ? "no node" : entry->parent());
+    }
+    return false;
+  }
   if (options_.traffic) options_.traffic->CountIn(entry->group(), frame->payload().size());
   std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
   Pressure pressure;

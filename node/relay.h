@@ -62,6 +62,8 @@ struct RelayCounters {
   uint64_t duplicates_dropped = 0;
   uint64_t unknown_flow_dropped = 0;
   uint64_t disallowed_dropped = 0;
+  // DATA frames from a link whose node is not the flow's parent.
+  uint64_t not_from_parent_dropped = 0;
   // Frames dropped because an earlier sequence was missing (resent later).
   uint64_t out_of_order_dropped = 0;
   uint64_t resumes_sent = 0;

@@ -21,6 +21,8 @@ absl::string_view DropReasonName(DropReason reason) {
       return "unknown_flow";
     case DropReason::kDetached:
       return "detached";
+    case DropReason::kNotFromParent:
+      return "not_from_parent";
   }
   return "unknown";
 }

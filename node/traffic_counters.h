@@ -23,11 +23,12 @@ enum class DropReason {
   kDisallowed,        // the group's allow-list refuses its source
   kUnknownFlow,       // no table entry for its flow arrived in time
   kDetached,          // queued for a `reliable` receiver that was detached
+  kNotFromParent,     // arrived on a link from a node that is not the flow's parent
 };
-inline constexpr size_t kDropReasonCount = 5;
+inline constexpr size_t kDropReasonCount = 6;
 
 // Label value of a reason: "duplicate", "realtime_overflow", "disallowed",
-// "unknown_flow", "detached".
+// "unknown_flow", "detached", "not_from_parent".
 absl::string_view DropReasonName(DropReason reason);
 
 // What the relay moved and dropped, per group, plus its queue and replay

@@ -137,5 +137,34 @@ TEST_F(RelayRepairTest, RangeNobodyHoldsIsAnExplicitGap) {
   EXPECT_EQ(c_->relay->counters().sequences_lost, missing);
 }
 
+TEST(RelayParentTest, OnlyTheFlowsParentMayFeedIt) {
+  TestNode a("a", 64 << 20), mallory("mallory", 64 << 20), c("c", 64 << 20);
+  auto sub = std::make_shared<SubscriberQueue>("g", v1::SourceFilter(), 64 << 20, 16 << 20);
+  c.clients.AddSubscriber(sub);
+  c.SetFlow("a", {}, true);
+  // mallory believes (or pretends) it feeds c; the same ids, the next
+  // sequences. Nothing of it may reach c's subscriber.
+  mallory.SetFlow("", {&c}, false);
+  for (int i = 1; i <= 20; ++i) mallory.relay->PublishLocal("g", "s", "forged");
+  a.SetFlow("", {&c}, false);
+  for (int i = 1; i <= 30; ++i) a.relay->PublishLocal("g", "s", "real");
+  std::vector<uint64_t> got;
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline && (got.empty() || got.back() < 30)) {
+    std::optional<DeliveryItem> item = sub->Pop(absl::Milliseconds(100));
+    if (!item || !item->frame) continue;
+    EXPECT_EQ(item->frame->payload(), "real");
+    got.push_back(item->frame->header().sequence);
+  }
+  EXPECT_EQ(got, Range(1, 30));
+  // mallory's link may still be delivering: wait for all 20 to be refused.
+  const absl::Time counted_by = absl::Now() + kWait;
+  while (c.relay->counters().not_from_parent_dropped < 20 && absl::Now() < counted_by) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(c.relay->counters().not_from_parent_dropped, 20u);
+  EXPECT_TRUE(sub->Pop(absl::ZeroDuration()) == std::nullopt);
+}
+
 }  // namespace
 }  // namespace canopy::node

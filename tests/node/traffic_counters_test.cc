@@ -63,6 +63,7 @@ TEST(TrafficCountersTest, DropReasonNames) {
   EXPECT_EQ(DropReasonName(DropReason::kDisallowed), "disallowed");
   EXPECT_EQ(DropReasonName(DropReason::kUnknownFlow), "unknown_flow");
   EXPECT_EQ(DropReasonName(DropReason::kDetached), "detached");
+  EXPECT_EQ(DropReasonName(DropReason::kNotFromParent), "not_from_parent");
 }
 
 TEST(TrafficCountersTest, ConcurrentCountingLosesNothing) {
