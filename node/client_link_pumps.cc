@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "wire/control_frames.h"
+#include "wire/frame.h"
 
 namespace canopy::node {
 namespace {
@@ -21,9 +22,11 @@ constexpr size_t kBatchBytes = 4u << 20;
 absl::Status PumpToSubscriberLink(SubscriberQueue& queue, wire::FrameSocket& link,
                                   const std::function<bool()>& on_joined,
                                   const wire::StopRequested& stop) {
-  // Source of the frames the link carried last; SOURCE frames announce a
-  // change. `batch` keeps the frames alive while `parts` views them.
-  std::shared_ptr<const FlowNames> current;
+  // Source (name and ids) of the frames the link carried last; SOURCE
+  // frames announce a change. `batch` keeps the frames alive while `parts`
+  // views them.
+  std::string current_source;
+  uint32_t current_handle = 0, current_id = 0;
   std::vector<wire::FramePtr> source_frames;
   std::vector<absl::string_view> parts;
   while (true) {
@@ -45,11 +48,15 @@ absl::Status PumpToSubscriberLink(SubscriberQueue& queue, wire::FrameSocket& lin
         if (!on_joined()) return absl::CancelledError("subscriber left");
         continue;
       }
-      if (current == nullptr || (current != item.names && current->source != item.names->source)) {
-        source_frames.push_back(wire::MakeSource(item.names->source));
+      const wire::FrameHeader& h = item.frame->header();
+      if (current_source != item.names->source || current_handle != h.group_handle ||
+          current_id != h.source_id) {
+        current_source = item.names->source;
+        current_handle = h.group_handle;
+        current_id = h.source_id;
+        source_frames.push_back(wire::MakeSource(h.group_handle, h.source_id, current_source));
         parts.push_back(source_frames.back()->bytes());
       }
-      current = item.names;
       parts.push_back(item.frame->bytes());
     }
     if (!parts.empty()) {
@@ -57,6 +64,28 @@ absl::Status PumpToSubscriberLink(SubscriberQueue& queue, wire::FrameSocket& lin
         return s.code() == absl::StatusCode::kCancelled ? s : absl::UnavailableError(s.message());
       }
     }
+  }
+}
+
+absl::Status ReadSubscriberRequests(
+    wire::FrameSocket& link,
+    const std::function<void(uint32_t, uint32_t, uint64_t, uint64_t)>& resend,
+    const wire::StopRequested& stop) {
+  while (true) {
+    absl::StatusOr<wire::FrameBuffer> bytes = link.Read(wire::kMaxControlPayload, stop);
+    if (!bytes.ok()) return absl::IsOutOfRange(bytes.status()) ? absl::OkStatus() : bytes.status();
+    absl::StatusOr<wire::FramePtr> frame =
+        wire::Frame::Adopt(*std::move(bytes), wire::kMaxControlPayload);
+    if (!frame.ok()) return frame.status();
+    absl::StatusOr<wire::ResumeRequest> r = wire::ParseResume(**frame);
+    if (!r.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a subscriber sends only RESUME: ", r.status().message()));
+    }
+    if (r->until == 0) {
+      return absl::InvalidArgumentError("a subscriber's RESUME must name its last sequence");
+    }
+    resend(r->group_handle, r->source_id, r->after, r->until);
   }
 }
 

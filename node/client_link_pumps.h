@@ -22,6 +22,16 @@ absl::Status PumpToSubscriberLink(SubscriberQueue& queue, wire::FrameSocket& lin
                                   const std::function<bool()>& on_joined,
                                   const wire::StopRequested& stop);
 
+// Reads what a subscriber sends on its client link — RESUME frames asking
+// for messages again — and hands each to `resend` (handle, source id,
+// after, until) until the link ends or `stop`. Returns OK at the client's
+// clean half-close; InvalidArgument for any other frame (the caller closes
+// the link).
+absl::Status ReadSubscriberRequests(
+    wire::FrameSocket& link,
+    const std::function<void(uint32_t, uint32_t, uint64_t, uint64_t)>& resend,
+    const wire::StopRequested& stop);
+
 // What a publisher's client link delivered.
 struct PublishTally {
   uint64_t messages = 0;

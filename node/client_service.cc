@@ -1,6 +1,8 @@
 #include "node/client_service.h"
 
+#include <atomic>
 #include <memory>
+#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -39,7 +41,7 @@ grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
   spdlog::info("subscriber joined group {}{}", request->group(),
                request->frame_link() ? " (client link)" : "");
   if (request->frame_link()) {
-    grpc::Status result = SubscribeOverLink(context, writer, *queue);
+    grpc::Status result = SubscribeOverLink(context, writer, queue);
     queue->Close(absl::CancelledError("subscriber left"));
     clients_.RemoveSubscriber(queue);
     spdlog::info("subscriber left group {}", request->group());
@@ -167,7 +169,7 @@ absl::StatusOr<wire::FrameSocket> ClientService::AcceptLink(wire::FrameSocketLis
 
 grpc::Status ClientService::SubscribeOverLink(grpc::ServerContext* context,
                                               grpc::ServerWriter<v1::Delivery>* writer,
-                                              SubscriberQueue& queue) {
+                                              const std::shared_ptr<SubscriberQueue>& queue) {
   v1::Delivery offer;
   absl::StatusOr<wire::FrameSocketListener> listener = OfferLink(*offer.mutable_link_offer());
   if (!listener.ok()) return ToGrpc(listener.status());
@@ -176,9 +178,27 @@ grpc::Status ClientService::SubscribeOverLink(grpc::ServerContext* context,
   if (!link.ok()) return ToGrpc(link.status());
   v1::Delivery joined;
   joined.mutable_joined()->set_node_id(options_.node_id);
+  // The client's resend requests arrive on the same link.
+  std::atomic<bool> done{false};
+  std::thread requests([&] {
+    absl::Status s = ReadSubscriberRequests(
+        *link,
+        [&](uint32_t handle, uint32_t id, uint64_t after, uint64_t until) {
+          absl::Status r = relay_.ResendToSubscriber(queue, handle, id, after, until);
+          if (!r.ok()) spdlog::info("resend for a subscriber: {}", std::string(r.message()));
+        },
+        [&] { return done.load() || context->IsCancelled(); });
+    if (!s.ok() && !absl::IsCancelled(s) && !done) {
+      spdlog::warn("subscriber link of group {}: {}", queue->group(), std::string(s.message()));
+      link->Shutdown();  // ends the pump's next write
+    }
+  });
   absl::Status end = PumpToSubscriberLink(
-      queue, *link, [&] { return writer->Write(joined); },
+      *queue, *link, [&] { return writer->Write(joined); },
       [context] { return context->IsCancelled(); });
+  done = true;
+  link->Shutdown();
+  requests.join();
   if (absl::IsCancelled(end)) return grpc::Status::OK;  // the client left
   return ToGrpc(end);
 }

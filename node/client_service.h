@@ -60,7 +60,8 @@ class ClientService final : public v1::Node::Service {
                                                grpc::ServerContext* context);
   // Serves a subscription whose messages go out on a client link.
   grpc::Status SubscribeOverLink(grpc::ServerContext* context,
-                                 grpc::ServerWriter<v1::Delivery>* writer, SubscriberQueue& queue);
+                                 grpc::ServerWriter<v1::Delivery>* writer,
+                                 const std::shared_ptr<SubscriberQueue>& queue);
 
   const ClientServiceOptions options_;
   ForwardingState& state_;

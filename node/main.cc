@@ -66,6 +66,11 @@ int main(int argc, char** argv) {
                  "measure the RTT to each peer this often (reported to the controller as link "
                  "costs); 0 = off")
       ->capture_default_str();
+  uint64_t fault_flip_every = 0;
+  app.add_option("--fault-flip-every", fault_flip_every,
+                 "fault injection for tests and drills: flip one bit in every Nth message "
+                 "handed to local subscribers (the replay ring keeps it intact); 0 = off")
+      ->capture_default_str();
   uint32_t detach_after_ms = 5000;
   app.add_option("--detach-after-ms", detach_after_ms,
                  "reliable groups: detach a receiver that stays full this long")
@@ -115,6 +120,7 @@ int main(int argc, char** argv) {
   relay_options.detach_after = absl::Milliseconds(detach_after_ms);
   relay_options.replay_bytes = replay_mib << 20;
   relay_options.traffic = &traffic;
+  relay_options.fault_flip_every = fault_flip_every;
   canopy::node::Relay relay(relay_options, state, clients);
   auto bound_data = relay.Start(canopy::wire::Endpoint{data_address->host, data_address->port});
   if (!bound_data.ok()) return Fail(std::string(bound_data.status().message()));

@@ -158,7 +158,7 @@ Relay::Pressure Relay::Dispatch(const v1::FlowEntry* entry,
       overflow += subscriber->dropped() - before;
       continue;
     }
-    if (!subscriber->Push(DeliveryItem{frame, names})) continue;
+    if (!subscriber->Push(DeliveryItem{MaybeCorrupt(frame), names})) continue;
     if (subscriber->OverHighWatermark()) pressure.subscribers.push_back(std::move(subscriber));
   }
   if (TrafficCounters* t = options_.traffic) {
@@ -230,6 +230,22 @@ void Relay::AwaitDrain(Pressure pressure, std::function<void()> done) {
   for (const auto& subscriber : pressure.subscribers) {
     subscriber->NotifyWhenDrained(one_drained);
   }
+}
+
+wire::FramePtr Relay::MaybeCorrupt(const wire::FramePtr& frame) {
+  if (options_.fault_flip_every == 0 || frame->payload().empty()) return frame;
+  if (fault_counter_.fetch_add(1, std::memory_order_relaxed) % options_.fault_flip_every !=
+      options_.fault_flip_every - 1) {
+    return frame;
+  }
+  // As if this node's memory flipped a bit after the frame was verified:
+  // the copy carries a checksum that matches its damaged payload.
+  std::string payload(frame->payload());
+  payload[payload.size() / 2] ^= 0x01;
+  const wire::FrameHeader& h = frame->header();
+  spdlog::warn("fault injection: flipped a bit of ({}, {}) sequence {} for local subscribers",
+               h.group_handle, h.source_id, h.sequence);
+  return wire::Frame::Make(h.type, h.group_handle, h.source_id, h.sequence, payload);
 }
 
 uint64_t Relay::PublishLocal(const std::string& group, const std::string& source,
@@ -363,8 +379,8 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
       // behalf of a child.
       if (!flow->repairs.empty() && flow->ring.Get(h.sequence) == nullptr) {
         for (FlowState::Repair& r : flow->repairs) {
-          if (r.next == h.sequence && !r.link->closed()) {
-            r.link->Send(frame);
+          if (r.next == h.sequence && !r.closed()) {
+            r.Send(frame);
             ++r.next;
           }
         }
@@ -539,10 +555,54 @@ void Relay::ServeResume(const v1::FlowEntry& entry, FlowState& flow,
   if (after >= end) return;
   spdlog::info("child {} resumes flow ({}, {}) after sequence {}; this node is at {}",
                link->peer_node(), entry.group(), entry.source(), after, flow.last);
-  FlowState::Repair repair{link, after + 1, until, /*asked_until=*/0,
-                           absl::Now() + options_.repair_timeout};
-  flow.repairs.push_back(repair);
+  FlowState::Repair repair;
+  repair.link = link;
+  repair.next = after + 1;
+  repair.until = until;
+  repair.deadline = absl::Now() + options_.repair_timeout;
+  flow.repairs.push_back(std::move(repair));
   AdvanceRepairs(&entry, flow);
+}
+
+void Relay::FlowState::Repair::Send(const wire::FramePtr& frame) const {
+  if (link) {
+    link->Send(frame);
+  } else {
+    subscriber->Push(DeliveryItem{frame, names});
+  }
+}
+
+void Relay::FlowState::Repair::SendGap(uint32_t group_handle, uint32_t source_id, uint64_t first,
+                                       uint64_t next) const {
+  if (link) link->Send(wire::MakeGap({group_handle, source_id, first, next}));
+}
+
+absl::Status Relay::ResendToSubscriber(const std::shared_ptr<SubscriberQueue>& subscriber,
+                                       uint32_t group_handle, uint32_t source_id, uint64_t after,
+                                       uint64_t until) {
+  if (until <= after) return absl::InvalidArgumentError("empty resend range");
+  std::optional<v1::FlowEntry> entry = state_.FindByIds(group_handle, source_id);
+  if (!entry || entry->group() != subscriber->group()) {
+    return absl::NotFoundError(absl::StrCat("no flow (", group_handle, ", ", source_id,
+                                            ") of group ", subscriber->group(), " here"));
+  }
+  std::shared_ptr<FlowState> flow = FindFlow(entry->group(), entry->source());
+  if (flow == nullptr) return absl::NotFoundError("the flow has not reached this node");
+  absl::MutexLock flow_lock(&flow->mu);
+  FlowState::Repair repair;
+  repair.subscriber = subscriber;
+  repair.names = std::make_shared<const FlowNames>(FlowNames{entry->group(), entry->source()});
+  repair.next = after + 1;
+  repair.until = std::min(until, flow->last);
+  if (repair.until < repair.next) return absl::OkStatus();  // nothing delivered yet to resend
+  repair.deadline = absl::Now() + options_.repair_timeout;
+  flow->repairs.push_back(std::move(repair));
+  {
+    absl::MutexLock lock(&mu_);
+    ++counters_.resumes_served;
+  }
+  AdvanceRepairs(&*entry, *flow);
+  return absl::OkStatus();
 }
 
 void Relay::AdvanceRepairs(const v1::FlowEntry* entry, FlowState& flow) {
@@ -583,10 +643,10 @@ bool Relay::AskParent(const v1::FlowEntry& entry, uint64_t first, uint64_t last)
 void Relay::FeedRepairs(FlowState& flow) {
   uint64_t replayed = 0;
   std::erase_if(flow.repairs, [&](FlowState::Repair& r) {
-    if (r.link->closed()) return true;
+    if (r.closed()) return true;
     const uint64_t end = r.until == 0 ? flow.last : std::min(r.until, flow.last);
     std::vector<wire::FramePtr> run = flow.ring.Consecutive(r.next, end);
-    for (const wire::FramePtr& f : run) r.link->Send(f);
+    for (const wire::FramePtr& f : run) r.Send(f);
     if (!run.empty()) r.deadline = absl::Now() + options_.repair_timeout;  // progress
     r.next += run.size();
     replayed += run.size();
@@ -601,12 +661,12 @@ void Relay::ExpireRepairs(const v1::FlowEntry& entry, FlowState& flow, absl::Tim
   uint64_t lost = 0;
   for (FlowState::Repair& r : flow.repairs) {
     if (now < r.deadline) continue;
-    if (r.link->closed() || flow.ring.Get(r.next) != nullptr) continue;
+    if (r.closed() || flow.ring.Get(r.next) != nullptr) continue;
     const uint64_t next = FirstHeldFrom(flow.ring, r.next, flow.last);
     if (next <= r.next) continue;
     spdlog::warn("flow ({}, {}): sequences [{}, {}) are held nowhere upstream; telling {}",
-                 entry.group(), entry.source(), r.next, next, r.link->peer_node());
-    r.link->Send(wire::MakeGap({entry.group_handle(), entry.source_id(), r.next, next}));
+                 entry.group(), entry.source(), r.next, next, r.who());
+    r.SendGap(entry.group_handle(), entry.source_id(), r.next, next);
     lost += next - r.next;
     r.next = next;
     r.asked_until = 0;
@@ -666,7 +726,7 @@ void Relay::OnGap(const wire::FramePtr& frame) {
   // Children waiting for the range skip it as well.
   for (FlowState::Repair& r : flow->repairs) {
     if (r.next >= gap->first && r.next < gap->next) {
-      r.link->Send(wire::MakeGap({gap->group_handle, gap->source_id, r.next, gap->next}));
+      r.SendGap(gap->group_handle, gap->source_id, r.next, gap->next);
       r.next = gap->next;
     }
   }

@@ -1,6 +1,7 @@
 #ifndef CANOPY_NODE_RELAY_H_
 #define CANOPY_NODE_RELAY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,6 +56,11 @@ struct RelayOptions {
   // Where bytes, frames, drops, queue depths and ring use are counted for
   // /metrics; may be null. Must outlive the relay.
   TrafficCounters* traffic = nullptr;
+  // Fault injection for tests and drills: every Nth DATA frame handed to
+  // local subscribers is a copy with one payload bit flipped (and a
+  // checksum to match), as if this node's memory were bad. The replay ring
+  // keeps the intact frame. 0 = off.
+  uint64_t fault_flip_every = 0;
 };
 
 // Counters of one relay (monotonic since start).
@@ -123,6 +129,15 @@ class Relay {
   absl::StatusOr<uint64_t> PublishFrame(const std::string& group, const std::string& source,
                                         wire::FrameBuffer frame);
 
+  // Sends a local subscriber the frames (after, until] of the flow with
+  // these ids again: from this node's replay ring, or asked of its parent
+  // when the ring lacks them. The frames join the subscriber's queue behind
+  // those already in it. NotFound if the subscriber's group has no such
+  // flow here; InvalidArgument for an empty range.
+  absl::Status ResendToSubscriber(const std::shared_ptr<SubscriberQueue>& subscriber,
+                                  uint32_t group_handle, uint32_t source_id, uint64_t after,
+                                  uint64_t until);
+
   // Call after the forwarding table changed: closes links to nodes that are
   // no longer a child in any flow and forgets flows that ended.
   void OnTableChanged();
@@ -144,9 +159,14 @@ class Relay {
     // Child side: the `last` a RESUME was sent for, and when.
     uint64_t resume_asked_after ABSL_GUARDED_BY(mu) = 0;
     absl::Time resume_asked_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
-    // Parent side: children being sent what this ring lacked.
+    // Parent side: children (or local subscribers that asked for a
+    // resend) being sent what they lack.
     struct Repair {
+      // Where the frames go: a child's link, or else a local subscriber's
+      // queue (with the flow's names for its items).
       std::shared_ptr<wire::OutboundLink> link;
+      std::shared_ptr<SubscriberQueue> subscriber;
+      std::shared_ptr<const FlowNames> names;
       uint64_t next = 0;   // next sequence the child needs
       uint64_t until = 0;  // last one to send; 0 = follow the live flow
       // Last sequence of the range this node asked its own parent for
@@ -154,6 +174,13 @@ class Relay {
       uint64_t asked_until = 0;
       // Without progress by then, the missing range is declared lost.
       absl::Time deadline;
+
+      bool closed() const { return link ? link->closed() : subscriber->closed(); }
+      void Send(const wire::FramePtr& frame) const;
+      // Tells the receiver that [first, next) is lost: a GAP to a child; a
+      // subscriber simply does not get the range (its resend fails).
+      void SendGap(uint32_t group_handle, uint32_t source_id, uint64_t first, uint64_t next) const;
+      std::string who() const { return link ? link->peer_node() : "a local subscriber"; }
     };
     std::vector<Repair> repairs ABSL_GUARDED_BY(mu);
   };
@@ -164,6 +191,9 @@ class Relay {
     std::vector<std::shared_ptr<SubscriberQueue>> subscribers;
     bool empty() const { return links.empty() && subscribers.empty(); }
   };
+
+  // The frame, or a damaged copy of it (RelayOptions::fault_flip_every).
+  wire::FramePtr MaybeCorrupt(const wire::FramePtr& frame);
 
   // Makes the frame of a local publisher from (group handle, source id,
   // sequence).
@@ -231,6 +261,8 @@ class Relay {
   boost::asio::steady_timer expiry_timer_;
   std::unique_ptr<wire::LinkListener> listener_;  // used on the I/O thread
   std::thread io_thread_;
+
+  std::atomic<uint64_t> fault_counter_{0};
 
   mutable absl::Mutex mu_;
   // Links from parents by their node id, for RESUME. Send() on them only

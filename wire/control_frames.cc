@@ -43,8 +43,8 @@ FramePtr MakePong(const Frame& ping) {
   return Frame::Make(FrameType::kPong, 0, 0, 0, ping.payload());
 }
 
-FramePtr MakeSource(absl::string_view source) {
-  return Frame::Make(FrameType::kSource, 0, 0, 0, source);
+FramePtr MakeSource(uint32_t group_handle, uint32_t source_id, absl::string_view source) {
+  return Frame::Make(FrameType::kSource, group_handle, source_id, 0, source);
 }
 
 absl::StatusOr<ResumeRequest> ParseResume(const Frame& frame) {

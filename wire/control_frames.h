@@ -33,9 +33,10 @@ FramePtr MakeGap(const GapNotice& gap);
 // PING carries the sender's clock reading; PONG echoes it.
 FramePtr MakePing(uint64_t sent_at_ns);
 FramePtr MakePong(const Frame& ping);
-// SOURCE names the source of the DATA frames that follow on a client link.
-// REQUIRES: source is 1..kMaxControlPayload bytes.
-FramePtr MakeSource(absl::string_view source);
+// SOURCE names the source of the DATA frames that follow on a client link;
+// its header carries the flow's group handle and source id, which a
+// subscriber's RESUME names. REQUIRES: source is 1..kMaxControlPayload bytes.
+FramePtr MakeSource(uint32_t group_handle, uint32_t source_id, absl::string_view source);
 
 // Decode the control frames above. InvalidArgument if `frame` is of another
 // type or its payload is malformed (e.g. a GAP whose `next` is not above

@@ -128,6 +128,24 @@ void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uin
   Encode(type, group_handle, source_id, sequence, payload, out);
 }
 
+void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
+                  absl::Span<const absl::string_view> payload_parts, char* out) {
+  size_t length = 0;
+  for (absl::string_view part : payload_parts) length += part.size();
+  FrameHeader h;
+  h.type = type;
+  h.group_handle = group_handle;
+  h.source_id = source_id;
+  h.length = static_cast<uint32_t>(length);
+  h.sequence = sequence;
+  PutHeader(h, out);
+  XXH3_state_t state;
+  XXH3_64bits_reset(&state);
+  XXH3_64bits_update(&state, out, kChecksumOffset);
+  for (absl::string_view part : payload_parts) XXH3_64bits_update(&state, part.data(), part.size());
+  endian::store_big_u64(Bytes(out + kChecksumOffset), XXH3_64bits_digest(&state));
+}
+
 std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle, uint32_t source_id,
                                          uint64_t sequence, absl::string_view payload) {
   FrameBuffer bytes(kHeaderSize + payload.size());

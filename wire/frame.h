@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace canopy::wire {
 
@@ -134,6 +135,9 @@ uint64_t FrameChecksum(absl::string_view header, absl::string_view payload);
 // first being copied into one buffer.
 void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
                   absl::string_view payload, char* out);
+// The same for a payload made of `payload_parts` concatenated.
+void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
+                  absl::Span<const absl::string_view> payload_parts, char* out);
 
 }  // namespace canopy::wire
 

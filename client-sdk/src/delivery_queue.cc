@@ -14,11 +14,12 @@ bool DeliveryQueue::Push(std::string source, uint64_t sequence, std::string payl
   mu_.Await(absl::Condition(&room));
   if (closed_) return false;
   uint64_t& last = last_sequence_[source];
+  const bool resent = last != 0 && sequence <= last;
   const uint64_t missed = last != 0 && sequence > last + 1 ? sequence - last - 1 : 0;
   last = std::max(last, sequence);
   pending_bytes_ += payload.size();
   pending_.push_back(
-      ReceivedMessage{group_, std::move(source), sequence, std::move(payload), missed});
+      ReceivedMessage{group_, std::move(source), sequence, std::move(payload), missed, resent});
   return true;
 }
 

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "proto/address.h"
@@ -52,13 +53,20 @@ class LinkPublisher final : public Publisher {
   }
 
   absl::Status Send(absl::string_view payload) override {
+    const absl::string_view parts[] = {payload};
+    return SendGathered(parts);
+  }
+
+  absl::Status SendGathered(absl::Span<const absl::string_view> payload) override {
     if (finished_) {
       return final_status_.ok() ? absl::FailedPreconditionError("Send() after Finish()")
                                 : final_status_;
     }
     std::array<char, wire::kHeaderSize> header;
     wire::EncodeHeader(wire::FrameType::kData, 0, 0, ++sequence_, payload, header.data());
-    const absl::string_view parts[] = {absl::string_view(header.data(), header.size()), payload};
+    absl::InlinedVector<absl::string_view, 4> parts;
+    parts.push_back(absl::string_view(header.data(), header.size()));
+    parts.insert(parts.end(), payload.begin(), payload.end());
     absl::Status s = link_.Write(parts, nullptr);
     if (s.ok()) return s;
     // The node closed the link: its reason is the call's status.

@@ -1,9 +1,11 @@
 #include "src/link_subscriber.h"
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "proto/address.h"
 #include "src/delivery_queue.h"
@@ -45,6 +47,26 @@ class LinkSubscriber final : public Subscriber {
     context_.TryCancel();
   }
 
+  absl::Status RequestResend(const std::string& source, uint64_t first, uint64_t last) override {
+    if (first == 0 || last < first) return absl::InvalidArgumentError("empty resend range");
+    wire::FramePtr resume;
+    wire::FrameSocket* link = nullptr;
+    {
+      absl::MutexLock lock(&link_mu_);
+      auto ids = ids_.find(source);
+      if (ids == ids_.end() || link_ == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("no message of source ", source, " has arrived yet"));
+      }
+      resume = wire::MakeResume({ids->second.first, ids->second.second, first - 1, last});
+      link = link_.get();
+    }
+    // Writing while the data thread reads is safe; writers take turns.
+    absl::MutexLock writing(&write_mu_);
+    const absl::string_view parts[] = {resume->bytes()};
+    return link->Write(parts, [this] { return cancelled_.load(); });
+  }
+
  private:
   void ControlLoop() {
     std::thread data_thread;
@@ -63,8 +85,14 @@ class LinkSubscriber final : public Subscriber {
           link_status = link.status();
           break;
         }
-        data_thread = std::thread([this, link = *std::move(link), &link_status]() mutable {
-          link_status = ReadLink(link);
+        wire::FrameSocket* socket;
+        {
+          absl::MutexLock lock(&link_mu_);
+          link_ = std::make_unique<wire::FrameSocket>(*std::move(link));
+          socket = link_.get();
+        }
+        data_thread = std::thread([this, socket, &link_status] {
+          link_status = ReadLink(*socket);
           if (!absl::IsOutOfRange(link_status)) context_.TryCancel();
         });
       } else if (d.has_joined()) {
@@ -99,6 +127,8 @@ class LinkSubscriber final : public Subscriber {
       if (h->type == wire::FrameType::kSource) {
         source = std::move(payload);
         if (source.empty()) return absl::InternalError("the node sent an empty SOURCE frame");
+        absl::MutexLock lock(&link_mu_);
+        ids_[source] = {h->group_handle, h->source_id};
       } else if (h->type == wire::FrameType::kData) {
         if (source.empty()) return absl::InternalError("the node sent DATA before SOURCE");
         if (!queue_.Push(source, h->sequence, std::move(payload))) {
@@ -117,6 +147,12 @@ class LinkSubscriber final : public Subscriber {
   DeliveryQueue queue_;
   std::unique_ptr<grpc::ClientReader<v1::Delivery>> reader_;
   std::atomic<bool> cancelled_{false};
+  // The link, once connected (writes: RequestResend; reads: the data
+  // thread), and each source's flow ids from its SOURCE frames.
+  absl::Mutex link_mu_;
+  absl::Mutex write_mu_;
+  std::unique_ptr<wire::FrameSocket> link_ ABSL_GUARDED_BY(link_mu_);
+  std::map<std::string, std::pair<uint32_t, uint32_t>> ids_ ABSL_GUARDED_BY(link_mu_);
   std::thread control_thread_;
 };
 

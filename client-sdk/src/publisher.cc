@@ -46,6 +46,12 @@ class GrpcPublisher final : public Publisher {
     return final_status_;
   }
 
+  absl::Status SendGathered(absl::Span<const absl::string_view> parts) override {
+    std::string joined;
+    for (absl::string_view p : parts) joined.append(p.data(), p.size());
+    return Send(joined);
+  }
+
   absl::StatusOr<PublishResult> Finish() override {
     if (!finished_) {
       writer_->WritesDone();

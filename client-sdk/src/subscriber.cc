@@ -34,6 +34,9 @@ class GrpcSubscriber final : public Subscriber {
     return queue_.Next(timeout);
   }
   void Cancel() override { context_.TryCancel(); }
+  absl::Status RequestResend(const std::string&, uint64_t, uint64_t) override {
+    return absl::UnimplementedError("resends need the client-link transport");
+  }
 
  private:
   void ReadLoop() {

@@ -65,6 +65,40 @@ TEST(NodeClientLinkTest, LinkAndGrpcTransportsInteroperate) {
   }
 }
 
+TEST(NodeClientLinkTest, ASubscriberGetsMessagesAgainOnRequest) {
+  Overlay overlay;
+  overlay.StartNode("node-a");
+  overlay.StartNode("node-b");
+  SubscriberOptions on_grpc{overlay.client_address("node-b"), "again"};
+  on_grpc.transport = Transport::kGrpcStream;
+  auto grpc_sub = Subscriber::Open(on_grpc);
+  auto sub = Subscriber::Open({overlay.client_address("node-b"), "again"});
+  ASSERT_TRUE(sub.ok() && grpc_sub.ok());
+  ASSERT_TRUE((*sub)->WaitJoined(kWait).ok());
+  ASSERT_TRUE((*grpc_sub)->WaitJoined(kWait).ok());
+  EXPECT_EQ((*sub)->RequestResend("cam", 1, 2).code(), absl::StatusCode::kFailedPrecondition);
+  auto pub = Publisher::Open({overlay.client_address("node-a"), "again", "cam"});
+  ASSERT_TRUE(pub.ok());
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE((*pub)->Send(Message(i)).ok());
+  ExpectMessages(**sub, 10, "cam");
+  EXPECT_EQ((*grpc_sub)->RequestResend("cam", 1, 2).code(), absl::StatusCode::kUnimplemented);
+
+  ASSERT_TRUE((*sub)->RequestResend("cam", 3, 6).ok());
+  for (int i = 3; i <= 6; ++i) {
+    auto m = (*sub)->Next(kWait);
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(m->payload, Message(i));
+    EXPECT_TRUE(m->resent);
+    EXPECT_EQ(m->missed_before, 0u);
+  }
+  // Live messages continue after the resent ones.
+  ASSERT_TRUE((*pub)->Send(Message(11)).ok());
+  auto m = (*sub)->Next(kWait);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->payload, Message(11));
+  EXPECT_FALSE(m->resent);
+}
+
 // Opens a PublishOverLink call by hand and connects its link.
 struct RawPublisher {
   grpc::ClientContext context;
@@ -121,8 +155,8 @@ TEST(NodeClientLinkTest, HostileFramesEndOnlyTheirOwnCall) {
       {"bad checksum", corrupt, grpc::StatusCode::DATA_LOSS, "checksum"},
       {"huge length", huge, grpc::StatusCode::INVALID_ARGUMENT, "exceeds"},
       {"wrong magic", bad_magic, grpc::StatusCode::INVALID_ARGUMENT, "magic"},
-      {"not DATA", std::string(wire::MakeSource("x")->bytes()), grpc::StatusCode::INVALID_ARGUMENT,
-       "DATA"},
+      {"not DATA", std::string(wire::MakeSource(0, 0, "x")->bytes()),
+       grpc::StatusCode::INVALID_ARGUMENT, "DATA"},
       {"truncated",
        std::string(
            wire::Frame::Make(wire::FrameType::kData, 0, 0, 1, "abcdef")->bytes().substr(0, 36)),

@@ -57,7 +57,7 @@ TEST(ClientLinkTest, OnlyTheRightTokenIsAcceptedAndFramesFlowBothWays) {
   auto frame = Frame::Adopt(*std::move(bytes), 1 << 20);
   ASSERT_TRUE(frame.ok()) << frame.status();
   EXPECT_EQ((*frame)->payload(), "hello node");
-  FramePtr source = MakeSource("camera");
+  FramePtr source = MakeSource(1, 2, "camera");
   const absl::string_view parts[] = {source->bytes()};
   EXPECT_TRUE(link->Write(parts, nullptr).ok());
   clients.join();

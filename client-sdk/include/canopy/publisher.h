@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "canopy/transport.h"
 
 namespace canopy {
@@ -50,6 +51,10 @@ class Publisher {
   // Sends one message. Returns the stream's error (e.g. PermissionDenied for
   // a source the group does not allow) once the stream has broken.
   virtual absl::Status Send(absl::string_view payload) = 0;
+
+  // Sends one message made of `parts` concatenated, without first copying
+  // them into one buffer where the transport allows (client links).
+  virtual absl::Status SendGathered(absl::Span<const absl::string_view> parts) = 0;
 
   // Ends the stream and waits until the node has accepted every message.
   // Returns what was accepted, or the node's error. A Publisher destroyed

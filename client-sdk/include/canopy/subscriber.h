@@ -41,6 +41,9 @@ struct ReceivedMessage {
   // under the stream). 0 = none; the first message after joining never
   // counts earlier ones.
   uint64_t missed_before = 0;
+  // True for a message sent again on request (RequestResend): its sequence
+  // is not above one already received, and it says nothing about gaps.
+  bool resent = false;
 };
 
 // A subscription to one group: opening it joins, Cancel() or destruction
@@ -69,6 +72,13 @@ class Subscriber {
   // Like Next(), but DeadlineExceeded if nothing arrives within `timeout`
   // (the subscription goes on).
   virtual absl::StatusOr<ReceivedMessage> Next(absl::Duration timeout) = 0;
+
+  // Asks the node to send messages first..last of `source` again, from its
+  // replay ring or further up the tree; they arrive after those already on
+  // their way, marked `resent`. What no node holds any more does not come.
+  // Thread-safe. Unimplemented on Transport::kGrpcStream; FailedPrecondition
+  // before any message of `source` arrived.
+  virtual absl::Status RequestResend(const std::string& source, uint64_t first, uint64_t last) = 0;
 
   // Leaves the group; a blocked Next() returns Cancelled. Thread-safe.
   virtual void Cancel() = 0;
