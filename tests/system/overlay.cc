@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
-#include "proto/program.h"
 #include "gtest/gtest.h"
+#include "proto/program.h"
 
 namespace canopy::testing {
 
@@ -23,8 +23,8 @@ Overlay::Overlay(std::vector<std::string> controller_args)
 }
 
 bool Overlay::StartController(const std::string& listen) {
-  std::vector<std::string> argv = {BinaryPath("canopy-controller"), "--listen", listen,
-                                   "--store", (dir_ / "store.db").string()};
+  std::vector<std::string> argv = {BinaryPath("canopy-controller"), "--listen", listen, "--store",
+                                   (dir_ / "store.db").string()};
   argv.insert(argv.end(), controller_args_.begin(), controller_args_.end());
   controller_ = std::make_unique<Process>(std::move(argv));
   auto line = controller_->WaitForStdout("listening", kWait);
@@ -54,11 +54,17 @@ void Overlay::KillNode(const std::string& id) {
 }
 
 std::string Overlay::WriteFile(const std::string& name, const std::string& text) {
-  const std::string path = (dir_ / name).string();
+  const std::filesystem::path path = dir_ / name;
+  std::error_code ignored;
+  std::filesystem::create_directories(path.parent_path(), ignored);
   FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) {
+    ADD_FAILURE() << "cannot write " << path;
+    return path.string();
+  }
   std::fputs(text.c_str(), f);
   std::fclose(f);
-  return path;
+  return path.string();
 }
 
 Overlay::~Overlay() {
@@ -71,9 +77,17 @@ Overlay::~Overlay() {
 
 std::string Overlay::StartNode(const std::string& id, int max_fanout,
                                std::vector<std::string> extra_args) {
-  std::vector<std::string> argv = {BinaryPath("canopy-node"), "--id", id, "--controller",
-                                   controller_address_, "--listen", "127.0.0.1:0", "--data",
-                                   "127.0.0.1:0", "--max-fanout", std::to_string(max_fanout)};
+  std::vector<std::string> argv = {BinaryPath("canopy-node"),
+                                   "--id",
+                                   id,
+                                   "--controller",
+                                   controller_address_,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--data",
+                                   "127.0.0.1:0",
+                                   "--max-fanout",
+                                   std::to_string(max_fanout)};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto node = std::make_unique<Process>(std::move(argv));
   auto line = node->WaitForStdout("listening", kWait);

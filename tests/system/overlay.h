@@ -34,7 +34,8 @@ class Overlay {
   // Kills node `id` with SIGKILL and waits for it to die.
   void KillNode(const std::string& id);
 
-  // A file in the overlay's temporary directory with `text`; returns its path.
+  // A file in the overlay's temporary directory with `text` (directories in
+  // `name` are created); returns its path.
   std::string WriteFile(const std::string& name, const std::string& text);
 
   // Starts node `id` (max fan-out 0 = unlimited) and waits until the

@@ -1,0 +1,132 @@
+// canopy-recv: receives objects sent to a group and writes each to a file.
+//
+//   canopy-recv --node HOST:PORT --group G --out DIR [--count N]
+//               [--timeout-s S] [--transport link|grpc]
+//
+// Writes DIR/NAME (through DIR/.NAME.partial, renamed once the object's
+// SHA-256 matched). A progress bar on a terminal; one JSON line per object
+// on stdout: {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,
+// "first_byte_seconds":…,"sha256":…,"path":…}. Exit 0 after N objects, 1 on
+// a failure (a name that is not a plain file name, a digest mismatch, the
+// subscription ending), 2 for a bad command line.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/cleanup/cleanup.h"
+#include "canopy/object.h"
+#include "canopy/subscriber.h"
+#include "client-sdk/examples/progress.h"
+#include "proto/program.h"
+
+namespace {
+
+// A name that is safe as one file in DIR.
+bool PlainFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos && name[0] != '.';
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"canopy-recv: receive objects from a Canopy group into a directory"};
+  canopy::SubscriberOptions options;
+  std::string out_dir, transport = "link";
+  int count = 1;
+  double timeout_s = 0;
+  app.add_option("--node", options.node_address, "local node's client endpoint HOST:PORT")
+      ->required();
+  app.add_option("--group", options.group, "group to join")->required();
+  app.add_option("--out", out_dir, "directory for the received files")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--count", count, "exit 0 after this many objects")->capture_default_str();
+  app.add_option("--timeout-s", timeout_s, "give up on an object after this long (0 = never)");
+  app.add_option("--transport", transport, "link (default) or grpc, as for canopy-sub")
+      ->check(CLI::IsMember({"link", "grpc"}));
+  if (auto exit_code = canopy::ParseCommandLine(app, "canopy-recv", argc, argv)) return *exit_code;
+  options.transport =
+      transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
+
+  auto subscriber = canopy::Subscriber::Open(options);
+  if (!subscriber.ok()) {
+    std::fprintf(stderr, "canopy-recv: %s\n", subscriber.status().ToString().c_str());
+    return 2;
+  }
+  if (absl::Status s = (*subscriber)->WaitJoined(absl::Seconds(30)); !s.ok()) {
+    std::fprintf(stderr, "canopy-recv: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "canopy-recv: joined %s at %s\n", options.group.c_str(),
+               options.node_address.c_str());
+  canopy::ObjectReceiver receiver(**subscriber);
+  for (int n = 0; n < count; ++n) {
+    int fd = -1;
+    std::string partial, final_path;
+    std::unique_ptr<canopy::examples::ProgressBar> bar;
+    uint64_t landed = 0;
+    absl::Cleanup close_fd = [&fd] {
+      if (fd >= 0) close(fd);
+    };
+    canopy::ReceiveObjectOptions ro;
+    if (timeout_s > 0) ro.timeout = absl::Seconds(timeout_s);
+    ro.on_start = [&](const canopy::ObjectInfo& info) -> absl::Status {
+      if (!PlainFileName(info.name)) {
+        return absl::InvalidArgumentError("object name '" + info.name +
+                                          "' is not a plain file name; refusing to write it");
+      }
+      final_path = out_dir + "/" + info.name;
+      partial = out_dir + "/." + info.name + ".partial";
+      fd = open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0)
+        return absl::UnavailableError("cannot create " + partial + ": " + std::strerror(errno));
+      if (ftruncate(fd, static_cast<off_t>(info.size)) != 0) {
+        return absl::UnavailableError("cannot size " + partial + ": " + std::strerror(errno));
+      }
+      bar = std::make_unique<canopy::examples::ProgressBar>("canopy-recv " + info.name, info.size);
+      return absl::OkStatus();
+    };
+    absl::Status write_error;
+    ro.on_chunk = [&](uint64_t offset, absl::string_view bytes) {
+      size_t done = 0;
+      while (done < bytes.size() && write_error.ok()) {
+        const ssize_t w =
+            pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+          write_error = absl::UnavailableError(std::string("write: ") + std::strerror(errno));
+        else
+          done += static_cast<size_t>(w);
+      }
+      landed += bytes.size();
+      if (bar) bar->Update(landed);
+    };
+    absl::StatusOr<canopy::ReceivedObject> got = receiver.ReceiveChunks(ro);
+    if (got.ok() && !write_error.ok()) got = write_error;
+    if (got.ok() && rename(partial.c_str(), final_path.c_str()) != 0) {
+      got = absl::UnavailableError("cannot rename to " + final_path + ": " + std::strerror(errno));
+    }
+    if (!got.ok()) {
+      if (!partial.empty()) unlink(partial.c_str());
+      std::fprintf(stderr, "canopy-recv: %s\n", got.status().ToString().c_str());
+      return 1;
+    }
+    const double mbit = got->seconds > 0 ? got->info.size * 8 / got->seconds / 1e6 : 0;
+    std::printf(
+        "{\"name\":%s,\"bytes\":%llu,\"seconds\":%.3f,\"mbit_per_s\":%.1f,"
+        "\"first_byte_seconds\":%.3f,\"sha256\":\"%s\",\"path\":%s}\n",
+        canopy::examples::JsonString(got->info.name).c_str(),
+        static_cast<unsigned long long>(got->info.size), got->seconds, mbit,
+        got->first_byte_seconds, got->info.sha256_hex.c_str(),
+        canopy::examples::JsonString(final_path).c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}

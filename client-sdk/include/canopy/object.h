@@ -1,0 +1,120 @@
+#ifndef CANOPY_CLIENT_SDK_OBJECT_H_
+#define CANOPY_CLIENT_SDK_OBJECT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "canopy/publisher.h"
+#include "canopy/subscriber.h"
+
+namespace canopy {
+
+// Objects: a named blob (a checkpoint, a file) sent once by a publisher and
+// received whole and bit-exact by every subscriber of the group. It travels
+// as ordinary messages (docs/objects.md): a manifest, the chunks, and an end
+// message with the SHA-256 of the whole object. Every chunk carries the
+// XXH3-64 its sender computed, checked before it is delivered.
+
+// What an object is.
+struct ObjectInfo {
+  std::string name;
+  uint64_t size = 0;  // bytes
+  uint32_t chunk_bytes = 0;
+  uint32_t chunk_count = 0;
+  std::string sha256_hex;  // lowercase hex; set once the object is complete
+};
+
+struct SendObjectOptions {
+  // Bytes per chunk: 1 KiB .. 15 MiB.
+  uint32_t chunk_bytes = 1u << 20;
+  // Called after each chunk was handed to the node, with the bytes so far.
+  std::function<void(uint64_t sent_bytes)> on_progress;
+};
+
+struct SentObject {
+  ObjectInfo info;
+  double seconds = 0;  // from the manifest to the end message accepted
+};
+
+// Sends `data` as object `name` (1..1024 bytes) through `publisher`; blocks
+// while the tree applies back pressure. Returns the publisher's error if its
+// stream broke, InvalidArgument for a bad name or chunk size.
+absl::StatusOr<SentObject> SendObject(Publisher& publisher, absl::string_view name,
+                                      absl::string_view data,
+                                      const SendObjectOptions& options = {});
+
+// Maps the file at `path` read-only and sends it as object `name` (default:
+// the file's base name). NotFound / PermissionDenied / InvalidArgument for a
+// file that cannot be read.
+absl::StatusOr<SentObject> SendFile(Publisher& publisher, const std::string& path,
+                                    absl::string_view name = "",
+                                    const SendObjectOptions& options = {});
+
+// Gets each verified chunk as it lands: its offset in the object and its
+// bytes (valid during the call only; with a buffer they are the buffer's).
+// Chunks arrive in order unless one had to be fetched again.
+using ChunkCallback = std::function<void(uint64_t offset, absl::string_view bytes)>;
+
+struct ReceiveObjectOptions {
+  // Give up (DeadlineExceeded) if the whole object has not arrived by then.
+  absl::Duration timeout = absl::InfiniteDuration();
+  ChunkCallback on_chunk;
+  // Called once the manifest arrived (size and name known), before any
+  // chunk is written; an error aborts the receive with that error.
+  std::function<absl::Status(const ObjectInfo&)> on_start;
+};
+
+struct ReceivedObject {
+  ObjectInfo info;
+  std::string source;             // publisher that sent it
+  double seconds = 0;             // manifest to verified completion
+  double first_byte_seconds = 0;  // from the call to the first chunk
+};
+
+// Receives whole objects from a subscription, one per call, skipping other
+// messages on the group. A chunk whose XXH3-64 does not match is never
+// delivered: it is asked for again (Subscriber::RequestResend), as are
+// chunks lost in a gap. A receiver that starts in the middle of an object
+// asks for the object from its beginning. Completion is reported only after
+// the whole object's SHA-256 matched the sender's.
+//
+// Thread-compatible: one call at a time.
+class ObjectReceiver {
+ public:
+  explicit ObjectReceiver(Subscriber& subscriber) : subscriber_(subscriber) {}
+
+  // Receives the next object into `buffer` (e.g. pinned memory a GPU copies
+  // from). FailedPrecondition, before any byte is written, if the object is
+  // larger than the buffer; the object is then skipped. DataLoss if the
+  // object's SHA-256 does not match; the subscription's error if it ends.
+  absl::StatusOr<ReceivedObject> ReceiveInto(absl::Span<char> buffer,
+                                             const ReceiveObjectOptions& options = {});
+
+  // Receives the next object chunk by chunk through `options.on_chunk`
+  // (REQUIRES: set), without a buffer for the whole object.
+  absl::StatusOr<ReceivedObject> ReceiveChunks(const ReceiveObjectOptions& options);
+
+  // Receives the next object into a string of its size.
+  absl::StatusOr<std::pair<ReceivedObject, std::string>> Receive(
+      const ReceiveObjectOptions& options = {});
+
+ private:
+  absl::StatusOr<ReceivedObject> Run(absl::Span<char> buffer, bool use_buffer,
+                                     const ReceiveObjectOptions& options, std::string* grow_into);
+
+  Subscriber& subscriber_;
+  // Objects already received or refused, by (source, id), so their late
+  // messages (resends, duplicates) are skipped.
+  std::vector<std::pair<std::string, uint64_t>> done_;
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_CLIENT_SDK_OBJECT_H_
