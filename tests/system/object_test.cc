@@ -185,5 +185,39 @@ TEST(ObjectTest, AReceiverKilledAndRestartedMidTransferStillGetsTheWholeObject) 
   EXPECT_TRUE(ReadFile(dir + "/resumed.bin") == data);
 }
 
+// The digest of one JSON summary line.
+std::string Sha256Of(const std::string& json) {
+  const size_t at = json.find("\"sha256\":\"");
+  return at == std::string::npos ? "" : json.substr(at + 10, 64);
+}
+
+TEST(ObjectTest, ParamBroadcastExampleDeliversTheCheckpointToEveryWorker) {
+  Overlay overlay;
+  overlay.StartNode("node-a");
+  overlay.StartNode("node-b");
+  overlay.StartNode("node-c");
+  std::vector<std::unique_ptr<Process>> workers;
+  for (const char* node : {"node-b", "node-c"}) {
+    workers.push_back(std::make_unique<Process>(
+        std::vector<std::string>{BinaryPath("param_broadcast"), "--role", "worker", "--node",
+                                 overlay.client_address(node), "--group", "workers",
+                                 "--max-mib", "16"}));
+    ASSERT_TRUE(workers.back()->WaitForStderr("joined", kWait)) << workers.back()->Stderr();
+  }
+  Process trainer({BinaryPath("param_broadcast"), "--role", "trainer", "--node",
+                   overlay.client_address("node-a"), "--group", "workers", "--tensors", "16",
+                   "--tensor-kib", "256"});
+  ASSERT_EQ(trainer.Wait(kWait), 0) << trainer.Stderr();
+  const std::string sent = trainer.StdoutLines().back();
+  EXPECT_THAT(sent, HasSubstr("\"tensors\":16"));
+  ASSERT_EQ(Sha256Of(sent).size(), 64u) << sent;
+  for (auto& worker : workers) {
+    ASSERT_EQ(worker->Wait(kWait), 0) << worker->Stderr();
+    const std::string got = worker->StdoutLines().back();
+    EXPECT_THAT(got, HasSubstr("\"tensors\":16"));
+    EXPECT_EQ(Sha256Of(got), Sha256Of(sent));
+  }
+}
+
 }  // namespace
 }  // namespace canopy::testing
