@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# bench-distribution: bulk distribution of one file to N receivers in the
+# network-namespace lab (scripts/lab), against the lower bound and against
+# client-server unicast measured in the same run.
+#
+#   bench-distribution [--n "2 4 8"] [--file-mib 256] [--link-mbit 200] [--quick]
+#
+# For each N: a lab LAN with N + 1 hosts whose links are all limited by
+# `tc tbf` to --link-mbit in both directions; a controller and one
+# canopy-node per host; the group uses the `bulk` profile. canopy-send sends
+# a random file of --file-mib MiB from host 1, canopy-recv receives it on
+# hosts 2..N+1 (into /dev/shm) and every receiver's SHA-256 must equal the
+# sender's. Then the same file goes client-server: N parallel iperf3 streams
+# from host 1 (reverse mode, -n FILE). Printed per N: Canopy's time (send
+# start to the last receiver done), the bound max{F/u_s, F/d_min,
+# N·F/(u_s + Σu_i)}, client-server time, time to first byte, the peak
+# resident memory of each node, and, as the last line of the run, one JSON
+# object:
+#   {"n":8, "file_mib":256, "link_mbit":200, "canopy_s":…, "bound_s":…,
+#    "client_server_s":…, "ratio_to_bound":…, "speedup_vs_client_server":…, …}
+# --quick: N = 2, an 8 MiB file (a smoke test for the suite).
+#
+# Needs root (network namespaces); exits 77 when the lab cannot run here.
+set -euo pipefail
+
+SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Installed as build/bin/bench-distribution next to the binaries; the
+# source tree's scripts/lab is recorded at configure time.
+BIN=${CANOPY_BIN:-$SELF_DIR}
+LAB=${CANOPY_LAB:-@CANOPY_SOURCE_DIR@/scripts/lab}
+
+ns_list="2 4 8" file_mib=256 mbit=200
+while (($#)); do
+  case "$1" in
+    --n) ns_list=$2; shift 2 ;;
+    --file-mib) file_mib=$2; shift 2 ;;
+    --link-mbit) mbit=$2; shift 2 ;;
+    --quick) ns_list=2 file_mib=8; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | grep -v '^set -euo' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-distribution: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ $file_mib =~ ^[0-9]+$ ]] && ((file_mib >= 1 && file_mib <= 4096)) ||
+  { echo "bench-distribution: --file-mib must be 1..4096" >&2; exit 2; }
+[[ $mbit =~ ^[0-9]+$ ]] && ((mbit >= 1 && mbit <= 10000)) ||
+  { echo "bench-distribution: --link-mbit must be 1..10000" >&2; exit 2; }
+for n in $ns_list; do
+  [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 40)) ||
+    { echo "bench-distribution: every --n must be 1..40" >&2; exit 2; }
+done
+for b in canopy-controller canopy-node canopy-send canopy-recv canopyctl; do
+  [ -x "$BIN/$b" ] || { echo "bench-distribution: $BIN/$b missing (build first)" >&2; exit 1; }
+done
+command -v iperf3 >/dev/null || { echo "SKIPPED: iperf3 is not installed"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIPPED: the lab needs root"; exit 77; }
+
+TAG="bd$$"
+WORK=$(mktemp -d /tmp/canopy-bench-dist.XXXXXX)
+SHM=$(mktemp -d /dev/shm/canopy-bench-dist.XXXXXX)
+PIDS=()
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+cleanup() {
+  stop_all
+  "$LAB" down "$TAG" >/dev/null 2>&1 || true
+  rm -rf "$WORK" "$SHM"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+# Waits (bounded) until FILE contains TEXT.
+await() {
+  local file=$1 text=$2 tries=${3:-300}
+  for _ in $(seq "$tries"); do
+    grep -q -- "$text" "$file" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench-distribution: timed out waiting for '$text' in $file" >&2
+  cat "$file" >&2 || true
+  return 1
+}
+addr() { echo "10.77.1.$((10 + $1))"; }
+json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" "$2" | head -1; }
+
+file="$WORK/file.bin"
+head -c $((file_mib << 20)) /dev/urandom >"$file"
+echo "bench-distribution: ${file_mib} MiB file, every host link ${mbit} Mbit/s (tc tbf), N = ${ns_list}"
+
+for n in $ns_list; do
+  hosts=$((n + 1))
+  if ! "$LAB" up "$TAG" --lans 1 --hosts-per-lan "$hosts" --rate "$mbit" --owner $$ >"$WORK/lab.log" 2>&1; then
+    rc=$?
+    if ((rc == 77)); then echo "SKIPPED: $(tail -1 "$WORK/lab.log")"; exit 77; fi
+    cat "$WORK/lab.log" >&2; exit 1
+  fi
+  ctl="$(addr 1):7000"
+  "$LAB" exec "$TAG" l1h1 -- "$BIN/canopy-controller" --listen "$ctl" --store "$WORK/ctl-$n.db" \
+    >"$WORK/ctl-$n.log" 2>&1 &
+  PIDS+=($!)
+  await "$WORK/ctl-$n.log" listening
+  declare -A node_pid=()
+  for h in $(seq "$hosts"); do
+    "$LAB" exec "$TAG" "l1h$h" -- "$BIN/canopy-node" --id "h$h" --controller "$ctl" \
+      --listen "$(addr "$h"):7001" --data "$(addr "$h"):7002" --upload-bps $((mbit * 1000000)) \
+      >"$WORK/node-$n-$h.log" 2>&1 &
+    node_pid[$h]=$!
+    PIDS+=($!)
+  done
+  for h in $(seq "$hosts"); do await "$WORK/node-$n-$h.log" listening; done
+  "$LAB" exec "$TAG" l1h1 -- "$BIN/canopyctl" --controller "$ctl" policy set ckpt --profile bulk \
+    >"$WORK/policy-$n.log" 2>&1
+
+  recv_pids=()
+  for h in $(seq 2 "$hosts"); do
+    mkdir -p "$SHM/$n-$h"
+    "$LAB" exec "$TAG" "l1h$h" -- "$BIN/canopy-recv" --node "$(addr "$h"):7001" --group ckpt \
+      --out "$SHM/$n-$h" --timeout-s 3600 >"$WORK/recv-$n-$h.json" 2>"$WORK/recv-$n-$h.log" &
+    recv_pids+=($!)
+    PIDS+=($!)
+  done
+  for h in $(seq 2 "$hosts"); do await "$WORK/recv-$n-$h.log" joined; done
+  t0=$(now)
+  if ! "$LAB" exec "$TAG" l1h1 -- "$BIN/canopy-send" "$file" --node "$(addr 1):7001" \
+      --group ckpt --source trainer >"$WORK/send-$n.json" 2>"$WORK/send-$n.log"; then
+    cat "$WORK/send-$n.log" >&2; exit 1
+  fi
+  last_done=$t0
+  for i in "${!recv_pids[@]}"; do
+    h=$((i + 2))
+    if ! wait "${recv_pids[$i]}"; then
+      echo "bench-distribution: receiver h$h failed:" >&2; cat "$WORK/recv-$n-$h.log" >&2; exit 1
+    fi
+    t=$(now)
+    last_done=$(echo "$t $last_done" | awk '{print ($1 > $2) ? $1 : $2}')
+  done
+  canopy_s=$(echo "$last_done $t0" | awk '{printf "%.3f", $1 - $2}')
+  sent_sha=$(json_field sha256 "$WORK/send-$n.json")
+  ttfb_max=0
+  for h in $(seq 2 "$hosts"); do
+    got=$(json_field sha256 "$WORK/recv-$n-$h.json")
+    [ "$got" = "$sent_sha" ] || { echo "bench-distribution: h$h digest $got != $sent_sha" >&2; exit 1; }
+    # first_byte_seconds counts from the receiver's start of waiting, which
+    # began before the send; the send's start bounds it from below.
+    fb=$(json_field first_byte_seconds "$WORK/recv-$n-$h.json")
+    ttfb_max=$(echo "$fb $ttfb_max" | awk '{print ($1 > $2) ? $1 : $2}')
+  done
+  mem_report="" mem_max=0
+  for h in $(seq "$hosts"); do
+    kb=$(awk '/VmHWM/ {print $2}' "/proc/${node_pid[$h]}/status" 2>/dev/null || echo 0)
+    mem_report+=" h$h=$((kb / 1024))MiB"
+    ((kb > mem_max)) && mem_max=$kb
+  done
+  stop_all
+
+  # Client-server: the source alone uploads N copies in parallel.
+  for h in $(seq 2 "$hosts"); do
+    "$LAB" exec "$TAG" l1h1 -- iperf3 -s -1 -B "$(addr 1)" -p $((5200 + h)) >/dev/null 2>&1 &
+    PIDS+=($!)
+  done
+  cs_pids=()
+  t1=$(now)
+  for h in $(seq 2 "$hosts"); do
+    "$LAB" exec "$TAG" "l1h$h" -- bash -c "for t in \$(seq 50); do iperf3 -c $(addr 1) -p $((5200 + h)) -R -n ${file_mib}M -J >'$WORK/cs-$n-$h.json' 2>&1 && exit 0; sleep 0.2; done; exit 1" &
+    cs_pids+=($!)
+  done
+  for p in "${cs_pids[@]}"; do wait "$p" || { echo "bench-distribution: iperf3 failed" >&2; exit 1; }; done
+  cs_s=$(echo "$(now) $t1" | awk '{printf "%.3f", $1 - $2}')
+  stop_all
+  "$LAB" down "$TAG" >/dev/null 2>&1
+
+  bound_s=$(awk -v f="$file_mib" -v u="$mbit" -v n="$n" 'BEGIN {
+    F = f * 1048576 * 8; us = u * 1e6; d = u * 1e6; sum = n * u * 1e6;
+    b = F / us; if (F / d > b) b = F / d; if (n * F / (us + sum) > b) b = n * F / (us + sum);
+    printf "%.3f", b }')
+  ratio=$(echo "$canopy_s $bound_s" | awk '{printf "%.3f", $1 / $2}')
+  speedup=$(echo "$cs_s $canopy_s" | awk '{printf "%.2f", $1 / $2}')
+  echo "N=$n  canopy ${canopy_s} s  bound ${bound_s} s (x${ratio})  client-server ${cs_s} s" \
+    "(canopy ${speedup}x faster)  time to first byte <= ${ttfb_max} s  peak RSS per node:${mem_report}"
+  echo "{\"n\":$n, \"file_mib\":$file_mib, \"link_mbit\":$mbit, \"canopy_s\":$canopy_s," \
+    "\"bound_s\":$bound_s, \"client_server_s\":$cs_s, \"ratio_to_bound\":$ratio," \
+    "\"speedup_vs_client_server\":$speedup, \"ttfb_max_s\":$ttfb_max," \
+    "\"peak_node_rss_mib\":$((mem_max / 1024)), \"sha256\":\"$sent_sha\"}"
+done
