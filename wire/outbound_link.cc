@@ -1,5 +1,8 @@
 #include "wire/outbound_link.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +13,7 @@
 #include "spdlog/spdlog.h"
 
 namespace canopy::wire {
+
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
@@ -17,6 +21,8 @@ namespace {
 // Most frames handed to one gathered write.
 constexpr size_t kMaxFramesPerWrite = 64;
 constexpr auto kRetryInterval = std::chrono::milliseconds(100);
+// Unsent bytes a link leaves in its socket (TCP_NOTSENT_LOWAT).
+constexpr int kNotSentLowatBytes = 256 << 10;
 }  // namespace
 
 std::shared_ptr<OutboundLink> OutboundLink::Start(asio::io_context& io, std::string peer_node,
@@ -60,20 +66,26 @@ void OutboundLink::Resolve() {
 
 void OutboundLink::Connect(tcp::resolver::results_type endpoints) {
   auto self = shared_from_this();
-  asio::async_connect(socket_, endpoints,
-                      [self](const boost::system::error_code& ec, const tcp::endpoint&) {
-                        if (self->closed()) return;
-                        if (ec) {
-                          self->RetryOrFail(absl::StrCat("connect: ", ec.message()));
-                          return;
-                        }
-                        boost::system::error_code ignored;
-                        self->socket_.set_option(tcp::no_delay(true), ignored);
-                        self->ReadControl();
-                        absl::MutexLock lock(&self->mu_);
-                        self->connected_ = true;
-                        self->MaybeStartWrite();
-                      });
+  asio::async_connect(
+      socket_, endpoints, [self](const boost::system::error_code& ec, const tcp::endpoint&) {
+        if (self->closed()) return;
+        if (ec) {
+          self->RetryOrFail(absl::StrCat("connect: ", ec.message()));
+          return;
+        }
+        boost::system::error_code ignored;
+        self->socket_.set_option(tcp::no_delay(true), ignored);
+        // Keep at most this much unsent data in the kernel: the rest
+        // waits in the link's own queue, where back pressure and
+        // drop policies see it, and a relayed byte does not sit
+        // behind megabytes of socket buffer at every hop.
+        using NotSentLowat = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
+        self->socket_.set_option(NotSentLowat(kNotSentLowatBytes), ignored);
+        self->ReadControl();
+        absl::MutexLock lock(&self->mu_);
+        self->connected_ = true;
+        self->MaybeStartWrite();
+      });
 }
 
 void OutboundLink::ReadControl() {
