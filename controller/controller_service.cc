@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "controller/policy_validation.h"
+#include "controller/report_validation.h"
 #include "proto/address.h"
 #include "proto/grpc_status.h"
 #include "proto/validation.h"
@@ -31,40 +32,6 @@ class StreamChannel final : public NodeChannel {
   grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* const stream_
       ABSL_PT_GUARDED_BY(mu_);
 };
-
-absl::Status ValidateHello(const v1::NodeHello& hello) {
-  if (absl::Status s = ValidateNodeId(hello.node_id()); !s.ok()) return s;
-  if (auto a = ParseHostPort(hello.data_address()); !a.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("data_address: ", a.status().message()));
-  }
-  if (auto a = ParseHostPort(hello.client_address()); !a.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("client_address: ", a.status().message()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateMembership(const v1::MembershipReport& report) {
-  for (const v1::GroupMembership& m : report.groups()) {
-    if (absl::Status s = ValidateGroupName(m.group()); !s.ok()) return s;
-    if (absl::Status s = ValidateFilter(m.filter()); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateSources(const v1::SourceReport& report) {
-  for (const v1::SourceKey& k : report.sources()) {
-    if (absl::Status s = ValidateGroupName(k.group()); !s.ok()) return s;
-    if (absl::Status s = ValidateSourceId(k.source()); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateRtts(const v1::RttReport& report) {
-  for (const v1::PeerRtt& p : report.peers()) {
-    if (absl::Status s = ValidateNodeId(p.node_id()); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
 
 // How long WatchTree waits for a change before checking for cancellation.
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);

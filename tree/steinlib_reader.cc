@@ -12,9 +12,6 @@
 namespace canopy::tree {
 namespace {
 
-// Upper bound on Nodes, so a corrupt header cannot make us allocate wildly.
-constexpr int64_t kMaxNodes = 50'000'000;
-
 enum class Section { kNone, kComment, kGraph, kTerminals, kOther };
 
 class Parser {
@@ -128,7 +125,7 @@ class Parser {
       if (seen_nodes_) return Error("second Nodes line");
       int64_t n;
       if (absl::Status s = Int(tok[1], n); !s.ok()) return s;
-      if (n < 1 || n > kMaxNodes) return Error(absl::StrCat("Nodes ", n, " out of range"));
+      if (n < 1 || n > kMaxSteinLibNodes) return Error(absl::StrCat("Nodes ", n, " out of range"));
       for (int64_t i = 1; i <= n; ++i) {
         instance_.graph.AddVertex(VertexInfo{absl::StrCat(i), 0, 0, ""});
       }

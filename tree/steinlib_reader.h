@@ -20,6 +20,11 @@ struct SteinerInstance {
   VertexId root = kNoVertex;         // from `Root r` if present
 };
 
+// Largest node count a file may declare (the largest SteinLib instance has
+// 38,418 nodes): reading is linear in the declared count, so a corrupt
+// header must not make it allocate gigabytes.
+inline constexpr int64_t kMaxSteinLibNodes = 1'000'000;
+
 // Parses the text of a SteinLib STP file (with or without the "33D32945"
 // header line, which PACE files omit). Understands SECTION Comment, Graph
 // (Nodes, Edges, E/A lines), Terminals (Terminals, T, Root) and skips other
@@ -27,9 +32,9 @@ struct SteinerInstance {
 // cheapest cost.
 //
 // Returns InvalidArgument "line N: reason" for any malformed input: unknown
-// keyword, bad or out-of-range number, node id outside 1..Nodes, self loop,
-// negative weight, count mismatch, duplicate terminal, missing section or
-// END, truncated file. Never crashes.
+// keyword, bad or out-of-range number (Nodes above kMaxSteinLibNodes), node
+// id outside 1..Nodes, self loop, negative weight, count mismatch, duplicate
+// terminal, missing section or END, truncated file. Never crashes.
 absl::StatusOr<SteinerInstance> ParseSteinLib(absl::string_view text);
 
 // As ParseSteinLib, reading the whole stream first.

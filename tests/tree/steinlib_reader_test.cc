@@ -92,6 +92,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "line 3: expected an integer"},
         BadCase{"SECTION Graph\nE 1 2 3\nEND\n", "line 2: node id before the Nodes line"},
         BadCase{"SECTION Graph\nNodes 99999999999\nEND\n", "line 2: Nodes 99999999999 out of range"},
+        // A header may not make the reader allocate gigabytes.
+        BadCase{"SECTION Graph\nNodes 50000000\nEND\n", "line 2: Nodes 50000000 out of range"},
         BadCase{"SECTION Graph\nNodes 3\nEdges 2\nE 1 2 3\nEND\n",
                 "line 5: Edges says 2 but 1 edge lines"},
         BadCase{"SECTION Graph\nNodes 3\nFoo 1\nEND\n", "line 3: unknown keyword \"Foo\""},

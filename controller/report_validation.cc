@@ -1,0 +1,48 @@
+#include "controller/report_validation.h"
+
+#include "absl/strings/str_cat.h"
+#include "controller/static_links.h"
+#include "proto/address.h"
+#include "proto/validation.h"
+
+namespace canopy::controller {
+
+absl::Status ValidateHello(const v1::NodeHello& hello) {
+  if (absl::Status s = ValidateNodeId(hello.node_id()); !s.ok()) return s;
+  if (auto a = ParseHostPort(hello.data_address()); !a.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("data_address: ", a.status().message()));
+  }
+  if (auto a = ParseHostPort(hello.client_address()); !a.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("client_address: ", a.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMembership(const v1::MembershipReport& report) {
+  for (const v1::GroupMembership& m : report.groups()) {
+    if (absl::Status s = ValidateGroupName(m.group()); !s.ok()) return s;
+    if (absl::Status s = ValidateFilter(m.filter()); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSources(const v1::SourceReport& report) {
+  for (const v1::SourceKey& k : report.sources()) {
+    if (absl::Status s = ValidateGroupName(k.group()); !s.ok()) return s;
+    if (absl::Status s = ValidateSourceId(k.source()); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRtts(const v1::RttReport& report) {
+  for (const v1::PeerRtt& p : report.peers()) {
+    if (absl::Status s = ValidateNodeId(p.node_id()); !s.ok()) return s;
+    if (p.rtt_us() > static_cast<uint64_t>(kMaxStaticLinkCostUs)) {
+      return absl::InvalidArgumentError(absl::StrCat("rtt_us ", p.rtt_us(), " to ", p.node_id(),
+                                                     " is above ", kMaxStaticLinkCostUs));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace canopy::controller
