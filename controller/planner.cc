@@ -18,6 +18,13 @@ using tree::kNoVertex;
 using tree::RootedTree;
 using tree::VertexId;
 
+namespace {
+// The object a bulk flow's candidate trees are compared on: 1 GiB in 1 MiB
+// chunks (the SDK's default chunk).
+constexpr double kReferenceObjectBits = 8.0 * (1 << 30);
+constexpr double kReferenceChunkBits = 8.0 * (1 << 20);
+}  // namespace
+
 Planner::Planner(PlannerOptions options, IdSource& ids)
     : options_(options), ids_(ids), topology_(options.default_link_cost_us) {}
 
@@ -97,8 +104,7 @@ void Planner::SetMembership(const std::string& node,
     for (const SourceKey& key : flows->second) {
       const Flow& flow = flows_.at(key);
       auto old_filter = old.find(group);
-      const bool wanted_before =
-          old_filter != old.end() && Admits(old_filter->second, key.second);
+      const bool wanted_before = old_filter != old.end() && Admits(old_filter->second, key.second);
       const bool wanted_now = NodeWants(node, key);
       if (wanted_before == wanted_now) continue;
       ++stats_.incremental_changes;
@@ -280,6 +286,16 @@ void Planner::RemoveFlow(const SourceKey& key) {
   changed_groups_.insert(key.first);
 }
 
+double Planner::MedianKnownUpload() const {
+  std::vector<int64_t> known;
+  for (VertexId v = 0; v < graph_.VertexCount(); ++v) {
+    if (graph_.Vertex(v).upload_bps > 0) known.push_back(graph_.Vertex(v).upload_bps);
+  }
+  if (known.empty()) return 1e9;  // any positive value: only ratios matter then
+  std::nth_element(known.begin(), known.begin() + known.size() / 2, known.end());
+  return static_cast<double>(known[known.size() / 2]);
+}
+
 void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   const VertexId root = VertexOf(flow.ingress);
   flow.wanted = WantedSet(key, flow.ingress);
@@ -291,8 +307,7 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
       return;  // derived from the group's shared tree by RebuildShared
     case v1::TREE_PROFILE_BULK: {
       std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
-      absl::StatusOr<tree::PipelinedChain> chain =
-          tree::BuildPipelinedChain(graph_, root, members);
+      absl::StatusOr<tree::PipelinedChain> chain = tree::BuildPipelinedChain(graph_, root, members);
       bool direct = chain.ok();
       for (size_t i = 1; direct && i < chain->order.size(); ++i) {
         direct = graph_.Cost(chain->order[i - 1], chain->order[i]).has_value();
@@ -300,6 +315,23 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
       if (direct) {
         for (size_t i = 1; i < chain->order.size(); ++i) {
           flow.tree.parent[chain->order[i]] = chain->order[i - 1];
+        }
+        // The chain against the (fan-out limited) shortest-path tree: keep
+        // whichever is predicted to deliver a reference object sooner with
+        // the nodes' upload capacities. Equal uploads favour the chain; a
+        // source much faster than its receivers can feed several at once.
+        absl::StatusOr<LatencyFlowTree> t = LatencyFlowTree::Build(graph_, root, flow.wanted);
+        if (!t.ok()) return;
+        const double default_upload = MedianKnownUpload();
+        const double chain_s = tree::PredictedDistributionSeconds(
+            graph_, flow.tree, kReferenceObjectBits, kReferenceChunkBits, default_upload);
+        const double tree_s = tree::PredictedDistributionSeconds(
+            graph_, t->tree(), kReferenceObjectBits, kReferenceChunkBits, default_upload);
+        if (tree_s < chain_s) {
+          spdlog::debug("bulk source {} of group {}: tree predicted {:.2f} s, chain {:.2f} s",
+                        key.second, key.first, tree_s, chain_s);
+          flow.latency = *std::move(t);
+          flow.tree = flow.latency->tree();
         }
         return;
       }
@@ -380,8 +412,8 @@ void Planner::SetWanted(const SourceKey& key, VertexId v, bool wants) {
         if (shared.tree.Contains(v)) s = tree::PruneMember(graph_, v, remaining, shared.tree);
       }
       if (!s.ok()) {
-        spdlog::warn("group {}: incremental change failed ({}); re-planning the group",
-                     key.first, s.ToString());
+        spdlog::warn("group {}: incremental change failed ({}); re-planning the group", key.first,
+                     s.ToString());
         RebuildShared(key.first);
       } else {
         DeriveSharedFlows(key.first);
@@ -469,8 +501,8 @@ Planner::ReoptimizeResult Planner::Reoptimize() {
       Flow candidate = flow;
       BuildFlow(key, candidate);
       const bool latency = flow.profile != v1::TREE_PROFILE_BULK;
-      const int64_t before = latency ? MaxDelay(graph_, flow.tree, flow.wanted)
-                                     : TreeCost(graph_, flow.tree);
+      const int64_t before =
+          latency ? MaxDelay(graph_, flow.tree, flow.wanted) : TreeCost(graph_, flow.tree);
       const int64_t after = latency ? MaxDelay(graph_, candidate.tree, candidate.wanted)
                                     : TreeCost(graph_, candidate.tree);
       if (before == kInvalidCost || (after != kInvalidCost && after < before * keep)) {

@@ -143,6 +143,9 @@ class Planner {
   void CreateFlow(const SourceKey& key, const std::string& ingress);
   void RemoveFlow(const SourceKey& key);
   void BuildFlow(const SourceKey& key, Flow& flow);
+  // Median upload capacity of the nodes that reported one (bit/s); what a
+  // node of unknown capacity is assumed to have in bulk predictions.
+  double MedianKnownUpload() const;
   void RebuildShared(const std::string& group);
   void DeriveSharedFlows(const std::string& group);
   void SetWanted(const SourceKey& key, tree::VertexId v, bool wants);
@@ -160,7 +163,7 @@ class Planner {
   IdSource& ids_;
   Topology topology_;
   tree::OverlayGraph graph_;
-  std::vector<std::string> names_;              // vertex → node id
+  std::vector<std::string> names_;                // vertex → node id
   std::map<std::string, tree::VertexId> vertex_;  // node id → vertex
   bool rtts_changed_ = false;
 

@@ -16,7 +16,8 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> Closure(const OverlayGraph& gr
                                                           const std::vector<VertexId>& points) {
   const int32_t n = graph.VertexCount();
   for (VertexId p : points) {
-    if (p < 0 || p >= n) return absl::InvalidArgumentError(absl::StrCat("vertex ", p, " is not a vertex"));
+    if (p < 0 || p >= n)
+      return absl::InvalidArgumentError(absl::StrCat("vertex ", p, " is not a vertex"));
   }
   std::vector<std::vector<int64_t>> d(points.size(), std::vector<int64_t>(points.size()));
   std::vector<char> src(n, 0);
@@ -139,7 +140,8 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
     return graph.Vertex(pts[a]).upload_bps > graph.Vertex(pts[b]).upload_bps;
   });
   std::vector<int32_t> stripe_of(m, -1);
-  for (size_t r = 0; r < by_upload.size(); ++r) stripe_of[by_upload[r]] = static_cast<int32_t>(r % k);
+  for (size_t r = 0; r < by_upload.size(); ++r)
+    stripe_of[by_upload[r]] = static_cast<int32_t>(r % k);
   StripedForest forest;
   forest.interior_stripe.assign(graph.VertexCount(), -1);
   int64_t source_slots = slots_of(0);
@@ -187,9 +189,9 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
     for (size_t i = 1; i < m; ++i) {
       if (placed[i]) continue;
       if (!attach(i)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "upload capacity cannot carry ", k, " stripes: no slot for ",
-            graph.Vertex(pts[i]).name, " in stripe ", s));
+        return absl::FailedPreconditionError(
+            absl::StrCat("upload capacity cannot carry ", k, " stripes: no slot for ",
+                         graph.Vertex(pts[i]).name, " in stripe ", s));
       }
     }
     forest.stripes.push_back(std::move(t));
@@ -197,14 +199,37 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
   return forest;
 }
 
-double DistributionTimeBound(double file_bits, double source_upload_bps,
-                             double min_download_bps, int64_t receivers,
-                             double sum_receiver_upload_bps) {
+double DistributionTimeBound(double file_bits, double source_upload_bps, double min_download_bps,
+                             int64_t receivers, double sum_receiver_upload_bps) {
   double t = file_bits / source_upload_bps;
   t = std::max(t, file_bits / min_download_bps);
   t = std::max(t, static_cast<double>(receivers) * file_bits /
                       (source_upload_bps + sum_receiver_upload_bps));
   return t;
+}
+
+double PredictedDistributionSeconds(const OverlayGraph& graph, const RootedTree& tree,
+                                    double file_bits, double chunk_bits,
+                                    double default_upload_bps) {
+  const auto n = static_cast<VertexId>(tree.parent.size());
+  std::vector<int> children(n, 0);
+  for (VertexId v = 0; v < n; ++v) {
+    if (tree.parent[v] != kNoVertex) ++children[tree.parent[v]];
+  }
+  double rate = std::numeric_limits<double>::infinity();
+  for (VertexId v = 0; v < n; ++v) {
+    if (children[v] == 0) continue;
+    const int64_t up = graph.Vertex(v).upload_bps;
+    rate = std::min(rate, (up > 0 ? static_cast<double>(up) : default_upload_bps) / children[v]);
+  }
+  if (rate == std::numeric_limits<double>::infinity()) return 0;
+  int depth = 0;
+  for (VertexId v = 0; v < n; ++v) {
+    int d = 0;
+    for (VertexId u = v; u != kNoVertex && d <= n; u = tree.parent[u]) ++d;
+    depth = std::max(depth, d - 1);
+  }
+  return file_bits / rate + std::max(0, depth - 1) * chunk_bits / rate;
 }
 
 }  // namespace canopy::tree

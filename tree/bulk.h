@@ -36,7 +36,7 @@ absl::StatusOr<PipelinedChain> BuildPipelinedChain(const OverlayGraph& graph, Ve
 // interior in at most one stripe and a leaf in the others, so upload is spread
 // over all members.
 struct StripedForest {
-  std::vector<RootedTree> stripes;  // parent links are hops; cost = sum of hop lengths
+  std::vector<RootedTree> stripes;       // parent links are hops; cost = sum of hop lengths
   std::vector<int32_t> interior_stripe;  // per vertex: stripe it relays in, or -1
 };
 
@@ -55,9 +55,20 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
 
 // Lower bound on the time to deliver `file_bits` to n receivers:
 // max{F/u_s, F/d_min, n·F/(u_s + Σu_i)} in seconds. Rates in bit/s, > 0.
-double DistributionTimeBound(double file_bits, double source_upload_bps,
-                             double min_download_bps, int64_t receivers,
-                             double sum_receiver_upload_bps);
+double DistributionTimeBound(double file_bits, double source_upload_bps, double min_download_bps,
+                             int64_t receivers, double sum_receiver_upload_bps);
+
+// Predicted time to push `file_bits` down `tree` in chunks of `chunk_bits`,
+// pipelined: a vertex forwards each chunk to all its children as soon as it
+// has it, splitting its upload equally among them. The stream runs at the
+// slowest forwarding vertex's upload / children, and the deepest member
+// waits one chunk per hop before its stream starts:
+//   file_bits / rate + (depth - 1) * chunk_bits / rate.
+// Vertices of unknown upload count as `default_upload_bps`. 0 for a tree
+// without edges. REQUIRES: default_upload_bps > 0, tree.parent sized for
+// `graph`.
+double PredictedDistributionSeconds(const OverlayGraph& graph, const RootedTree& tree,
+                                    double file_bits, double chunk_bits, double default_upload_bps);
 
 }  // namespace canopy::tree
 

@@ -154,5 +154,22 @@ TEST(MetricsTest, ShortestPathTreeHasStretchOne) {
   EXPECT_DOUBLE_EQ(m->max_stretch, 1.0);
 }
 
+TEST(BulkPredictionTest, ChainPaysOneChunkPerHopAStarSplitsTheUpload) {
+  OverlayGraph g;
+  for (int i = 0; i < 4; ++i) g.AddVertex(VertexInfo{std::to_string(i), 0, 100});
+  RootedTree chain{0, {kNoVertex, 0, 1, 2}, 0};
+  RootedTree star{0, {kNoVertex, 0, 0, 0}, 0};
+  // 1000 bits in 10-bit chunks at 100 bit/s: the chain streams at 100 bit/s
+  // and the last member waits 2 chunk times; the star streams at 100/3.
+  EXPECT_DOUBLE_EQ(PredictedDistributionSeconds(g, chain, 1000, 10, 1), 10.2);
+  EXPECT_DOUBLE_EQ(PredictedDistributionSeconds(g, star, 1000, 10, 1), 30.0);
+  // Unknown uploads count as the default given.
+  OverlayGraph unknown;
+  for (int i = 0; i < 4; ++i) unknown.AddVertex(VertexInfo{std::to_string(i), 0, 0});
+  EXPECT_DOUBLE_EQ(PredictedDistributionSeconds(unknown, chain, 1000, 10, 50), 20.4);
+  RootedTree lone{0, {kNoVertex, kNoVertex, kNoVertex, kNoVertex}, 0};
+  EXPECT_EQ(PredictedDistributionSeconds(g, lone, 1000, 10, 1), 0);
+}
+
 }  // namespace
 }  // namespace canopy::tree
