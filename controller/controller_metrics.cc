@@ -20,7 +20,16 @@ ControllerMetrics::ControllerMetrics(ops::MetricsRegistry& registry)
           "canopy_controller_plan_duration_seconds",
           "Time from a change reaching the controller (node attach/detach/expiry, membership, "
           "sources, policy, links, re-optimisation) to the changed forwarding tables pushed.",
-          {"event"}, ops::ExponentialBuckets(50e-6, 2, 17))) {}
+          {"event"}, ops::ExponentialBuckets(50e-6, 2, 17))),
+      reports_refused_(registry.AddCounter(
+          "canopy_controller_reports_refused_total",
+          "Node reports refused as malformed or over a limit (the node's session is closed), "
+          "by kind: hello, membership, sources, rtts, other.",
+          {"report"})) {}
+
+std::function<void(const char*)> ControllerMetrics::RefusalObserver() {
+  return [this](const char* report) { reports_refused_.Increment({report}); };
+}
 
 void ControllerMetrics::ObservePlan(const char* event, absl::Duration latency) {
   plan_seconds_.Observe({event}, absl::ToDoubleSeconds(latency));

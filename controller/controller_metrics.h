@@ -27,6 +27,10 @@ class ControllerMetrics {
   // REQUIRES: this object outlives the core.
   std::function<void(const char*, absl::Duration)> PlanObserver();
 
+  // Counts a node report refused as malformed, by kind; as a callback for
+  // ControllerService. REQUIRES: this object outlives the service.
+  std::function<void(const char*)> RefusalObserver();
+
   // Reads `core` at every scrape from now on. REQUIRES: called once; `core`
   // outlives every scrape (stop the metrics server before destroying it).
   void CollectFrom(const ControllerCore& core);
@@ -34,6 +38,7 @@ class ControllerMetrics {
  private:
   ops::MetricsRegistry& registry_;
   ops::HistogramFamily& plan_seconds_;
+  ops::CounterFamily& reports_refused_;
 };
 
 }  // namespace canopy::controller

@@ -44,10 +44,14 @@ grpc::Status ControllerService::Attach(
   v1::NodeReport report;
   if (!stream->Read(&report)) return grpc::Status::OK;
   if (!report.has_hello()) {
+    if (on_refused_) on_refused_("hello");
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the first report on an Attach stream must be a hello");
   }
-  if (absl::Status s = ValidateHello(report.hello()); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = ValidateHello(report.hello()); !s.ok()) {
+    if (on_refused_) on_refused_("hello");
+    return ToGrpc(s);
+  }
   StreamChannel channel(context, stream);
   absl::StatusOr<uint64_t> attached = core_.Attach(report.hello(), &channel, absl::Now());
   if (!attached.ok()) {
@@ -83,6 +87,21 @@ grpc::Status ControllerService::Attach(
     }
     if (!result.ok()) {
       spdlog::warn("closing a node's session: {}", result.error_message());
+      if (on_refused_) {
+        switch (report.body_case()) {
+          case v1::NodeReport::kMembership:
+            on_refused_("membership");
+            break;
+          case v1::NodeReport::kSources:
+            on_refused_("sources");
+            break;
+          case v1::NodeReport::kRtts:
+            on_refused_("rtts");
+            break;
+          default:
+            on_refused_("other");
+        }
+      }
       break;
     }
   }

@@ -1,6 +1,8 @@
 #ifndef CANOPY_CONTROLLER_CONTROLLER_SERVICE_H_
 #define CANOPY_CONTROLLER_CONTROLLER_SERVICE_H_
 
+#include <functional>
+
 #include "canopy/v1/controller.grpc.pb.h"
 #include "controller/controller_core.h"
 
@@ -12,7 +14,12 @@ namespace canopy::controller {
 // Thread-safe (gRPC runs each call on its own thread).
 class ControllerService final : public v1::Controller::Service {
  public:
-  explicit ControllerService(ControllerCore& core) : core_(core) {}
+  // `on_refused`, if set, is told the kind of each node report refused as
+  // malformed ("hello", "membership", "sources", "rtts", "other"), for
+  // metrics; it must be thread-safe.
+  explicit ControllerService(ControllerCore& core,
+                             std::function<void(const char*)> on_refused = nullptr)
+      : core_(core), on_refused_(std::move(on_refused)) {}
 
   grpc::Status Attach(
       grpc::ServerContext* context,
@@ -36,6 +43,7 @@ class ControllerService final : public v1::Controller::Service {
 
  private:
   ControllerCore& core_;
+  const std::function<void(const char*)> on_refused_;
 };
 
 }  // namespace canopy::controller

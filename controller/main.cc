@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
     spdlog::info("{} group policy(ies) from {}", policies->size(), policies_path);
   }
   metrics.CollectFrom(core);
-  canopy::controller::ControllerService service(core);
+  canopy::controller::ControllerService service(core, metrics.RefusalObserver());
 
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;

@@ -19,6 +19,10 @@ absl::Status ValidateHello(const v1::NodeHello& hello) {
 }
 
 absl::Status ValidateMembership(const v1::MembershipReport& report) {
+  if (report.groups_size() > kMaxReportedGroups) {
+    return absl::InvalidArgumentError(absl::StrCat("membership report lists ", report.groups_size(),
+                                                   " groups; the limit is ", kMaxReportedGroups));
+  }
   for (const v1::GroupMembership& m : report.groups()) {
     if (absl::Status s = ValidateGroupName(m.group()); !s.ok()) return s;
     if (absl::Status s = ValidateFilter(m.filter()); !s.ok()) return s;
@@ -27,6 +31,10 @@ absl::Status ValidateMembership(const v1::MembershipReport& report) {
 }
 
 absl::Status ValidateSources(const v1::SourceReport& report) {
+  if (report.sources_size() > kMaxReportedSources) {
+    return absl::InvalidArgumentError(absl::StrCat("source report lists ", report.sources_size(),
+                                                   " sources; the limit is ", kMaxReportedSources));
+  }
   for (const v1::SourceKey& k : report.sources()) {
     if (absl::Status s = ValidateGroupName(k.group()); !s.ok()) return s;
     if (absl::Status s = ValidateSourceId(k.source()); !s.ok()) return s;
@@ -35,6 +43,10 @@ absl::Status ValidateSources(const v1::SourceReport& report) {
 }
 
 absl::Status ValidateRtts(const v1::RttReport& report) {
+  if (report.peers_size() > kMaxReportedRtts) {
+    return absl::InvalidArgumentError(absl::StrCat("RTT report lists ", report.peers_size(),
+                                                   " peers; the limit is ", kMaxReportedRtts));
+  }
   for (const v1::PeerRtt& p : report.peers()) {
     if (absl::Status s = ValidateNodeId(p.node_id()); !s.ok()) return s;
     if (p.rtt_us() > static_cast<uint64_t>(kMaxStaticLinkCostUs)) {

@@ -6,6 +6,12 @@
 
 namespace canopy::controller {
 
+// The most entries one report may list (a node's groups, its local
+// sources, the peers it measured). A report beyond them is refused.
+inline constexpr int kMaxReportedGroups = 10000;
+inline constexpr int kMaxReportedSources = 10000;
+inline constexpr int kMaxReportedRtts = 1024;
+
 // The checks the Attach stream applies to each part of a node's report
 // before the controller acts on it. Each returns InvalidArgument naming the
 // bad field, or OK.

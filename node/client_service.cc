@@ -34,6 +34,12 @@ grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "filter INCLUDE {} admits no source; name at least one");
   }
+  if (grpc::Status s = TakeSlot(subscriptions_, options_.max_subscriptions, refused_subscriptions_,
+                                "subscriptions", "--max-subscriptions");
+      !s.ok()) {
+    return s;
+  }
+  absl::Cleanup release = [this] { subscriptions_.fetch_sub(1); };
   auto queue = std::make_shared<SubscriberQueue>(request->group(), request->filter(),
                                                  options_.subscriber_high_watermark_bytes,
                                                  options_.subscriber_low_watermark_bytes);
@@ -87,6 +93,12 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
   if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
   if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
   if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
+  if (grpc::Status s = TakeSlot(publishers_, options_.max_publishers, refused_publishers_,
+                                "publishers", "--max-publishers");
+      !s.ok()) {
+    return s;
+  }
+  absl::Cleanup release = [this] { publishers_.fetch_sub(1); };
 
   clients_.AddSource(group, source);
   // Remove the source however this call ends.
@@ -125,6 +137,23 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
     summary->set_bytes(summary->bytes() + publication.payload().size());
   } while (!context->IsCancelled() && reader->Read(&publication));
   return grpc::Status::OK;
+}
+
+grpc::Status ClientService::TakeSlot(std::atomic<int>& in_use, int limit,
+                                     std::atomic<uint64_t>& refused, const char* what,
+                                     const char* flag) {
+  if (in_use.fetch_add(1) < limit) return grpc::Status::OK;
+  in_use.fetch_sub(1);
+  if (refused.fetch_add(1) % 1000 == 0) {
+    spdlog::warn("refusing a call: this node serves at most {} {} ({})", limit, what, flag);
+  }
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat("this node serves at most ", limit, " ", what,
+                                   " at once (canopy-node ", flag, ")"));
+}
+
+ClientRefusals ClientService::refusals() const {
+  return ClientRefusals{refused_subscriptions_.load(), refused_publishers_.load()};
 }
 
 grpc::Status ClientService::AwaitTree(const std::string& group, const std::string& source) {
@@ -211,6 +240,12 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
   if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
   if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
   if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
+  if (grpc::Status s = TakeSlot(publishers_, options_.max_publishers, refused_publishers_,
+                                "publishers", "--max-publishers");
+      !s.ok()) {
+    return s;
+  }
+  absl::Cleanup release = [this] { publishers_.fetch_sub(1); };
   clients_.AddSource(group, source);
   absl::Cleanup remove_source = [&] {
     clients_.RemoveSource(group, source);

@@ -1,6 +1,7 @@
 #ifndef CANOPY_NODE_CLIENT_SERVICE_H_
 #define CANOPY_NODE_CLIENT_SERVICE_H_
 
+#include <atomic>
 #include <string>
 
 #include "absl/time/time.h"
@@ -28,6 +29,16 @@ struct ClientServiceOptions {
   std::string link_host = "127.0.0.1";
   // How long an offered client link waits for its client to connect.
   absl::Duration link_accept_timeout = absl::Seconds(10);
+  // Subscriptions and publish calls this node serves at once; more are
+  // refused with RESOURCE_EXHAUSTED and counted.
+  int max_subscriptions = 4096;
+  int max_publishers = 1024;
+};
+
+// Calls the ClientService refused for being over a limit.
+struct ClientRefusals {
+  uint64_t subscriptions = 0;
+  uint64_t publishers = 0;
 };
 
 // The Node service for local publishers and subscribers (node.proto):
@@ -48,7 +59,15 @@ class ClientService final : public v1::Node::Service {
   grpc::Status PublishOverLink(grpc::ServerContext* context, const v1::PublishLinkRequest* request,
                                grpc::ServerWriter<v1::PublishLinkEvent>* writer) override;
 
+  ClientRefusals refusals() const;
+
  private:
+  // Takes one of `limit` slots counted by `in_use`, or counts a refusal in
+  // `refused` and returns the RESOURCE_EXHAUSTED status for `what` (`flag`
+  // names the canopy-node option).
+  static grpc::Status TakeSlot(std::atomic<int>& in_use, int limit, std::atomic<uint64_t>& refused,
+                               const char* what, const char* flag);
+
   // Waits until the controller built the tree of a new source, or refused
   // it (PERMISSION_DENIED); after tree_wait goes on without it.
   grpc::Status AwaitTree(const std::string& group, const std::string& source);
@@ -67,6 +86,10 @@ class ClientService final : public v1::Node::Service {
   ForwardingState& state_;
   LocalClients& clients_;
   Relay& relay_;
+  std::atomic<int> subscriptions_{0};
+  std::atomic<int> publishers_{0};
+  std::atomic<uint64_t> refused_subscriptions_{0};
+  std::atomic<uint64_t> refused_publishers_{0};
 };
 
 }  // namespace canopy::node

@@ -66,6 +66,19 @@ int main(int argc, char** argv) {
                  "measure the RTT to each peer this often (reported to the controller as link "
                  "costs); 0 = off")
       ->capture_default_str();
+  int max_subscriptions = 4096, max_publishers = 1024, max_links_per_peer = 64;
+  app.add_option("--max-subscriptions", max_subscriptions,
+                 "local subscriptions served at once; more are refused (RESOURCE_EXHAUSTED)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-publishers", max_publishers,
+                 "local publishers served at once; more are refused (RESOURCE_EXHAUSTED)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-links-per-peer", max_links_per_peer,
+                 "data links accepted at once from one IP address; more are closed on accept")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1 << 16));
   uint64_t fault_flip_every = 0;
   app.add_option("--fault-flip-every", fault_flip_every,
                  "fault injection for tests and drills: flip one bit in every Nth message "
@@ -121,6 +134,7 @@ int main(int argc, char** argv) {
   relay_options.replay_bytes = replay_mib << 20;
   relay_options.traffic = &traffic;
   relay_options.fault_flip_every = fault_flip_every;
+  relay_options.link_limits.per_address = max_links_per_peer;
   canopy::node::Relay relay(relay_options, state, clients);
   auto bound_data = relay.Start(canopy::wire::Endpoint{data_address->host, data_address->port});
   if (!bound_data.ok()) return Fail(std::string(bound_data.status().message()));
@@ -129,6 +143,8 @@ int main(int argc, char** argv) {
   service_options.node_id = id;
   service_options.max_payload = max_payload;
   service_options.link_host = listen_address->host;
+  service_options.max_subscriptions = max_subscriptions;
+  service_options.max_publishers = max_publishers;
   canopy::node::ClientService service(service_options, state, clients, relay);
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
@@ -151,6 +167,7 @@ int main(int argc, char** argv) {
   canopy::ops::MetricsRegistry registry;
   canopy::node::NodeMetrics metrics(registry, state, clients, traffic);
   metrics.AddRelay(registry, relay);
+  metrics.AddRefusals(registry, relay, service);
   canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
   absl::StatusOr<std::string> metrics_field = canopy::ops::StartMetricsEndpoint(
       metrics_server, *metrics_address, metrics_flag->count() > 0);

@@ -136,6 +136,25 @@ void NodeMetrics::AddRelay(ops::MetricsRegistry& registry, const Relay& relay) {
   });
 }
 
+void NodeMetrics::AddRefusals(ops::MetricsRegistry& registry, const Relay& relay,
+                              const ClientService& service) {
+  registry.AddCollector([&relay, &service](std::vector<Family>& out) {
+    const ClientRefusals calls = service.refusals();
+    Family refused{"canopy_node_refused_total",
+                   "Data links and client calls refused for being over a limit "
+                   "(--max-links-per-peer, --max-subscriptions, --max-publishers).",
+                   MetricType::kCounter,
+                   {}};
+    refused.samples.push_back(
+        Sample{"", {{"reason", "links"}}, static_cast<double>(relay.counters().links_refused)});
+    refused.samples.push_back(
+        Sample{"", {{"reason", "subscriptions"}}, static_cast<double>(calls.subscriptions)});
+    refused.samples.push_back(
+        Sample{"", {{"reason", "publishers"}}, static_cast<double>(calls.publishers)});
+    out.push_back(std::move(refused));
+  });
+}
+
 void NodeMetrics::SetAttached(bool attached) {
   if (attached && !attached_.exchange(true)) attaches_.Increment({});
   if (!attached) attached_.store(false);

@@ -3,6 +3,7 @@
 
 #include <atomic>
 
+#include "node/client_service.h"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
 #include "node/relay.h"
@@ -29,6 +30,11 @@ class NodeMetrics {
   // Also exports the relay's resume and repair counters. REQUIRES: `relay`
   // outlives every scrape.
   void AddRelay(ops::MetricsRegistry& registry, const Relay& relay);
+
+  // Exports canopy_node_refused_total{reason}: data links and client calls
+  // refused for being over a limit. REQUIRES: both outlive every scrape.
+  void AddRefusals(ops::MetricsRegistry& registry, const Relay& relay,
+                   const ClientService& service);
 
   // The controller session attached (true) or lost its stream (false).
   void SetAttached(bool attached);

@@ -34,10 +34,12 @@ Relay::Relay(RelayOptions options, ForwardingState& state, LocalClients& clients
 Relay::~Relay() { Stop(); }
 
 absl::StatusOr<wire::Endpoint> Relay::Start(const wire::Endpoint& data_address) {
-  auto listener = wire::LinkListener::Open(io_, data_address, options_.max_payload,
-                                           [this](wire::FramePtr frame, wire::InboundLink& link) {
-                                             OnInboundFrame(std::move(frame), link);
-                                           });
+  auto listener = wire::LinkListener::Open(
+      io_, data_address, options_.max_payload,
+      [this](wire::FramePtr frame, wire::InboundLink& link) {
+        OnInboundFrame(std::move(frame), link);
+      },
+      options_.link_limits);
   if (!listener.ok()) return listener.status();
   listener_ = *std::move(listener);
   wire::Endpoint bound = listener_->bound();
@@ -759,7 +761,10 @@ void Relay::ReportGauges() {
 
 RelayCounters Relay::counters() const {
   absl::MutexLock lock(&mu_);
-  return counters_;
+  RelayCounters c = counters_;
+  // Set before the I/O thread starts and never reset: safe to read here.
+  if (listener_) c.links_refused = listener_->refused();
+  return c;
 }
 
 }  // namespace canopy::node

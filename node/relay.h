@@ -61,6 +61,8 @@ struct RelayOptions {
   // checksum to match), as if this node's memory were bad. The replay ring
   // keeps the intact frame. 0 = off.
   uint64_t fault_flip_every = 0;
+  // Links from other nodes this node accepts at once, per address and in all.
+  wire::LinkLimits link_limits;
 };
 
 // Counters of one relay (monotonic since start).
@@ -78,6 +80,8 @@ struct RelayCounters {
   uint64_t frames_replayed = 0;
   // Sequences declared lost for good (GAP) by or through this node.
   uint64_t sequences_lost = 0;
+  // Data links refused by RelayOptions::link_limits.
+  uint64_t links_refused = 0;
   // Bytes held by all replay rings now.
   uint64_t replay_ring_bytes = 0;
 };

@@ -9,9 +9,11 @@ namespace canopy::wire {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-absl::StatusOr<std::unique_ptr<LinkListener>> LinkListener::Open(
-    asio::io_context& io, const Endpoint& address, uint32_t max_payload,
-    InboundLink::FrameHandler on_frame) {
+absl::StatusOr<std::unique_ptr<LinkListener>> LinkListener::Open(asio::io_context& io,
+                                                                 const Endpoint& address,
+                                                                 uint32_t max_payload,
+                                                                 InboundLink::FrameHandler on_frame,
+                                                                 LinkLimits limits) {
   boost::system::error_code ec;
   tcp::resolver resolver(io);
   auto endpoints =
@@ -31,18 +33,37 @@ absl::StatusOr<std::unique_ptr<LinkListener>> LinkListener::Open(
         absl::StrCat("cannot listen on data address ", address.ToString(), ": ", ec.message()));
   }
   Endpoint bound{address.host, acceptor.local_endpoint().port()};
-  std::unique_ptr<LinkListener> listener(
-      new LinkListener(std::move(acceptor), max_payload, std::move(on_frame), std::move(bound)));
+  std::unique_ptr<LinkListener> listener(new LinkListener(
+      std::move(acceptor), max_payload, std::move(on_frame), std::move(bound), limits));
   listener->Accept();
   return listener;
 }
 
 LinkListener::LinkListener(tcp::acceptor acceptor, uint32_t max_payload,
-                           InboundLink::FrameHandler on_frame, Endpoint bound)
+                           InboundLink::FrameHandler on_frame, Endpoint bound, LinkLimits limits)
     : acceptor_(std::move(acceptor)),
       max_payload_(max_payload),
       on_frame_(std::move(on_frame)),
-      bound_(std::move(bound)) {}
+      bound_(std::move(bound)),
+      limits_(limits) {}
+
+bool LinkListener::Admit(const std::string& address) {
+  int& from_address = links_per_address_[address];
+  if (from_address < limits_.per_address && static_cast<int>(links_.size()) < limits_.total) {
+    ++from_address;
+    return true;
+  }
+  if (from_address == 0) links_per_address_.erase(address);
+  const uint64_t refused = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
+  // One line per thousand refusals: a flood must not flood the log too.
+  if (refused % 1000 == 1) {
+    spdlog::warn(
+        "refusing a data link from {}: {} links from it, {} in all (limits {}/{}); "
+        "{} refused so far",
+        address, from_address, links_.size(), limits_.per_address, limits_.total, refused);
+  }
+  return false;
+}
 
 void LinkListener::Accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
@@ -51,16 +72,23 @@ void LinkListener::Accept() {
       spdlog::warn("accept on {}: {}", bound_.ToString(), std::string(ec.message()));
     } else {
       boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      auto link = std::make_shared<InboundLink>(std::move(socket), max_payload_, on_frame_,
-                                                [this](InboundLink& closed, const absl::Status&) {
-                                                  // Keep the link alive until its last handler has
-                                                  // returned.
-                                                  auto self = closed.shared_from_this();
-                                                  links_.erase(self);
-                                                });
-      links_.insert(link);
-      link->Start();
+      const tcp::endpoint remote = socket.remote_endpoint(ignored);
+      const std::string address = ignored ? "unknown" : remote.address().to_string();
+      if (!Admit(address)) {
+        socket.close(ignored);
+      } else {
+        socket.set_option(tcp::no_delay(true), ignored);
+        auto link = std::make_shared<InboundLink>(
+            std::move(socket), max_payload_, on_frame_,
+            [this, address](InboundLink& closed, const absl::Status&) {
+              // Keep the link alive until its last handler has returned.
+              auto self = closed.shared_from_this();
+              links_.erase(self);
+              if (--links_per_address_[address] <= 0) links_per_address_.erase(address);
+            });
+        links_.insert(link);
+        link->Start();
+      }
     }
     if (acceptor_.is_open()) Accept();
   });

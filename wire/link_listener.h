@@ -1,6 +1,8 @@
 #ifndef CANOPY_WIRE_LINK_LISTENER_H_
 #define CANOPY_WIRE_LINK_LISTENER_H_
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -12,6 +14,15 @@
 
 namespace canopy::wire {
 
+// How many links the listener carries at once; connections beyond either
+// bound are closed on accept, counted and logged.
+struct LinkLimits {
+  // From one remote IP address (a node needs one data and one probe link
+  // per peer; more means a misbehaving or hostile peer).
+  int per_address = 64;
+  int total = 4096;
+};
+
 // Accepts data links from parent nodes on one TCP endpoint and runs an
 // InboundLink for each. Thread-compatible: all methods run on the
 // io_context's thread, except Open() which runs before the loop starts.
@@ -22,7 +33,8 @@ class LinkListener {
   static absl::StatusOr<std::unique_ptr<LinkListener>> Open(boost::asio::io_context& io,
                                                             const Endpoint& address,
                                                             uint32_t max_payload,
-                                                            InboundLink::FrameHandler on_frame);
+                                                            InboundLink::FrameHandler on_frame,
+                                                            LinkLimits limits = {});
 
   LinkListener(const LinkListener&) = delete;
   LinkListener& operator=(const LinkListener&) = delete;
@@ -33,16 +45,24 @@ class LinkListener {
   // Stops accepting and closes every live link.
   void Close();
 
+  // Connections refused by the LinkLimits since the start. Thread-safe.
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
+
  private:
   LinkListener(boost::asio::ip::tcp::acceptor acceptor, uint32_t max_payload,
-               InboundLink::FrameHandler on_frame, Endpoint bound);
+               InboundLink::FrameHandler on_frame, Endpoint bound, LinkLimits limits);
   void Accept();
+  // True if a link from `address` fits the limits (and is then counted).
+  bool Admit(const std::string& address);
 
   boost::asio::ip::tcp::acceptor acceptor_;
   const uint32_t max_payload_;
   InboundLink::FrameHandler on_frame_;
   const Endpoint bound_;
+  const LinkLimits limits_;
   std::set<std::shared_ptr<InboundLink>> links_;
+  std::map<std::string, int> links_per_address_;
+  std::atomic<uint64_t> refused_{0};
 };
 
 }  // namespace canopy::wire

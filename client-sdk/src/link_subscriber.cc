@@ -100,7 +100,9 @@ class LinkSubscriber final : public Subscriber {
       }
     }
     const bool had_link = data_thread.joinable();
-    if (!had_link) context_.TryCancel();
+    // Leaving the loop early (the link could not be opened) ends the call;
+    // a call the node ended keeps its status.
+    if (!link_status.ok() && !had_link) context_.TryCancel();
     if (had_link) data_thread.join();
     absl::Status call_status = FromGrpc(reader_->Finish());
     // A protocol error seen on the link explains the end better than the

@@ -99,6 +99,39 @@ TEST(NodeClientLinkTest, ASubscriberGetsMessagesAgainOnRequest) {
   EXPECT_FALSE(m->resent);
 }
 
+TEST(NodeClientLinkTest, ClientsBeyondTheNodesLimitsAreRefusedClearly) {
+  Overlay overlay;
+  overlay.StartNode("node-a", 0, {"--max-subscriptions", "2", "--max-publishers", "1"});
+  const std::string address = overlay.client_address("node-a");
+  auto first = Subscriber::Open({address, "busy"});
+  auto second = Subscriber::Open({address, "busy"});
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_TRUE((*first)->WaitJoined(kWait).ok());
+  ASSERT_TRUE((*second)->WaitJoined(kWait).ok());
+  auto third = Subscriber::Open({address, "busy"});
+  ASSERT_TRUE(third.ok());
+  absl::Status refused = (*third)->WaitJoined(kWait);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("--max-subscriptions"));
+
+  auto pub = Publisher::Open({address, "busy", "one"});
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  auto extra = Publisher::Open({address, "busy", "two"});
+  EXPECT_EQ(extra.status().code(), absl::StatusCode::kResourceExhausted) << extra.status();
+  // Those admitted carry on; a freed slot admits again.
+  ASSERT_TRUE((*pub)->Send("still here").ok());
+  auto m = (*first)->Next(kWait);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->payload, "still here");
+  ASSERT_TRUE((*pub)->Finish().ok());
+  absl::StatusOr<std::unique_ptr<Publisher>> later = absl::UnavailableError("not yet");
+  const absl::Time deadline = absl::Now() + kWait;
+  while (!later.ok() && absl::Now() < deadline) {
+    later = Publisher::Open({address, "busy", "two"});
+  }
+  EXPECT_TRUE(later.ok()) << later.status();
+}
+
 // Opens a PublishOverLink call by hand and connects its link.
 struct RawPublisher {
   grpc::ClientContext context;

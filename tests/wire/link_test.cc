@@ -1,3 +1,4 @@
+#include <atomic>
 #include <functional>
 #include <string>
 #include <thread>
@@ -252,7 +253,8 @@ TEST_F(LinkFixture, QueueDepthDrivesBackPressure) {
 
 TEST_F(LinkFixture, DroppingOldestKeepsTheQueueBoundedAndDeliversTheNewest) {
   // Nothing listens yet: frames queue while the link retries its connect.
-  asio::ip::tcp::acceptor probe(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::tcp::acceptor probe(io_,
+                                asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const uint16_t port = probe.local_endpoint().port();
   probe.close();
   OutboundLinkOptions options;
@@ -267,6 +269,59 @@ TEST_F(LinkFixture, DroppingOldestKeepsTheQueueBoundedAndDeliversTheNewest) {
   EXPECT_LE(link->QueuedBytes(), options.high_watermark_bytes);
   EXPECT_EQ(link->dropped_frames(), 18u);
   link->Close();
+}
+
+TEST(LinkLimitsTest, LinksBeyondThePerAddressLimitAreClosedAndCounted) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::atomic<int> hellos{0};
+  auto listener = LinkListener::Open(
+      io, Endpoint{"127.0.0.1", 0}, 1 << 20,
+      [&](FramePtr f, InboundLink&) { hellos += f->header().type == FrameType::kHello; },
+      LinkLimits{/*per_address=*/2, /*total=*/100});
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  std::thread thread([&] { io.run(); });
+  const uint16_t port = (*listener)->bound().port;
+
+  // Three raw connections from one address: the third is closed at once.
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> sockets;
+  for (int i = 0; i < 3; ++i) {
+    auto s = std::make_unique<asio::ip::tcp::socket>(io);
+    s->connect({asio::ip::make_address("127.0.0.1"), port});
+    FramePtr hello = Frame::Make(FrameType::kHello, 0, 0, 0, "peer-" + std::to_string(i));
+    asio::write(*s, asio::buffer(hello->bytes().data(), hello->bytes().size()));
+    sockets.push_back(std::move(s));
+  }
+  char byte;
+  boost::system::error_code ec;
+  sockets[2]->read_some(asio::buffer(&byte, 1), ec);  // the listener's close
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  const absl::Time deadline = absl::Now() + kDeadline;
+  while ((hellos < 2 || (*listener)->refused() < 1) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(hellos, 2);
+  EXPECT_EQ((*listener)->refused(), 1u);
+
+  // Closing one makes room again.
+  sockets[0]->close();
+  bool admitted = false;
+  for (int attempt = 0; attempt < 100 && !admitted; ++attempt) {
+    asio::ip::tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
+    FramePtr hello = Frame::Make(FrameType::kHello, 0, 0, 0, "peer-again");
+    asio::write(s, asio::buffer(hello->bytes().data(), hello->bytes().size()));
+    const absl::Time until = absl::Now() + absl::Milliseconds(200);
+    while (hellos < 3 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
+    admitted = hellos == 3;
+    if (admitted) sockets.push_back(std::make_unique<asio::ip::tcp::socket>(std::move(s)));
+  }
+  EXPECT_TRUE(admitted);
+
+  asio::post(io, [&] { (*listener)->Close(); });
+  work.reset();
+  asio::post(io, [&] { io.stop(); });
+  thread.join();
 }
 
 }  // namespace
