@@ -107,12 +107,30 @@ std::shared_ptr<wire::OutboundLink> Relay::LinkTo(const v1::Hop& hop) {
   std::string child = hop.node_id();
   auto link = wire::OutboundLink::Start(io_, child, wire::Endpoint{address->host, address->port},
                                         link_options, [this, child](const absl::Status& status) {
-                                          if (!status.ok())
-                                            spdlog::warn("link to child {} closed: {}", child,
-                                                         std::string(status.message()));
+                                          if (status.ok()) return;
+                                          spdlog::warn("link to child {} closed: {}", child,
+                                                       std::string(status.message()));
+                                          ScheduleRelink(child);
                                         });
   children_[child] = link;
   return link;
+}
+
+void Relay::ScheduleRelink(const std::string& child) {
+  auto timer = std::make_shared<asio::steady_timer>(io_, kRelinkDelay);
+  timer->async_wait([this, timer, child](const boost::system::error_code& ec) {
+    if (ec) return;
+    // A child that is still in the table gets its link back (a restarted
+    // node resumes through it); one the controller dropped does not.
+    for (const v1::FlowEntry& e : state_.Entries()) {
+      for (const v1::Hop& hop : e.children()) {
+        if (hop.node_id() == child) {
+          LinkTo(hop);
+          return;
+        }
+      }
+    }
+  });
 }
 
 void Relay::Remember(FlowState& flow, const wire::FramePtr& frame) {
@@ -503,7 +521,11 @@ void Relay::ResumeFromParents(const std::string* peer) {
   for (const v1::FlowEntry& e : state_.Entries()) {
     if (e.parent().empty() || (peer != nullptr && e.parent() != *peer)) continue;
     std::shared_ptr<FlowState> flow = FindFlow(e.group(), e.source());
-    if (flow == nullptr) continue;
+    if (flow == nullptr) {
+      spdlog::debug("flow ({}, {}): not seen yet, no RESUME to {}", e.group(), e.source(),
+                    e.parent());
+      continue;
+    }
     std::shared_ptr<wire::InboundLink> link;
     {
       absl::MutexLock lock(&mu_);
@@ -512,16 +534,28 @@ void Relay::ResumeFromParents(const std::string* peer) {
     }
     absl::MutexLock flow_lock(&flow->mu);
     const bool moved = flow->parent != e.parent();
+    // Where to resume from: the last frame this node delivered, or, before
+    // it has had any, where the children waiting on it stopped.
+    uint64_t from = flow->last;
+    if (from == 0) {
+      for (const FlowState::Repair& r : flow->repairs) {
+        if (r.next > 0 && (from == 0 || r.next - 1 < from)) from = r.next - 1;
+      }
+    }
     // On a new link from a parent, or a parent change with its link up:
     // say where this node is so the parent resends what it missed.
-    if (link == nullptr || link->closed() || flow->last == 0 || (peer == nullptr && !moved)) {
+    if (link == nullptr || link->closed() || from == 0 || (peer == nullptr && !moved)) {
+      spdlog::debug("flow ({}, {}): no RESUME to {} (link {}, from {}, moved {})", e.group(),
+                    e.source(), e.parent(),
+                    link == nullptr ? "none" : (link->closed() ? "closed" : "up"), from, moved);
       if (link != nullptr && !link->closed()) flow->parent = e.parent();
       continue;
     }
     flow->parent = e.parent();
-    flow->resume_asked_after = flow->last;
+    flow->resume_asked_after = from;
     flow->resume_asked_at = absl::Now();
-    link->Send(wire::MakeResume({e.group_handle(), e.source_id(), flow->last, /*until=*/0}));
+    spdlog::debug("flow ({}, {}): RESUME after {} to {}", e.group(), e.source(), from, e.parent());
+    link->Send(wire::MakeResume({e.group_handle(), e.source_id(), from, /*until=*/0}));
     absl::MutexLock lock(&mu_);
     ++counters_.resumes_sent;
   }
@@ -538,8 +572,9 @@ void Relay::OnChildControl(wire::FramePtr frame, wire::OutboundLink& link) {
   }
   std::optional<v1::FlowEntry> entry = state_.FindByIds(request->group_handle, request->source_id);
   if (!entry) return;  // a flow this node no longer carries
-  std::shared_ptr<FlowState> flow = FindFlow(entry->group(), entry->source());
-  if (flow == nullptr) return;
+  // The table says this node carries the flow, even if no frame of it has
+  // arrived yet (a relay that just started).
+  std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
   absl::MutexLock flow_lock(&flow->mu);
   ServeResume(*entry, *flow, link.shared_from_this(), request->after, request->until);
 }
@@ -554,7 +589,32 @@ void Relay::ServeResume(const v1::FlowEntry& entry, FlowState& flow,
   // One repair per link and flow: a newer request replaces an older one.
   std::erase_if(flow.repairs, [&](const FlowState::Repair& r) { return r.link == link; });
   const uint64_t end = until == 0 ? flow.last : std::min(until, flow.last);
-  if (after >= end) return;
+  if (after >= end) {
+    if (until != 0 && after >= until) return;  // asks for nothing
+    // This node is not ahead of the child (it just joined the flow or
+    // restarted). Follow the flow for the child from `after`, and ask this
+    // node's parent to resend from there: otherwise nothing would come
+    // until the source sends again.
+    const uint64_t from = flow.last != 0 ? flow.last : after;
+    const absl::Time now = absl::Now();
+    if (flow.resume_asked_after != from || now - flow.resume_asked_at >= options_.resume_retry) {
+      if (AskParent(entry, from + 1, /*last=*/0)) {
+        flow.resume_asked_after = from;
+        flow.resume_asked_at = now;
+      }
+    }
+    spdlog::info(
+        "child {} resumes flow ({}, {}) after sequence {}; this node is at {} and asks "
+        "its parent",
+        link->peer_node(), entry.group(), entry.source(), after, flow.last);
+    FlowState::Repair repair;
+    repair.link = link;
+    repair.next = after + 1;
+    repair.until = until;
+    repair.deadline = now + options_.repair_timeout;
+    flow.repairs.push_back(std::move(repair));
+    return;
+  }
   spdlog::info("child {} resumes flow ({}, {}) after sequence {}; this node is at {}",
                link->peer_node(), entry.group(), entry.source(), after, flow.last);
   FlowState::Repair repair;
@@ -614,6 +674,7 @@ void Relay::AdvanceRepairs(const v1::FlowEntry* entry, FlowState& flow) {
   bool expire_now = false;
   for (FlowState::Repair& r : flow.repairs) {
     if (r.next <= r.asked_until || flow.ring.Get(r.next) != nullptr) continue;
+    if (r.next > flow.last) continue;  // waits for frames this node has not had yet
     // Stuck: ask upstream for what is missing up to the next frame held.
     const uint64_t held = FirstHeldFrom(flow.ring, r.next, flow.last);
     r.asked_until = held - 1;
@@ -627,7 +688,7 @@ void Relay::AdvanceRepairs(const v1::FlowEntry* entry, FlowState& flow) {
 }
 
 bool Relay::AskParent(const v1::FlowEntry& entry, uint64_t first, uint64_t last) {
-  if (last < first) return false;
+  if (last != 0 && last < first) return false;
   std::shared_ptr<wire::InboundLink> link;
   {
     absl::MutexLock lock(&mu_);

@@ -2,6 +2,7 @@
 #define CANOPY_NODE_RELAY_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -231,8 +232,8 @@ class Relay {
   void ServeResume(const v1::FlowEntry& entry, FlowState& flow,
                    const std::shared_ptr<wire::OutboundLink>& link, uint64_t after, uint64_t until)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
-  // Asks this node's parent for [first, last] of the flow; false if there
-  // is no link from it.
+  // Asks this node's parent for [first, last] of the flow (last 0: from
+  // `first` on, then the live flow); false if there is no link from it.
   bool AskParent(const v1::FlowEntry& entry, uint64_t first, uint64_t last);
   // Sends RESUME to the parent of every flow whose parent is `peer`, or
   // whose parent changed, over the link from that parent. I/O thread.
@@ -254,6 +255,10 @@ class Relay {
   // Returns true if it paused the link.
   bool HandleInbound(const wire::FramePtr& frame, const std::shared_ptr<wire::InboundLink>& link);
   std::shared_ptr<wire::OutboundLink> LinkTo(const v1::Hop& hop);
+  // After kRelinkDelay, opens a new link to `child` if the table still
+  // names it (its link failed: the child may have restarted). I/O thread.
+  void ScheduleRelink(const std::string& child);
+  static constexpr std::chrono::milliseconds kRelinkDelay{250};
   void ScheduleWatcherExpiry();
 
   const RelayOptions options_;
