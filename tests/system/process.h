@@ -50,6 +50,8 @@ class Process {
   // at the deadline.
   std::optional<int> Wait(absl::Duration timeout);
   bool running();
+  // The child's process id (for /proc readings).
+  pid_t pid() const { return pid_; }
 
  private:
   struct Stream {
