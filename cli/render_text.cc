@@ -85,8 +85,8 @@ void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::st
   absl::StrAppend(&out, tree.root().empty() ? "(no root)" : tree.root(), "  [ingress]  (",
                   FanOut(tree, children, tree.root()), ")",
                   receivers.contains(tree.root()) ? "  [receiver]" : "", "\n");
-  TreeWalk walk{tree, children, receivers, {tree.root()},
-                std::vector<bool>(tree.edges_size(), false), out};
+  TreeWalk walk{
+      tree, children, receivers, {tree.root()}, std::vector<bool>(tree.edges_size(), false), out};
   walk.Children(tree.root(), "");
   for (int i = 0; i < tree.edges_size(); ++i) {
     if (walk.edge_shown[i]) continue;
@@ -137,10 +137,10 @@ std::string RenderMembersText(const v1::ListMembersResponse& response) {
 std::string RenderPolicyText(const v1::GroupPolicy& policy) {
   std::string out;
   absl::StrAppend(&out, "group          ", policy.group(), "\n");
-  absl::StrAppend(&out, "allow          ",
-                  policy.allowed_sources().empty() ? "anyone"
-                                                   : absl::StrJoin(policy.allowed_sources(), ","),
-                  "\n");
+  absl::StrAppend(
+      &out, "allow          ",
+      policy.allowed_sources().empty() ? "anyone" : absl::StrJoin(policy.allowed_sources(), ","),
+      "\n");
   absl::StrAppend(&out, "profile        ", ProfileName(policy.profile()),
                   policy.profile() == v1::TREE_PROFILE_UNSPECIFIED ? " (default)" : "", "\n");
   absl::StrAppend(&out, "ttl            ",
@@ -184,14 +184,16 @@ std::string RenderStatsText(const v1::ControllerStats& stats) {
 }
 
 std::string RenderNodesText(const v1::ListNodesResponse& response) {
-  std::string out = absl::StrFormat("%-16s %-22s %-22s %-7s %s\n", "NODE", "DATA", "CLIENTS",
-                                    "FANOUT", "GROUPS");
+  std::string out = absl::StrFormat("%-16s %-22s %-22s %-7s %-24s %s\n", "NODE", "DATA", "CLIENTS",
+                                    "FANOUT", "GROUPS", "MULTICAST DOMAIN");
   for (const v1::NodeSummary& n : response.nodes()) {
-    absl::StrAppend(
-        &out, absl::StrFormat("%-16s %-22s %-22s %-7s %s\n", n.node_id(), n.data_address(),
-                              n.client_address(),
-                              n.max_fanout() == 0 ? "-" : absl::StrCat(n.max_fanout()),
-                              absl::StrJoin(n.groups(), ",")));
+    const std::string groups = n.groups().empty() ? "-" : absl::StrJoin(n.groups(), ",");
+    const std::string domain =
+        n.multicast_domain().empty() ? "-" : absl::StrJoin(n.multicast_domain(), ",");
+    absl::StrAppend(&out, absl::StrFormat("%-16s %-22s %-22s %-7s %-24s %s\n", n.node_id(),
+                                          n.data_address(), n.client_address(),
+                                          n.max_fanout() == 0 ? "-" : absl::StrCat(n.max_fanout()),
+                                          groups, domain));
   }
   return out;
 }
@@ -203,10 +205,11 @@ std::string RenderGroupsText(const v1::ListGroupsResponse& response) {
     std::vector<std::string> sources;
     for (const v1::SourceAt& at : g.sources()) sources.push_back(at.source() + "@" + at.node_id());
     absl::StrAppend(
-        &out, absl::StrFormat("%-20s %-7u %-30s %-30s %s\n", g.group(), g.group_handle(),
-                              absl::StrJoin(g.member_nodes(), ","), absl::StrJoin(sources, ","),
-                              g.allowed_sources().empty() ? "anyone"
-                                                          : absl::StrJoin(g.allowed_sources(), ",")));
+        &out,
+        absl::StrFormat(
+            "%-20s %-7u %-30s %-30s %s\n", g.group(), g.group_handle(),
+            absl::StrJoin(g.member_nodes(), ","), absl::StrJoin(sources, ","),
+            g.allowed_sources().empty() ? "anyone" : absl::StrJoin(g.allowed_sources(), ",")));
   }
   return out;
 }

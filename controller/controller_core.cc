@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "controller/multicast_domains.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "spdlog/spdlog.h"
 
@@ -41,8 +42,8 @@ ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
   return nullptr;
 }
 
-absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello,
-                                                NodeChannel* channel, absl::Time now) {
+absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello, NodeChannel* channel,
+                                                absl::Time now) {
   const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   const std::string& id = hello.node_id();
@@ -64,8 +65,8 @@ absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello,
   s.channel = channel;
   s.last_seen = now;
   s.membership_refreshed = now;
-  spdlog::info("node {} attached (data {}, clients {}, max fan-out {})", id,
-               hello.data_address(), hello.client_address(), hello.max_fanout());
+  spdlog::info("node {} attached (data {}, clients {}, max fan-out {})", id, hello.data_address(),
+               hello.client_address(), hello.max_fanout());
   PushPolicies(&s);
   planner_.AddNode(NodeSpec{id, hello.data_address(), hello.max_fanout(), hello.upload_bps()});
   Push();
@@ -111,8 +112,7 @@ void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& 
   s->channel->Send(ack);
 }
 
-void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report,
-                               absl::Time now) {
+void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report, absl::Time now) {
   const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
@@ -135,8 +135,7 @@ void ControllerCore::OnRtts(uint64_t session, const v1::RttReport& report, absl:
   planner_.ReportRtts(s->hello.node_id(), rtts);
 }
 
-void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat,
-                                 absl::Time now) {
+void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat, absl::Time now) {
   absl::MutexLock lock(&mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
@@ -318,8 +317,25 @@ absl::Status ControllerCore::SetStaticLinks(const std::vector<StaticLink>& links
   return absl::OkStatus();
 }
 
+void ControllerCore::OnMulticastPeers(uint64_t session, const v1::MulticastPeers& report,
+                                      absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  Session* s = FindSession(session);
+  if (s == nullptr) return;
+  s->last_seen = now;
+  std::set<std::string> peers(report.node_ids().begin(), report.node_ids().end());
+  if (peers != s->multicast_peers) {
+    spdlog::info("node {} hears {} node(s) on its LAN's discovery group", s->hello.node_id(),
+                 peers.size());
+  }
+  s->multicast_peers = std::move(peers);
+}
+
 v1::ListNodesResponse ControllerCore::ListNodes() const {
   absl::MutexLock lock(&mu_);
+  std::map<std::string, std::set<std::string>> heard;
+  for (const auto& [id, s] : nodes_) heard[id] = s.multicast_peers;
+  const std::map<std::string, std::vector<std::string>> domains = MulticastDomains(heard);
   v1::ListNodesResponse response;
   for (const auto& [id, s] : nodes_) {
     v1::NodeSummary* n = response.add_nodes();
@@ -331,6 +347,9 @@ v1::ListNodesResponse ControllerCore::ListNodes() const {
     for (const std::string& group : s.groups) n->add_groups(group);
     n->set_table_version_sent(s.version_sent);
     n->set_table_version_applied(s.version_applied);
+    if (auto d = domains.find(id); d != domains.end()) {
+      for (const std::string& member : d->second) n->add_multicast_domain(member);
+    }
   }
   return response;
 }
@@ -377,8 +396,7 @@ absl::StatusOr<v1::GetTreeResponse> ControllerCore::GetTree(
   }
   if (!request.source().empty() && response.trees().empty()) {
     return absl::NotFoundError(absl::StrCat("source '", request.source(),
-                                            "' does not publish to group '", request.group(),
-                                            "'"));
+                                            "' does not publish to group '", request.group(), "'"));
   }
   return response;
 }

@@ -66,8 +66,7 @@ class ControllerCore {
   // address (the node restarted) or has been silent; while it is alive at
   // another address the id is in use: AlreadyExists naming that address.
   // REQUIRES: hello was validated; `channel` outlives Detach(session).
-  absl::StatusOr<uint64_t> Attach(const v1::NodeHello& hello, NodeChannel* channel,
-                                  absl::Time now);
+  absl::StatusOr<uint64_t> Attach(const v1::NodeHello& hello, NodeChannel* channel, absl::Time now);
 
   // Removes the session (if still registered) and re-plans.
   void Detach(uint64_t session);
@@ -77,6 +76,9 @@ class ControllerCore {
   void OnMembership(uint64_t session, const v1::MembershipReport& report, absl::Time now);
   void OnSources(uint64_t session, const v1::SourceReport& report, absl::Time now);
   void OnRtts(uint64_t session, const v1::RttReport& report, absl::Time now);
+  // The nodes this session's node heard on its LAN's discovery group; they
+  // form the multicast domains ListNodes shows.
+  void OnMulticastPeers(uint64_t session, const v1::MulticastPeers& report, absl::Time now);
   void OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat, absl::Time now);
 
   // Closes sessions silent for longer than the liveness timeout and expires
@@ -119,8 +121,7 @@ class ControllerCore {
   // Increases whenever the trees of `group` change. WaitForTreeChange blocks
   // until it exceeds `seen` or `timeout` passes; returns the current value.
   uint64_t TreeVersion(const std::string& group) const;
-  uint64_t WaitForTreeChange(const std::string& group, uint64_t seen,
-                             absl::Duration timeout) const;
+  uint64_t WaitForTreeChange(const std::string& group, uint64_t seen, absl::Duration timeout) const;
 
  private:
   struct Session {
@@ -130,8 +131,9 @@ class ControllerCore {
     absl::Time last_seen;
     absl::Time membership_refreshed;
     bool has_membership = false;
-    std::set<std::string> groups;  // with local subscribers
-    std::vector<v1::FlowEntry> table;  // last sent, without version
+    std::set<std::string> groups;           // with local subscribers
+    std::set<std::string> multicast_peers;  // heard on its LAN's discovery group
+    std::vector<v1::FlowEntry> table;       // last sent, without version
     uint64_t version_sent = 0;
     uint64_t version_applied = 0;
   };

@@ -74,6 +74,10 @@ grpc::Status ControllerService::Attach(
         result = ToGrpc(ValidateRtts(report.rtts()));
         if (result.ok()) core_.OnRtts(session, report.rtts(), absl::Now());
         break;
+      case v1::NodeReport::kMulticastPeers:
+        result = ToGrpc(ValidateMulticastPeers(report.multicast_peers()));
+        if (result.ok()) core_.OnMulticastPeers(session, report.multicast_peers(), absl::Now());
+        break;
       case v1::NodeReport::kHeartbeat:
         core_.OnHeartbeat(session, report.heartbeat(), absl::Now());
         break;

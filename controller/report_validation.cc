@@ -57,4 +57,16 @@ absl::Status ValidateRtts(const v1::RttReport& report) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateMulticastPeers(const v1::MulticastPeers& report) {
+  if (report.node_ids_size() > kMaxReportedRtts) {
+    return absl::InvalidArgumentError(absl::StrCat("multicast peer report lists ",
+                                                   report.node_ids_size(), " nodes; the limit is ",
+                                                   kMaxReportedRtts));
+  }
+  for (const std::string& id : report.node_ids()) {
+    if (absl::Status s = ValidateNodeId(id); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace canopy::controller

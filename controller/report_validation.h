@@ -26,6 +26,8 @@ absl::Status ValidateSources(const v1::SourceReport& report);
 // (kMaxStaticLinkCostUs): they become link costs, and path sums must not
 // overflow.
 absl::Status ValidateRtts(const v1::RttReport& report);
+// Node ids, at most kMaxReportedRtts of them.
+absl::Status ValidateMulticastPeers(const v1::MulticastPeers& report);
 
 }  // namespace canopy::controller
 

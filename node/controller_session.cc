@@ -51,6 +51,12 @@ bool ControllerSession::ReportRtts(const v1::RttReport& rtts) {
   return Write(report);
 }
 
+bool ControllerSession::ReportMulticastPeers(const std::vector<std::string>& node_ids) {
+  v1::NodeReport report;
+  for (const std::string& id : node_ids) report.mutable_multicast_peers()->add_node_ids(id);
+  return Write(report);
+}
+
 void ControllerSession::ReportLocalState() {
   // Hold the lock across both writes so snapshots go out in order.
   absl::MutexLock lock(&mu_);

@@ -58,6 +58,8 @@ class ControllerSession {
 
   // Sends measured round-trip times; false if no stream is up.
   bool ReportRtts(const v1::RttReport& rtts);
+  // Sends the nodes heard on the LAN's discovery group. Thread-safe.
+  bool ReportMulticastPeers(const std::vector<std::string>& node_ids);
 
   // True while a stream to the controller is up.
   bool connected() const;

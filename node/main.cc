@@ -15,6 +15,7 @@
 #include "node/controller_session.h"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
+#include "node/multicast_discovery.h"
 #include "node/node_metrics.h"
 #include "node/peer_prober.h"
 #include "node/relay.h"
@@ -66,6 +67,14 @@ int main(int argc, char** argv) {
                  "measure the RTT to each peer this often (reported to the controller as link "
                  "costs); 0 = off")
       ->capture_default_str();
+  std::string discovery = "239.255.77.77:7777";
+  app.add_option("--discovery", discovery,
+                 "multicast GROUP:PORT where nodes probe for the peers on their LAN (TTL 1)")
+      ->capture_default_str();
+  uint32_t discovery_interval_ms = 1000;
+  app.add_option("--discovery-interval-ms", discovery_interval_ms,
+                 "probe the discovery group this often; 0 = off")
+      ->capture_default_str();
   int max_subscriptions = 4096, max_publishers = 1024, max_links_per_peer = 64;
   app.add_option("--max-subscriptions", max_subscriptions,
                  "local subscriptions served at once; more are refused (RESOURCE_EXHAUSTED)")
@@ -105,6 +114,10 @@ int main(int argc, char** argv) {
   if (!data_address.ok()) return Fail(std::string(data_address.status().message()));
   if (auto c = canopy::ParseHostPort(controller); !c.ok()) {
     return Fail(std::string(c.status().message()));
+  }
+  auto discovery_address = canopy::ParseHostPort(discovery);
+  if (!discovery_address.ok()) {
+    return Fail("--discovery: " + std::string(discovery_address.status().message()));
   }
   auto metrics_address = canopy::ParseHostPort(metrics_listen);
   if (!metrics_address.ok()) {
@@ -201,6 +214,21 @@ int main(int argc, char** argv) {
   live_session.store(session.get());
   session->Start();
   if (probe_interval_ms > 0) prober.Start();
+  canopy::node::MulticastDiscoveryOptions discovery_options;
+  discovery_options.node_id = id;
+  discovery_options.interface_address = bound_data->host;
+  discovery_options.group = discovery_address->host;
+  discovery_options.port = discovery_address->port;
+  discovery_options.interval = absl::Milliseconds(std::max<uint32_t>(discovery_interval_ms, 1));
+  discovery_options.on_peers = [&live_session](std::vector<std::string> peers) {
+    if (canopy::node::ControllerSession* s = live_session.load()) s->ReportMulticastPeers(peers);
+  };
+  canopy::node::MulticastDiscovery lan_discovery(discovery_options);
+  if (discovery_interval_ms > 0) {
+    if (absl::Status s = lan_discovery.Start(); !s.ok()) {
+      spdlog::info("no native multicast discovery: {}", std::string(s.message()));
+    }
+  }
 
   std::printf("canopy-node %s listening clients=%s data=%s%s\n", id.c_str(),
               bound_clients.ToString().c_str(), bound_data->ToString().c_str(),
@@ -211,6 +239,7 @@ int main(int argc, char** argv) {
   live_session.store(nullptr);
   health.Shutdown();
   prober.Stop();
+  lan_discovery.Stop();
   session->Stop();
   metrics_server.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
