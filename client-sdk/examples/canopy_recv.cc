@@ -6,7 +6,9 @@
 // Writes DIR/NAME (through DIR/.NAME.partial, renamed once the object's
 // SHA-256 matched). A progress bar on a terminal; one JSON line per object
 // on stdout: {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,
-// "first_byte_seconds":…,"sha256":…,"path":…}. Exit 0 after N objects, 1 on
+// "first_byte_seconds":…,"first_byte_unix":…,"sha256":…,"path":…}
+// (first_byte_seconds from the start of waiting; first_byte_unix the wall
+// clock when the first chunk landed). Exit 0 after N objects, 1 on
 // a failure (a name that is not a plain file name, a digest mismatch, the
 // subscription ending), 2 for a bad command line.
 
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
       landed += bytes.size();
       if (bar) bar->Update(landed);
     };
+    const absl::Time waiting_since = absl::Now();
     absl::StatusOr<canopy::ReceivedObject> got = receiver.ReceiveChunks(ro);
     if (got.ok() && !write_error.ok()) got = write_error;
     if (got.ok() && rename(partial.c_str(), final_path.c_str()) != 0) {
@@ -121,11 +124,12 @@ int main(int argc, char** argv) {
     const double mbit = got->seconds > 0 ? got->info.size * 8 / got->seconds / 1e6 : 0;
     std::printf(
         "{\"name\":%s,\"bytes\":%llu,\"seconds\":%.3f,\"mbit_per_s\":%.1f,"
-        "\"first_byte_seconds\":%.3f,\"sha256\":\"%s\",\"path\":%s}\n",
+        "\"first_byte_seconds\":%.3f,\"first_byte_unix\":%.6f,\"sha256\":\"%s\",\"path\":%s}\n",
         canopy::examples::JsonString(got->info.name).c_str(),
         static_cast<unsigned long long>(got->info.size), got->seconds, mbit,
-        got->first_byte_seconds, got->info.sha256_hex.c_str(),
-        canopy::examples::JsonString(final_path).c_str());
+        got->first_byte_seconds,
+        absl::ToDoubleSeconds(waiting_since - absl::UnixEpoch()) + got->first_byte_seconds,
+        got->info.sha256_hex.c_str(), canopy::examples::JsonString(final_path).c_str());
     std::fflush(stdout);
   }
   return 0;
