@@ -535,8 +535,21 @@ void AttachLater(const v1::NodeReport& report) {
       }
       break;
     }
+    case v1::NodeReport::kMulticastPeers: {
+      const v1::MulticastPeers& peers = report.multicast_peers();
+      bool valid = peers.node_ids_size() <= canopy::controller::kMaxReportedRtts;
+      for (const std::string& id : peers.node_ids()) valid = valid && IsNode(id);
+      CheckVerdict(canopy::controller::ValidateMulticastPeers(peers), valid);
+      if (!valid) return;
+      const uint64_t session = fixture();
+      f->core->OnMulticastPeers(session, peers, f->now);
+      // Only n2 reported: nobody heard it back, so no domain can form.
+      const v1::ListNodesResponse nodes = f->ListNodes();
+      for (const v1::NodeSummary& n : nodes.nodes()) FUZZ_CHECK(n.multicast_domain().empty());
+      break;
+    }
     case v1::NodeReport::kRtts: {
-      bool valid = true;
+      bool valid = report.rtts().peers_size() <= canopy::controller::kMaxReportedRtts;
       // RTTs are link costs, at most what a static link may cost.
       for (const v1::PeerRtt& p : report.rtts().peers()) {
         valid = valid && IsNode(p.node_id()) &&
