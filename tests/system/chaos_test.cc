@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
@@ -126,6 +127,7 @@ TEST(ChaosTest, ReliableStreamSurvivesKilledRelaysRestartedControllerAndStalledS
   // subscribers' nodes h4 and h5.
   char dir_template[] = "/tmp/canopy-chaos.XXXXXX";
   const std::string dir = mkdtemp(dir_template);
+  absl::Cleanup remove_dir = [&dir] { std::filesystem::remove_all(dir); };
   const std::string links = dir + "/links", store = dir + "/store.db";
   std::ofstream(links) << "h1 h2 100\nh1 h3 300\nh2 h4 100\nh2 h5 100\nh3 h4 100\nh3 h5 100\n";
 
@@ -217,7 +219,6 @@ TEST(ChaosTest, ReliableStreamSurvivesKilledRelaysRestartedControllerAndStalledS
       "); recovery p50 %.0f ms, max %.0f ms; %ld frames replayed; %d messages delivered "
       "to each of 2 subscribers\n",
       sorted[sorted.size() / 2], sorted.back(), replayed, total);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

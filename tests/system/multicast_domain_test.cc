@@ -3,12 +3,14 @@
 // that starts dropping multicast loses its domain, and gets it back when
 // multicast returns. The router forwards no multicast, so LANs never merge.
 
-#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -18,7 +20,7 @@
 namespace canopy::testing {
 namespace {
 
-constexpr absl::Duration kWait = absl::Seconds(20);
+constexpr absl::Duration kWait = absl::Seconds(60);
 
 // Node id -> its MULTICAST DOMAIN column ("-" for none), from
 // `canopyctl nodes` run in the controller's namespace.
@@ -56,9 +58,12 @@ TEST(MulticastDomainTest, EachLanIsOneDomainAndABlockedLanFallsOutAndBack) {
   options.hosts_per_lan = 2;
   CANOPY_LAB_OR_SKIP(lab, options);
   const std::string controller = lab->HostAddress(1, 1) + ":7000";
-  Process ctl_server(lab->Command(1, 1,
-                                  {BinaryPath("canopy-controller"), "--listen", controller,
-                                   "--store", "/tmp/canopy-mcast-domain-" + lab->tag() + ".db"}));
+  char dir_template[] = "/tmp/canopy-mcast-domain.XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  absl::Cleanup remove_dir = [&dir] { std::filesystem::remove_all(dir); };
+  const std::string store = dir + "/store.db";
+  Process ctl_server(lab->Command(
+      1, 1, {BinaryPath("canopy-controller"), "--listen", controller, "--store", store}));
   ASSERT_TRUE(ctl_server.WaitForStdout("listening", kWait)) << ctl_server.Stderr();
   std::vector<std::unique_ptr<Process>> nodes;
   for (int l = 1; l <= 2; ++l) {
@@ -86,7 +91,6 @@ TEST(MulticastDomainTest, EachLanIsOneDomainAndABlockedLanFallsOutAndBack) {
   ASSERT_TRUE(lab->BlockMulticast(2, false).ok());
   EXPECT_TRUE(AwaitDomains(*lab, controller, {{"n21", "n21,n22"}, {"n22", "n21,n22"}}, &last))
       << last;
-  std::remove(("/tmp/canopy-mcast-domain-" + lab->tag() + ".db").c_str());
 }
 
 }  // namespace
