@@ -1,11 +1,11 @@
 #include "controller/policy_store.h"
 
+#include <sqlite3.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <sqlite3.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,9 +15,24 @@ namespace {
 
 using ::testing::ElementsAre;
 
+std::filesystem::path TempDir() {
+  return std::filesystem::temp_directory_path() /
+         ("canopy-store-test-" + std::to_string(::getpid()));
+}
+
+// Removes this process's temporary directory after its last test.
+class TempDirCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(TempDir(), ignored);
+  }
+};
+::testing::Environment* const kTempDirCleanup =
+    ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
+
 std::string TempPath(const std::string& name) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("canopy-store-test-" + std::to_string(::getpid()));
+  auto dir = TempDir();
   std::filesystem::create_directories(dir);
   auto path = dir / name;
   std::filesystem::remove(path);
