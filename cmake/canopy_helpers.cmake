@@ -22,11 +22,17 @@ function(canopy_binary NAME)
   target_link_libraries(${NAME} PRIVATE ${ARG_DEPS})
 endfunction()
 
-# canopy_test(NAME SRCS file... [DEPS target...] [TIMEOUT seconds] [LABELS l...])
+# canopy_test(NAME SRCS file... [DEPS target...] [TIMEOUT seconds] [LABELS l...]
+#             [SERIAL])
 # A GoogleTest executable (in build/tests/) registered with ctest, one ctest
-# entry per test case.
+# entry per test case. SERIAL: its cases run alone (timing-sensitive fault
+# tests that must not share the two cores with other tests).
 function(canopy_test NAME)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL" "TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  set(serial FALSE)
+  if(ARG_SERIAL)
+    set(serial TRUE)
+  endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
@@ -36,6 +42,6 @@ function(canopy_test NAME)
   target_link_libraries(${NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
   gtest_discover_tests(${NAME}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}"
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}" RUN_SERIAL ${serial}
     DISCOVERY_TIMEOUT 60)
 endfunction()

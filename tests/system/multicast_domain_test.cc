@@ -52,6 +52,13 @@ bool AwaitDomains(const Lab& lab, const std::string& controller,
   return false;
 }
 
+// Every process's stderr, for a failure message.
+std::string Logs(Process& controller, std::vector<std::unique_ptr<Process>>& nodes) {
+  std::string out = "\n--- controller\n" + controller.Stderr();
+  for (auto& n : nodes) out += "\n--- node\n" + n->Stderr();
+  return out;
+}
+
 TEST(MulticastDomainTest, EachLanIsOneDomainAndABlockedLanFallsOutAndBack) {
   LabOptions options;
   options.lans = 2;
@@ -81,16 +88,16 @@ TEST(MulticastDomainTest, EachLanIsOneDomainAndABlockedLanFallsOutAndBack) {
   EXPECT_TRUE(AwaitDomains(
       *lab, controller,
       {{"n11", "n11,n12"}, {"n12", "n11,n12"}, {"n21", "n21,n22"}, {"n22", "n21,n22"}}, &last))
-      << last;
+      << last << Logs(ctl_server, nodes);
 
   ASSERT_TRUE(lab->BlockMulticast(2, true).ok());
   EXPECT_TRUE(
       AwaitDomains(*lab, controller, {{"n11", "n11,n12"}, {"n21", "-"}, {"n22", "-"}}, &last))
-      << last;
+      << last << Logs(ctl_server, nodes);
 
   ASSERT_TRUE(lab->BlockMulticast(2, false).ok());
   EXPECT_TRUE(AwaitDomains(*lab, controller, {{"n21", "n21,n22"}, {"n22", "n21,n22"}}, &last))
-      << last;
+      << last << Logs(ctl_server, nodes);
 }
 
 }  // namespace
