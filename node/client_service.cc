@@ -46,13 +46,13 @@ grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
   clients_.AddSubscriber(queue);
   spdlog::info("subscriber joined group {}{}", request->group(),
                request->frame_link() ? " (client link)" : "");
-  if (request->frame_link()) {
-    grpc::Status result = SubscribeOverLink(context, writer, queue);
+  // Leave however this call ends.
+  absl::Cleanup leave = [&] {
     queue->Close(absl::CancelledError("subscriber left"));
     clients_.RemoveSubscriber(queue);
     spdlog::info("subscriber left group {}", request->group());
-    return result;
-  }
+  };
+  if (request->frame_link()) return SubscribeOverLink(context, writer, queue);
 
   grpc::Status result = grpc::Status::OK;
   v1::Delivery delivery;
@@ -77,9 +77,6 @@ grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
     }
     if (!writer->Write(delivery)) break;
   }
-  queue->Close(absl::CancelledError("subscriber left"));
-  clients_.RemoveSubscriber(queue);
-  spdlog::info("subscriber left group {}", request->group());
   return result;
 }
 
@@ -90,23 +87,8 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
   if (!reader->Read(&publication)) return grpc::Status::OK;  // empty stream
   const std::string group = publication.group();
   const std::string source = publication.source();
-  if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
-  if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
-  if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
-  if (grpc::Status s = TakeSlot(publishers_, options_.max_publishers, refused_publishers_,
-                                "publishers", "--max-publishers");
-      !s.ok()) {
-    return s;
-  }
-  absl::Cleanup release = [this] { publishers_.fetch_sub(1); };
-
-  clients_.AddSource(group, source);
-  // Remove the source however this call ends.
-  absl::Cleanup remove_source = [&] {
-    clients_.RemoveSource(group, source);
-    state_.ClearRejection(group, source);
-  };
-  if (grpc::Status s = AwaitTree(group, source); !s.ok()) return s;
+  std::unique_ptr<PublisherAdmission> admitted;
+  if (grpc::Status s = AdmitPublisher(group, source, admitted); !s.ok()) return s;
 
   if (publication.announce()) {
     // The opening only named the flow; messages follow.
@@ -154,6 +136,42 @@ grpc::Status ClientService::TakeSlot(std::atomic<int>& in_use, int limit,
 
 ClientRefusals ClientService::refusals() const {
   return ClientRefusals{refused_subscriptions_.load(), refused_publishers_.load()};
+}
+
+// A publisher slot and the registration of (group, source) as a local
+// source, both given back when destroyed.
+class ClientService::PublisherAdmission {
+ public:
+  PublisherAdmission(ClientService& service, std::string group, std::string source)
+      : service_(service), group_(std::move(group)), source_(std::move(source)) {
+    service_.clients_.AddSource(group_, source_);
+  }
+  ~PublisherAdmission() {
+    service_.clients_.RemoveSource(group_, source_);
+    service_.state_.ClearRejection(group_, source_);
+    service_.publishers_.fetch_sub(1);
+  }
+  PublisherAdmission(const PublisherAdmission&) = delete;
+  PublisherAdmission& operator=(const PublisherAdmission&) = delete;
+
+ private:
+  ClientService& service_;
+  const std::string group_;
+  const std::string source_;
+};
+
+grpc::Status ClientService::AdmitPublisher(const std::string& group, const std::string& source,
+                                           std::unique_ptr<PublisherAdmission>& admitted) {
+  if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
+  if (grpc::Status s = TakeSlot(publishers_, options_.max_publishers, refused_publishers_,
+                                "publishers", "--max-publishers");
+      !s.ok()) {
+    return s;
+  }
+  admitted = std::make_unique<PublisherAdmission>(*this, group, source);
+  return AwaitTree(group, source);
 }
 
 grpc::Status ClientService::AwaitTree(const std::string& group, const std::string& source) {
@@ -237,21 +255,8 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
                                             grpc::ServerWriter<v1::PublishLinkEvent>* writer) {
   const std::string& group = request->group();
   const std::string& source = request->source();
-  if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
-  if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
-  if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
-  if (grpc::Status s = TakeSlot(publishers_, options_.max_publishers, refused_publishers_,
-                                "publishers", "--max-publishers");
-      !s.ok()) {
-    return s;
-  }
-  absl::Cleanup release = [this] { publishers_.fetch_sub(1); };
-  clients_.AddSource(group, source);
-  absl::Cleanup remove_source = [&] {
-    clients_.RemoveSource(group, source);
-    state_.ClearRejection(group, source);
-  };
-  if (grpc::Status s = AwaitTree(group, source); !s.ok()) return s;
+  std::unique_ptr<PublisherAdmission> admitted;
+  if (grpc::Status s = AdmitPublisher(group, source, admitted); !s.ok()) return s;
 
   v1::PublishLinkEvent offer;
   absl::StatusOr<wire::FrameSocketListener> listener = OfferLink(*offer.mutable_link_offer());

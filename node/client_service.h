@@ -2,6 +2,7 @@
 #define CANOPY_NODE_CLIENT_SERVICE_H_
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
@@ -71,6 +72,12 @@ class ClientService final : public v1::Node::Service {
   // Waits until the controller built the tree of a new source, or refused
   // it (PERMISSION_DENIED); after tree_wait goes on without it.
   grpc::Status AwaitTree(const std::string& group, const std::string& source);
+  class PublisherAdmission;
+  // What both publish calls check first: names, the allow-list, a free
+  // publisher slot; then registers the source (held by `admitted` until
+  // the call ends) and waits for its tree (AwaitTree).
+  grpc::Status AdmitPublisher(const std::string& group, const std::string& source,
+                              std::unique_ptr<PublisherAdmission>& admitted);
   // Listens for one client link; `offer` gets its port and token.
   absl::StatusOr<wire::FrameSocketListener> OfferLink(v1::LinkOffer& offer);
   // Waits for the client to connect to the offered link.
