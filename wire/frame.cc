@@ -107,29 +107,10 @@ absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_
 
 namespace {
 
+// Writes the header of a frame whose payload is `payload_parts` concatenated
+// into `out`, checksum included, and returns it.
 FrameHeader Encode(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
-                   absl::string_view payload, char* out) {
-  FrameHeader h;
-  h.type = type;
-  h.group_handle = group_handle;
-  h.source_id = source_id;
-  h.length = static_cast<uint32_t>(payload.size());
-  h.sequence = sequence;
-  PutHeader(h, out);
-  h.checksum = FrameChecksum(absl::string_view(out, kHeaderSize), payload);
-  endian::store_big_u64(Bytes(out + kChecksumOffset), h.checksum);
-  return h;
-}
-
-}  // namespace
-
-void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
-                  absl::string_view payload, char* out) {
-  Encode(type, group_handle, source_id, sequence, payload, out);
-}
-
-void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
-                  absl::Span<const absl::string_view> payload_parts, char* out) {
+                   absl::Span<const absl::string_view> payload_parts, char* out) {
   size_t length = 0;
   for (absl::string_view part : payload_parts) length += part.size();
   FrameHeader h;
@@ -143,16 +124,30 @@ void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uin
   XXH3_64bits_reset(&state);
   XXH3_64bits_update(&state, out, kChecksumOffset);
   for (absl::string_view part : payload_parts) XXH3_64bits_update(&state, part.data(), part.size());
-  endian::store_big_u64(Bytes(out + kChecksumOffset), XXH3_64bits_digest(&state));
+  h.checksum = XXH3_64bits_digest(&state);
+  endian::store_big_u64(Bytes(out + kChecksumOffset), h.checksum);
+  return h;
+}
+
+}  // namespace
+
+void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
+                  absl::string_view payload, char* out) {
+  const absl::string_view parts[] = {payload};
+  Encode(type, group_handle, source_id, sequence, parts, out);
+}
+
+void EncodeHeader(FrameType type, uint32_t group_handle, uint32_t source_id, uint64_t sequence,
+                  absl::Span<const absl::string_view> payload_parts, char* out) {
+  Encode(type, group_handle, source_id, sequence, payload_parts, out);
 }
 
 std::shared_ptr<const Frame> Frame::Make(FrameType type, uint32_t group_handle, uint32_t source_id,
                                          uint64_t sequence, absl::string_view payload) {
   FrameBuffer bytes(kHeaderSize + payload.size());
   if (!payload.empty()) std::memcpy(bytes.data() + kHeaderSize, payload.data(), payload.size());
-  const FrameHeader h =
-      Encode(type, group_handle, source_id, sequence,
-             absl::string_view(bytes.data() + kHeaderSize, payload.size()), bytes.data());
+  const absl::string_view parts[] = {absl::string_view(bytes.data() + kHeaderSize, payload.size())};
+  const FrameHeader h = Encode(type, group_handle, source_id, sequence, parts, bytes.data());
   return std::shared_ptr<const Frame>(new Frame(std::move(bytes), h));
 }
 
