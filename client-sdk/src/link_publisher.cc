@@ -6,15 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "proto/address.h"
+#include "src/link_offer.h"
 #include "src/status_conversion.h"
-#include "wire/client_link.h"
 #include "wire/frame.h"
 
 namespace canopy {
 namespace {
-
-// How long connecting to the offered link may take.
-constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
 
 // The node restamps group handle, source id and sequence; the client
 // numbers its frames only so a lost or repeated one would show.
@@ -40,13 +37,7 @@ class LinkPublisher final : public Publisher {
     if (!event.has_link_offer()) {
       return End(absl::InternalError("the node did not offer a client link"));
     }
-    const v1::LinkOffer& offer = event.link_offer();
-    if (offer.port() == 0 || offer.port() > 65535) {
-      return End(absl::InternalError(absl::StrCat("the node offered port ", offer.port())));
-    }
-    absl::StatusOr<wire::FrameSocket> link =
-        wire::ConnectClientLink(wire::Endpoint{node.host, static_cast<uint16_t>(offer.port())},
-                                offer.token(), kConnectTimeout);
+    absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node, event.link_offer());
     if (!link.ok()) return End(link.status());
     link_ = *std::move(link);
     return absl::OkStatus();

@@ -9,14 +9,12 @@
 #include "canopy/v1/node.grpc.pb.h"
 #include "proto/address.h"
 #include "src/delivery_queue.h"
+#include "src/link_offer.h"
 #include "src/status_conversion.h"
-#include "wire/client_link.h"
 #include "wire/control_frames.h"
 
 namespace canopy {
 namespace {
-
-constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
 
 // Messages arrive as frames on a client link, read by a data thread
 // straight into each message's payload; the gRPC stream (read by a control
@@ -74,13 +72,7 @@ class LinkSubscriber final : public Subscriber {
     v1::Delivery d;
     while (reader_->Read(&d)) {
       if (d.has_link_offer() && !data_thread.joinable()) {
-        const v1::LinkOffer& offer = d.link_offer();
-        absl::StatusOr<wire::FrameSocket> link =
-            offer.port() == 0 || offer.port() > 65535
-                ? absl::InternalError(absl::StrCat("the node offered port ", offer.port()))
-                : wire::ConnectClientLink(
-                      wire::Endpoint{node_.host, static_cast<uint16_t>(offer.port())},
-                      offer.token(), kConnectTimeout);
+        absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node_, d.link_offer());
         if (!link.ok()) {
           link_status = link.status();
           break;
