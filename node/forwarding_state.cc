@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "proto/stripe_source.h"
 
 namespace canopy::node {
 
@@ -103,7 +104,7 @@ absl::Status ForwardingState::CheckAllowed(const std::string& group,
   }
   auto it = allow_lists_.find(group);
   if (it == allow_lists_.end() || it->second.empty()) return absl::OkStatus();
-  if (std::find(it->second.begin(), it->second.end(), source) != it->second.end()) {
+  if (std::find(it->second.begin(), it->second.end(), BaseSourceId(source)) != it->second.end()) {
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(

@@ -4,6 +4,8 @@
 #include <set>
 #include <string>
 
+#include "proto/stripe_source.h"
+
 namespace canopy {
 namespace {
 
@@ -12,8 +14,11 @@ bool IsInclude(const v1::SourceFilter& f) { return f.mode() == v1::FILTER_MODE_I
 }  // namespace
 
 bool Admits(const v1::SourceFilter& filter, absl::string_view source) {
-  const bool listed =
-      std::find(filter.sources().begin(), filter.sources().end(), source) != filter.sources().end();
+  const absl::string_view base = BaseSourceId(source);
+  const bool listed = std::find_if(filter.sources().begin(), filter.sources().end(),
+                                   [&](const std::string& listed_source) {
+                                     return listed_source == source || listed_source == base;
+                                   }) != filter.sources().end();
   return IsInclude(filter) ? listed : !listed;
 }
 

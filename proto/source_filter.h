@@ -10,7 +10,8 @@ namespace canopy {
 // IGMPv3 source-filter semantics (RFC 3376) over v1::SourceFilter.
 
 // True if `filter` lets `source` through: INCLUDE lists it, or EXCLUDE (or
-// UNSPECIFIED) does not.
+// UNSPECIFIED) does not. A stripe "<base>#i/k" counts as listed when its
+// base or its own id is listed.
 bool Admits(const v1::SourceFilter& filter, absl::string_view source);
 
 // Merges the filters of several subscribers of one group into the filter of

@@ -1,8 +1,11 @@
 #include "proto/validation.h"
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "proto/stripe_source.h"
 
 namespace canopy {
 namespace {
@@ -33,6 +36,9 @@ absl::Status ValidateGroupName(absl::string_view group) {
 }
 
 absl::Status ValidateSourceId(absl::string_view source) {
+  if (std::optional<Stripe> stripe = ParseStripe(source)) {
+    return ValidateName("source id", stripe->base, kMaxIdBytes, "._:-");
+  }
   return ValidateName("source id", source, kMaxIdBytes, "._:-");
 }
 

@@ -5,6 +5,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/stripe_source.h"
+#include "proto/validation.h"
 
 namespace canopy {
 namespace {
@@ -97,6 +99,37 @@ TEST(AdmitsNothingTest, OnlyEmptyInclude) {
   EXPECT_TRUE(AdmitsNothing(Include({})));
   EXPECT_FALSE(AdmitsNothing(Include({"a"})));
   EXPECT_FALSE(AdmitsNothing(Exclude({})));
+}
+
+TEST(StripeSourceTest, StripeIdsRoundTripAndMalformedSuffixesArePlainIds) {
+  EXPECT_EQ(StripeSourceId("trainer", 2, 4), "trainer#2/4");
+  std::optional<Stripe> s = ParseStripe("trainer#2/4");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->base, "trainer");
+  EXPECT_EQ(s->index, 2);
+  EXPECT_EQ(s->count, 4);
+  EXPECT_EQ(BaseSourceId("trainer#2/4"), "trainer");
+  EXPECT_EQ(BaseSourceId("trainer"), "trainer");
+  for (const char* bad : {"trainer", "#0/2", "t#4/4", "t#0/1", "t#00/4", "t#1/04", "t#-1/4",
+                          "t#1/65", "t#1/", "t#/4", "t#1/4x", "t#1"}) {
+    EXPECT_FALSE(ParseStripe(bad)) << bad;
+  }
+  EXPECT_TRUE(ParseStripe("t#63/64"));
+  // Validation takes well-formed stripes of valid ids only.
+  EXPECT_TRUE(ValidateSourceId("trainer#0/2").ok());
+  EXPECT_FALSE(ValidateSourceId("trainer#2/2").ok());
+  EXPECT_FALSE(ValidateSourceId("tra iner#0/2").ok());
+  EXPECT_FALSE(ValidateSourceId(std::string(65, 'a') + "#0/2").ok());
+}
+
+TEST(StripeSourceTest, FiltersNamingTheBaseCoverEveryStripe) {
+  EXPECT_TRUE(Admits(Include({"a"}), "a#1/4"));
+  EXPECT_FALSE(Admits(Include({"b"}), "a#1/4"));
+  EXPECT_FALSE(Admits(Exclude({"a"}), "a#1/4"));
+  EXPECT_TRUE(Admits(Include({"a#1/4"}), "a#1/4"));
+  EXPECT_FALSE(Admits(Include({"a#1/4"}), "a#2/4"));
+  // A plain id that merely looks alike is not a stripe of it.
+  EXPECT_FALSE(Admits(Include({"a"}), "ab#1/4"));
 }
 
 }  // namespace
