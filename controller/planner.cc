@@ -5,10 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "controller/bulk_shape.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/source_filter.h"
+#include "proto/stripe_source.h"
 #include "spdlog/spdlog.h"
-#include "tree/bulk.h"
 #include "tree/incremental.h"
 #include "tree/steiner.h"
 
@@ -17,13 +18,6 @@ namespace canopy::controller {
 using tree::kNoVertex;
 using tree::RootedTree;
 using tree::VertexId;
-
-namespace {
-// The object a bulk flow's candidate trees are compared on: 1 GiB in 1 MiB
-// chunks (the SDK's default chunk).
-constexpr double kReferenceObjectBits = 8.0 * (1 << 30);
-constexpr double kReferenceChunkBits = 8.0 * (1 << 20);
-}  // namespace
 
 Planner::Planner(PlannerOptions options, IdSource& ids)
     : options_(options), ids_(ids), topology_(options.default_link_cost_us) {}
@@ -151,7 +145,8 @@ bool Planner::Allowed(const SourceKey& key) const {
   auto it = policies_.find(key.first);
   if (it == policies_.end() || it->second.allowed_sources().empty()) return true;
   const auto& allowed = it->second.allowed_sources();
-  return std::find(allowed.begin(), allowed.end(), key.second) != allowed.end();
+  const absl::string_view base = BaseSourceId(key.second);
+  return std::find(allowed.begin(), allowed.end(), base) != allowed.end();
 }
 
 bool Planner::NodeWants(const std::string& node, const SourceKey& key) const {
@@ -259,6 +254,7 @@ void Planner::CreateFlow(const SourceKey& key, const std::string& ingress) {
     for (const SourceKey& k : flows_of_group_.at(key.first)) RefreshEntries(k);
   } else {
     RefreshEntries(key);
+    RebuildStripeSiblings(key);  // a completed stripe set may now be a forest
   }
   changed_groups_.insert(key.first);
 }
@@ -282,6 +278,8 @@ void Planner::RemoveFlow(const SourceKey& key) {
   } else if (profile == v1::TREE_PROFILE_COST) {
     RebuildShared(key.first);
     for (const SourceKey& k : group_flows->second) RefreshEntries(k);
+  } else {
+    RebuildStripeSiblings(key);  // an incomplete stripe set is no forest
   }
   changed_groups_.insert(key.first);
 }
@@ -296,6 +294,35 @@ double Planner::MedianKnownUpload() const {
   return static_cast<double>(known[known.size() / 2]);
 }
 
+bool Planner::StripeSetComplete(const std::string& group, const Stripe& stripe,
+                                const std::string& ingress) const {
+  for (int i = 0; i < stripe.count; ++i) {
+    auto it = flows_.find({group, StripeSourceId(stripe.base, i, stripe.count)});
+    if (it == flows_.end() || it->second.ingress != ingress) return false;
+  }
+  return true;
+}
+
+std::vector<SourceKey> Planner::StripeSet(const SourceKey& key) const {
+  std::vector<SourceKey> set;
+  const std::optional<Stripe> stripe = ParseStripe(key.second);
+  if (!stripe) return {key};
+  for (int i = 0; i < stripe->count; ++i) {
+    SourceKey k{key.first, StripeSourceId(stripe->base, i, stripe->count)};
+    if (flows_.contains(k)) set.push_back(std::move(k));
+  }
+  return set;
+}
+
+void Planner::RebuildStripeSiblings(const SourceKey& key) {
+  if (ProfileOf(key.first) != v1::TREE_PROFILE_BULK || !ParseStripe(key.second)) return;
+  for (const SourceKey& k : StripeSet(key)) {
+    if (k == key) continue;
+    BuildFlow(k, flows_.at(k));
+    RefreshEntries(k);
+  }
+}
+
 void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   const VertexId root = VertexOf(flow.ingress);
   flow.wanted = WantedSet(key, flow.ingress);
@@ -306,37 +333,21 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
     case v1::TREE_PROFILE_COST:
       return;  // derived from the group's shared tree by RebuildShared
     case v1::TREE_PROFILE_BULK: {
-      std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
-      absl::StatusOr<tree::PipelinedChain> chain = tree::BuildPipelinedChain(graph_, root, members);
-      bool direct = chain.ok();
-      for (size_t i = 1; direct && i < chain->order.size(); ++i) {
-        direct = graph_.Cost(chain->order[i - 1], chain->order[i]).has_value();
-      }
-      if (direct) {
-        for (size_t i = 1; i < chain->order.size(); ++i) {
-          flow.tree.parent[chain->order[i]] = chain->order[i - 1];
-        }
-        // The chain against the (fan-out limited) shortest-path tree: keep
-        // whichever is predicted to deliver a reference object sooner with
-        // the nodes' upload capacities. Equal uploads favour the chain; a
-        // source much faster than its receivers can feed several at once.
-        absl::StatusOr<LatencyFlowTree> t = LatencyFlowTree::Build(graph_, root, flow.wanted);
-        if (!t.ok()) return;
-        const double default_upload = MedianKnownUpload();
-        const double chain_s = tree::PredictedDistributionSeconds(
-            graph_, flow.tree, kReferenceObjectBits, kReferenceChunkBits, default_upload);
-        const double tree_s = tree::PredictedDistributionSeconds(
-            graph_, t->tree(), kReferenceObjectBits, kReferenceChunkBits, default_upload);
-        if (tree_s < chain_s) {
-          spdlog::debug("bulk source {} of group {}: tree predicted {:.2f} s, chain {:.2f} s",
-                        key.second, key.first, tree_s, chain_s);
-          flow.latency = *std::move(t);
-          flow.tree = flow.latency->tree();
-        }
+      // A stripe of a complete stripe set may get its own tree of a forest;
+      // every other bulk flow gets the chain or the tree.
+      const std::optional<Stripe> stripe = ParseStripe(key.second);
+      const bool striped = stripe && StripeSetComplete(key.first, *stripe, flow.ingress);
+      absl::StatusOr<BulkShape> shape = ChooseBulkShape(
+          graph_, root, flow.wanted, striped ? stripe->count : 1, MedianKnownUpload());
+      if (!shape.ok()) {
+        spdlog::error("no bulk tree for source {} of group {}: {}", key.second, key.first,
+                      shape.status().ToString());
         return;
       }
-      // Chain hops must be overlay links; without them fall back to latency.
-      [[fallthrough]];
+      spdlog::debug("bulk source {} of group {}: {} predicted {:.2f} s", key.second, key.first,
+                    BulkShapeName(shape->kind), shape->predicted_seconds);
+      flow.tree = std::move(shape->trees[striped ? stripe->index : 0]);
+      return;
     }
     default: {
       absl::StatusOr<LatencyFlowTree> t = LatencyFlowTree::Build(graph_, root, flow.wanted);
@@ -496,15 +507,21 @@ Planner::ReoptimizeResult Planner::Reoptimize() {
   const double keep = 1.0 - options_.hysteresis_percent / 100.0;
   if (rtts_changed_) {
     RebuildGraph();
+    std::set<SourceKey> bulk_done;
     for (auto& [key, flow] : flows_) {
-      if (flow.profile == v1::TREE_PROFILE_COST) continue;
+      if (flow.profile == v1::TREE_PROFILE_COST || bulk_done.contains(key)) continue;
+      if (flow.profile == v1::TREE_PROFILE_BULK) {
+        const std::vector<SourceKey> set = StripeSet(key);
+        bulk_done.insert(set.begin(), set.end());
+        const int changed = ReoptimizeBulk(set, keep);
+        result.applied += changed;
+        result.skipped += static_cast<int>(set.size()) - changed;
+        continue;
+      }
       Flow candidate = flow;
       BuildFlow(key, candidate);
-      const bool latency = flow.profile != v1::TREE_PROFILE_BULK;
-      const int64_t before =
-          latency ? MaxDelay(graph_, flow.tree, flow.wanted) : TreeCost(graph_, flow.tree);
-      const int64_t after = latency ? MaxDelay(graph_, candidate.tree, candidate.wanted)
-                                    : TreeCost(graph_, candidate.tree);
+      const int64_t before = MaxDelay(graph_, flow.tree, flow.wanted);
+      const int64_t after = MaxDelay(graph_, candidate.tree, candidate.wanted);
       if (before == kInvalidCost || (after != kInvalidCost && after < before * keep)) {
         flow = std::move(candidate);
         RefreshEntries(key);
@@ -542,6 +559,37 @@ Planner::ReoptimizeResult Planner::Reoptimize() {
   stats_.reoptimizations_applied += result.applied;
   stats_.reoptimizations_skipped += result.skipped;
   return result;
+}
+
+int Planner::ReoptimizeBulk(const std::vector<SourceKey>& set, double keep) {
+  std::vector<Flow> candidates;
+  std::vector<RootedTree> before_trees, after_trees;
+  int64_t before_cost = 0, after_cost = 0;
+  for (const SourceKey& k : set) {
+    const Flow& flow = flows_.at(k);
+    Flow& candidate = candidates.emplace_back(flow);
+    BuildFlow(k, candidate);
+    before_trees.push_back(flow.tree);
+    after_trees.push_back(candidate.tree);
+    const int64_t b = TreeCost(graph_, flow.tree), a = TreeCost(graph_, candidate.tree);
+    before_cost = (before_cost == kInvalidCost || b == kInvalidCost) ? kInvalidCost : before_cost + b;
+    after_cost = (after_cost == kInvalidCost || a == kInvalidCost) ? kInvalidCost : after_cost + a;
+  }
+  // The set moves together, so a forest's stripes never mix with another's:
+  // when it is predicted faster, or as fast and cheaper (shorter hops).
+  const double default_upload = MedianKnownUpload();
+  const double before_s = PredictBulkSeconds(graph_, before_trees, default_upload);
+  const double after_s = PredictBulkSeconds(graph_, after_trees, default_upload);
+  const bool better = after_cost != kInvalidCost &&
+                      (after_s < before_s * keep ||
+                       (after_s <= before_s && after_cost < before_cost * keep));
+  if (before_cost != kInvalidCost && !better) return 0;
+  for (size_t i = 0; i < set.size(); ++i) {
+    flows_.at(set[i]) = std::move(candidates[i]);
+    RefreshEntries(set[i]);
+  }
+  changed_groups_.insert(set.front().first);
+  return static_cast<int>(set.size());
 }
 
 // ---- Outputs ----------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include "canopy/v1/controller.pb.h"
 #include "controller/flow_tree.h"
 #include "controller/topology.h"
+#include "proto/stripe_source.h"
 #include "tree/overlay_graph.h"
 #include "tree/work_budget.h"
 
@@ -143,6 +144,17 @@ class Planner {
   void CreateFlow(const SourceKey& key, const std::string& ingress);
   void RemoveFlow(const SourceKey& key);
   void BuildFlow(const SourceKey& key, Flow& flow);
+  // True if every stripe of `stripe`'s set is a flow entering at `ingress`.
+  bool StripeSetComplete(const std::string& group, const Stripe& stripe,
+                         const std::string& ingress) const;
+  // The existing flows of `key`'s stripe set (just `key` for a plain source).
+  std::vector<SourceKey> StripeSet(const SourceKey& key) const;
+  // Re-plans the other stripes of a bulk stripe set after `key` came or went.
+  void RebuildStripeSiblings(const SourceKey& key);
+  // Re-plans the bulk flows of one stripe set (or one plain flow) and
+  // applies the new trees past the hysteresis `keep` factor. Returns how
+  // many flows changed.
+  int ReoptimizeBulk(const std::vector<SourceKey>& set, double keep);
   // Median upload capacity of the nodes that reported one (bit/s); what a
   // node of unknown capacity is assumed to have in bulk predictions.
   double MedianKnownUpload() const;

@@ -208,28 +208,73 @@ double DistributionTimeBound(double file_bits, double source_upload_bps, double 
   return t;
 }
 
-double PredictedDistributionSeconds(const OverlayGraph& graph, const RootedTree& tree,
-                                    double file_bits, double chunk_bits,
-                                    double default_upload_bps) {
+namespace {
+
+// Depth of the deepest vertex of `tree` (the root has depth 0).
+int TreeDepth(const RootedTree& tree) {
   const auto n = static_cast<VertexId>(tree.parent.size());
-  std::vector<int> children(n, 0);
-  for (VertexId v = 0; v < n; ++v) {
-    if (tree.parent[v] != kNoVertex) ++children[tree.parent[v]];
-  }
-  double rate = std::numeric_limits<double>::infinity();
-  for (VertexId v = 0; v < n; ++v) {
-    if (children[v] == 0) continue;
-    const int64_t up = graph.Vertex(v).upload_bps;
-    rate = std::min(rate, (up > 0 ? static_cast<double>(up) : default_upload_bps) / children[v]);
-  }
-  if (rate == std::numeric_limits<double>::infinity()) return 0;
   int depth = 0;
   for (VertexId v = 0; v < n; ++v) {
     int d = 0;
     for (VertexId u = v; u != kNoVertex && d <= n; u = tree.parent[u]) ++d;
     depth = std::max(depth, d - 1);
   }
-  return file_bits / rate + std::max(0, depth - 1) * chunk_bits / rate;
+  return depth;
+}
+
+// Children of every vertex summed over `trees`.
+std::vector<int> ChildCounts(absl::Span<const RootedTree> trees, VertexId n) {
+  std::vector<int> children(n, 0);
+  for (const RootedTree& t : trees) {
+    for (VertexId v = 0; v < n && v < static_cast<VertexId>(t.parent.size()); ++v) {
+      if (t.parent[v] != kNoVertex) ++children[t.parent[v]];
+    }
+  }
+  return children;
+}
+
+// Pipelined time of one tree whose forwarders share their upload over
+// `shared_children` (children over every tree they forward in).
+double PipelinedSeconds(const OverlayGraph& graph, const RootedTree& tree,
+                        const std::vector<int>& shared_children, double file_bits,
+                        double chunk_bits, double default_upload_bps) {
+  const auto n = static_cast<VertexId>(tree.parent.size());
+  std::vector<char> forwards(n, 0);
+  for (VertexId v = 0; v < n; ++v) {
+    if (tree.parent[v] != kNoVertex) forwards[tree.parent[v]] = 1;
+  }
+  double rate = std::numeric_limits<double>::infinity();
+  for (VertexId v = 0; v < n; ++v) {
+    if (!forwards[v]) continue;
+    const int64_t up = graph.Vertex(v).upload_bps;
+    rate = std::min(rate,
+                    (up > 0 ? static_cast<double>(up) : default_upload_bps) / shared_children[v]);
+  }
+  if (rate == std::numeric_limits<double>::infinity()) return 0;
+  return file_bits / rate + std::max(0, TreeDepth(tree) - 1) * chunk_bits / rate;
+}
+
+}  // namespace
+
+double PredictedDistributionSeconds(const OverlayGraph& graph, const RootedTree& tree,
+                                    double file_bits, double chunk_bits,
+                                    double default_upload_bps) {
+  const auto n = static_cast<VertexId>(tree.parent.size());
+  return PipelinedSeconds(graph, tree, ChildCounts({&tree, 1}, n), file_bits, chunk_bits,
+                          default_upload_bps);
+}
+
+double PredictedForestSeconds(const OverlayGraph& graph, const StripedForest& forest,
+                              double file_bits, double chunk_bits, double default_upload_bps) {
+  if (forest.stripes.empty()) return 0;
+  const std::vector<int> children = ChildCounts(forest.stripes, graph.VertexCount());
+  const double stripe_bits = file_bits / static_cast<double>(forest.stripes.size());
+  double slowest = 0;
+  for (const RootedTree& t : forest.stripes) {
+    slowest = std::max(slowest, PipelinedSeconds(graph, t, children, stripe_bits, chunk_bits,
+                                                 default_upload_bps));
+  }
+  return slowest;
 }
 
 }  // namespace canopy::tree

@@ -70,6 +70,15 @@ double DistributionTimeBound(double file_bits, double source_upload_bps, double 
 double PredictedDistributionSeconds(const OverlayGraph& graph, const RootedTree& tree,
                                     double file_bits, double chunk_bits, double default_upload_bps);
 
+// Predicted time to push `file_bits` split evenly over the forest's stripes,
+// each pipelined down its own tree as PredictedDistributionSeconds models it:
+// a vertex splits its upload over all its children in every stripe (the
+// source, interior in all of them, shares its upload by all), and the
+// forest finishes with its slowest stripe. 0 for a forest without edges.
+// REQUIRES: default_upload_bps > 0, every stripe's parent sized for `graph`.
+double PredictedForestSeconds(const OverlayGraph& graph, const StripedForest& forest,
+                              double file_bits, double chunk_bits, double default_upload_bps);
+
 }  // namespace canopy::tree
 
 #endif  // CANOPY_TREE_BULK_H_

@@ -305,6 +305,53 @@ TEST_F(PlannerTest, BulkProfilePicksTheShapePredictedToFinishFirst) {
   }
 }
 
+TEST_F(PlannerTest, BulkStripesOfOneSourceGetAForestThatSpreadsTheUpload) {
+  // Four fast receivers and four that can hardly upload: no chain can carry
+  // the stream (two slow members cannot both be last), and a star from the
+  // source splits its upload eight ways. A forest relays each stripe
+  // through another fast receiver.
+  planner_.AddNode(NodeSpec{"a", "10.0.0.1:7000", 0, 200'000'000});
+  const std::vector<std::string> fast = {"b", "c", "d", "e"}, slow = {"f", "g", "h", "i"};
+  for (const std::string& n : fast) planner_.AddNode(NodeSpec{n, "10.0.0.1:7001", 0, 200'000'000});
+  for (const std::string& n : slow) planner_.AddNode(NodeSpec{n, "10.0.0.1:7002", 0, 20'000'000});
+  v1::GroupPolicy policy;
+  policy.set_group("g");
+  policy.set_profile(v1::TREE_PROFILE_BULK);
+  policy.add_allowed_sources("s");  // covers every stripe of s
+  planner_.SetPolicy(policy);
+  v1::SourceFilter only_s;
+  only_s.set_mode(v1::FILTER_MODE_INCLUDE);
+  only_s.add_sources("s");
+  for (const std::string& n : fast) Join(n, "g", only_s);
+  for (const std::string& n : slow) Join(n, "g", only_s);
+  for (int i = 0; i < 4; ++i) Publish("a", "g", absl::StrCat("s#", i, "/4"));
+  EXPECT_TRUE(planner_.TakeRejections().empty());
+
+  std::map<std::string, int> relays_in;  // node → stripes it forwards in
+  for (int i = 0; i < 4; ++i) {
+    const std::string stripe = absl::StrCat("s#", i, "/4");
+    for (const std::string& n : fast) ASSERT_TRUE(Entry(n, stripe)) << n << " " << stripe;
+    for (const std::string& n : slow) {
+      ASSERT_TRUE(Entry(n, stripe)) << n << " " << stripe;
+      EXPECT_EQ(Entry(n, stripe)->children_size(), 0) << n << " relays " << stripe;
+    }
+    for (const std::string& n : fast) {
+      if (Entry(n, stripe)->children_size() > 0) ++relays_in[n];
+    }
+    EXPECT_LT(Entry("a", stripe)->children_size(), 8) << stripe;
+  }
+  // Every fast receiver relays exactly one stripe: the upload is spread.
+  for (const std::string& n : fast) EXPECT_EQ(relays_in[n], 1) << n;
+
+  // With one stripe gone the set is incomplete: the rest share one shape.
+  sources_["a"].erase({"g", "s#3/4"});
+  planner_.SetSources("a", sources_["a"]);
+  for (const std::string& n : fast) {
+    EXPECT_EQ(Children(*Entry(n, "s#0/4")), Children(*Entry(n, "s#1/4"))) << n;
+    EXPECT_EQ(Children(*Entry(n, "s#0/4")), Children(*Entry(n, "s#2/4"))) << n;
+  }
+}
+
 TEST_F(PlannerTest, NodeArrivingAfterTheFlowCanJoinIt) {
   Node("a");
   Node("b");

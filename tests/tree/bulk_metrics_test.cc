@@ -156,7 +156,7 @@ TEST(MetricsTest, ShortestPathTreeHasStretchOne) {
 
 TEST(BulkPredictionTest, ChainPaysOneChunkPerHopAStarSplitsTheUpload) {
   OverlayGraph g;
-  for (int i = 0; i < 4; ++i) g.AddVertex(VertexInfo{std::to_string(i), 0, 100});
+  for (int i = 0; i < 4; ++i) g.AddVertex(VertexInfo{std::to_string(i), 0, 100, ""});
   RootedTree chain{0, {kNoVertex, 0, 1, 2}, 0};
   RootedTree star{0, {kNoVertex, 0, 0, 0}, 0};
   // 1000 bits in 10-bit chunks at 100 bit/s: the chain streams at 100 bit/s
@@ -165,10 +165,36 @@ TEST(BulkPredictionTest, ChainPaysOneChunkPerHopAStarSplitsTheUpload) {
   EXPECT_DOUBLE_EQ(PredictedDistributionSeconds(g, star, 1000, 10, 1), 30.0);
   // Unknown uploads count as the default given.
   OverlayGraph unknown;
-  for (int i = 0; i < 4; ++i) unknown.AddVertex(VertexInfo{std::to_string(i), 0, 0});
+  for (int i = 0; i < 4; ++i) unknown.AddVertex(VertexInfo{std::to_string(i), 0, 0, ""});
   EXPECT_DOUBLE_EQ(PredictedDistributionSeconds(unknown, chain, 1000, 10, 50), 20.4);
   RootedTree lone{0, {kNoVertex, kNoVertex, kNoVertex, kNoVertex}, 0};
   EXPECT_EQ(PredictedDistributionSeconds(g, lone, 1000, 10, 1), 0);
+}
+
+TEST(BulkPredictionTest, ForestSharesTheSourceOverStripesAndEndsWithItsSlowestStripe) {
+  // Source 0 (upload 200), fast members 1 and 2 (200), slow members 3 and 4 (20).
+  OverlayGraph g;
+  const int64_t uploads[] = {200, 200, 200, 20, 20};
+  for (int i = 0; i < 5; ++i) g.AddVertex(VertexInfo{std::to_string(i), 0, uploads[i], ""});
+  // Stripe 0 through member 1, stripe 1 through member 2.
+  StripedForest forest;
+  forest.stripes.push_back(RootedTree{0, {kNoVertex, 0, 1, 1, 1}, 0});
+  forest.stripes.push_back(RootedTree{0, {kNoVertex, 2, 0, 2, 2}, 0});
+  // Each stripe carries 500 of the 1000 bits. The source feeds 2 children in
+  // all (100 each); members 1 and 2 feed 3 (66.7 each): the stripes stream
+  // at 200/3 and the deepest member waits one chunk.
+  const double rate = 200.0 / 3;
+  EXPECT_DOUBLE_EQ(PredictedForestSeconds(g, forest, 1000, 10, 1), 500 / rate + 10 / rate);
+  // The same members as a star from the source stream at 200/4 for the whole
+  // file: the forest is faster, as it spreads the upload.
+  RootedTree star{0, {kNoVertex, 0, 0, 0, 0}, 0};
+  EXPECT_LT(PredictedForestSeconds(g, forest, 1000, 10, 1),
+            PredictedDistributionSeconds(g, star, 1000, 10, 1));
+  // A stripe that hangs a member under a slow one is that slow, and one
+  // hop deeper.
+  forest.stripes[1].parent[4] = 3;
+  EXPECT_DOUBLE_EQ(PredictedForestSeconds(g, forest, 1000, 10, 1), 500 / 20.0 + 2 * 10 / 20.0);
+  EXPECT_EQ(PredictedForestSeconds(g, StripedForest{}, 1000, 10, 1), 0);
 }
 
 }  // namespace
