@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "canopy/object.h"
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   CLI::App app{"canopy-send: send a file as one object to a Canopy group"};
   std::string file, name;
   uint32_t chunk_kib = 1024;
+  int stripes = 1;
   canopy::PublisherOptions options;
   options.source = "send-" + std::to_string(getpid());
   app.add_option("FILE", file, "file to send")->required();
@@ -35,13 +38,20 @@ int main(int argc, char** argv) {
   app.add_option("--chunk-kib", chunk_kib, "chunk size in KiB")
       ->capture_default_str()
       ->check(CLI::Range(1u, 15u * 1024));
+  app.add_option("--stripes", stripes,
+                 "split the object over this many flows, so a bulk group's planner can give "
+                 "each its own tree (a striped forest)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-send", argc, argv)) return *exit_code;
 
-  auto publisher = canopy::Publisher::Open(options);
-  if (!publisher.ok()) {
-    std::fprintf(stderr, "canopy-send: %s\n", publisher.status().ToString().c_str());
-    return absl::IsInvalidArgument(publisher.status()) ? 2 : 1;
+  auto publishers = canopy::OpenStripedPublishers(options, stripes);
+  if (!publishers.ok()) {
+    std::fprintf(stderr, "canopy-send: %s\n", publishers.status().ToString().c_str());
+    return absl::IsInvalidArgument(publishers.status()) ? 2 : 1;
   }
+  std::vector<canopy::Publisher*> stripe_publishers;
+  for (const auto& p : *publishers) stripe_publishers.push_back(p.get());
   std::unique_ptr<canopy::examples::ProgressBar> bar;
   canopy::SendObjectOptions send_options;
   send_options.chunk_bytes = chunk_kib * 1024;
@@ -53,15 +63,18 @@ int main(int argc, char** argv) {
   if (stat(file.c_str(), &st) == 0)
     bar = std::make_unique<canopy::examples::ProgressBar>("canopy-send",
                                                           static_cast<uint64_t>(st.st_size));
-  absl::StatusOr<canopy::SentObject> sent = canopy::SendFile(**publisher, file, name, send_options);
+  absl::StatusOr<canopy::SentObject> sent =
+      canopy::SendFile(absl::MakeConstSpan(stripe_publishers), file, name, send_options);
   if (!sent.ok()) {
     std::fprintf(stderr, "canopy-send: %s\n", sent.status().ToString().c_str());
     return 1;
   }
-  absl::StatusOr<canopy::PublishResult> done = (*publisher)->Finish();
-  if (!done.ok()) {
-    std::fprintf(stderr, "canopy-send: %s\n", done.status().ToString().c_str());
-    return 1;
+  for (const auto& p : *publishers) {
+    absl::StatusOr<canopy::PublishResult> done = p->Finish();
+    if (!done.ok()) {
+      std::fprintf(stderr, "canopy-send: %s\n", done.status().ToString().c_str());
+      return 1;
+    }
   }
   const double mbit = sent->seconds > 0 ? sent->info.size * 8 / sent->seconds / 1e6 : 0;
   std::printf(

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "canopy/object.h"
+#include "proto/stripe_source.h"
 #include "src/object_codec.h"
 
 namespace canopy {
@@ -22,22 +23,79 @@ constexpr int kMaxResendRounds = 5;
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
-// One object being assembled.
+// Who sent a message: its publisher and, for a striped publisher, which of
+// its stripes (proto/stripe_source.h); an unstriped one is stripe 0 of 1.
+struct Sender {
+  std::string base;
+  int stripe = 0;
+  int stripes = 1;
+};
+
+Sender SenderOf(const std::string& source) {
+  if (std::optional<Stripe> s = ParseStripe(source)) return Sender{s->base, s->index, s->count};
+  return Sender{source, 0, 1};
+}
+
+// One object being assembled. Chunk i travels on stripe i % k as that
+// stripe's (i / k)-th chunk, right after the stripe's own manifest, and
+// every stripe ends with the END message.
 class Assembly {
  public:
-  Assembly(ObjectManifest manifest, std::string source, uint64_t manifest_sequence)
+  Assembly(ObjectManifest manifest, const std::string& source)
       : m_(std::move(manifest)),
-        source_(std::move(source)),
-        manifest_sequence_(manifest_sequence),
+        sender_(SenderOf(source)),
+        stripes_(sender_.stripes),
         landed_(m_.chunk_count, false),
         sha_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+    for (int s = 0; s < sender_.stripes; ++s) {
+      stripes_[s].source =
+          sender_.stripes == 1 ? sender_.base : StripeSourceId(sender_.base, s, sender_.stripes);
+    }
     EVP_DigestInit_ex(sha_.get(), EVP_sha256(), nullptr);
   }
 
   const ObjectManifest& manifest() const { return m_; }
-  const std::string& source() const { return source_; }
-  uint64_t SequenceOfChunk(uint32_t index) const { return manifest_sequence_ + 1 + index; }
-  uint64_t EndSequence() const { return manifest_sequence_ + 1 + m_.chunk_count; }
+  const std::string& publisher() const { return sender_.base; }
+  int stripe_count() const { return sender_.stripes; }
+  const std::string& StripeSource(int s) const { return stripes_[s].source; }
+  // True if `sender` is one of this object's stripes.
+  bool FromUs(const Sender& sender) const {
+    return sender.base == sender_.base && sender.stripes == sender_.stripes;
+  }
+
+  // Learns where stripe `s` starts: from its manifest's sequence, or from a
+  // chunk's (its manifest came that many messages earlier).
+  void SawManifest(int s, uint64_t sequence) {
+    if (!stripes_[s].manifest_sequence) stripes_[s].manifest_sequence = sequence;
+  }
+  void SawChunk(int s, uint32_t index, uint64_t sequence) {
+    SawManifest(s, sequence - 1 - index / sender_.stripes);
+  }
+  // Records a first-time (not resent) message of stripe `s`; true if it
+  // jumped past messages that never came.
+  bool Advance(int s, uint64_t sequence, uint64_t missed_before) {
+    StripeState& st = stripes_[s];
+    const bool jump = (st.highest != 0 && sequence > st.highest + 1) || missed_before > 0 ||
+                      (st.highest == 0 && st.manifest_sequence && sequence > *st.manifest_sequence);
+    st.highest = std::max(st.highest, sequence);
+    return jump;
+  }
+
+  // Where chunk `index` / stripe `s`'s END sits in its stripe, once known.
+  std::optional<uint64_t> SequenceOfChunk(uint32_t index) const {
+    const StripeState& st = stripes_[index % sender_.stripes];
+    if (!st.manifest_sequence) return std::nullopt;
+    return *st.manifest_sequence + 1 + index / sender_.stripes;
+  }
+  std::optional<uint64_t> EndSequence(int s) const {
+    if (!stripes_[s].manifest_sequence) return std::nullopt;
+    const uint32_t k = static_cast<uint32_t>(sender_.stripes);
+    const uint32_t chunks =
+        m_.chunk_count > static_cast<uint32_t>(s) ? (m_.chunk_count - s + k - 1) / k : 0;
+    return *stripes_[s].manifest_sequence + 1 + chunks;
+  }
+  uint64_t highest(int s) const { return stripes_[s].highest; }
+
   bool complete() const { return landed_count_ == m_.chunk_count && end_.has_value(); }
   uint32_t landed_count() const { return landed_count_; }
   bool landed(uint32_t index) const { return landed_[index]; }
@@ -83,9 +141,15 @@ class Assembly {
   }
 
  private:
+  struct StripeState {
+    std::string source;
+    std::optional<uint64_t> manifest_sequence;  // unknown until seen
+    uint64_t highest = 0;                       // highest first-time sequence
+  };
+
   const ObjectManifest m_;
-  const std::string source_;
-  const uint64_t manifest_sequence_;
+  const Sender sender_;
+  std::vector<StripeState> stripes_;
   std::vector<bool> landed_;
   uint32_t landed_count_ = 0;
   std::optional<Sha256> end_;
@@ -99,35 +163,58 @@ struct Ask {
   absl::Time at;
   int times = 0;
 };
+using AskKey = std::pair<int, uint64_t>;  // (stripe, sequence)
 
-// Sequence ranges [first, last] of what is missing below `highest` and due
-// to be asked for: never asked, or asked kResendAfter ago while nothing
-// else arrived since either (a long resend still flowing is not doubled).
-std::vector<std::pair<uint64_t, uint64_t>> MissingRanges(const Assembly& a, uint64_t highest,
-                                                         absl::Time now, absl::Time end_wait,
-                                                         absl::Time last_progress,
-                                                         const std::map<uint64_t, Ask>& asked) {
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  auto add = [&](uint64_t seq) {
-    auto it = asked.find(seq);
+// Per stripe, sequence ranges [first, last] of what is missing below the
+// stripe's highest sequence and due to be asked for: never asked, or asked
+// kResendAfter ago while nothing else arrived since either (a long resend
+// still flowing is not doubled).
+struct MissingRange {
+  int stripe;
+  uint64_t first, last;
+};
+std::vector<MissingRange> MissingRanges(const Assembly& a, absl::Time now, absl::Time end_wait,
+                                        absl::Time last_progress,
+                                        const std::map<AskKey, Ask>& asked) {
+  std::vector<MissingRange> ranges;
+  auto add = [&](int stripe, uint64_t seq) {
+    auto it = asked.find({stripe, seq});
     if (it != asked.end() &&
         (now - it->second.at < kResendAfter || now - last_progress < kResendAfter)) {
       return;
     }
-    if (!ranges.empty() && ranges.back().second + 1 == seq) {
-      ranges.back().second = seq;
+    if (!ranges.empty() && ranges.back().stripe == stripe && ranges.back().last + 1 == seq) {
+      ranges.back().last = seq;
     } else {
-      ranges.push_back({seq, seq});
+      ranges.push_back({stripe, seq, seq});
     }
   };
-  for (uint32_t i = 0; i < a.manifest().chunk_count; ++i) {
-    if (!a.landed(i) && a.SequenceOfChunk(i) <= highest) add(a.SequenceOfChunk(i));
+  const int k = a.stripe_count();
+  for (int s = 0; s < k; ++s) {
+    for (uint32_t i = s; i < a.manifest().chunk_count; i += k) {
+      std::optional<uint64_t> seq = a.SequenceOfChunk(i);
+      if (!a.landed(i) && seq && *seq <= a.highest(s)) add(s, *seq);
+    }
   }
-  // The END message: missing if later messages came, or if every chunk is
-  // here and it still has not come after a while.
-  if (!a.has_end() && (a.EndSequence() <= highest ||
-                       (a.landed_count() == a.manifest().chunk_count && now >= end_wait))) {
-    add(a.EndSequence());
+  // The END message: missing if a stripe went past it, or if every chunk is
+  // here and it still has not come after a while (asked of stripe 0).
+  if (!a.has_end()) {
+    bool past = false;
+    for (int s = 0; s < k && !past; ++s) {
+      std::optional<uint64_t> end = a.EndSequence(s);
+      if (end && *end <= a.highest(s)) {
+        add(s, *end);
+        past = true;
+      }
+    }
+    if (!past && a.landed_count() == a.manifest().chunk_count && now >= end_wait) {
+      for (int s = 0; s < k; ++s) {
+        if (std::optional<uint64_t> end = a.EndSequence(s)) {
+          add(s, *end);
+          break;
+        }
+      }
+    }
   }
   return ranges;
 }
@@ -161,21 +248,21 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
                                   : called + options.timeout;
   std::optional<Assembly> a;
   absl::Time started, first_byte = absl::InfiniteFuture();
-  uint64_t highest = 0;  // highest first-time sequence seen from the source
-  // Late join: the sequence asked for to get the manifest, per (source, id).
+  // Late join: when each stripe (by source) was asked for its manifest, per
+  // object id.
   std::map<std::pair<std::string, uint64_t>, absl::Time> asked_start;
   absl::Time next_repair = absl::InfiniteFuture(), end_wait = absl::InfiniteFuture();
   absl::Time last_progress = absl::InfinitePast();
-  std::map<uint64_t, Ask> asked;
-  auto is_done = [this](const std::string& source, uint64_t id) {
-    return std::find(done_.begin(), done_.end(), std::make_pair(source, id)) != done_.end();
+  std::map<AskKey, Ask> asked;
+  auto is_done = [this](const std::string& publisher, uint64_t id) {
+    return std::find(done_.begin(), done_.end(), std::make_pair(publisher, id)) != done_.end();
   };
 
   while (true) {
     const absl::Time now = absl::Now();
     if (a && a->complete()) {
       Sha256 actual;
-      done_.push_back({a->source(), a->manifest().object_id});
+      done_.push_back({a->publisher(), a->manifest().object_id});
       if (!a->DigestMatches(actual)) {
         return absl::DataLossError(absl::StrCat("object ", a->manifest().name,
                                                 ": SHA-256 of what arrived is ", HexDigest(actual),
@@ -184,34 +271,31 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
       ReceivedObject r;
       const ObjectManifest& m = a->manifest();
       r.info = ObjectInfo{m.name, m.size, m.chunk_bytes, m.chunk_count, HexDigest(actual)};
-      r.source = a->source();
+      r.source = a->publisher();
       r.seconds = Seconds(now - started);
       r.first_byte_seconds =
           Seconds((first_byte == absl::InfiniteFuture() ? now : first_byte) - called);
       return r;
     }
     if (a && now >= next_repair) {
-      std::vector<std::pair<uint64_t, uint64_t>> missing =
-          MissingRanges(*a, highest, now, end_wait, last_progress, asked);
-      for (const auto& [first, last] : missing) {
-        for (uint64_t seq = first; seq <= last; ++seq) {
-          Ask& ask = asked[seq];
+      std::vector<MissingRange> missing = MissingRanges(*a, now, end_wait, last_progress, asked);
+      for (const MissingRange& r : missing) {
+        for (uint64_t seq = r.first; seq <= r.last; ++seq) {
+          Ask& ask = asked[{r.stripe, seq}];
           ask.at = now;
           if (++ask.times > kMaxResendRounds) {
             return absl::DataLossError(absl::StrCat("object ", a->manifest().name, ": message ",
-                                                    seq, " of ", a->source(),
+                                                    seq, " of ", a->StripeSource(r.stripe),
                                                     " could not be fetched again"));
           }
         }
       }
-      {
-        for (const auto& [first, last] : missing) {
-          if (absl::Status s = subscriber_.RequestResend(a->source(), first, last); !s.ok()) {
-            return absl::DataLossError(absl::StrCat("object ", a->manifest().name,
-                                                    ": lost messages and cannot ask for them "
-                                                    "again: ",
-                                                    s.message()));
-          }
+      for (const MissingRange& r : missing) {
+        if (absl::Status s = subscriber_.RequestResend(a->StripeSource(r.stripe), r.first, r.last);
+            !s.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("object ", a->manifest().name,
+                           ": lost messages and cannot ask for them again: ", s.message()));
         }
       }
       // Look again while anything asked for is still missing.
@@ -234,34 +318,35 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
     if (!msg.ok()) return msg.status();
     absl::StatusOr<ObjectMessageKind> kind = PeekKind(msg->payload);
     if (!kind.ok()) continue;  // not an object message: someone else's traffic
+    const Sender sender = SenderOf(msg->source);
 
     if (!a) {
       if (*kind != ObjectMessageKind::kManifest) {
-        // The middle of an object: ask for it from its beginning, once.
+        // The middle of an object: ask this stripe for it from its
+        // manifest, once.
         absl::StatusOr<ChunkView> c = DecodeChunk(msg->payload);
-        if (!c.ok() || is_done(msg->source, c->object_id) || msg->sequence <= c->index + 1) {
-          continue;
-        }
+        if (!c.ok() || is_done(sender.base, c->object_id)) continue;
+        const uint64_t behind = c->index / sender.stripes + 1;  // messages since the manifest
+        if (msg->sequence <= behind) continue;
         auto key = std::make_pair(msg->source, c->object_id);
         if (asked_start.count(key) == 0) {
           asked_start[key] = absl::Now();
-          const uint64_t manifest_sequence = msg->sequence - c->index - 1;
-          subscriber_.RequestResend(msg->source, manifest_sequence, msg->sequence - 1)
+          subscriber_.RequestResend(msg->source, msg->sequence - behind, msg->sequence - 1)
               .IgnoreError();
         }
         continue;
       }
       absl::StatusOr<ObjectManifest> m = DecodeManifest(msg->payload);
-      if (!m.ok() || is_done(msg->source, m->object_id)) continue;
+      if (!m.ok() || is_done(sender.base, m->object_id)) continue;
       if (use_buffer && grow_into == nullptr && m->size > buffer.size()) {
-        done_.push_back({msg->source, m->object_id});
+        done_.push_back({sender.base, m->object_id});
         return absl::FailedPreconditionError(absl::StrCat(
             "object ", m->name, " is ", m->size, " bytes; the buffer holds ", buffer.size()));
       }
       ObjectInfo info{m->name, m->size, m->chunk_bytes, m->chunk_count, ""};
       if (options.on_start) {
         if (absl::Status s = options.on_start(info); !s.ok()) {
-          done_.push_back({msg->source, m->object_id});
+          done_.push_back({sender.base, m->object_id});
           return s;
         }
       }
@@ -270,39 +355,53 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
         buffer = absl::Span<char>(grow_into->data(), grow_into->size());
       }
       started = absl::Now();
-      a.emplace(*std::move(m), msg->source, msg->sequence);
-      highest = msg->sequence;
+      a.emplace(*std::move(m), msg->source);
+      a->SawManifest(sender.stripe, msg->sequence);
+      a->Advance(sender.stripe, msg->sequence, 0);
       // Anything already seen past the manifest (a late join) is missing.
       next_repair = absl::Now();
       if (a->manifest().chunk_count == 0) end_wait = absl::Now() + kResendAfter;
       continue;
     }
 
-    if (msg->source != a->source()) continue;
-    if (!msg->resent) {
-      // A jump: messages in between were lost, or skipped before the
-      // manifest came (a late join). Either way they are missing now.
-      if (msg->sequence > highest + 1 || msg->missed_before > 0) {
-        next_repair = std::min(next_repair, absl::Now());
+    if (!a->FromUs(sender)) continue;
+    if (*kind == ObjectMessageKind::kManifest) {
+      // Another stripe's copy of the manifest: where that stripe starts.
+      absl::StatusOr<ObjectManifest> m = DecodeManifest(msg->payload);
+      if (m.ok() && m->object_id == a->manifest().object_id) {
+        a->SawManifest(sender.stripe, msg->sequence);
+        if (!msg->resent && a->Advance(sender.stripe, msg->sequence, msg->missed_before)) {
+          next_repair = std::min(next_repair, absl::Now());
+        }
       }
-      highest = std::max(highest, msg->sequence);
+      continue;  // or a later object's manifest
     }
     if (*kind == ObjectMessageKind::kEnd) {
       absl::StatusOr<std::pair<uint64_t, Sha256>> end = DecodeEnd(msg->payload);
       if (end.ok() && end->first == a->manifest().object_id) {
         a->SetEnd(end->second);
-        asked.erase(msg->sequence);
+        asked.erase({sender.stripe, msg->sequence});
+        if (!msg->resent && a->Advance(sender.stripe, msg->sequence, msg->missed_before)) {
+          next_repair = std::min(next_repair, absl::Now());
+        }
       }
       continue;
     }
-    if (*kind != ObjectMessageKind::kChunk) continue;  // a later object's manifest
     absl::StatusOr<ChunkView> c = DecodeChunk(msg->payload);
     if (!c.ok() || c->object_id != a->manifest().object_id) continue;
     if (c->index >= a->manifest().chunk_count ||
-        c->data.size() != a->manifest().ChunkSize(c->index)) {
+        c->data.size() != a->manifest().ChunkSize(c->index) ||
+        static_cast<int>(c->index % a->stripe_count()) != sender.stripe ||
+        msg->sequence <= c->index / a->stripe_count() + 1) {
       return absl::DataLossError(absl::StrCat("object ", a->manifest().name, ": chunk ", c->index,
-                                              " has ", c->data.size(),
-                                              " bytes; the manifest disagrees"));
+                                              " of ", msg->source, " has ", c->data.size(),
+                                              " bytes or a place the manifest disagrees with"));
+    }
+    a->SawChunk(sender.stripe, c->index, msg->sequence);
+    // A jump: messages in between were lost, or skipped before the manifest
+    // came (a late join). Either way they are missing now.
+    if (!msg->resent && a->Advance(sender.stripe, msg->sequence, msg->missed_before)) {
+      next_repair = std::min(next_repair, absl::Now());
     }
     if (a->landed(c->index)) continue;  // a duplicate resend
     if (ChunkHash(c->data) != c->xxh3) {
@@ -312,7 +411,7 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
     }
     if (first_byte == absl::InfiniteFuture()) first_byte = absl::Now();
     last_progress = absl::Now();
-    asked.erase(msg->sequence);
+    asked.erase({sender.stripe, msg->sequence});
     absl::string_view landed = a->Land(c->index, c->data, buffer, use_buffer);
     if (options.on_chunk) {
       options.on_chunk(static_cast<uint64_t>(c->index) * a->manifest().chunk_bytes, landed);

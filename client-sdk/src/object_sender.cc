@@ -14,6 +14,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/object.h"
+#include "proto/stripe_source.h"
 #include "src/object_codec.h"
 
 namespace canopy {
@@ -35,8 +36,36 @@ absl::Status ErrnoStatus(const std::string& what, int err) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::unique_ptr<Publisher>>> OpenStripedPublishers(
+    const PublisherOptions& options, int stripes) {
+  if (stripes < 1 || stripes > kMaxStripes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stripes must be 1..", kMaxStripes, ", not ", stripes));
+  }
+  if (ParseStripe(options.source)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("source '", options.source, "' already names a stripe"));
+  }
+  std::vector<std::unique_ptr<Publisher>> out;
+  for (int i = 0; i < stripes; ++i) {
+    PublisherOptions stripe = options;
+    if (stripes > 1) stripe.source = StripeSourceId(options.source, i, stripes);
+    absl::StatusOr<std::unique_ptr<Publisher>> p = Publisher::Open(std::move(stripe));
+    if (!p.ok()) return p.status();
+    out.push_back(*std::move(p));
+  }
+  return out;
+}
+
 absl::StatusOr<SentObject> SendObject(Publisher& publisher, absl::string_view name,
                                       absl::string_view data, const SendObjectOptions& options) {
+  Publisher* const one[] = {&publisher};
+  return SendObject(absl::MakeConstSpan(one), name, data, options);
+}
+
+absl::StatusOr<SentObject> SendObject(absl::Span<Publisher* const> stripes, absl::string_view name,
+                                      absl::string_view data, const SendObjectOptions& options) {
+  if (stripes.empty()) return absl::InvalidArgumentError("no publisher to send through");
   if (name.empty() || name.size() > kMaxObjectNameBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("object name must be 1..", kMaxObjectNameBytes, " bytes"));
@@ -54,7 +83,11 @@ absl::StatusOr<SentObject> SendObject(Publisher& publisher, absl::string_view na
   if (count > UINT32_MAX) return absl::InvalidArgumentError("object has too many chunks");
   m.chunk_count = static_cast<uint32_t>(count);
   m.name = std::string(name);
-  if (absl::Status s = publisher.Send(EncodeManifest(m)); !s.ok()) return s;
+  // Every stripe starts with the manifest, so each can be repaired alone.
+  const std::string manifest = EncodeManifest(m);
+  for (Publisher* p : stripes) {
+    if (absl::Status s = p->Send(manifest); !s.ok()) return s;
+  }
 
   // The digest advances with the chunks, so the first chunk leaves at once.
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
@@ -67,14 +100,17 @@ absl::StatusOr<SentObject> SendObject(Publisher& publisher, absl::string_view na
     EVP_DigestUpdate(sha.get(), chunk.data(), chunk.size());
     const std::array<char, kChunkHeaderBytes> header = EncodeChunkHeader(m.object_id, i, chunk);
     const absl::string_view parts[] = {absl::string_view(header.data(), header.size()), chunk};
-    if (absl::Status s = publisher.SendGathered(parts); !s.ok()) return s;
+    if (absl::Status s = stripes[i % stripes.size()]->SendGathered(parts); !s.ok()) return s;
     if (options.on_progress)
       options.on_progress(static_cast<uint64_t>(i) * m.chunk_bytes + chunk.size());
   }
   Sha256 digest{};
   unsigned int digest_len = 0;
   EVP_DigestFinal_ex(sha.get(), digest.data(), &digest_len);
-  if (absl::Status s = publisher.Send(EncodeEnd(m.object_id, digest)); !s.ok()) return s;
+  const std::string end = EncodeEnd(m.object_id, digest);
+  for (Publisher* p : stripes) {
+    if (absl::Status s = p->Send(end); !s.ok()) return s;
+  }
 
   SentObject sent;
   sent.info = ObjectInfo{m.name, m.size, m.chunk_bytes, m.chunk_count, HexDigest(digest)};
@@ -83,6 +119,12 @@ absl::StatusOr<SentObject> SendObject(Publisher& publisher, absl::string_view na
 }
 
 absl::StatusOr<SentObject> SendFile(Publisher& publisher, const std::string& path,
+                                    absl::string_view name, const SendObjectOptions& options) {
+  Publisher* const one[] = {&publisher};
+  return SendFile(absl::MakeConstSpan(one), path, name, options);
+}
+
+absl::StatusOr<SentObject> SendFile(absl::Span<Publisher* const> stripes, const std::string& path,
                                     absl::string_view name, const SendObjectOptions& options) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", path), errno);
@@ -95,12 +137,12 @@ absl::StatusOr<SentObject> SendFile(Publisher& publisher, const std::string& pat
                                                           : path.find_last_of('/') + 1)
                                         : std::string(name);
   const size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0) return SendObject(publisher, base, absl::string_view(), options);
+  if (size == 0) return SendObject(stripes, base, absl::string_view(), options);
   void* mapped = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (mapped == MAP_FAILED) return ErrnoStatus(absl::StrCat("cannot map ", path), errno);
   absl::Cleanup unmap = [mapped, size] { munmap(mapped, size); };
   madvise(mapped, size, MADV_SEQUENTIAL);
-  return SendObject(publisher, base, absl::string_view(static_cast<const char*>(mapped), size),
+  return SendObject(stripes, base, absl::string_view(static_cast<const char*>(mapped), size),
                     options);
 }
 

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -144,6 +145,81 @@ TEST(ObjectTest, ACorruptedChunkIsCaughtAndFetchedAgain) {
   EXPECT_THAT(overlay.node("node-b").Stderr(), HasSubstr("fault injection"));
 }
 
+TEST(ObjectTest, AStripedObjectTravelsAForestAndArrivesWholeEvenThroughAFaultyRelay) {
+  Overlay overlay;
+  // A fast source, two fast receivers and two that can hardly upload: the
+  // bulk planner gives each stripe its own tree through a fast receiver.
+  overlay.StartNode("node-a", 0, {"--upload-bps", "200000000"});
+  overlay.StartNode("node-b", 0, {"--upload-bps", "200000000"});
+  overlay.StartNode("node-c", 0, {"--upload-bps", "200000000"});
+  // node-d also damages every 7th message it hands its subscriber.
+  overlay.StartNode("node-d", 0, {"--upload-bps", "20000000", "--fault-flip-every", "7"});
+  overlay.StartNode("node-e", 0, {"--upload-bps", "20000000"});
+  {
+    grpc::ClientContext context;
+    v1::GroupPolicy policy, response;
+    policy.set_group("ckpt");
+    policy.set_profile(v1::TREE_PROFILE_BULK);
+    policy.add_allowed_sources("trainer");  // covers its stripes
+    ASSERT_TRUE(overlay.stub().SetPolicy(&context, policy, &response).ok());
+  }
+  std::vector<std::unique_ptr<Subscriber>> subs;
+  for (const char* node : {"node-b", "node-c", "node-d", "node-e"})
+    subs.push_back(Join(overlay, node, "ckpt"));
+  auto stripes = OpenStripedPublishers({overlay.client_address("node-a"), "ckpt", "trainer"}, 2);
+  ASSERT_TRUE(stripes.ok()) << stripes.status();
+  // Both stripes are planned: each through a different fast receiver, the
+  // slow ones relay nothing.
+  v1::GetTreeResponse tree;
+  auto relays = [](const v1::SourceTree& t) {
+    std::set<std::string> parents;
+    for (const v1::TreeEdge& e : t.edges()) parents.insert(e.parent());
+    parents.erase(t.root());
+    return parents;
+  };
+  ASSERT_TRUE(overlay.AwaitTree(
+      "ckpt",
+      [&](const v1::GetTreeResponse& r) {
+        if (r.trees_size() != 2) return false;
+        const std::set<std::string> r0 = relays(r.trees(0)), r1 = relays(r.trees(1));
+        return r0.size() == 1 && r1.size() == 1 && r0 != r1 && r.trees(0).edges_size() == 4 &&
+               r.trees(1).edges_size() == 4;
+      },
+      &tree))
+      << tree.DebugString();
+  for (const v1::SourceTree& t : tree.trees()) {
+    EXPECT_THAT(relays(t),
+                ::testing::Not(::testing::Contains(::testing::AnyOf("node-d", "node-e"))));
+  }
+  ASSERT_TRUE(overlay.AwaitTablesApplied());
+
+  std::vector<Publisher*> publishers;
+  for (auto& p : *stripes) publishers.push_back(p.get());
+  const std::string data = RandomBytes((6 << 20) + 999, 7);
+  SendObjectOptions options;
+  options.chunk_bytes = 128 << 10;  // 49 chunks: 25 on stripe 0, 24 on stripe 1
+  auto sent = SendObject(absl::MakeConstSpan(publishers), "striped.bin", data, options);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  for (auto& sub : subs) {
+    std::vector<char> buffer(data.size());
+    ReceiveObjectOptions ro;
+    ro.timeout = kWait;
+    uint64_t chunks = 0;
+    ro.on_chunk = [&](uint64_t offset, absl::string_view bytes) {
+      EXPECT_EQ(bytes, absl::string_view(data).substr(offset, bytes.size()));
+      ++chunks;
+    };
+    ObjectReceiver receiver(*sub);
+    auto got = receiver.ReceiveInto(absl::MakeSpan(buffer), ro);
+    ASSERT_TRUE(got.ok()) << got.status() << overlay.Logs();
+    EXPECT_EQ(got->source, "trainer");
+    EXPECT_EQ(got->info.sha256_hex, sent->info.sha256_hex);
+    EXPECT_EQ(chunks, 49u);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), buffer.begin()));
+  }
+  EXPECT_THAT(overlay.node("node-d").Stderr(), HasSubstr("fault injection"));
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
@@ -151,7 +227,10 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-TEST(ObjectTest, AReceiverKilledAndRestartedMidTransferStillGetsTheWholeObject) {
+// canopy-recv is SIGKILLed a quarter into a transfer sent over `stripes`
+// stripes and started again: it joins mid-object, fetches the beginning
+// from the nodes, and writes the whole file.
+void KillAndRestartReceiverMidTransfer(int stripe_count) {
   Overlay overlay;
   overlay.StartNode("node-a");
   overlay.StartNode("node-b");
@@ -161,7 +240,11 @@ TEST(ObjectTest, AReceiverKilledAndRestartedMidTransferStillGetsTheWholeObject) 
       BinaryPath("canopy-recv"), "--node", overlay.client_address("node-b"), "--group", "ckpt",
       "--out", dir, "--timeout-s", "60"});
   ASSERT_TRUE(recv->WaitForStderr("joined", kWait)) << recv->Stderr();
-  auto pub = Source(overlay, "node-a", "ckpt");
+  auto stripes =
+      OpenStripedPublishers({overlay.client_address("node-a"), "ckpt", "trainer"}, stripe_count);
+  ASSERT_TRUE(stripes.ok()) << stripes.status();
+  std::vector<Publisher*> publishers;
+  for (auto& p : *stripes) publishers.push_back(p.get());
   const std::string data = RandomBytes(8 << 20, 6);
   SendObjectOptions options;
   options.chunk_bytes = 128 << 10;  // 64 chunks
@@ -177,12 +260,20 @@ TEST(ObjectTest, AReceiverKilledAndRestartedMidTransferStillGetsTheWholeObject) 
       ASSERT_TRUE(again->WaitForStderr("joined", kWait)) << again->Stderr();
     }
   };
-  auto sent = SendObject(*pub, "resumed.bin", data, options);
+  auto sent = SendObject(absl::MakeConstSpan(publishers), "resumed.bin", data, options);
   ASSERT_TRUE(sent.ok()) << sent.status();
   ASSERT_NE(again, nullptr);
   ASSERT_EQ(again->Wait(kWait), 0) << again->Stderr() << overlay.Logs();
   EXPECT_THAT(again->StdoutLines().back(), HasSubstr(sent->info.sha256_hex));
   EXPECT_TRUE(ReadFile(dir + "/resumed.bin") == data);
+}
+
+TEST(ObjectTest, AReceiverKilledAndRestartedMidTransferStillGetsTheWholeObject) {
+  KillAndRestartReceiverMidTransfer(1);
+}
+
+TEST(ObjectTest, AReceiverRestartedMidTransferOfAStripedObjectGetsEveryStripe) {
+  KillAndRestartReceiverMidTransfer(3);
 }
 
 // The digest of one JSON summary line.
@@ -198,10 +289,9 @@ TEST(ObjectTest, ParamBroadcastExampleDeliversTheCheckpointToEveryWorker) {
   overlay.StartNode("node-c");
   std::vector<std::unique_ptr<Process>> workers;
   for (const char* node : {"node-b", "node-c"}) {
-    workers.push_back(std::make_unique<Process>(
-        std::vector<std::string>{BinaryPath("param_broadcast"), "--role", "worker", "--node",
-                                 overlay.client_address(node), "--group", "workers",
-                                 "--max-mib", "16"}));
+    workers.push_back(std::make_unique<Process>(std::vector<std::string>{
+        BinaryPath("param_broadcast"), "--role", "worker", "--node", overlay.client_address(node),
+        "--group", "workers", "--max-mib", "16"}));
     ASSERT_TRUE(workers.back()->WaitForStderr("joined", kWait)) << workers.back()->Stderr();
   }
   Process trainer({BinaryPath("param_broadcast"), "--role", "trainer", "--node",

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -50,10 +51,31 @@ absl::StatusOr<SentObject> SendObject(Publisher& publisher, absl::string_view na
                                       absl::string_view data,
                                       const SendObjectOptions& options = {});
 
+// Sends `data` as object `name` over the stripes of a striped publisher
+// (OpenStripedPublishers): every stripe carries the manifest and the end
+// message, chunk i travels on stripes[i % stripes.size()]. The planner may
+// give each stripe its own tree (a striped forest), spreading the upload over
+// more receivers. Blocks while any stripe's tree applies back pressure.
+// One publisher is SendObject above.
+absl::StatusOr<SentObject> SendObject(absl::Span<Publisher* const> stripes, absl::string_view name,
+                                      absl::string_view data,
+                                      const SendObjectOptions& options = {});
+
+// Opens `stripes` publishers (1..64) for `options.source`: stripe i
+// publishes as "<source>#i/<stripes>", which the group's allow-list and its
+// subscribers' filters match as `source` itself. One stripe is a plain
+// Publisher. Errors as Publisher::Open, or InvalidArgument for a bad count
+// or a source that already names a stripe.
+absl::StatusOr<std::vector<std::unique_ptr<Publisher>>> OpenStripedPublishers(
+    const PublisherOptions& options, int stripes);
+
 // Maps the file at `path` read-only and sends it as object `name` (default:
 // the file's base name). NotFound / PermissionDenied / InvalidArgument for a
 // file that cannot be read.
 absl::StatusOr<SentObject> SendFile(Publisher& publisher, const std::string& path,
+                                    absl::string_view name = "",
+                                    const SendObjectOptions& options = {});
+absl::StatusOr<SentObject> SendFile(absl::Span<Publisher* const> stripes, const std::string& path,
                                     absl::string_view name = "",
                                     const SendObjectOptions& options = {});
 
@@ -73,7 +95,7 @@ struct ReceiveObjectOptions {
 
 struct ReceivedObject {
   ObjectInfo info;
-  std::string source;             // publisher that sent it
+  std::string source;             // publisher that sent it (without a stripe suffix)
   double seconds = 0;             // manifest to verified completion
   double first_byte_seconds = 0;  // from the call to the first chunk
 };
