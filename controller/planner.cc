@@ -278,9 +278,10 @@ void Planner::RemoveFlow(const SourceKey& key) {
   } else if (profile == v1::TREE_PROFILE_COST) {
     RebuildShared(key.first);
     for (const SourceKey& k : group_flows->second) RefreshEntries(k);
-  } else {
-    RebuildStripeSiblings(key);  // an incomplete stripe set is no forest
   }
+  // The other stripes of a set keep their trees: a set whose publisher is
+  // done goes away stripe by stripe, and moving the rest would relink
+  // transfers still in flight.
   changed_groups_.insert(key.first);
 }
 
@@ -575,14 +576,14 @@ int Planner::ReoptimizeBulk(const std::vector<SourceKey>& set, double keep) {
     before_cost = (before_cost == kInvalidCost || b == kInvalidCost) ? kInvalidCost : before_cost + b;
     after_cost = (after_cost == kInvalidCost || a == kInvalidCost) ? kInvalidCost : after_cost + a;
   }
-  // The set moves together, so a forest's stripes never mix with another's:
-  // when it is predicted faster, or as fast and cheaper (shorter hops).
+  // The set moves together, so a forest's stripes never mix with another's,
+  // and only when it is predicted faster: RTTs swing under a bulk transfer's
+  // own load, and moving a transfer to shorter hops that carry no more
+  // costs relinking everything in flight.
   const double default_upload = MedianKnownUpload();
   const double before_s = PredictBulkSeconds(graph_, before_trees, default_upload);
   const double after_s = PredictBulkSeconds(graph_, after_trees, default_upload);
-  const bool better = after_cost != kInvalidCost &&
-                      (after_s < before_s * keep ||
-                       (after_s <= before_s && after_cost < before_cost * keep));
+  const bool better = after_cost != kInvalidCost && after_s < before_s * keep;
   if (before_cost != kInvalidCost && !better) return 0;
   for (size_t i = 0; i < set.size(); ++i) {
     flows_.at(set[i]) = std::move(candidates[i]);

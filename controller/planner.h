@@ -149,7 +149,7 @@ class Planner {
                          const std::string& ingress) const;
   // The existing flows of `key`'s stripe set (just `key` for a plain source).
   std::vector<SourceKey> StripeSet(const SourceKey& key) const;
-  // Re-plans the other stripes of a bulk stripe set after `key` came or went.
+  // Re-plans the other stripes of a bulk stripe set after `key` completed it.
   void RebuildStripeSiblings(const SourceKey& key);
   // Re-plans the bulk flows of one stripe set (or one plain flow) and
   // applies the new trees past the hysteresis `keep` factor. Returns how

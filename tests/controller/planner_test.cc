@@ -343,9 +343,25 @@ TEST_F(PlannerTest, BulkStripesOfOneSourceGetAForestThatSpreadsTheUpload) {
   // Every fast receiver relays exactly one stripe: the upload is spread.
   for (const std::string& n : fast) EXPECT_EQ(relays_in[n], 1) << n;
 
-  // With one stripe gone the set is incomplete: the rest share one shape.
+  // RTTs that swing under the transfer's own load do not move it: other
+  // hops would not carry it any faster.
+  const std::vector<std::string> before = Children(*Entry("a", "s#0/4"));
+  planner_.ReportRtts("a", {{"f", 10}, {"g", 10}, {"h", 10}, {"i", 10}});
+  for (const std::string& n : fast) {
+    planner_.ReportRtts(n, {{"f", 50'000}, {"g", 50'000}, {"h", 50'000}, {"i", 50'000}});
+  }
+  EXPECT_EQ(planner_.Reoptimize().applied, 0);
+  EXPECT_EQ(Children(*Entry("a", "s#0/4")), before);
+
+  // One stripe's flow ending does not move the others' transfers.
+  std::map<std::string, std::vector<std::string>> kept;
+  for (const std::string& n : fast) kept[n] = Children(*Entry(n, "s#1/4"));
   sources_["a"].erase({"g", "s#3/4"});
   planner_.SetSources("a", sources_["a"]);
+  EXPECT_FALSE(Entry("b", "s#3/4"));
+  for (const std::string& n : fast) EXPECT_EQ(Children(*Entry(n, "s#1/4")), kept[n]) << n;
+  // A full re-plan of the incomplete set gives its stripes one shape again.
+  planner_.ReplanAll();
   for (const std::string& n : fast) {
     EXPECT_EQ(Children(*Entry(n, "s#0/4")), Children(*Entry(n, "s#1/4"))) << n;
     EXPECT_EQ(Children(*Entry(n, "s#0/4")), Children(*Entry(n, "s#2/4"))) << n;
