@@ -118,6 +118,7 @@ void ControllerSession::RunHeartbeats() {
     v1::NodeReport report;
     report.mutable_heartbeat()->set_table_version(state_.version());
     Write(report);
+    clients_.ExpireLingeringSources();
     if (absl::Now() >= next_refresh) {
       ReportLocalState();
       next_refresh = absl::Now() + options_.refresh_interval;

@@ -6,7 +6,9 @@
 
 namespace canopy::node {
 
-LocalClients::LocalClients(std::function<void()> on_change) : on_change_(std::move(on_change)) {}
+LocalClients::LocalClients(std::function<void()> on_change, absl::Duration source_linger,
+                           std::function<absl::Time()> now)
+    : on_change_(std::move(on_change)), source_linger_(source_linger), now_(std::move(now)) {}
 
 void LocalClients::AddSubscriber(std::shared_ptr<SubscriberQueue> subscriber) {
   {
@@ -40,7 +42,9 @@ void LocalClients::AddSource(const std::string& group, const std::string& source
   bool added;
   {
     absl::MutexLock lock(&mu_);
-    added = ++sources_[{group, source}] == 1;
+    const auto key = std::make_pair(group, source);
+    const bool was_lingering = lingering_.erase(key) > 0;  // then still reported
+    added = ++sources_[key] == 1 && !was_lingering;
   }
   if (added) on_change_();
 }
@@ -49,13 +53,37 @@ void LocalClients::RemoveSource(const std::string& group, const std::string& sou
   bool removed = false;
   {
     absl::MutexLock lock(&mu_);
-    auto it = sources_.find({group, source});
-    if (it != sources_.end() && --it->second == 0) {
-      sources_.erase(it);
-      removed = true;
+    const auto key = std::make_pair(group, source);
+    auto it = sources_.find(key);
+    if (it == sources_.end() || it->second == 0) return;
+    if (--it->second == 0) {
+      if (source_linger_ > absl::ZeroDuration()) {
+        lingering_[key] = now_() + source_linger_;
+      } else {
+        sources_.erase(it);
+        removed = true;
+      }
     }
   }
   if (removed) on_change_();
+}
+
+void LocalClients::ExpireLingeringSources() {
+  bool expired = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = now_();
+    for (auto it = lingering_.begin(); it != lingering_.end();) {
+      if (it->second > now) {
+        ++it;
+        continue;
+      }
+      sources_.erase(it->first);
+      it = lingering_.erase(it);
+      expired = true;
+    }
+  }
+  if (expired) on_change_();
 }
 
 v1::MembershipReport LocalClients::NextMembershipReport() {

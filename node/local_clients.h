@@ -12,6 +12,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "canopy/v1/controller.pb.h"
 #include "node/subscriber_queue.h"
 
@@ -26,7 +28,13 @@ namespace canopy::node {
 // outside the lock.
 class LocalClients {
  public:
-  explicit LocalClients(std::function<void()> on_change);
+  // A source whose last publisher left stays reported for `source_linger`
+  // (measured with `now`), so the tail of its stream still travels its
+  // tree and receivers that are behind can still have it repaired; a
+  // publisher of it that comes back within the linger continues the flow.
+  explicit LocalClients(std::function<void()> on_change,
+                        absl::Duration source_linger = absl::ZeroDuration(),
+                        std::function<absl::Time()> now = absl::Now);
   LocalClients(const LocalClients&) = delete;
   LocalClients& operator=(const LocalClients&) = delete;
 
@@ -38,9 +46,12 @@ class LocalClients {
   std::vector<std::shared_ptr<SubscriberQueue>> Subscribers(const std::string& group) const;
 
   // Counts a publisher of (group, source); the source is reported while the
-  // count is above zero.
+  // count is above zero, and for the linger after it dropped to zero.
   void AddSource(const std::string& group, const std::string& source);
   void RemoveSource(const std::string& group, const std::string& source);
+  // Stops reporting sources whose linger ended; runs the change callback
+  // if there were any. Call it periodically (the heartbeat does).
+  void ExpireLingeringSources();
 
   // A new membership snapshot with the next report sequence: one entry per
   // group with subscribers, carrying the merged filter (RFC 3376 §3.2).
@@ -67,7 +78,12 @@ class LocalClients {
   mutable absl::Mutex mu_;
   std::map<std::string, std::vector<std::shared_ptr<SubscriberQueue>>> by_group_
       ABSL_GUARDED_BY(mu_);
+  const absl::Duration source_linger_;
+  const std::function<absl::Time()> now_;
+  // Publishers per source; 0 while a source lingers.
   std::map<std::pair<std::string, std::string>, int> sources_ ABSL_GUARDED_BY(mu_);
+  // Sources without publishers → when they stop being reported.
+  std::map<std::pair<std::string, std::string>, absl::Time> lingering_ ABSL_GUARDED_BY(mu_);
   uint64_t report_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -62,6 +62,12 @@ int main(int argc, char** argv) {
                  "children that move here or fall behind resume without loss")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+  uint32_t source_linger_ms = 30000;
+  app.add_option("--source-linger-ms", source_linger_ms,
+                 "keep a source's flow this long after its last local publisher left, so the "
+                 "tail of its stream reaches receivers that are behind and can be repaired")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 3600u * 1000));
   uint32_t probe_interval_ms = 1000;
   app.add_option("--probe-interval-ms", probe_interval_ms,
                  "measure the RTT to each peer this often (reported to the controller as link "
@@ -136,9 +142,11 @@ int main(int argc, char** argv) {
   canopy::node::TrafficCounters traffic;
   // Set once the session exists; clients may connect before that.
   std::atomic<canopy::node::ControllerSession*> live_session{nullptr};
-  canopy::node::LocalClients clients([&live_session] {
-    if (auto* s = live_session.load()) s->ReportLocalState();
-  });
+  canopy::node::LocalClients clients(
+      [&live_session] {
+        if (auto* s = live_session.load()) s->ReportLocalState();
+      },
+      absl::Milliseconds(source_linger_ms));
 
   canopy::node::RelayOptions relay_options;
   relay_options.node_id = id;

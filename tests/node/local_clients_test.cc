@@ -72,6 +72,35 @@ TEST(LocalClientsTest, SourcesAreCountedPerPublisher) {
   EXPECT_EQ(changes, 2);
 }
 
+TEST(LocalClientsTest, ASourceLingersAfterItsLastPublisherLeft) {
+  int changes = 0;
+  absl::Time now = absl::FromUnixSeconds(1000);
+  LocalClients clients([&] { ++changes; }, absl::Seconds(30), [&] { return now; });
+  clients.AddSource("g", "s");
+  EXPECT_EQ(changes, 1);
+  clients.RemoveSource("g", "s");
+  // Still reported: the tail of its stream may still be on its way.
+  EXPECT_EQ(clients.SourceSnapshot().sources_size(), 1);
+  EXPECT_EQ(changes, 1);
+  now += absl::Seconds(29);
+  clients.ExpireLingeringSources();
+  EXPECT_EQ(clients.SourceSnapshot().sources_size(), 1);
+  // A publisher that comes back continues the flow: no change to report.
+  clients.AddSource("g", "s");
+  EXPECT_EQ(changes, 1);
+  clients.RemoveSource("g", "s");
+  now += absl::Seconds(29);
+  clients.ExpireLingeringSources();
+  EXPECT_EQ(clients.SourceSnapshot().sources_size(), 1);  // the linger restarted
+  now += absl::Seconds(1);
+  clients.ExpireLingeringSources();
+  EXPECT_EQ(clients.SourceSnapshot().sources_size(), 0);
+  EXPECT_EQ(changes, 2);
+  // A removal without a publisher changes nothing.
+  clients.RemoveSource("g", "s");
+  EXPECT_EQ(changes, 2);
+}
+
 TEST(SubscriberQueueTest, BackPressureAndClose) {
   auto q = Sub("g", v1::FILTER_MODE_EXCLUDE, {});
   const std::string big(2 << 20, 'b');
