@@ -10,6 +10,10 @@
 //   canopyctl --controller HOST:PORT watch GROUP [--source S] [--format text|json]
 //   canopyctl --controller HOST:PORT stats [--format text|json]
 //
+// With --tls-ca, --tls-cert and --tls-key canopyctl talks mutual TLS
+// (README "TLS"): `policy set` needs an operator certificate, the other
+// subcommands an operator or node certificate.
+//
 // This file only parses the command line and calls the controller; every
 // rendering lives in render_text / render_dot / json, flag validation in
 // policy_edit.
@@ -41,6 +45,7 @@
 #include "cli/render_text.h"
 #include "grpcpp/create_channel.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 
 namespace {
 
@@ -56,6 +61,7 @@ struct Options {
   std::string group;
   std::string source;
   canopy::cli::PolicyFlags policy;
+  canopy::TlsFlags tls;
 };
 
 std::string OneLine(std::string text) {
@@ -68,6 +74,10 @@ int RpcFailed(const grpc::Status& s, const Options& o) {
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       line = absl::StrCat("controller unreachable at ", o.controller, " (", s.error_message(), ")");
+      // A controller that serves TLS closes plaintext connections at once.
+      if (o.tls.files.ca.empty()) {
+        absl::StrAppend(&line, "; if it serves TLS, give --tls-ca, --tls-cert and --tls-key");
+      }
       break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       line = absl::StrCat("controller at ", o.controller, " did not answer within ",
@@ -185,6 +195,7 @@ int main(int argc, char** argv) {
   app.fallthrough();  // --controller may also follow the subcommand
   app.add_option("--controller", o.controller, "controller gRPC address HOST:PORT")
       ->capture_default_str();
+  canopy::AddTlsFlags(app, o.tls, /*server=*/false);
   auto add_format = [&](CLI::App* sub, std::vector<std::string> formats) {
     sub->add_option("--format", o.format, "output format")
         ->check(CLI::IsMember(formats))
@@ -230,6 +241,8 @@ int main(int argc, char** argv) {
   add_format(stats, {"text", "json"});
 
   if (auto exit_code = canopy::ParseCommandLine(app, "canopyctl", argc, argv)) return *exit_code;
+  absl::StatusOr<std::optional<canopy::TlsFiles>> tls = canopy::ResolveTlsFlags(o.tls);
+  if (!tls.ok()) return BadCommandLine(tls.status());
 
   canopy::cli::PolicyEdit edit;
   if (policy_set->parsed()) {
@@ -245,8 +258,15 @@ int main(int argc, char** argv) {
   sigset_t signals;
   if (watch->parsed()) signals = canopy::BlockShutdownSignals();
 
-  auto stub =
-      Controller::NewStub(grpc::CreateChannel(o.controller, grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      canopy::ChannelCredentialsFor(*tls);
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "canopyctl: %s\n",
+                 OneLine(std::string(credentials.status().message())).c_str());
+    return 1;
+  }
+
+  auto stub = Controller::NewStub(grpc::CreateChannel(o.controller, *credentials));
   namespace v1 = canopy::v1;
   namespace cli = canopy::cli;
   using Ctx = grpc::ClientContext*;

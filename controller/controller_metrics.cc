@@ -23,8 +23,9 @@ ControllerMetrics::ControllerMetrics(ops::MetricsRegistry& registry)
           {"event"}, ops::ExponentialBuckets(50e-6, 2, 17))),
       reports_refused_(registry.AddCounter(
           "canopy_controller_reports_refused_total",
-          "Node reports refused as malformed or over a limit (the node's session is closed), "
-          "by kind: hello, membership, sources, rtts, other.",
+          "Node reports refused as malformed or over a limit, or a hello from a certificate "
+          "that is not the node's (the node's session is closed), by kind: hello, membership, "
+          "sources, rtts, other, identity.",
           {"report"})) {}
 
 std::function<void(const char*)> ControllerMetrics::RefusalObserver() {

@@ -27,8 +27,9 @@ class ControllerMetrics {
   // REQUIRES: this object outlives the core.
   std::function<void(const char*, absl::Duration)> PlanObserver();
 
-  // Counts a node report refused as malformed, by kind; as a callback for
-  // ControllerService. REQUIRES: this object outlives the service.
+  // Counts a node report refused as malformed or from the wrong identity,
+  // by kind; as a callback for ControllerService. REQUIRES: this object
+  // outlives the service.
   std::function<void(const char*)> RefusalObserver();
 
   // Reads `core` at every scrape from now on. REQUIRES: called once; `core`

@@ -6,6 +6,7 @@
 #include "controller/report_validation.h"
 #include "proto/address.h"
 #include "proto/grpc_status.h"
+#include "proto/tls_credentials.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
 
@@ -38,6 +39,25 @@ constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
 
 }  // namespace
 
+grpc::Status ControllerService::Authorize(const grpc::ServerContext& context,
+                                          std::initializer_list<absl::string_view> roles,
+                                          absl::string_view action, std::string* caller) const {
+  if (checks_ == CallerChecks::kNone) {
+    if (caller != nullptr) *caller = "(unauthenticated)";
+    return grpc::Status::OK;
+  }
+  absl::StatusOr<CertificateSubject> peer = AuthenticatedPeer(context);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  if (absl::Status s = RequireRole(*peer, roles, action); !s.ok()) return ToGrpc(s);
+  if (caller != nullptr) *caller = peer->common_name;
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::AuthorizeInspection(const grpc::ServerContext& context,
+                                                    absl::string_view action) const {
+  return Authorize(context, {kRoleOperator, kRoleNode}, action);
+}
+
 grpc::Status ControllerService::Attach(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* stream) {
@@ -51,6 +71,21 @@ grpc::Status ControllerService::Attach(
   if (absl::Status s = ValidateHello(report.hello()); !s.ok()) {
     if (on_refused_) on_refused_("hello");
     return ToGrpc(s);
+  }
+  // A node attaches only as the node its certificate names.
+  std::string certified;
+  grpc::Status identity = Authorize(*context, {kRoleNode}, "Attach", &certified);
+  if (identity.ok() && checks_ != CallerChecks::kNone && certified != report.hello().node_id()) {
+    identity =
+        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                     absl::StrCat("a node with the certificate of node '", certified,
+                                  "' may not attach as node '", report.hello().node_id(), "'"));
+  }
+  if (!identity.ok()) {
+    spdlog::warn("refused node {} from {}: {}", report.hello().node_id(), context->peer(),
+                 identity.error_message());
+    if (on_refused_) on_refused_("identity");
+    return identity;
   }
   StreamChannel channel(context, stream);
   absl::StatusOr<uint64_t> attached = core_.Attach(report.hello(), &channel, absl::Now());
@@ -113,22 +148,27 @@ grpc::Status ControllerService::Attach(
   return result;
 }
 
-grpc::Status ControllerService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
+grpc::Status ControllerService::ListNodes(grpc::ServerContext* context, const v1::ListNodesRequest*,
                                           v1::ListNodesResponse* response) {
+  if (grpc::Status s = AuthorizeInspection(*context, "ListNodes"); !s.ok()) return s;
   *response = core_.ListNodes();
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::ListGroups(grpc::ServerContext*, const v1::ListGroupsRequest*,
+grpc::Status ControllerService::ListGroups(grpc::ServerContext* context,
+                                           const v1::ListGroupsRequest*,
                                            v1::ListGroupsResponse* response) {
+  if (grpc::Status s = AuthorizeInspection(*context, "ListGroups"); !s.ok()) return s;
   absl::StatusOr<v1::ListGroupsResponse> groups = core_.ListGroups();
   if (!groups.ok()) return ToGrpc(groups.status());
   *response = *std::move(groups);
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::GetTree(grpc::ServerContext*, const v1::GetTreeRequest* request,
+grpc::Status ControllerService::GetTree(grpc::ServerContext* context,
+                                        const v1::GetTreeRequest* request,
                                         v1::GetTreeResponse* response) {
+  if (grpc::Status s = AuthorizeInspection(*context, "GetTree"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   if (!request->source().empty()) {
     if (absl::Status s = ValidateSourceId(request->source()); !s.ok()) return ToGrpc(s);
@@ -139,8 +179,10 @@ grpc::Status ControllerService::GetTree(grpc::ServerContext*, const v1::GetTreeR
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest* request,
+grpc::Status ControllerService::GetPolicy(grpc::ServerContext* context,
+                                          const v1::GetPolicyRequest* request,
                                           v1::GroupPolicy* response) {
+  if (grpc::Status s = AuthorizeInspection(*context, "GetPolicy"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<v1::GroupPolicy> policy = core_.GetPolicy(request->group());
   if (!policy.ok()) return ToGrpc(policy.status());
@@ -148,17 +190,26 @@ grpc::Status ControllerService::GetPolicy(grpc::ServerContext*, const v1::GetPol
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::SetPolicy(grpc::ServerContext*, const v1::GroupPolicy* request,
+grpc::Status ControllerService::SetPolicy(grpc::ServerContext* context,
+                                          const v1::GroupPolicy* request,
                                           v1::GroupPolicy* response) {
+  std::string operator_name;
+  if (grpc::Status s = Authorize(*context, {kRoleOperator}, "SetPolicy", &operator_name); !s.ok()) {
+    spdlog::warn("refused a policy change for group {} from {}: {}", request->group(),
+                 context->peer(), s.error_message());
+    return s;
+  }
   if (absl::Status s = ValidatePolicy(*request); !s.ok()) return ToGrpc(s);
   if (absl::Status s = core_.SetPolicy(*request); !s.ok()) return ToGrpc(s);
+  spdlog::info("operator {} set the policy of group {}", operator_name, request->group());
   *response = *request;
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::ListMembers(grpc::ServerContext*,
+grpc::Status ControllerService::ListMembers(grpc::ServerContext* context,
                                             const v1::ListMembersRequest* request,
                                             v1::ListMembersResponse* response) {
+  if (grpc::Status s = AuthorizeInspection(*context, "ListMembers"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<v1::ListMembersResponse> members = core_.ListMembers(request->group());
   if (!members.ok()) return ToGrpc(members.status());
@@ -169,6 +220,7 @@ grpc::Status ControllerService::ListMembers(grpc::ServerContext*,
 grpc::Status ControllerService::WatchTree(grpc::ServerContext* context,
                                           const v1::GetTreeRequest* request,
                                           grpc::ServerWriter<v1::GetTreeResponse>* writer) {
+  if (grpc::Status s = AuthorizeInspection(*context, "WatchTree"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   uint64_t seen = core_.TreeVersion(request->group());
   bool first = true;
@@ -191,8 +243,9 @@ grpc::Status ControllerService::WatchTree(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::GetStats(grpc::ServerContext*, const v1::GetStatsRequest*,
+grpc::Status ControllerService::GetStats(grpc::ServerContext* context, const v1::GetStatsRequest*,
                                          v1::ControllerStats* response) {
+  if (grpc::Status s = AuthorizeInspection(*context, "GetStats"); !s.ok()) return s;
   *response = core_.Stats();
   return grpc::Status::OK;
 }

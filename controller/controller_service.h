@@ -2,24 +2,41 @@
 #define CANOPY_CONTROLLER_CONTROLLER_SERVICE_H_
 
 #include <functional>
+#include <initializer_list>
+#include <string>
 
+#include "absl/strings/string_view.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "controller/controller_core.h"
 
 namespace canopy::controller {
 
-// The Controller gRPC service (controller.proto): validates each request,
-// calls ControllerCore, maps its status.
+// Whether the service checks who calls it.
+enum class CallerChecks {
+  // Plaintext: anyone who reaches the port may call anything.
+  kNone,
+  // Mutual TLS: the verified client certificate's subject (OU = role, CN =
+  // name; proto/tls_credentials.h) decides. Attach needs OU=node with CN =
+  // the hello's node id; SetPolicy needs OU=operator; the read-only calls
+  // need OU=operator or OU=node. Anything else gets PERMISSION_DENIED.
+  kCertificateRoles,
+};
+
+// The Controller gRPC service (controller.proto): checks the caller's
+// identity (if asked to), validates each request, calls ControllerCore,
+// maps its status.
 //
 // Thread-safe (gRPC runs each call on its own thread).
 class ControllerService final : public v1::Controller::Service {
  public:
   // `on_refused`, if set, is told the kind of each node report refused as
-  // malformed ("hello", "membership", "sources", "rtts", "other"), for
-  // metrics; it must be thread-safe.
+  // malformed ("hello", "membership", "sources", "rtts", "other") or sent
+  // under the wrong identity ("identity"), for metrics; it must be
+  // thread-safe.
   explicit ControllerService(ControllerCore& core,
-                             std::function<void(const char*)> on_refused = nullptr)
-      : core_(core), on_refused_(std::move(on_refused)) {}
+                             std::function<void(const char*)> on_refused = nullptr,
+                             CallerChecks checks = CallerChecks::kNone)
+      : core_(core), on_refused_(std::move(on_refused)), checks_(checks) {}
 
   grpc::Status Attach(
       grpc::ServerContext* context,
@@ -42,8 +59,20 @@ class ControllerService final : public v1::Controller::Service {
                         v1::ControllerStats* response) override;
 
  private:
+  // OK if callers are not checked or this one's certificate has one of
+  // `roles`; else PERMISSION_DENIED (UNAUTHENTICATED without a certificate)
+  // naming `action`. Sets `*caller` (if given) to the caller's name: the
+  // certificate's CN, or "(unauthenticated)" when callers are not checked.
+  grpc::Status Authorize(const grpc::ServerContext& context,
+                         std::initializer_list<absl::string_view> roles, absl::string_view action,
+                         std::string* caller = nullptr) const;
+  // Authorize for the read-only calls (operators and nodes).
+  grpc::Status AuthorizeInspection(const grpc::ServerContext& context,
+                                   absl::string_view action) const;
+
   ControllerCore& core_;
   const std::function<void(const char*)> on_refused_;
+  const CallerChecks checks_;
 };
 
 }  // namespace canopy::controller

@@ -24,6 +24,7 @@
 #include "proto/ops/metrics.h"
 #include "proto/ops/metrics_http_server.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -82,6 +83,8 @@ int main(int argc, char** argv) {
       app.add_option("--metrics-listen", metrics_listen,
                      "Prometheus /metrics HTTP address HOST:PORT (port 0 = any free port)")
           ->capture_default_str();
+  canopy::TlsFlags tls_flags;
+  canopy::AddTlsFlags(app, tls_flags, /*server=*/true);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-controller", argc, argv))
     return *exit_code;
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-controller"));
@@ -90,6 +93,14 @@ int main(int argc, char** argv) {
 
   auto address = canopy::ParseHostPort(listen);
   if (!address.ok()) return Fail(std::string(address.status().message()));
+  auto tls = canopy::ResolveServerTlsFlags(tls_flags, address->host);
+  if (!tls.ok()) return Fail(std::string(tls.status().message()));
+  std::optional<canopy::TlsPem> tls_pem;
+  if (tls->has_value()) {
+    auto pem = canopy::LoadTlsFiles(**tls);
+    if (!pem.ok()) return Fail(std::string(pem.status().message()));
+    tls_pem = *std::move(pem);
+  }
   auto metrics_address = canopy::ParseHostPort(metrics_listen);
   if (!metrics_address.ok()) {
     return Fail("--metrics-listen: " + std::string(metrics_address.status().message()));
@@ -130,12 +141,17 @@ int main(int argc, char** argv) {
     spdlog::info("{} group policy(ies) from {}", policies->size(), policies_path);
   }
   metrics.CollectFrom(core);
-  canopy::controller::ControllerService service(core, metrics.RefusalObserver());
+  canopy::controller::ControllerService service(
+      core, metrics.RefusalObserver(),
+      tls_pem ? canopy::controller::CallerChecks::kCertificateRoles
+              : canopy::controller::CallerChecks::kNone);
 
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address->ToString(), grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(
+      address->ToString(),
+      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) return Fail("cannot listen on " + address->ToString());
@@ -163,8 +179,8 @@ int main(int argc, char** argv) {
     }
   });
 
-  std::printf("canopy-controller listening grpc=%s store=%s%s\n", bound.ToString().c_str(),
-              store_path.c_str(), metrics_field->c_str());
+  std::printf("canopy-controller listening grpc=%s store=%s%s tls=%s\n", bound.ToString().c_str(),
+              store_path.c_str(), metrics_field->c_str(), tls_pem ? "on" : "off");
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));

@@ -9,6 +9,8 @@
 #include "node/client_link_pumps.h"
 #include "proto/grpc_status.h"
 #include "proto/source_filter.h"
+#include "proto/stripe_source.h"
+#include "proto/tls_credentials.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
 #include "wire/client_link.h"
@@ -88,7 +90,7 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
   const std::string group = publication.group();
   const std::string source = publication.source();
   std::unique_ptr<PublisherAdmission> admitted;
-  if (grpc::Status s = AdmitPublisher(group, source, admitted); !s.ok()) return s;
+  if (grpc::Status s = AdmitPublisher(*context, group, source, admitted); !s.ok()) return s;
 
   if (publication.announce()) {
     // The opening only named the flow; messages follow.
@@ -160,10 +162,29 @@ class ClientService::PublisherAdmission {
   const std::string source_;
 };
 
-grpc::Status ClientService::AdmitPublisher(const std::string& group, const std::string& source,
+grpc::Status ClientService::CheckPublisherIdentity(const grpc::ServerContext& context,
+                                                   const std::string& source) const {
+  if (!options_.certified_sources) return grpc::Status::OK;
+  absl::StatusOr<CertificateSubject> peer = AuthenticatedPeer(context);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  const absl::string_view base = BaseSourceId(source);
+  if (peer->unit == kRolePublisher && peer->common_name == base) return grpc::Status::OK;
+  const std::string presented =
+      absl::StrCat("OU=", peer->unit.empty() ? "(none)" : peer->unit, ", CN=", peer->common_name);
+  spdlog::warn("refusing publisher of source {} from {}: certificate {}", source, context.peer(),
+               presented);
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat("publishing as source '", source,
+                                   "' needs a certificate with OU=publisher, CN=", base,
+                                   "; this one has ", presented));
+}
+
+grpc::Status ClientService::AdmitPublisher(const grpc::ServerContext& context,
+                                           const std::string& group, const std::string& source,
                                            std::unique_ptr<PublisherAdmission>& admitted) {
   if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
   if (absl::Status s = ValidateSourceId(source); !s.ok()) return ToGrpc(s);
+  if (grpc::Status s = CheckPublisherIdentity(context, source); !s.ok()) return s;
   if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return ToGrpc(s);
   if (grpc::Status s = TakeSlot(publishers_, options_.max_publishers, refused_publishers_,
                                 "publishers", "--max-publishers");
@@ -256,7 +277,7 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
   const std::string& group = request->group();
   const std::string& source = request->source();
   std::unique_ptr<PublisherAdmission> admitted;
-  if (grpc::Status s = AdmitPublisher(group, source, admitted); !s.ok()) return s;
+  if (grpc::Status s = AdmitPublisher(*context, group, source, admitted); !s.ok()) return s;
 
   v1::PublishLinkEvent offer;
   absl::StatusOr<wire::FrameSocketListener> listener = OfferLink(*offer.mutable_link_offer());

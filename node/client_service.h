@@ -34,6 +34,11 @@ struct ClientServiceOptions {
   // refused with RESOURCE_EXHAUSTED and counted.
   int max_subscriptions = 4096;
   int max_publishers = 1024;
+  // Mutual TLS is on: a publisher must present a client certificate with
+  // OU=publisher and CN = the base id of the source it publishes
+  // (proto/stripe_source.h), else PERMISSION_DENIED. (Subscribers need any
+  // certificate the node's CA verifies, which the TLS handshake ensures.)
+  bool certified_sources = false;
 };
 
 // Calls the ClientService refused for being over a limit.
@@ -73,11 +78,17 @@ class ClientService final : public v1::Node::Service {
   // it (PERMISSION_DENIED); after tree_wait goes on without it.
   grpc::Status AwaitTree(const std::string& group, const std::string& source);
   class PublisherAdmission;
-  // What both publish calls check first: names, the allow-list, a free
-  // publisher slot; then registers the source (held by `admitted` until
-  // the call ends) and waits for its tree (AwaitTree).
-  grpc::Status AdmitPublisher(const std::string& group, const std::string& source,
+  // What both publish calls check first: names, the caller's certificate
+  // (certified_sources), the allow-list, a free publisher slot; then
+  // registers the source (held by `admitted` until the call ends) and waits
+  // for its tree (AwaitTree).
+  grpc::Status AdmitPublisher(const grpc::ServerContext& context, const std::string& group,
+                              const std::string& source,
                               std::unique_ptr<PublisherAdmission>& admitted);
+  // OK unless certified_sources is on and the caller's certificate is not
+  // that of a publisher of `source`.
+  grpc::Status CheckPublisherIdentity(const grpc::ServerContext& context,
+                                      const std::string& source) const;
   // Listens for one client link; `offer` gets its port and token.
   absl::StatusOr<wire::FrameSocketListener> OfferLink(v1::LinkOffer& offer);
   // Waits for the client to connect to the offered link.

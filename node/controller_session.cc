@@ -14,8 +14,10 @@ ControllerSession::ControllerSession(ControllerSessionOptions options, Forwardin
       state_(state),
       clients_(clients),
       on_table_changed_(std::move(on_table_changed)),
-      stub_(v1::Controller::NewStub(
-          grpc::CreateChannel(options_.controller_address, grpc::InsecureChannelCredentials()))) {}
+      stub_(v1::Controller::NewStub(grpc::CreateChannel(
+          options_.controller_address, options_.credentials != nullptr
+                                           ? options_.credentials
+                                           : grpc::InsecureChannelCredentials()))) {}
 
 ControllerSession::~ControllerSession() { Stop(); }
 

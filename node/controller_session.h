@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "canopy/v1/controller.grpc.pb.h"
+#include "grpcpp/security/credentials.h"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
 
@@ -18,6 +19,9 @@ namespace canopy::node {
 
 struct ControllerSessionOptions {
   std::string controller_address;  // HOST:PORT
+  // How to reach the controller: mutual TLS (proto/tls_credentials.h) or,
+  // when null, plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   v1::NodeHello hello;
   absl::Duration heartbeat_interval = absl::Milliseconds(500);
   // Membership and sources are soft state: re-sent this often.

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -25,6 +26,7 @@
 #include "proto/ops/metrics.h"
 #include "proto/ops/metrics_http_server.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 #include "proto/validation.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -108,6 +110,10 @@ int main(int argc, char** argv) {
       app.add_option("--metrics-listen", metrics_listen,
                      "Prometheus /metrics HTTP address HOST:PORT (port 0 = any free port)")
           ->capture_default_str();
+  // One identity for both gRPC ends: the server for local clients and the
+  // channel to the controller.
+  canopy::TlsFlags tls_flags;
+  canopy::AddTlsFlags(app, tls_flags, /*server=*/true);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-node", argc, argv)) return *exit_code;
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-node"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n " + id + "] %v");
@@ -128,6 +134,14 @@ int main(int argc, char** argv) {
   auto metrics_address = canopy::ParseHostPort(metrics_listen);
   if (!metrics_address.ok()) {
     return Fail("--metrics-listen: " + std::string(metrics_address.status().message()));
+  }
+  auto tls = canopy::ResolveServerTlsFlags(tls_flags, listen_address->host);
+  if (!tls.ok()) return Fail(std::string(tls.status().message()));
+  std::optional<canopy::TlsPem> tls_pem;
+  if (tls->has_value()) {
+    auto pem = canopy::LoadTlsFiles(**tls);
+    if (!pem.ok()) return Fail(std::string(pem.status().message()));
+    tls_pem = *std::move(pem);
   }
 
   const sigset_t signals = canopy::BlockShutdownSignals();
@@ -166,12 +180,15 @@ int main(int argc, char** argv) {
   service_options.link_host = listen_address->host;
   service_options.max_subscriptions = max_subscriptions;
   service_options.max_publishers = max_publishers;
+  service_options.certified_sources = tls_pem.has_value();
   canopy::node::ClientService service(service_options, state, clients, relay);
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
   int client_port = 0;
-  builder.AddListeningPort(listen_address->ToString(), grpc::InsecureServerCredentials(),
-                           &client_port);
+  builder.AddListeningPort(
+      listen_address->ToString(),
+      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials(),
+      &client_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_payload) + (1 << 20));
   builder.SetMaxSendMessageSize(static_cast<int>(max_payload) + (1 << 20));
   builder.RegisterService(&service);
@@ -196,6 +213,7 @@ int main(int argc, char** argv) {
 
   canopy::node::ControllerSessionOptions session_options;
   session_options.controller_address = controller;
+  if (tls_pem) session_options.credentials = canopy::TlsChannelCredentials(*tls_pem);
   session_options.hello.set_node_id(id);
   session_options.hello.set_data_address(bound_data->ToString());
   session_options.hello.set_client_address(bound_clients.ToString());
@@ -238,9 +256,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("canopy-node %s listening clients=%s data=%s%s\n", id.c_str(),
+  std::printf("canopy-node %s listening clients=%s data=%s%s tls=%s\n", id.c_str(),
               bound_clients.ToString().c_str(), bound_data->ToString().c_str(),
-              metrics_field->c_str());
+              metrics_field->c_str(), tls_pem ? "on" : "off");
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));

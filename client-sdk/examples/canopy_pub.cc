@@ -1,6 +1,7 @@
 // canopy-pub: publishes each line of standard input as one message.
 //
 //   canopy-pub --node HOST:PORT --group G [--source ID]
+//              [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Exits 0 once stdin ends and the node has accepted every message; a refused
 // publisher exits 1 with the node's reason on stderr.
@@ -14,6 +15,7 @@
 #include "CLI/CLI.hpp"
 #include "canopy/publisher.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-pub: publish each stdin line as one message to a Canopy group"};
@@ -28,7 +30,16 @@ int main(int argc, char** argv) {
                  "link: messages as frames on a TCP link the node offers (fastest); "
                  "grpc: inside the gRPC stream (only the node's gRPC port needed)")
       ->check(CLI::IsMember({"link", "grpc"}));
+  canopy::TlsFlags tls_flags;
+  canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-pub", argc, argv)) return *exit_code;
+  if (auto tls = canopy::ResolveTlsFlags(tls_flags); !tls.ok()) {
+    std::fprintf(stderr, "canopy-pub: %s (see --help)\n",
+                 std::string(tls.status().message()).c_str());
+    return 2;
+  } else if (tls->has_value()) {
+    options.tls = canopy::ClientTlsFiles{(*tls)->ca, (*tls)->cert, (*tls)->key};
+  }
   options.transport =
       transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
 

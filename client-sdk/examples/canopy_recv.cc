@@ -2,6 +2,7 @@
 //
 //   canopy-recv --node HOST:PORT --group G --out DIR [--count N]
 //               [--timeout-s S] [--transport link|grpc]
+//               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Writes DIR/NAME (through DIR/.NAME.partial, renamed once the object's
 // SHA-256 matched). A progress bar on a terminal; one JSON line per object
@@ -26,6 +27,7 @@
 #include "canopy/subscriber.h"
 #include "client-sdk/examples/progress.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 
 namespace {
 
@@ -53,7 +55,16 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-s", timeout_s, "give up on an object after this long (0 = never)");
   app.add_option("--transport", transport, "link (default) or grpc, as for canopy-sub")
       ->check(CLI::IsMember({"link", "grpc"}));
+  canopy::TlsFlags tls_flags;
+  canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-recv", argc, argv)) return *exit_code;
+  if (auto tls = canopy::ResolveTlsFlags(tls_flags); !tls.ok()) {
+    std::fprintf(stderr, "canopy-recv: %s (see --help)\n",
+                 std::string(tls.status().message()).c_str());
+    return 2;
+  } else if (tls->has_value()) {
+    options.tls = canopy::ClientTlsFiles{(*tls)->ca, (*tls)->cert, (*tls)->key};
+  }
   options.transport =
       transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
 

@@ -1,7 +1,7 @@
 // canopy-sub: prints each message of a group as one stdout line.
 //
 //   canopy-sub --node HOST:PORT --group G [--include S,... | --exclude S,...]
-//              [--count N] [--with-source]
+//              [--count N] [--with-source] [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Prints "canopy-sub: joined G at node X" on stderr once the join is planned,
 // and "canopy-sub: gap: N message(s) of S lost before sequence Q" for every
@@ -16,6 +16,7 @@
 #include "CLI/CLI.hpp"
 #include "canopy/subscriber.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-sub: print each message of a Canopy group as one line"};
@@ -41,7 +42,16 @@ int main(int argc, char** argv) {
                  "link: messages as frames on a TCP link the node offers (fastest); "
                  "grpc: inside the gRPC stream (only the node's gRPC port needed)")
       ->check(CLI::IsMember({"link", "grpc"}));
+  canopy::TlsFlags tls_flags;
+  canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-sub", argc, argv)) return *exit_code;
+  if (auto tls = canopy::ResolveTlsFlags(tls_flags); !tls.ok()) {
+    std::fprintf(stderr, "canopy-sub: %s (see --help)\n",
+                 std::string(tls.status().message()).c_str());
+    return 2;
+  } else if (tls->has_value()) {
+    options.tls = canopy::ClientTlsFiles{(*tls)->ca, (*tls)->cert, (*tls)->key};
+  }
   options.transport =
       transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
   if (!include.empty()) {

@@ -117,10 +117,11 @@ class LinkPublisher final : public Publisher {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(const PublisherOptions& options) {
+absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(
+    const PublisherOptions& options, std::shared_ptr<grpc::Channel> channel) {
   absl::StatusOr<HostPort> node = ParseHostPort(options.node_address);
   if (!node.ok()) return node.status();
-  auto publisher = std::make_unique<LinkPublisher>(CreateNodeChannel(options.node_address));
+  auto publisher = std::make_unique<LinkPublisher>(std::move(channel));
   if (absl::Status s = publisher->Start(options, *node); !s.ok()) return s;
   return absl::StatusOr<std::unique_ptr<Publisher>>(std::move(publisher));
 }

@@ -5,12 +5,15 @@
 
 #include "absl/status/statusor.h"
 #include "canopy/publisher.h"
+#include "grpcpp/channel.h"
 
 namespace canopy {
 
-// Opens a Publisher whose messages travel on a client link (PublishOverLink).
+// Opens a Publisher whose messages travel on a client link (PublishOverLink)
+// that it asks for on `channel`, the gRPC channel to the node.
 // REQUIRES: `options` were validated.
-absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(const PublisherOptions& options);
+absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(
+    const PublisherOptions& options, std::shared_ptr<grpc::Channel> channel);
 
 }  // namespace canopy
 

@@ -152,9 +152,10 @@ class LinkSubscriber final : public Subscriber {
 
 }  // namespace
 
-std::unique_ptr<Subscriber> OpenLinkSubscriber(const SubscriberOptions& options) {
+std::unique_ptr<Subscriber> OpenLinkSubscriber(const SubscriberOptions& options,
+                                               std::shared_ptr<grpc::Channel> channel) {
   absl::StatusOr<HostPort> node = ParseHostPort(options.node_address);
-  return std::make_unique<LinkSubscriber>(options, *node, CreateNodeChannel(options.node_address));
+  return std::make_unique<LinkSubscriber>(options, *node, std::move(channel));
 }
 
 }  // namespace canopy

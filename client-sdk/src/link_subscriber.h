@@ -5,6 +5,7 @@
 
 #include "canopy/subscriber.h"
 #include "canopy/v1/node.pb.h"
+#include "grpcpp/channel.h"
 
 namespace canopy {
 
@@ -12,8 +13,10 @@ namespace canopy {
 v1::SubscribeRequest MakeSubscribeRequest(const SubscriberOptions& options, bool frame_link);
 
 // Opens a Subscriber whose messages arrive on a client link (Subscribe
-// with frame_link). REQUIRES: `options` were validated.
-std::unique_ptr<Subscriber> OpenLinkSubscriber(const SubscriberOptions& options);
+// with frame_link) that it asks for on `channel`, the gRPC channel to the
+// node. REQUIRES: `options` were validated.
+std::unique_ptr<Subscriber> OpenLinkSubscriber(const SubscriberOptions& options,
+                                               std::shared_ptr<grpc::Channel> channel);
 
 }  // namespace canopy
 

@@ -80,9 +80,13 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Open(PublisherOptions opti
   if (auto a = ParseHostPort(options.node_address); !a.ok()) return a.status();
   if (absl::Status s = ValidateGroupName(options.group); !s.ok()) return s;
   if (absl::Status s = ValidateSourceId(options.source); !s.ok()) return s;
-  if (options.transport == Transport::kClientLink) return OpenLinkPublisher(options);
-  auto publisher =
-      std::make_unique<GrpcPublisher>(options, CreateNodeChannel(options.node_address));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CreateNodeChannel(options.node_address, options.tls);
+  if (!channel.ok()) return channel.status();
+  if (options.transport == Transport::kClientLink) {
+    return OpenLinkPublisher(options, *std::move(channel));
+  }
+  auto publisher = std::make_unique<GrpcPublisher>(options, *std::move(channel));
   // If the announcement cannot be written the stream broke at once; the
   // first Send() or Finish() reports why.
   publisher->Announce();

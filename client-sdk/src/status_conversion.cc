@@ -3,15 +3,22 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "proto/tls_credentials.h"
 
 namespace canopy {
 
-std::shared_ptr<grpc::Channel> CreateNodeChannel(const std::string& address) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateNodeChannel(
+    const std::string& address, const std::optional<ClientTlsFiles>& tls) {
+  std::optional<TlsFiles> files;
+  if (tls) files = TlsFiles{tls->ca, tls->cert, tls->key};
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentialsFor(files);
+  if (!credentials.ok()) return credentials.status();
   grpc::ChannelArguments args;
   // Payload limit (16 MiB by default) plus framing.
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, *credentials, args);
 }
 
 }  // namespace canopy

@@ -2,17 +2,22 @@
 #define CANOPY_CLIENT_SDK_SRC_STATUS_CONVERSION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "canopy/tls.h"
 #include "grpcpp/channel.h"
 #include "proto/grpc_status.h"
 
 namespace canopy {
 
 // A channel to a node's client endpoint that admits the largest messages the
-// node accepts.
-std::shared_ptr<grpc::Channel> CreateNodeChannel(const std::string& address);
+// node accepts; mutual TLS with `tls`, else plaintext. Errors name the TLS
+// file that cannot be used (proto/tls_credentials.h, LoadTlsFiles).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateNodeChannel(
+    const std::string& address, const std::optional<ClientTlsFiles>& tls);
 
 }  // namespace canopy
 

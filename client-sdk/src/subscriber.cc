@@ -84,9 +84,13 @@ absl::StatusOr<std::unique_ptr<Subscriber>> Subscriber::Open(SubscriberOptions o
   if (options.mode == FilterMode::kInclude && options.sources.empty()) {
     return absl::InvalidArgumentError("an INCLUDE filter needs at least one source");
   }
-  if (options.transport == Transport::kClientLink) return OpenLinkSubscriber(options);
-  return std::unique_ptr<Subscriber>(
-      new GrpcSubscriber(options, CreateNodeChannel(options.node_address)));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CreateNodeChannel(options.node_address, options.tls);
+  if (!channel.ok()) return channel.status();
+  if (options.transport == Transport::kClientLink) {
+    return OpenLinkSubscriber(options, *std::move(channel));
+  }
+  return std::unique_ptr<Subscriber>(new GrpcSubscriber(options, *std::move(channel)));
 }
 
 }  // namespace canopy

@@ -73,7 +73,9 @@ class Soak {
     controller_ = std::make_unique<Process>(
         lab_.Command(1, 1,
                      {BinaryPath("canopy-controller"), "--listen", Controller(), "--store", store,
-                      "--links", links, "--liveness-ms", "600"}));
+                      "--links", links, "--liveness-ms", "600",
+                      // The lab's private addresses: plaintext on purpose.
+                      "--plaintext"}));
     ASSERT_TRUE(controller_->WaitForStdout("listening", kWait)) << controller_->Stderr();
   }
   void RestartController(const std::string& store, const std::string& links) {
@@ -84,11 +86,11 @@ class Soak {
   }
 
   void StartNode(int host, int max_fanout) {
-    auto node = std::make_unique<Process>(
-        lab_.Command(1, host,
-                     {BinaryPath("canopy-node"), "--id", absl::StrCat("h", host), "--controller",
-                      Controller(), "--listen", Clients(host), "--data", Address(host) + ":7002",
-                      "--max-fanout", std::to_string(max_fanout), "--probe-interval-ms", "0"}));
+    auto node = std::make_unique<Process>(lab_.Command(
+        1, host,
+        {BinaryPath("canopy-node"), "--id", absl::StrCat("h", host), "--controller", Controller(),
+         "--listen", Clients(host), "--data", Address(host) + ":7002", "--max-fanout",
+         std::to_string(max_fanout), "--probe-interval-ms", "0", "--plaintext"}));
     ASSERT_TRUE(node->WaitForStdout("listening", kWait)) << node->Stderr();
     if (nodes_.count(host)) {
       retired_logs_ +=

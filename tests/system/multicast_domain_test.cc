@@ -70,17 +70,19 @@ TEST(MulticastDomainTest, EachLanIsOneDomainAndABlockedLanFallsOutAndBack) {
   absl::Cleanup remove_dir = [&dir] { std::filesystem::remove_all(dir); };
   const std::string store = dir + "/store.db";
   Process ctl_server(lab->Command(
-      1, 1, {BinaryPath("canopy-controller"), "--listen", controller, "--store", store}));
+      1, 1,
+      // The lab's private addresses: plaintext on purpose.
+      {BinaryPath("canopy-controller"), "--listen", controller, "--store", store, "--plaintext"}));
   ASSERT_TRUE(ctl_server.WaitForStdout("listening", kWait)) << ctl_server.Stderr();
   std::vector<std::unique_ptr<Process>> nodes;
   for (int l = 1; l <= 2; ++l) {
     for (int h = 1; h <= 2; ++h) {
       const std::string address = lab->HostAddress(l, h);
-      nodes.push_back(std::make_unique<Process>(
-          lab->Command(l, h,
-                       {BinaryPath("canopy-node"), "--id", absl::StrCat("n", l, h), "--controller",
-                        controller, "--listen", address + ":7001", "--data", address + ":7002",
-                        "--discovery-interval-ms", "200", "--probe-interval-ms", "0"})));
+      nodes.push_back(std::make_unique<Process>(lab->Command(
+          l, h,
+          {BinaryPath("canopy-node"), "--id", absl::StrCat("n", l, h), "--controller", controller,
+           "--listen", address + ":7001", "--data", address + ":7002", "--discovery-interval-ms",
+           "200", "--probe-interval-ms", "0", "--plaintext"})));
       ASSERT_TRUE(nodes.back()->WaitForStdout("listening", kWait)) << nodes.back()->Stderr();
     }
   }

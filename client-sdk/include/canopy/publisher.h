@@ -2,12 +2,14 @@
 #define CANOPY_CLIENT_SDK_PUBLISHER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "canopy/tls.h"
 #include "canopy/transport.h"
 
 namespace canopy {
@@ -21,6 +23,9 @@ struct PublisherOptions {
   // group's allow-list and subscribers' filters.
   std::string source;
   Transport transport = Transport::kClientLink;
+  // Mutual TLS with the node, which then requires a certificate for
+  // `source` (ClientTlsFiles). Empty: plaintext.
+  std::optional<ClientTlsFiles> tls = std::nullopt;
 };
 
 // What the node accepted from one Publisher.
@@ -41,7 +46,8 @@ class Publisher {
  public:
   // Opens the publish stream and announces (group, source) so the node
   // checks the allow-list and builds the tree before the first message.
-  // Returns InvalidArgument for a malformed option. With a client link it
+  // Returns InvalidArgument for a malformed option, the error naming the
+  // file for unusable `tls` files. With a client link it
   // also waits for the node's answer: PermissionDenied for a source the
   // group refuses, Unavailable if the node or its link cannot be reached.
   static absl::StatusOr<std::unique_ptr<Publisher>> Open(PublisherOptions options);

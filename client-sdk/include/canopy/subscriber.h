@@ -3,12 +3,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "canopy/tls.h"
 #include "canopy/transport.h"
 
 namespace canopy {
@@ -27,6 +29,8 @@ struct SubscriberOptions {
   FilterMode mode = FilterMode::kExclude;
   std::vector<std::string> sources;
   Transport transport = Transport::kClientLink;
+  // Mutual TLS with the node (ClientTlsFiles). Empty: plaintext.
+  std::optional<ClientTlsFiles> tls = std::nullopt;
 };
 
 // One message as delivered.
@@ -53,7 +57,7 @@ struct ReceivedMessage {
 class Subscriber {
  public:
   // Opens the subscription (the join). Returns InvalidArgument for a
-  // malformed option.
+  // malformed option, the error naming the file for unusable `tls` files.
   static absl::StatusOr<std::unique_ptr<Subscriber>> Open(SubscriberOptions options);
 
   virtual ~Subscriber() = default;
