@@ -3,7 +3,8 @@
 # network-namespace lab (scripts/lab), against the lower bound and against
 # client-server unicast measured in the same run.
 #
-#   bench-distribution [--n "2 4 8"] [--file-mib 256] [--link-mbit 200] [--quick]
+#   bench-distribution [--n "2 4 8"] [--file-mib 256] [--link-mbit 200]
+#                      [--slow-mbit M] [--stripes K] [--quick]
 #
 # For each N: a lab LAN with N + 1 hosts whose links are all limited by
 # `tc tbf` to --link-mbit in both directions; a controller and one
@@ -18,6 +19,10 @@
 # object:
 #   {"n":8, "file_mib":256, "link_mbit":200, "canopy_s":…, "bound_s":…,
 #    "client_server_s":…, "ratio_to_bound":…, "speedup_vs_client_server":…, …}
+# --slow-mbit M: the upload of the last floor(N/2) receivers is M Mbit/s
+# instead (their nodes report it; the bound uses it). --stripes K: send over
+# K stripes (canopy-send --stripes), so the planner may build a striped
+# forest. Both also appear in the JSON line ("slow_mbit", "stripes").
 # --quick: N = 2, an 8 MiB file (a smoke test for the suite).
 #
 # Needs root (network namespaces); exits 77 when the lab cannot run here.
@@ -29,12 +34,14 @@ SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=${CANOPY_BIN:-$SELF_DIR}
 LAB=${CANOPY_LAB:-@CANOPY_SOURCE_DIR@/scripts/lab}
 
-ns_list="2 4 8" file_mib=256 mbit=200
+ns_list="2 4 8" file_mib=256 mbit=200 slow_mbit=0 stripes=1
 while (($#)); do
   case "$1" in
     --n) ns_list=$2; shift 2 ;;
     --file-mib) file_mib=$2; shift 2 ;;
     --link-mbit) mbit=$2; shift 2 ;;
+    --slow-mbit) slow_mbit=$2; shift 2 ;;
+    --stripes) stripes=$2; shift 2 ;;
     --quick) ns_list=2 file_mib=8; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | grep -v '^set -euo' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-distribution: unknown argument $1" >&2; exit 2 ;;
@@ -44,6 +51,10 @@ done
   { echo "bench-distribution: --file-mib must be 1..4096" >&2; exit 2; }
 [[ $mbit =~ ^[0-9]+$ ]] && ((mbit >= 1 && mbit <= 10000)) ||
   { echo "bench-distribution: --link-mbit must be 1..10000" >&2; exit 2; }
+[[ $slow_mbit =~ ^[0-9]+$ ]] && ((slow_mbit <= mbit)) ||
+  { echo "bench-distribution: --slow-mbit must be 0..--link-mbit" >&2; exit 2; }
+[[ $stripes =~ ^[0-9]+$ ]] && ((stripes >= 1 && stripes <= 64)) ||
+  { echo "bench-distribution: --stripes must be 1..64" >&2; exit 2; }
 for n in $ns_list; do
   [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 40)) ||
     { echo "bench-distribution: every --n must be 1..40" >&2; exit 2; }
@@ -88,7 +99,13 @@ json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" "$2" | head -1; 
 
 file="$WORK/file.bin"
 head -c $((file_mib << 20)) /dev/urandom >"$file"
-echo "bench-distribution: ${file_mib} MiB file, every host link ${mbit} Mbit/s (tc tbf), N = ${ns_list}"
+echo "bench-distribution: ${file_mib} MiB file, every host link ${mbit} Mbit/s (tc tbf), N = ${ns_list}," \
+  "stripes ${stripes}$( ((slow_mbit > 0)) && echo ", upload of the last N/2 receivers ${slow_mbit} Mbit/s")"
+# Upload of host H (1 = the source) in Mbit/s.
+upload_of() {
+  local h=$1 n=$2
+  if ((slow_mbit > 0 && h > n + 1 - n / 2)); then echo "$slow_mbit"; else echo "$mbit"; fi
+}
 
 for n in $ns_list; do
   hosts=$((n + 1))
@@ -97,15 +114,21 @@ for n in $ns_list; do
     if ((rc == 77)); then echo "SKIPPED: $(tail -1 "$WORK/lab.log")"; exit 77; fi
     cat "$WORK/lab.log" >&2; exit 1
   fi
+  for h in $(seq 2 "$hosts"); do
+    up=$(upload_of "$h" "$n")
+    ((up == mbit)) || "$LAB" exec "$TAG" "l1h$h" -- tc qdisc replace dev eth0 root tbf \
+      rate "${up}mbit" burst $((up * 1000000 / 8 / 100 > 16384 ? up * 1000000 / 8 / 100 : 16384)) \
+      latency 100ms
+  done
   ctl="$(addr 1):7000"
-  "$LAB" exec "$TAG" l1h1 -- "$BIN/canopy-controller" --listen "$ctl" --store "$WORK/ctl-$n.db" \
+  "$LAB" exec "$TAG" l1h1 -- "$BIN/canopy-controller" --plaintext --listen "$ctl" --store "$WORK/ctl-$n.db" \
     >"$WORK/ctl-$n.log" 2>&1 &
   PIDS+=($!)
   await "$WORK/ctl-$n.log" listening
   declare -A node_pid=()
   for h in $(seq "$hosts"); do
-    "$LAB" exec "$TAG" "l1h$h" -- "$BIN/canopy-node" --id "h$h" --controller "$ctl" \
-      --listen "$(addr "$h"):7001" --data "$(addr "$h"):7002" --upload-bps $((mbit * 1000000)) \
+    "$LAB" exec "$TAG" "l1h$h" -- "$BIN/canopy-node" --plaintext --id "h$h" --controller "$ctl" \
+      --listen "$(addr "$h"):7001" --data "$(addr "$h"):7002" --upload-bps $(($(upload_of "$h" "$n") * 1000000)) \
       >"$WORK/node-$n-$h.log" 2>&1 &
     node_pid[$h]=$!
     PIDS+=($!)
@@ -125,7 +148,7 @@ for n in $ns_list; do
   for h in $(seq 2 "$hosts"); do await "$WORK/recv-$n-$h.log" joined; done
   t0=$(now)
   if ! "$LAB" exec "$TAG" l1h1 -- "$BIN/canopy-send" "$file" --node "$(addr 1):7001" \
-      --group ckpt --source trainer >"$WORK/send-$n.json" 2>"$WORK/send-$n.log"; then
+      --group ckpt --source trainer --stripes "$stripes" >"$WORK/send-$n.json" 2>"$WORK/send-$n.log"; then
     cat "$WORK/send-$n.log" >&2; exit 1
   fi
   last_done=$t0
@@ -171,8 +194,9 @@ for n in $ns_list; do
   stop_all
   "$LAB" down "$TAG" >/dev/null 2>&1
 
-  bound_s=$(awk -v f="$file_mib" -v u="$mbit" -v n="$n" 'BEGIN {
-    F = f * 1048576 * 8; us = u * 1e6; d = u * 1e6; sum = n * u * 1e6;
+  bound_s=$(awk -v f="$file_mib" -v u="$mbit" -v n="$n" -v slow="$slow_mbit" 'BEGIN {
+    F = f * 1048576 * 8; us = u * 1e6; d = u * 1e6;
+    k = (slow > 0) ? int(n / 2) : 0; sum = ((n - k) * u + k * slow) * 1e6;
     b = F / us; if (F / d > b) b = F / d; if (n * F / (us + sum) > b) b = n * F / (us + sum);
     printf "%.3f", b }')
   ratio=$(echo "$canopy_s $bound_s" | awk '{printf "%.3f", $1 / $2}')
@@ -182,5 +206,6 @@ for n in $ns_list; do
   echo "{\"n\":$n, \"file_mib\":$file_mib, \"link_mbit\":$mbit, \"canopy_s\":$canopy_s," \
     "\"bound_s\":$bound_s, \"client_server_s\":$cs_s, \"ratio_to_bound\":$ratio," \
     "\"speedup_vs_client_server\":$speedup, \"ttfb_max_s\":$ttfb_max," \
-    "\"peak_node_rss_mib\":$((mem_max / 1024)), \"sha256\":\"$sent_sha\"}"
+    "\"peak_node_rss_mib\":$((mem_max / 1024)), \"slow_mbit\":$slow_mbit, \"stripes\":$stripes," \
+    "\"sha256\":\"$sent_sha\"}"
 done

@@ -1,7 +1,8 @@
 // canopy-send: sends one file as an object to every subscriber of a group.
 //
 //   canopy-send FILE --node HOST:PORT --group G [--name N] [--source ID]
-//               [--chunk-kib K]
+//               [--chunk-kib K] [--stripes K]
+//               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // A progress bar on a terminal; then one JSON line on stdout:
 // {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,"sha256":…}. Exit 0 once
@@ -21,6 +22,7 @@
 #include "canopy/publisher.h"
 #include "client-sdk/examples/progress.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-send: send a file as one object to a Canopy group"};
@@ -43,7 +45,16 @@ int main(int argc, char** argv) {
                  "each its own tree (a striped forest)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  canopy::TlsFlags tls_flags;
+  canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-send", argc, argv)) return *exit_code;
+  if (auto tls = canopy::ResolveTlsFlags(tls_flags); !tls.ok()) {
+    std::fprintf(stderr, "canopy-send: %s (see --help)\n",
+                 std::string(tls.status().message()).c_str());
+    return 2;
+  } else if (tls->has_value()) {
+    options.tls = canopy::ClientTlsFiles{(*tls)->ca, (*tls)->cert, (*tls)->key};
+  }
 
   auto publishers = canopy::OpenStripedPublishers(options, stripes);
   if (!publishers.ok()) {
