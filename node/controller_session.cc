@@ -55,7 +55,9 @@ bool ControllerSession::ReportRtts(const v1::RttReport& rtts) {
 
 bool ControllerSession::ReportMulticastPeers(const std::vector<std::string>& node_ids) {
   v1::NodeReport report;
-  for (const std::string& id : node_ids) report.mutable_multicast_peers()->add_node_ids(id);
+  // Set even when empty: hearing nobody is news too (a LAN lost multicast).
+  v1::MulticastPeers* peers = report.mutable_multicast_peers();
+  for (const std::string& id : node_ids) peers->add_node_ids(id);
   return Write(report);
 }
 
