@@ -78,7 +78,9 @@ void RenderCluster(int index, const v1::SourceTree& tree, std::string& out) {
   }
   for (const v1::TreeEdge& e : tree.edges()) {
     absl::StrAppend(&out, "    ", NodeId(index, e.parent()), " -> ", NodeId(index, e.child()),
-                    " [label=", Quote(absl::StrCat(e.cost(), " µs")), "];\n");
+                    e.via_multicast() ? " [label=\"LAN multicast\", style=dashed];\n"
+                                      : absl::StrCat(" [label=",
+                                                     Quote(absl::StrCat(e.cost(), " µs")), "];\n"));
   }
   absl::StrAppend(&out, "  }\n");
 }

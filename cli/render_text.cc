@@ -18,6 +18,7 @@ struct Child {
   std::string node;
   int64_t cost;
   int edge;  // index in SourceTree.edges
+  bool via_multicast;
 };
 
 // Children of each parent, in name order.
@@ -27,7 +28,7 @@ ChildMap ChildrenOf(const v1::SourceTree& tree) {
   ChildMap children;
   for (int i = 0; i < tree.edges_size(); ++i) {
     const v1::TreeEdge& e = tree.edges(i);
-    children[e.parent()].push_back({e.child(), e.cost(), i});
+    children[e.parent()].push_back({e.child(), e.cost(), i, e.via_multicast()});
   }
   for (auto& [parent, list] : children) {
     std::stable_sort(list.begin(), list.end(),
@@ -66,6 +67,7 @@ struct TreeWalk {
         continue;
       }
       absl::StrAppend(&out, "  (cost ", c.cost, " µs, ", FanOut(tree, children, c.node), ")",
+                      c.via_multicast ? "  [LAN multicast]" : "",
                       receivers.contains(c.node) ? "  [receiver]" : "", "\n");
       Children(c.node, absl::StrCat(prefix, last ? "    " : "│   "));
     }

@@ -329,6 +329,16 @@ void ControllerCore::OnMulticastPeers(uint64_t session, const v1::MulticastPeers
                  peers.size());
   }
   s->multicast_peers = std::move(peers);
+  // Domains become LAN hyper-nodes in the trees; re-plan when they change.
+  std::map<std::string, std::set<std::string>> heard;
+  for (const auto& [id, node] : nodes_) heard[id] = node.multicast_peers;
+  std::map<std::string, std::string> domain_of;
+  for (const auto& [id, members] : MulticastDomains(heard)) domain_of[id] = members.front();
+  const absl::Time start = absl::Now();
+  if (planner_.SetMulticastDomains(std::move(domain_of))) {
+    Push();
+    Planned("multicast domains", start);
+  }
 }
 
 v1::ListNodesResponse ControllerCore::ListNodes() const {

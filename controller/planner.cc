@@ -11,6 +11,8 @@
 #include "proto/stripe_source.h"
 #include "spdlog/spdlog.h"
 #include "tree/incremental.h"
+#include "tree/lan.h"
+#include "xxhash.h"
 #include "tree/steiner.h"
 
 namespace canopy::controller {
@@ -52,6 +54,30 @@ void Planner::RemoveNode(const std::string& id) {
   }
   ReconcileSources();
   ReplanAll();
+}
+
+bool Planner::SetMulticastDomains(std::map<std::string, std::string> domain_of) {
+  if (!topology_.SetMulticastDomains(std::move(domain_of))) return false;
+  ReplanAll();
+  return true;
+}
+
+bool Planner::AnyMulticastDomain() const {
+  for (VertexId v = 0; v < graph_.VertexCount(); ++v) {
+    if (!graph_.Vertex(v).lan.empty()) return true;
+  }
+  return false;
+}
+
+std::string Planner::MulticastAddressOf(const std::string& group) const {
+  const int host_bits = 32 - std::clamp(options_.multicast_prefix, 4, 30);
+  const uint64_t span = uint64_t{1} << host_bits;
+  // Skip the range's first and last address.
+  const uint32_t offset = static_cast<uint32_t>(1 + XXH3_64bits(group.data(), group.size()) %
+                                                        (span - 2));
+  const uint32_t a = (options_.multicast_base & ~static_cast<uint32_t>(span - 1)) + offset;
+  return absl::StrCat(a >> 24, ".", (a >> 16) & 0xFF, ".", (a >> 8) & 0xFF, ".", a & 0xFF, ":",
+                      options_.multicast_port);
 }
 
 void Planner::SetStaticLinks(std::vector<StaticLink> links) {
@@ -328,6 +354,7 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   const VertexId root = VertexOf(flow.ingress);
   flow.wanted = WantedSet(key, flow.ingress);
   flow.latency.reset();
+  flow.via_lan.clear();
   flow.tree = EmptyTree(root);
   if (root == kNoVertex) return;
   switch (flow.profile) {
@@ -351,6 +378,21 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
       return;
     }
     default: {
+      if (AnyMulticastDomain()) {
+        // LANs with native multicast are hyper-nodes; the tree is rebuilt
+        // on every membership change (no incremental LAN trees).
+        std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
+        absl::StatusOr<tree::LanTree> t =
+            tree::BuildLanTree(graph_, root, members, tree::TreeProfile::kLatency);
+        if (!t.ok()) {
+          spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
+                        t.status().ToString());
+          return;
+        }
+        flow.tree = std::move(t->tree);
+        flow.via_lan = std::move(t->via_lan);
+        return;
+      }
       absl::StatusOr<LatencyFlowTree> t = LatencyFlowTree::Build(graph_, root, flow.wanted);
       if (!t.ok()) {
         spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
@@ -481,6 +523,15 @@ void Planner::RefreshEntries(const SourceKey& key) {
     v1::Hop* hop = entry_of(p).add_children();
     hop->set_node_id(names_[v]);
     hop->set_data_address(topology_.nodes().at(names_[v]).data_address);
+    if (v < static_cast<VertexId>(flow.via_lan.size()) && flow.via_lan[v]) {
+      // One multicast copy from the parent (the LAN's forwarder) reaches v;
+      // the link carries only repairs.
+      hop->set_via_multicast(true);
+      const std::string address = MulticastAddressOf(key.first);
+      entry_of(p).set_multicast_emit(true);
+      entry_of(p).set_multicast_group(address);
+      entry_of(v).set_multicast_group(address);
+    }
   }
 
   std::set<std::string>& holders = flow_nodes_[key];
@@ -517,6 +568,12 @@ Planner::ReoptimizeResult Planner::Reoptimize() {
         const int changed = ReoptimizeBulk(set, keep);
         result.applied += changed;
         result.skipped += static_cast<int>(set.size()) - changed;
+        continue;
+      }
+      if (!flow.via_lan.empty()) {
+        // LAN trees are rebuilt whenever members or domains change; their
+        // multicast hops are no graph edges to measure.
+        ++result.skipped;
         continue;
       }
       Flow candidate = flow;
@@ -645,7 +702,9 @@ std::vector<v1::SourceTree> Planner::Trees(const std::string& group) const {
       v1::TreeEdge* e = t.add_edges();
       e->set_parent(names_[p]);
       e->set_child(names_[v]);
-      e->set_cost(graph_.Cost(p, v).value_or(0));
+      const bool via_lan = v < static_cast<VertexId>(flow.via_lan.size()) && flow.via_lan[v];
+      e->set_via_multicast(via_lan);
+      e->set_cost(via_lan ? 0 : graph_.Cost(p, v).value_or(0));
       total += e->cost();
       fanout(v);
       if (NodeWants(names_[v], key)) t.add_receivers(names_[v]);

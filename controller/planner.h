@@ -45,6 +45,12 @@ struct PlannerOptions {
   double hysteresis_percent = 5.0;
   // Work budget of one Steiner search for the `cost` profile.
   int64_t steiner_work = 200 * tree::kWorkUnitsPerMilli;
+  // Native multicast: a group's LAN address is
+  // multicast_base + (hash(group) mod 2^(32 - multicast_prefix)), port
+  // multicast_port (administratively scoped 239.0.0.0/8 by default).
+  uint32_t multicast_base = 0xEF000000;  // 239.0.0.0, host byte order
+  int multicast_prefix = 8;
+  uint16_t multicast_port = 7800;
 };
 
 struct PlannerStats {
@@ -79,6 +85,13 @@ class Planner {
   void AddNode(const NodeSpec& spec);
   void RemoveNode(const std::string& id);
   void SetStaticLinks(std::vector<StaticLink> links);
+  // Node id → multicast domain id for the nodes in one (LANs where native
+  // multicast works): `latency` trees treat each domain as one hyper-node
+  // entered once, whose designated forwarder re-emits by multicast.
+  // Re-plans every flow and returns true if the domains changed.
+  bool SetMulticastDomains(std::map<std::string, std::string> domain_of);
+  // "A.B.C.D:PORT": the address `group` is mapped to on LANs.
+  std::string MulticastAddressOf(const std::string& group) const;
   // Recorded; the next Reoptimize() plans with them.
   void ReportRtts(const std::string& node,
                   const std::vector<std::pair<std::string, uint64_t>>& rtts);
@@ -133,6 +146,9 @@ class Planner {
     std::set<tree::VertexId> wanted;  // excludes the ingress
     std::optional<LatencyFlowTree> latency;
     tree::RootedTree tree;  // the forwarding tree, every profile
+    // via_lan[v]: v receives the flow by LAN multicast from its parent (the
+    // LAN's designated forwarder). Empty when no LAN is involved.
+    std::vector<char> via_lan;
   };
   struct SharedTree {  // a `cost` group's (*,G) tree
     tree::RootedTree tree;
@@ -165,6 +181,8 @@ class Planner {
   void Reject(const std::string& node, const SourceKey& key, std::string reason);
 
   v1::TreeProfile ProfileOf(const std::string& group) const;
+  // True if some node is in a multicast domain.
+  bool AnyMulticastDomain() const;
   bool Allowed(const SourceKey& key) const;
   bool NodeWants(const std::string& node, const SourceKey& key) const;
   std::set<tree::VertexId> WantedSet(const SourceKey& key, const std::string& ingress) const;

@@ -37,6 +37,17 @@ int64_t Topology::LinkCost(const std::string& a, const std::string& b) const {
   return default_cost_us_;
 }
 
+bool Topology::SetMulticastDomains(std::map<std::string, std::string> domain_of) {
+  if (domain_of == domain_of_) return false;
+  domain_of_ = std::move(domain_of);
+  return true;
+}
+
+std::string Topology::DomainOf(const std::string& id) const {
+  auto it = domain_of_.find(id);
+  return it == domain_of_.end() ? "" : it->second;
+}
+
 tree::OverlayGraph Topology::BuildGraph(std::vector<std::string>& names) const {
   tree::OverlayGraph graph;
   // Keep the callers' vertex numbering if it names exactly these nodes (only
@@ -51,8 +62,9 @@ tree::OverlayGraph Topology::BuildGraph(std::vector<std::string>& names) const {
   std::map<std::string, tree::VertexId> index;
   for (const std::string& id : names) {
     const NodeSpec& spec = nodes_.at(id);
-    index[id] = graph.AddVertex(tree::VertexInfo{id, static_cast<int32_t>(spec.max_fanout),
-                                                 static_cast<int64_t>(spec.upload_bps), ""});
+    index[id] =
+        graph.AddVertex(tree::VertexInfo{id, static_cast<int32_t>(spec.max_fanout),
+                                         static_cast<int64_t>(spec.upload_bps), DomainOf(id)});
   }
   if (!static_links_.empty()) {
     for (const StaticLink& link : static_links_) {
@@ -89,10 +101,11 @@ tree::OverlayGraph Topology::BuildGraph(std::vector<std::string>& names) const {
 }
 
 tree::VertexId Topology::ExtendGraph(const std::string& id, tree::OverlayGraph& graph,
-                                    std::vector<std::string>& names) const {
+                                     std::vector<std::string>& names) const {
   const NodeSpec& spec = nodes_.at(id);
-  const tree::VertexId v = graph.AddVertex(tree::VertexInfo{
-      id, static_cast<int32_t>(spec.max_fanout), static_cast<int64_t>(spec.upload_bps), ""});
+  const tree::VertexId v =
+      graph.AddVertex(tree::VertexInfo{id, static_cast<int32_t>(spec.max_fanout),
+                                       static_cast<int64_t>(spec.upload_bps), DomainOf(id)});
   if (static_links_.empty()) {
     for (tree::VertexId u = 0; u < v; ++u) (void)graph.AddEdge(u, v, LinkCost(names[u], id));
   } else {

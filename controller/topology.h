@@ -38,6 +38,11 @@ class Topology {
   void ReportRtts(const std::string& from,
                   const std::vector<std::pair<std::string, uint64_t>>& rtts);
   void SetStaticLinks(std::vector<StaticLink> links);
+  // Node id → multicast domain id (VertexInfo::lan) for nodes in one;
+  // returns false if nothing changed.
+  bool SetMulticastDomains(std::map<std::string, std::string> domain_of);
+  // The node's multicast domain id, "" for none.
+  std::string DomainOf(const std::string& id) const;
 
   const std::map<std::string, NodeSpec>& nodes() const { return nodes_; }
   const std::vector<StaticLink>& static_links() const { return static_links_; }
@@ -63,6 +68,7 @@ class Topology {
   // (from, to) → rtt µs.
   std::map<std::pair<std::string, std::string>, uint64_t> rtts_;
   std::vector<StaticLink> static_links_;
+  std::map<std::string, std::string> domain_of_;
 };
 
 }  // namespace canopy::controller

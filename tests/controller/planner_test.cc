@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -268,6 +269,39 @@ TEST_F(PlannerTest, CostProfileSharesOneTreeAcrossSources) {
   EXPECT_FALSE(Entry("c", "t"));
   // ...while s still reaches d through c.
   EXPECT_EQ(Entry("d", "s")->parent(), "c");
+}
+
+TEST_F(PlannerTest, AMulticastDomainIsEnteredOnceAndItsForwarderEmits) {
+  // a publishes; b, c and d share a LAN where multicast works.
+  for (const char* n : {"a", "b", "c", "d"}) Node(n);
+  for (const char* n : {"b", "c", "d"}) Join(n, "g");
+  Publish("a", "g", "s");
+  EXPECT_THAT(Children(*Entry("a")), UnorderedElementsAre("b", "c", "d"));  // unicast
+  EXPECT_TRUE(planner_.SetMulticastDomains({{"b", "b"}, {"c", "b"}, {"d", "b"}}));
+  EXPECT_FALSE(planner_.SetMulticastDomains({{"b", "b"}, {"c", "b"}, {"d", "b"}}));
+  // One copy crosses into the LAN, to its forwarder.
+  ASSERT_EQ(Entry("a")->children_size(), 1);
+  const std::string forwarder = Entry("a")->children(0).node_id();
+  EXPECT_FALSE(Entry("a")->children(0).via_multicast());
+  const v1::FlowEntry f = *Entry(forwarder);
+  EXPECT_TRUE(f.multicast_emit());
+  EXPECT_TRUE(absl::StartsWith(f.multicast_group(), "239."));
+  EXPECT_TRUE(absl::EndsWith(f.multicast_group(), ":7800"));
+  EXPECT_EQ(f.multicast_group(), planner_.MulticastAddressOf("g"));
+  EXPECT_EQ(f.children_size(), 2);
+  for (const v1::Hop& hop : f.children()) {
+    EXPECT_TRUE(hop.via_multicast()) << hop.node_id();
+    const v1::FlowEntry member = *Entry(hop.node_id());
+    EXPECT_EQ(member.parent(), forwarder);
+    EXPECT_EQ(member.multicast_group(), f.multicast_group());
+    EXPECT_FALSE(member.multicast_emit());
+  }
+  // Another group maps elsewhere (most likely), always into 239.0.0.0/8.
+  EXPECT_TRUE(absl::StartsWith(planner_.MulticastAddressOf("other"), "239."));
+  // The LAN's multicast breaks: back to unicast from the source.
+  EXPECT_TRUE(planner_.SetMulticastDomains({}));
+  EXPECT_THAT(Children(*Entry("a")), UnorderedElementsAre("b", "c", "d"));
+  EXPECT_TRUE(Entry("b")->multicast_group().empty());
 }
 
 TEST_F(PlannerTest, BulkProfileIsAChain) {
