@@ -16,6 +16,7 @@
 #include "node/controller_session.h"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
+#include "node/multicast_channel.h"
 #include "node/multicast_discovery.h"
 #include "node/node_metrics.h"
 #include "node/peer_prober.h"
@@ -83,6 +84,12 @@ int main(int argc, char** argv) {
   app.add_option("--discovery-interval-ms", discovery_interval_ms,
                  "probe the discovery group this often; 0 = off")
       ->capture_default_str();
+  uint32_t multicast_datagram_bytes = 1400;
+  app.add_option("--multicast-datagram-bytes", multicast_datagram_bytes,
+                 "largest UDP datagram of native LAN multicast (header included); frames are "
+                 "cut to fit so IP never fragments them")
+      ->capture_default_str()
+      ->check(CLI::Range(256u, 65507u));
   int max_subscriptions = 4096, max_publishers = 1024, max_links_per_peer = 64;
   app.add_option("--max-subscriptions", max_subscriptions,
                  "local subscriptions served at once; more are refused (RESOURCE_EXHAUSTED)")
@@ -162,7 +169,25 @@ int main(int argc, char** argv) {
       },
       absl::Milliseconds(source_linger_ms));
 
+  // Native multicast on the data interface's LAN, for the flows the
+  // controller plans through a multicast domain; none on loopback.
+  std::atomic<canopy::node::Relay*> live_relay{nullptr};
+  canopy::node::MulticastChannelOptions multicast_options;
+  multicast_options.interface_address = data_address->host;
+  multicast_options.datagram_bytes = multicast_datagram_bytes;
+  multicast_options.max_payload = max_payload;
+  multicast_options.on_frame = [&live_relay](canopy::wire::FramePtr frame,
+                                             const std::string& sender) {
+    if (auto* r = live_relay.load()) r->OnMulticastFrame(std::move(frame), sender);
+  };
+  canopy::node::MulticastChannel multicast(multicast_options);
+  const absl::Status multicast_ready = multicast.Start();
+  if (!multicast_ready.ok()) {
+    spdlog::info("no native multicast data path: {}", std::string(multicast_ready.message()));
+  }
+
   canopy::node::RelayOptions relay_options;
+  relay_options.multicast = multicast_ready.ok() ? &multicast : nullptr;
   relay_options.node_id = id;
   relay_options.max_payload = max_payload;
   relay_options.detach_after = absl::Milliseconds(detach_after_ms);
@@ -171,6 +196,7 @@ int main(int argc, char** argv) {
   relay_options.fault_flip_every = fault_flip_every;
   relay_options.link_limits.per_address = max_links_per_peer;
   canopy::node::Relay relay(relay_options, state, clients);
+  live_relay = &relay;
   auto bound_data = relay.Start(canopy::wire::Endpoint{data_address->host, data_address->port});
   if (!bound_data.ok()) return Fail(std::string(bound_data.status().message()));
 
@@ -269,6 +295,8 @@ int main(int argc, char** argv) {
   session->Stop();
   metrics_server.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  multicast.Stop();  // no more frames into the relay
+  live_relay.store(nullptr);
   relay.Stop();
   return 0;
 }

@@ -78,6 +78,10 @@ void Relay::ScheduleWatcherExpiry() {
     if (ec) return;
     state_.Expire(absl::Now());
     ExpireAllRepairs(absl::Now());
+    if (options_.multicast != nullptr) {
+      ResendMulticastTails(absl::Now());
+      RetryMulticastHoles();
+    }
     ReportGauges();
     ScheduleWatcherExpiry();
   });
@@ -155,8 +159,25 @@ Relay::Pressure Relay::Dispatch(const v1::FlowEntry* entry,
   uint64_t copies = 0;
   uint64_t overflow = 0;
   if (entry != nullptr) {
+    bool multicast_sent = false;
     for (const v1::Hop& hop : entry->children()) {
       std::shared_ptr<wire::OutboundLink> link = LinkTo(hop);
+      if (hop.via_multicast() && options_.multicast != nullptr && entry->multicast_emit()) {
+        // One multicast copy serves every child on the LAN; their links
+        // carry only the repairs they ask for.
+        if (!multicast_sent) {
+          multicast_sent = true;
+          ++copies;
+          const int ttl = std::max<int>(1, static_cast<int>(entry->ttl()));
+          options_.multicast->Send(entry->multicast_group(), ttl, *frame)
+              .IgnoreError();  // counted by the channel; receivers repair
+          flow.multicast_tail =
+              FlowState::MulticastTail{frame, entry->multicast_group(), ttl, absl::Now(), 0};
+          absl::MutexLock lock(&mu_);
+          ++counters_.multicast_frames_sent;
+        }
+        continue;
+      }
       if (link == nullptr) continue;
       ++copies;
       if (realtime) {
@@ -320,6 +341,15 @@ void Relay::OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link) {
           absl::MutexLock lock(&mu_);
           parent_links_[link.peer_node()] = link.weak_from_this();
         }
+        // Multicast frames of this parent's flows that came before its link.
+        for (auto& [key, flow] : FlowsSnapshot()) {
+          std::vector<std::pair<wire::FramePtr, std::string>> held;
+          {
+            absl::MutexLock flow_lock(&flow->mu);
+            held.swap(flow->before_parent_link);
+          }
+          for (auto& [frame, sender] : held) HandleMulticast(frame, sender);
+        }
         ResumeFromParents(&link.peer_node());
       }
       return;
@@ -433,11 +463,161 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
     flow->last = h.sequence;
     auto names = std::make_shared<const FlowNames>(FlowNames{entry->group(), entry->source()});
     pressure = Dispatch(&*entry, names, frame, *flow);
+    // A repair that filled a multicast gap releases the frames behind it.
+    if (!flow->ahead.empty()) {
+      Pressure more = DispatchAhead(*entry, *flow);
+      pressure.links.insert(pressure.links.end(), more.links.begin(), more.links.end());
+      pressure.subscribers.insert(pressure.subscribers.end(), more.subscribers.begin(),
+                                  more.subscribers.end());
+      AskForMulticastHole(*entry, *flow, *link, /*retry=*/false);  // the next one, if any
+    }
   }
   if (pressure.empty()) return false;
   link->Pause();
   AwaitDrain(std::move(pressure), [link] { link->Resume(); });
   return true;
+}
+
+Relay::Pressure Relay::DispatchAhead(const v1::FlowEntry& entry, FlowState& flow) {
+  Pressure pressure;
+  auto names = std::make_shared<const FlowNames>(FlowNames{entry.group(), entry.source()});
+  while (!flow.ahead.empty() && flow.ahead.begin()->first <= flow.last + 1) {
+    auto node = flow.ahead.extract(flow.ahead.begin());
+    if (node.key() <= flow.last) continue;  // came meanwhile by the repair
+    flow.last = node.key();
+    Pressure p = Dispatch(&entry, names, node.mapped(), flow);
+    pressure.links.insert(pressure.links.end(), p.links.begin(), p.links.end());
+    pressure.subscribers.insert(pressure.subscribers.end(), p.subscribers.begin(),
+                                p.subscribers.end());
+  }
+  return pressure;
+}
+
+void Relay::OnMulticastFrame(wire::FramePtr frame, std::string sender) {
+  asio::post(io_, [this, frame = std::move(frame), sender = std::move(sender)] {
+    HandleMulticast(frame, sender);
+  });
+}
+
+void Relay::HandleMulticast(const wire::FramePtr& frame, const std::string& sender) {
+  const wire::FrameHeader& h = frame->header();
+  if (h.type != wire::FrameType::kData) return;
+  std::optional<v1::FlowEntry> entry = state_.FindByIds(h.group_handle, h.source_id);
+  if (!entry || entry->multicast_group().empty() || entry->multicast_emit() ||
+      entry->parent().empty()) {
+    return;  // a flow this node does not receive by multicast (another group on the address)
+  }
+  // Only the parent's host may feed the flow: its link's remote address.
+  std::shared_ptr<wire::InboundLink> link;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = parent_links_.find(entry->parent());
+    if (it != parent_links_.end()) link = it->second.lock();
+  }
+  if (link == nullptr || link->closed()) {
+    // The multicast copy outran the parent's link: hold it until the link
+    // says who the parent is (OnInboundFrame, HELLO).
+    std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
+    absl::MutexLock flow_lock(&flow->mu);
+    if (flow->before_parent_link.size() < options_.max_frames_ahead) {
+      flow->before_parent_link.emplace_back(frame, sender);
+      return;
+    }
+  }
+  const std::string parent_host =
+      link == nullptr ? std::string() : link->remote().substr(0, link->remote().rfind(':'));
+  if (link == nullptr || link->closed() || parent_host != sender) {
+    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kNotFromParent);
+    absl::MutexLock lock(&mu_);
+    if (counters_.not_from_parent_dropped++ == 0) {
+      spdlog::warn("dropping multicast frames of ({}, {}) from {}: its parent {} {}",
+                   entry->group(), entry->source(), sender, entry->parent(),
+                   link == nullptr ? "has no link here yet" : "is at " + parent_host);
+    }
+    return;
+  }
+  if (absl::Status allowed = state_.CheckAllowed(entry->group(), entry->source()); !allowed.ok()) {
+    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDisallowed);
+    return;
+  }
+  if (options_.traffic) options_.traffic->CountIn(entry->group(), frame->payload().size());
+  std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
+  absl::MutexLock flow_lock(&flow->mu);
+  {
+    absl::MutexLock lock(&mu_);
+    ++counters_.multicast_frames_received;
+  }
+  if (flow->parent.empty()) flow->parent = entry->parent();
+  const bool realtime = entry->slow_receiver() == v1::SLOW_RECEIVER_REALTIME;
+  if (h.sequence <= flow->last) {
+    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDuplicate);
+    absl::MutexLock lock(&mu_);
+    ++counters_.duplicates_dropped;
+    return;
+  }
+  auto names = std::make_shared<const FlowNames>(FlowNames{entry->group(), entry->source()});
+  if (flow->last == 0 || h.sequence == flow->last + 1 || realtime) {
+    if (realtime && flow->last != 0 && h.sequence > flow->last + 1) {
+      absl::MutexLock lock(&mu_);
+      counters_.sequences_lost += h.sequence - flow->last - 1;  // realtime: counted, not repaired
+    }
+    flow->last = h.sequence;
+    Dispatch(&*entry, names, frame, *flow);
+    DispatchAhead(*entry, *flow);
+    AskForMulticastHole(*entry, *flow, *link, /*retry=*/false);  // the next one, if any
+    return;  // no back pressure on a datagram stream
+  }
+  // A gap: hold this frame and ask the parent (over its unicast link) for
+  // the missing range only.
+  if (flow->ahead.size() < options_.max_frames_ahead) flow->ahead.emplace(h.sequence, frame);
+  AskForMulticastHole(*entry, *flow, *link, /*retry=*/false);
+}
+
+void Relay::AskForMulticastHole(const v1::FlowEntry& entry, FlowState& flow,
+                                wire::InboundLink& link, bool retry) {
+  if (flow.ahead.empty()) return;
+  const uint64_t missing_until = flow.ahead.begin()->first - 1;
+  if (missing_until <= flow.last) return;
+  const absl::Time now = absl::Now();
+  if (flow.resume_asked_after == flow.last &&
+      (!retry || now - flow.resume_asked_at < options_.resume_retry)) {
+    return;  // asked already; the periodic pass asks again if nothing comes
+  }
+  flow.resume_asked_after = flow.last;
+  flow.resume_asked_at = now;
+  link.Send(
+      wire::MakeResume({entry.group_handle(), entry.source_id(), flow.last, missing_until}));
+  uint64_t asked;
+  {
+    absl::MutexLock lock(&mu_);
+    asked = ++counters_.multicast_repairs_asked;
+    ++counters_.resumes_sent;
+  }
+  if (asked == 1 || asked % 100 == 0) {
+    spdlog::info("asks {} for sequences {}..{} of ({}, {}) lost on the LAN (repairs multicast "
+                 "gap #{})",
+                 entry.parent(), flow.last + 1, missing_until, entry.group(), entry.source(),
+                 asked);
+  }
+}
+
+void Relay::RetryMulticastHoles() {
+  for (auto& [key, flow] : FlowsSnapshot()) {
+    absl::MutexLock flow_lock(&flow->mu);
+    if (flow->ahead.empty()) continue;
+    std::optional<v1::FlowEntry> entry = state_.Find(key.first, key.second);
+    if (!entry) {
+      flow->ahead.clear();
+      continue;
+    }
+    std::shared_ptr<wire::InboundLink> link;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = parent_links_.find(entry->parent());
+      if (it != parent_links_.end()) link = it->second.lock();
+    }
+    if (link != nullptr && !link->closed()) AskForMulticastHole(*entry, *flow, *link, true);
+  }
 }
 
 void Relay::OnTableChanged() {
@@ -500,6 +680,31 @@ void Relay::OnTableChanged() {
   // Links to new children open now, not with the next frame: a child that
   // moved here asks for what it missed as soon as the link arrives.
   for (const v1::Hop& hop : current_children) LinkTo(hop);
+  if (options_.multicast != nullptr) {
+    absl::flat_hash_set<std::string> wanted;
+    for (const v1::FlowEntry& e : entries) {
+      if (!e.multicast_group().empty() && !e.multicast_emit()) wanted.insert(e.multicast_group());
+    }
+    std::vector<std::string> join, leave;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const std::string& g : wanted) {
+        if (multicast_joined_.insert(g).second) join.push_back(g);
+      }
+      for (const std::string& g : multicast_joined_) {
+        if (!wanted.contains(g)) leave.push_back(g);
+      }
+      for (const std::string& g : leave) multicast_joined_.erase(g);
+    }
+    for (const std::string& g : join) {
+      if (absl::Status s = options_.multicast->Join(g); !s.ok()) {
+        spdlog::warn("cannot receive multicast group {}: {}", g, s.ToString());
+      } else {
+        spdlog::info("receiving LAN multicast on {}", g);
+      }
+    }
+    for (const std::string& g : leave) options_.multicast->Leave(g);
+  }
   asio::post(io_, [this] { ResumeFromParents(nullptr); });
 }
 
@@ -745,6 +950,22 @@ std::vector<std::pair<std::pair<std::string, std::string>, std::shared_ptr<Relay
 Relay::FlowsSnapshot() const {
   absl::MutexLock lock(&mu_);
   return {flows_.begin(), flows_.end()};
+}
+
+void Relay::ResendMulticastTails(absl::Time now) {
+  for (auto& [key, flow] : FlowsSnapshot()) {
+    absl::MutexLock flow_lock(&flow->mu);
+    if (!flow->multicast_tail) continue;
+    FlowState::MulticastTail& tail = *flow->multicast_tail;
+    if (now - tail.sent_at < kTailQuiet) continue;
+    if (tail.resent >= kTailResends) {
+      flow->multicast_tail.reset();
+      continue;
+    }
+    options_.multicast->Send(tail.group, tail.ttl, *tail.frame).IgnoreError();
+    tail.sent_at = now;
+    ++tail.resent;
+  }
 }
 
 void Relay::ExpireAllRepairs(absl::Time now) {

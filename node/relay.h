@@ -4,8 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -13,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -22,6 +25,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
+#include "node/multicast_channel.h"
 #include "node/replay_ring.h"
 #include "node/traffic_counters.h"
 #include "proto/address.h"
@@ -64,6 +68,13 @@ struct RelayOptions {
   uint64_t fault_flip_every = 0;
   // Links from other nodes this node accepts at once, per address and in all.
   wire::LinkLimits link_limits;
+  // Native multicast on the LAN (FlowEntry.multicast_group); null = none:
+  // children reached by multicast get nothing but repairs, and nothing is
+  // received by multicast. Must outlive the relay.
+  MulticastChannel* multicast = nullptr;
+  // Frames received by multicast beyond a gap that wait for the gap to be
+  // repaired, per flow (more are dropped and repaired too).
+  size_t max_frames_ahead = 4096;
 };
 
 // Counters of one relay (monotonic since start).
@@ -81,6 +92,11 @@ struct RelayCounters {
   uint64_t frames_replayed = 0;
   // Sequences declared lost for good (GAP) by or through this node.
   uint64_t sequences_lost = 0;
+  // Frames sent once by LAN multicast instead of to each child, frames
+  // received that way, and multicast gaps asked of the forwarder (NACK).
+  uint64_t multicast_frames_sent = 0;
+  uint64_t multicast_frames_received = 0;
+  uint64_t multicast_repairs_asked = 0;
   // Data links refused by RelayOptions::link_limits.
   uint64_t links_refused = 0;
   // Bytes held by all replay rings now.
@@ -144,8 +160,16 @@ class Relay {
                                   uint64_t until);
 
   // Call after the forwarding table changed: closes links to nodes that are
-  // no longer a child in any flow and forgets flows that ended.
+  // no longer a child in any flow, forgets flows that ended, and joins or
+  // leaves the LAN multicast groups the table names.
   void OnTableChanged();
+
+  // A frame that arrived by LAN multicast from `sender` (an IPv4 address):
+  // accepted only for a flow this node receives by multicast and only from
+  // the host of its parent's link. A gap is asked of the parent over that
+  // link (`reliable`) while the frames beyond it wait; `realtime` flows
+  // count it. Any thread.
+  void OnMulticastFrame(wire::FramePtr frame, std::string sender);
 
   // The relay's counters.
   RelayCounters counters() const;
@@ -188,6 +212,21 @@ class Relay {
       std::string who() const { return link ? link->peer_node() : "a local subscriber"; }
     };
     std::vector<Repair> repairs ABSL_GUARDED_BY(mu);
+    // Frames received by multicast beyond a gap, by sequence.
+    std::map<uint64_t, wire::FramePtr> ahead ABSL_GUARDED_BY(mu);
+    // Forwarder side: the last frame sent by multicast, sent again when the
+    // flow goes quiet so a receiver that lost the tail of a burst notices.
+    struct MulticastTail {
+      wire::FramePtr frame;
+      std::string group;
+      int ttl = 1;
+      absl::Time sent_at;
+      int resent = 0;
+    };
+    std::optional<MulticastTail> multicast_tail ABSL_GUARDED_BY(mu);
+    // Receiver side: frames that came by multicast before the parent's link
+    // did (nothing to check their sender against yet), with their senders.
+    std::vector<std::pair<wire::FramePtr, std::string>> before_parent_link ABSL_GUARDED_BY(mu);
   };
 
   // Receivers that were above their high watermark after a dispatch.
@@ -243,6 +282,11 @@ class Relay {
   std::shared_ptr<FlowState> Flow(const std::string& group, const std::string& source);
   std::shared_ptr<FlowState> FindFlow(const std::string& group, const std::string& source);
   void ExpireAllRepairs(absl::Time now);
+  // Sends the tail of each quiet multicast flow again (at most kTailResends
+  // times, kTailQuiet after it last went out).
+  void ResendMulticastTails(absl::Time now);
+  static constexpr int kTailResends = 3;
+  static constexpr absl::Duration kTailQuiet = absl::Milliseconds(100);
   // Every flow's key and state, copied under mu_.
   std::vector<std::pair<std::pair<std::string, std::string>, std::shared_ptr<FlowState>>>
   FlowsSnapshot() const;
@@ -252,6 +296,18 @@ class Relay {
   // ones still full after detach_after.
   void AwaitDrain(Pressure pressure, std::function<void()> done);
   void OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link);
+  // OnMulticastFrame on the I/O thread.
+  void HandleMulticast(const wire::FramePtr& frame, const std::string& sender);
+  // Asks the parent over `link` for the sequences between the last one
+  // dispatched and the first one waiting in `flow.ahead` — unless that was
+  // asked already (with `retry`: within resume_retry).
+  void AskForMulticastHole(const v1::FlowEntry& entry, FlowState& flow, wire::InboundLink& link,
+                           bool retry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
+  // AskForMulticastHole(retry) for every flow with frames waiting. I/O thread.
+  void RetryMulticastHoles();
+  // Dispatches the frames waiting in `flow.ahead` that are next in order.
+  Pressure DispatchAhead(const v1::FlowEntry& entry, FlowState& flow)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
   // Returns true if it paused the link.
   bool HandleInbound(const wire::FramePtr& frame, const std::shared_ptr<wire::InboundLink>& link);
   std::shared_ptr<wire::OutboundLink> LinkTo(const v1::Hop& hop);
@@ -284,6 +340,8 @@ class Relay {
       ABSL_GUARDED_BY(mu_);
   RelayCounters counters_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // LAN multicast groups joined for the table's flows.
+  absl::flat_hash_set<std::string> multicast_joined_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace canopy::node
