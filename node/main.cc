@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -16,6 +17,7 @@
 #include "node/controller_session.h"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
+#include "node/gateway.h"
 #include "node/multicast_channel.h"
 #include "node/multicast_discovery.h"
 #include "node/node_metrics.h"
@@ -84,6 +86,14 @@ int main(int argc, char** argv) {
   app.add_option("--discovery-interval-ms", discovery_interval_ms,
                  "probe the discovery group this often; 0 = off")
       ->capture_default_str();
+  std::vector<std::string> gateways;
+  app.add_option("--gateway", gateways,
+                 "GROUP_ADDR:PORT[=GROUP]: carry a native multicast group of this LAN's legacy "
+                 "programs across the overlay (group default mcast/GROUP_ADDR:PORT); repeatable");
+  int gateway_ttl = 1;
+  app.add_option("--gateway-ttl", gateway_ttl, "IP TTL of the datagrams gateways re-emit")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 255));
   uint32_t multicast_datagram_bytes = 1400;
   app.add_option("--multicast-datagram-bytes", multicast_datagram_bytes,
                  "largest UDP datagram of native LAN multicast (header included); frames are "
@@ -266,6 +276,24 @@ int main(int argc, char** argv) {
   live_session.store(session.get());
   session->Start();
   if (probe_interval_ms > 0) prober.Start();
+  // Gateways for unmodified multicast programs on this LAN.
+  std::vector<std::unique_ptr<canopy::node::Gateway>> lan_gateways;
+  for (const std::string& text : gateways) {
+    absl::StatusOr<canopy::node::GatewaySpec> spec = canopy::node::ParseGatewaySpec(text);
+    if (!spec.ok()) return Fail("--gateway: " + std::string(spec.status().message()));
+    canopy::node::GatewayOptions gateway_options;
+    gateway_options.spec = *spec;
+    gateway_options.interface_address = bound_data->host;
+    gateway_options.ttl = gateway_ttl;
+    gateway_options.max_payload = max_payload;
+    auto gateway =
+        std::make_unique<canopy::node::Gateway>(gateway_options, relay, clients, state);
+    if (absl::Status s = gateway->Start(); !s.ok()) {
+      return Fail("--gateway " + text + ": " + std::string(s.message()));
+    }
+    lan_gateways.push_back(std::move(gateway));
+  }
+
   canopy::node::MulticastDiscoveryOptions discovery_options;
   discovery_options.node_id = id;
   discovery_options.interface_address = bound_data->host;
@@ -274,6 +302,9 @@ int main(int argc, char** argv) {
   discovery_options.interval = absl::Milliseconds(std::max<uint32_t>(discovery_interval_ms, 1));
   discovery_options.on_peers = [&live_session](std::vector<std::string> peers) {
     if (canopy::node::ControllerSession* s = live_session.load()) s->ReportMulticastPeers(peers);
+  };
+  discovery_options.on_peer_addresses = [&lan_gateways](std::set<std::string> addresses) {
+    for (auto& g : lan_gateways) g->SetLanPeers(addresses);
   };
   canopy::node::MulticastDiscovery lan_discovery(discovery_options);
   if (discovery_interval_ms > 0) {
@@ -292,6 +323,7 @@ int main(int argc, char** argv) {
   health.Shutdown();
   prober.Stop();
   lan_discovery.Stop();
+  for (auto& g : lan_gateways) g->Stop();
   session->Stop();
   metrics_server.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

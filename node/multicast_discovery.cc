@@ -89,6 +89,7 @@ void MulticastDiscovery::Run() {
   inet_pton(AF_INET, options_.group.c_str(), &to.sin_addr);
   const std::string probe = absl::StrCat(kProbePrefix, options_.node_id);
   std::map<std::string, absl::Time> heard;
+  std::map<std::string, std::string> address_of;  // node id → IPv4 address
   std::vector<std::string> reported;
   absl::Time next_probe = absl::Now(), next_report = absl::Now();
   bool send_failed = false;
@@ -112,6 +113,11 @@ void MulticastDiscovery::Run() {
     if (peers != reported || now >= next_report) {
       reported = peers;
       next_report = now + kForgetAfterIntervals * options_.interval;
+      if (options_.on_peer_addresses) {
+        std::set<std::string> addresses;
+        for (const std::string& id : peers) addresses.insert(address_of[id]);
+        options_.on_peer_addresses(std::move(addresses));
+      }
       if (options_.on_peers) options_.on_peers(peers);
     }
     pollfd p{fd_, POLLIN, 0};
@@ -120,13 +126,19 @@ void MulticastDiscovery::Run() {
         static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(until), 1, 100));
     if (poll(&p, 1, wait_ms) <= 0) continue;
     char buf[256];
-    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    sockaddr_in from{};
+    socklen_t from_len = sizeof(from);
+    const ssize_t n =
+        recvfrom(fd_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n <= 0) continue;
     absl::string_view datagram(buf, static_cast<size_t>(n));
     if (!absl::ConsumePrefix(&datagram, kProbePrefix)) continue;
     const std::string id(datagram);
     if (id == options_.node_id || !ValidateNodeId(id).ok()) continue;
     heard[id] = absl::Now();
+    char address[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &from.sin_addr, address, sizeof(address));
+    address_of[id] = address;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,8 @@ struct MulticastDiscoveryOptions {
   // Gets the sorted ids of the nodes heard within the last 3 intervals,
   // when the set changes and every 3 intervals. On the discovery thread.
   std::function<void(std::vector<std::string>)> on_peers;
+  // Gets the IPv4 addresses of those nodes, with on_peers.
+  std::function<void(std::set<std::string>)> on_peer_addresses;
 };
 
 // Finds the nodes that share this node's LAN with working native

@@ -1,0 +1,189 @@
+#include "node/gateway.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "proto/address.h"
+#include "proto/validation.h"
+#include "spdlog/spdlog.h"
+
+namespace canopy::node {
+namespace {
+
+constexpr size_t kMaxDatagram = 65507;
+// How long a new legacy sender's first datagrams wait for its tree.
+constexpr absl::Duration kTreeWait = absl::Seconds(5);
+
+absl::Status Errno(const std::string& what) {
+  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+absl::StatusOr<sockaddr_in> NativeGroup(const std::string& text) {
+  absl::StatusOr<HostPort> hp = ParseHostPort(text);
+  if (!hp.ok()) return hp.status();
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(hp->port);
+  if (inet_pton(AF_INET, hp->host.c_str(), &a.sin_addr) != 1 ||
+      (ntohl(a.sin_addr.s_addr) >> 28) != 0xE || hp->port == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not an IPv4 multicast GROUP_ADDR:PORT"));
+  }
+  return a;
+}
+
+}  // namespace
+
+absl::StatusOr<GatewaySpec> ParseGatewaySpec(const std::string& text) {
+  GatewaySpec spec;
+  const size_t eq = text.find('=');
+  spec.native_group = text.substr(0, eq);
+  if (absl::StatusOr<sockaddr_in> g = NativeGroup(spec.native_group); !g.ok()) return g.status();
+  spec.canopy_group =
+      eq == std::string::npos ? absl::StrCat("mcast/", spec.native_group) : text.substr(eq + 1);
+  if (absl::Status s = ValidateGroupName(spec.canopy_group); !s.ok()) return s;
+  return spec;
+}
+
+Gateway::Gateway(GatewayOptions options, Relay& relay, LocalClients& clients,
+                 ForwardingState& state)
+    : options_(std::move(options)), relay_(relay), clients_(clients), state_(state) {}
+
+Gateway::~Gateway() { Stop(); }
+
+absl::Status Gateway::Start() {
+  absl::StatusOr<sockaddr_in> group = NativeGroup(options_.spec.native_group);
+  if (!group.ok()) return group.status();
+  in_addr interface {};
+  if (inet_pton(AF_INET, options_.interface_address.c_str(), &interface) != 1 ||
+      (ntohl(interface.s_addr) >> 24) == 127) {
+    return absl::UnavailableError(
+        absl::StrCat("a gateway needs a LAN IPv4 data address, not ", options_.interface_address));
+  }
+  capture_fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  emit_fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (capture_fd_ < 0 || emit_fd_ < 0) return Errno("socket");
+  const int one = 1;
+  sockaddr_in bind_to = *group;  // only datagrams sent to the group
+  ip_mreq join{};
+  join.imr_multiaddr = group->sin_addr;
+  join.imr_interface = interface;
+  const unsigned char ttl = static_cast<unsigned char>(std::clamp(options_.ttl, 1, 255));
+  const unsigned char loop = 0;  // never hear our own emissions
+  if (setsockopt(capture_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      bind(capture_fd_, reinterpret_cast<sockaddr*>(&bind_to), sizeof(bind_to)) != 0 ||
+      setsockopt(capture_fd_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &join, sizeof(join)) != 0 ||
+      setsockopt(emit_fd_, IPPROTO_IP, IP_MULTICAST_IF, &interface, sizeof(interface)) != 0 ||
+      setsockopt(emit_fd_, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) != 0 ||
+      setsockopt(emit_fd_, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop)) != 0) {
+    return Errno(absl::StrCat("gateway for ", options_.spec.native_group, " on ",
+                              options_.interface_address));
+  }
+  v1::SourceFilter every;
+  every.set_mode(v1::FILTER_MODE_EXCLUDE);
+  subscription_ =
+      std::make_shared<SubscriberQueue>(options_.spec.canopy_group, every, 8u << 20, 2u << 20);
+  clients_.AddSubscriber(subscription_);
+  capture_thread_ = std::thread([this] { Capture(); });
+  emit_thread_ = std::thread([this] { Emit(); });
+  spdlog::info("gateway: native {} <-> group {} (TTL {})", options_.spec.native_group,
+               options_.spec.canopy_group, options_.ttl);
+  return absl::OkStatus();
+}
+
+void Gateway::Stop() {
+  stop_ = true;
+  if (subscription_) subscription_->Close(absl::CancelledError("the gateway stops"));
+  if (capture_thread_.joinable()) capture_thread_.join();
+  if (emit_thread_.joinable()) emit_thread_.join();
+  if (subscription_) {
+    clients_.RemoveSubscriber(subscription_);
+    subscription_.reset();
+  }
+  absl::MutexLock lock(&mu_);
+  for (const std::string& source : published_) {
+    clients_.RemoveSource(options_.spec.canopy_group, source);
+  }
+  published_.clear();
+  if (capture_fd_ >= 0) close(capture_fd_);
+  if (emit_fd_ >= 0) close(emit_fd_);
+  capture_fd_ = emit_fd_ = -1;
+}
+
+void Gateway::SetLanPeers(std::set<std::string> addresses) {
+  absl::MutexLock lock(&mu_);
+  lan_peers_ = std::move(addresses);
+}
+
+void Gateway::Capture() {
+  std::vector<char> buf(kMaxDatagram);
+  const std::string& group = options_.spec.canopy_group;
+  while (!stop_) {
+    pollfd p{capture_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    sockaddr_in from{};
+    socklen_t from_len = sizeof(from);
+    const ssize_t n = recvfrom(capture_fd_, buf.data(), buf.size(), 0,
+                               reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 0) continue;
+    char sender[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &from.sin_addr, sender, sizeof(sender));
+    const std::string source = sender;
+    if (source == options_.interface_address) continue;  // our own
+    bool is_new;
+    {
+      absl::MutexLock lock(&mu_);
+      if (lan_peers_.contains(source)) continue;  // another gateway's re-emission
+      is_new = published_.insert(source).second;
+    }
+    if (static_cast<size_t>(n) > options_.max_payload) continue;
+    if (is_new) {
+      // A new legacy sender: announce it as a source and wait (the
+      // kernel holds what comes meanwhile) until its tree exists.
+      clients_.AddSource(group, source);
+      switch (state_.AwaitFlow(group, source, kTreeWait)) {
+        case ForwardingState::FlowReadiness::kReady:
+          spdlog::info("gateway: legacy sender {} on {} publishes into {}", source,
+                       options_.spec.native_group, group);
+          break;
+        case ForwardingState::FlowReadiness::kRejected:
+          spdlog::warn("gateway: legacy sender {} refused by group {}: {}", source, group,
+                       state_.CheckAllowed(group, source).ToString());
+          break;
+        case ForwardingState::FlowReadiness::kTimedOut:
+          spdlog::warn("gateway: no tree for legacy sender {} of group {} yet", source, group);
+          break;
+      }
+    }
+    if (!state_.CheckAllowed(group, source).ok()) continue;  // counted by the relay
+    relay_.PublishLocal(group, source, absl::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+}
+
+void Gateway::Emit() {
+  absl::StatusOr<sockaddr_in> to = NativeGroup(options_.spec.native_group);
+  while (!stop_) {
+    std::optional<DeliveryItem> item = subscription_->Pop(absl::Milliseconds(100));
+    if (!item || item->frame == nullptr) continue;  // timeout, or the joined event
+    {
+      absl::MutexLock lock(&mu_);
+      if (published_.contains(item->names->source)) continue;  // came from this LAN
+    }
+    const absl::string_view payload = item->frame->payload();
+    if (sendto(emit_fd_, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&*to),
+               sizeof(*to)) < 0) {
+      spdlog::debug("gateway: re-emission to {} failed: {}", options_.spec.native_group,
+                    std::strerror(errno));
+    }
+  }
+}
+
+}  // namespace canopy::node

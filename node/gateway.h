@@ -1,0 +1,84 @@
+#ifndef CANOPY_NODE_GATEWAY_H_
+#define CANOPY_NODE_GATEWAY_H_
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "node/forwarding_state.h"
+#include "node/local_clients.h"
+#include "node/relay.h"
+#include "node/subscriber_queue.h"
+
+namespace canopy::node {
+
+// "GROUP_ADDR:PORT[=canopy-group]" of canopy-node --gateway.
+struct GatewaySpec {
+  std::string native_group;  // "A.B.C.D:PORT", a class-D address
+  std::string canopy_group;  // default "mcast/A.B.C.D:PORT"
+};
+
+// Parses a --gateway value. InvalidArgument naming the problem.
+absl::StatusOr<GatewaySpec> ParseGatewaySpec(const std::string& text);
+
+struct GatewayOptions {
+  GatewaySpec spec;
+  // Local IPv4 address of the LAN interface (the node's data address).
+  std::string interface_address;
+  // TTL of the datagrams re-emitted on the LAN.
+  int ttl = 1;
+  uint32_t max_payload = wire::kDefaultMaxPayload;
+};
+
+// Joins a native multicast group on this node's LAN to the overlay, for
+// unmodified programs that only use socket options (IP_MULTICAST_TTL,
+// IP_ADD_MEMBERSHIP). Datagrams of legacy senders on the LAN are published
+// into the overlay group, each sender's IPv4 address being its source id
+// (so allow-lists and source filters apply to it); messages arriving from
+// the overlay are re-emitted on the LAN with the configured TTL. Never
+// captured: its own emissions, and datagrams from other Canopy nodes of the
+// LAN (their gateways' re-emissions); never re-emitted: what it published.
+//
+// Thread-safe. Two threads between Start() and Stop().
+class Gateway {
+ public:
+  Gateway(GatewayOptions options, Relay& relay, LocalClients& clients, ForwardingState& state);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Joins the native group and subscribes to the overlay group.
+  // Unavailable (with the reason) where multicast cannot be used.
+  absl::Status Start();
+  void Stop();
+
+  // IPv4 addresses of the other Canopy nodes heard on the LAN.
+  void SetLanPeers(std::set<std::string> addresses);
+
+ private:
+  void Capture();
+  void Emit();
+
+  const GatewayOptions options_;
+  Relay& relay_;
+  LocalClients& clients_;
+  ForwardingState& state_;
+  std::atomic<bool> stop_{false};
+  int capture_fd_ = -1;
+  int emit_fd_ = -1;
+  std::shared_ptr<SubscriberQueue> subscription_;
+  std::thread capture_thread_, emit_thread_;
+  mutable absl::Mutex mu_;
+  std::set<std::string> lan_peers_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> published_ ABSL_GUARDED_BY(mu_);  // sources this gateway publishes
+};
+
+}  // namespace canopy::node
+
+#endif  // CANOPY_NODE_GATEWAY_H_
