@@ -118,9 +118,28 @@ void Gateway::Stop() {
   capture_fd_ = emit_fd_ = -1;
 }
 
-void Gateway::SetLanPeers(std::set<std::string> addresses) {
+void Gateway::SetLanPeers(const std::vector<LanPeer>& peers) {
+  auto numeric = [](const std::string& ip) {
+    in_addr a{};
+    inet_pton(AF_INET, ip.c_str(), &a);
+    return ntohl(a.s_addr);
+  };
+  std::set<std::string> addresses;
+  bool designated = true;
+  for (const LanPeer& p : peers) {
+    addresses.insert(p.address);
+    if (p.gateway_groups.contains(options_.spec.native_group) &&
+        numeric(p.address) < numeric(options_.interface_address)) {
+      designated = false;
+    }
+  }
   absl::MutexLock lock(&mu_);
   lan_peers_ = std::move(addresses);
+  if (designated != designated_) {
+    spdlog::info("gateway for {}: {}", options_.spec.native_group,
+                 designated ? "designated on this LAN" : "standing by for a lower address");
+  }
+  designated_ = designated;
 }
 
 void Gateway::Capture() {
@@ -141,6 +160,7 @@ void Gateway::Capture() {
     bool is_new;
     {
       absl::MutexLock lock(&mu_);
+      if (!designated_) continue;                 // another gateway of the LAN carries it
       if (lan_peers_.contains(source)) continue;  // another gateway's re-emission
       is_new = published_.insert(source).second;
     }
@@ -175,6 +195,7 @@ void Gateway::Emit() {
     if (!item || item->frame == nullptr) continue;  // timeout, or the joined event
     {
       absl::MutexLock lock(&mu_);
+      if (!designated_) continue;
       if (published_.contains(item->names->source)) continue;  // came from this LAN
     }
     const absl::string_view payload = item->frame->payload();

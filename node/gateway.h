@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -13,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
+#include "node/multicast_discovery.h"
 #include "node/relay.h"
 #include "node/subscriber_queue.h"
 
@@ -58,8 +60,13 @@ class Gateway {
   absl::Status Start();
   void Stop();
 
-  // IPv4 addresses of the other Canopy nodes heard on the LAN.
-  void SetLanPeers(std::set<std::string> addresses);
+  // The other Canopy nodes heard on the LAN (multicast_discovery.h). Of
+  // several gateways for the same native group on one LAN, the one with the
+  // lowest address is designated: only it captures and re-emits; the others
+  // stand by and take over when it is no longer heard.
+  void SetLanPeers(const std::vector<LanPeer>& peers);
+
+  const std::string& native_group() const { return options_.spec.native_group; }
 
  private:
   void Capture();
@@ -77,6 +84,7 @@ class Gateway {
   mutable absl::Mutex mu_;
   std::set<std::string> lan_peers_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> published_ ABSL_GUARDED_BY(mu_);  // sources this gateway publishes
+  bool designated_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 }  // namespace canopy::node

@@ -303,8 +303,9 @@ int main(int argc, char** argv) {
   discovery_options.on_peers = [&live_session](std::vector<std::string> peers) {
     if (canopy::node::ControllerSession* s = live_session.load()) s->ReportMulticastPeers(peers);
   };
-  discovery_options.on_peer_addresses = [&lan_gateways](std::set<std::string> addresses) {
-    for (auto& g : lan_gateways) g->SetLanPeers(addresses);
+  for (const auto& g : lan_gateways) discovery_options.gateway_groups.push_back(g->native_group());
+  discovery_options.on_lan_peers = [&lan_gateways](std::vector<canopy::node::LanPeer> peers) {
+    for (auto& g : lan_gateways) g->SetLanPeers(peers);
   };
   canopy::node::MulticastDiscovery lan_discovery(discovery_options);
   if (discovery_interval_ms > 0) {

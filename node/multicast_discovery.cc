@@ -12,6 +12,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
@@ -87,9 +89,14 @@ void MulticastDiscovery::Run() {
   to.sin_family = AF_INET;
   to.sin_port = htons(options_.port);
   inet_pton(AF_INET, options_.group.c_str(), &to.sin_addr);
-  const std::string probe = absl::StrCat(kProbePrefix, options_.node_id);
+  // "CNDISC1 <id>[ gw=<group>,<group>...]": the native groups this node is
+  // a gateway for ride along, so a LAN's gateways can pick one per group.
+  std::string probe = absl::StrCat(kProbePrefix, options_.node_id);
+  if (!options_.gateway_groups.empty()) {
+    absl::StrAppend(&probe, " gw=", absl::StrJoin(options_.gateway_groups, ","));
+  }
   std::map<std::string, absl::Time> heard;
-  std::map<std::string, std::string> address_of;  // node id → IPv4 address
+  std::map<std::string, LanPeer> peer_of;  // node id → its address and gateway groups
   std::vector<std::string> reported;
   absl::Time next_probe = absl::Now(), next_report = absl::Now();
   bool send_failed = false;
@@ -113,10 +120,10 @@ void MulticastDiscovery::Run() {
     if (peers != reported || now >= next_report) {
       reported = peers;
       next_report = now + kForgetAfterIntervals * options_.interval;
-      if (options_.on_peer_addresses) {
-        std::set<std::string> addresses;
-        for (const std::string& id : peers) addresses.insert(address_of[id]);
-        options_.on_peer_addresses(std::move(addresses));
+      if (options_.on_lan_peers) {
+        std::vector<LanPeer> lan_peers;
+        for (const std::string& id : peers) lan_peers.push_back(peer_of[id]);
+        options_.on_lan_peers(std::move(lan_peers));
       }
       if (options_.on_peers) options_.on_peers(peers);
     }
@@ -125,7 +132,7 @@ void MulticastDiscovery::Run() {
     const int wait_ms =
         static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(until), 1, 100));
     if (poll(&p, 1, wait_ms) <= 0) continue;
-    char buf[256];
+    char buf[1024];
     sockaddr_in from{};
     socklen_t from_len = sizeof(from);
     const ssize_t n =
@@ -133,12 +140,22 @@ void MulticastDiscovery::Run() {
     if (n <= 0) continue;
     absl::string_view datagram(buf, static_cast<size_t>(n));
     if (!absl::ConsumePrefix(&datagram, kProbePrefix)) continue;
-    const std::string id(datagram);
+    std::vector<absl::string_view> fields = absl::StrSplit(datagram, ' ');
+    const std::string id(fields[0]);
     if (id == options_.node_id || !ValidateNodeId(id).ok()) continue;
     heard[id] = absl::Now();
+    LanPeer& peer = peer_of[id];
     char address[INET_ADDRSTRLEN] = {};
     inet_ntop(AF_INET, &from.sin_addr, address, sizeof(address));
-    address_of[id] = address;
+    peer.address = address;
+    peer.gateway_groups.clear();
+    for (size_t i = 1; i < fields.size(); ++i) {
+      absl::string_view f = fields[i];
+      if (!absl::ConsumePrefix(&f, "gw=")) continue;  // a later version's field
+      for (absl::string_view g : absl::StrSplit(f, ',', absl::SkipEmpty())) {
+        peer.gateway_groups.insert(std::string(g));
+      }
+    }
   }
 }
 

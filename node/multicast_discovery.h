@@ -14,6 +14,12 @@
 
 namespace canopy::node {
 
+// A node heard on the LAN.
+struct LanPeer {
+  std::string address;                   // its IPv4 address
+  std::set<std::string> gateway_groups;  // native groups it is a gateway for
+};
+
 struct MulticastDiscoveryOptions {
   std::string node_id;
   // Local IPv4 address of the interface to probe on (the node's data
@@ -26,12 +32,14 @@ struct MulticastDiscoveryOptions {
   // Gets the sorted ids of the nodes heard within the last 3 intervals,
   // when the set changes and every 3 intervals. On the discovery thread.
   std::function<void(std::vector<std::string>)> on_peers;
-  // Gets the IPv4 addresses of those nodes, with on_peers.
-  std::function<void(std::set<std::string>)> on_peer_addresses;
+  // Native groups this node is a gateway for (announced in its probes).
+  std::vector<std::string> gateway_groups;
+  // Gets those nodes' addresses and gateway groups, with on_peers.
+  std::function<void(std::vector<LanPeer>)> on_lan_peers;
 };
 
 // Finds the nodes that share this node's LAN with working native
-// multicast: sends a TTL-1 UDP probe ("CNDISC1 <node id>") to the discovery
+// multicast: sends a TTL-1 UDP probe ("CNDISC1 <node id>[ gw=<groups>]") to the discovery
 // group every interval and listens for the probes of others. A LAN that
 // starts dropping multicast empties the set within 3 intervals, and it fills
 // again when multicast returns. Malformed datagrams are ignored.

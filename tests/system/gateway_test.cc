@@ -98,5 +98,55 @@ TEST(GatewayTest, LegacyProgramsOnTwoLansTalkOnlyThroughGateways) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(GatewayTest, TwoGatewaysOnEachLanCarryEveryDatagramOnce) {
+  LabOptions options;
+  options.lans = 2;
+  options.hosts_per_lan = 3;
+  CANOPY_LAB_OR_SKIP(lab, options);
+  char dir_template[] = "/tmp/canopy-gateway.XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  const std::string controller = lab->HostAddress(1, 1) + ":7000";
+  Process ctl(lab->Command(1, 1,
+                           {BinaryPath("canopy-controller"), "--listen", controller, "--store",
+                            dir + "/store.db", "--plaintext"}));
+  ASSERT_TRUE(ctl.WaitForStdout("listening", kWait)) << ctl.Stderr();
+  std::vector<std::unique_ptr<Process>> gateways;
+  for (int lan = 1; lan <= 2; ++lan) {
+    for (int host = 1; host <= 2; ++host) {
+      const std::string address = lab->HostAddress(lan, host);
+      gateways.push_back(std::make_unique<Process>(
+          lab->Command(lan, host,
+                       {BinaryPath("canopy-node"), "--id", absl::StrCat("gw", lan, host),
+                        "--controller", controller, "--listen", address + ":7001", "--data",
+                        address + ":7002", "--probe-interval-ms", "0", "--discovery-interval-ms",
+                        "200", "--gateway", absl::StrCat(kGroup, ":", kPort), "--plaintext"})));
+      ASSERT_TRUE(gateways.back()->WaitForStdout("listening", kWait)) << gateways.back()->Stderr();
+    }
+  }
+  auto logs = [&] {
+    std::string out = "\n--- controller\n" + ctl.Stderr();
+    for (auto& g : gateways) out += "\n--- gateway\n" + g->Stderr();
+    return out;
+  };
+  // The higher address of each LAN stands by once the two hear each other.
+  ASSERT_TRUE(gateways[1]->WaitForStderr("standing by", kWait)) << logs();
+  ASSERT_TRUE(gateways[3]->WaitForStderr("standing by", kWait)) << logs();
+
+  constexpr int kCount = 50;
+  // One more than will come: each ends when idle, with what arrived.
+  auto remote = LegacyReceiver(*lab, 2, 3, kCount + 1, 3000);
+  auto local = LegacyReceiver(*lab, 1, 3, kCount + 1, 3000);
+  LegacySend(*lab, 1, 3, kCount);
+  EXPECT_EQ(remote->Wait(kWait), 1);
+  const std::vector<std::string> lines = remote->StdoutLines();
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kCount)) << remote->Stderr() << logs();
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_TRUE(absl::StartsWith(lines[i], absl::StrCat("seq ", i + 1, " "))) << lines[i];
+  }
+  EXPECT_EQ(local->Wait(kWait), 1);
+  EXPECT_EQ(local->StdoutLines().size(), static_cast<size_t>(kCount)) << local->Stderr();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace canopy::testing
