@@ -358,8 +358,23 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   flow.tree = EmptyTree(root);
   if (root == kNoVertex) return;
   switch (flow.profile) {
-    case v1::TREE_PROFILE_COST:
-      return;  // derived from the group's shared tree by RebuildShared
+    case v1::TREE_PROFILE_COST: {
+      if (!AnyMulticastDomain()) return;  // derived from the group's shared tree by RebuildShared
+      // With LANs, each flow gets its own Steiner tree over the hyper-nodes.
+      std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
+      tree::SteinerOptions steiner;
+      steiner.work_budget = options_.steiner_work;
+      absl::StatusOr<tree::LanTree> t =
+          tree::BuildLanTree(graph_, root, members, tree::TreeProfile::kCost, steiner);
+      if (!t.ok()) {
+        spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
+                      t.status().ToString());
+        return;
+      }
+      flow.tree = std::move(t->tree);
+      flow.via_lan = std::move(t->via_lan);
+      return;
+    }
     case v1::TREE_PROFILE_BULK: {
       // A stripe of a complete stripe set may get its own tree of a forest;
       // every other bulk flow gets the chain or the tree.
@@ -407,7 +422,9 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
 
 void Planner::RebuildShared(const std::string& group) {
   auto flows = flows_of_group_.find(group);
-  if (flows == flows_of_group_.end() || ProfileOf(group) != v1::TREE_PROFILE_COST) {
+  // With multicast domains every `cost` flow has its own LAN tree (BuildFlow).
+  if (flows == flows_of_group_.end() || ProfileOf(group) != v1::TREE_PROFILE_COST ||
+      AnyMulticastDomain()) {
     shared_.erase(group);
     return;
   }
@@ -453,6 +470,11 @@ void Planner::SetWanted(const SourceKey& key, VertexId v, bool wants) {
   if (wants ? !flow.wanted.insert(v).second : flow.wanted.erase(v) == 0) return;
   switch (flow.profile) {
     case v1::TREE_PROFILE_COST: {
+      if (AnyMulticastDomain()) {
+        BuildFlow(key, flow);
+        RefreshEntries(key);
+        break;
+      }
       SharedTree& shared = shared_[key.first];
       int& refs = shared.terminals[v];
       refs += wants ? 1 : -1;

@@ -304,6 +304,29 @@ TEST_F(PlannerTest, AMulticastDomainIsEnteredOnceAndItsForwarderEmits) {
   EXPECT_TRUE(Entry("b")->multicast_group().empty());
 }
 
+TEST_F(PlannerTest, CostGroupsAlsoEnterAMulticastDomainOnce) {
+  for (const char* n : {"a", "b", "c", "d"}) Node(n);
+  v1::GroupPolicy policy;
+  policy.set_group("g");
+  policy.set_profile(v1::TREE_PROFILE_COST);
+  planner_.SetPolicy(policy);
+  ASSERT_TRUE(planner_.SetMulticastDomains({{"b", "b"}, {"c", "b"}, {"d", "b"}}));
+  for (const char* n : {"b", "c", "d"}) Join(n, "g");
+  Publish("a", "g", "s");
+  ASSERT_EQ(Entry("a")->children_size(), 1);
+  const v1::FlowEntry f = *Entry(Entry("a")->children(0).node_id());
+  EXPECT_TRUE(f.multicast_emit());
+  EXPECT_EQ(f.children_size(), 2);
+  // A member leaving no longer gets the flow delivered; the others still do.
+  Leave("d", "g");
+  EXPECT_TRUE(!Entry("d") || !Entry("d")->local_delivery());
+  for (const char* n : {"b", "c"}) {
+    ASSERT_TRUE(Entry(n)) << n;
+    EXPECT_TRUE(Entry(n)->local_delivery()) << n;
+    EXPECT_FALSE(Entry(n)->multicast_group().empty()) << n;
+  }
+}
+
 TEST_F(PlannerTest, BulkProfileIsAChain) {
   for (const char* n : {"a", "b", "c", "d"}) Node(n);
   v1::GroupPolicy policy;
