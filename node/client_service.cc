@@ -137,7 +137,8 @@ grpc::Status ClientService::TakeSlot(std::atomic<int>& in_use, int limit,
 }
 
 ClientRefusals ClientService::refusals() const {
-  return ClientRefusals{refused_subscriptions_.load(), refused_publishers_.load()};
+  return ClientRefusals{refused_subscriptions_.load(), refused_publishers_.load(),
+                        refused_client_links_.load()};
 }
 
 // A publisher slot and the registration of (group, source) as a local
@@ -224,9 +225,21 @@ absl::StatusOr<wire::FrameSocketListener> ClientService::OfferLink(v1::LinkOffer
 absl::StatusOr<wire::FrameSocket> ClientService::AcceptLink(wire::FrameSocketListener& listener,
                                                             const v1::LinkOffer& offer,
                                                             grpc::ServerContext* context) {
-  absl::StatusOr<wire::FrameSocket> link =
-      wire::AcceptClientLink(listener, offer.token(), absl::Now() + options_.link_accept_timeout,
-                             [context] { return context->IsCancelled(); });
+  wire::ClientLinkTls tls;
+  if (options_.link_tls != nullptr) {
+    // The link must come from the holder of the call's certificate.
+    absl::StatusOr<std::string> pem = AuthenticatedPeerCertificate(*context);
+    if (!pem.ok()) return pem.status();
+    absl::StatusOr<std::string> der = wire::CertificateDer(*pem);
+    if (!der.ok())
+      return absl::PermissionDeniedError("the call's client certificate is unreadable");
+    tls.context = options_.link_tls;
+    tls.peer_der = *std::move(der);
+  }
+  absl::StatusOr<wire::FrameSocket> link = wire::AcceptClientLink(
+      listener, offer.token(), absl::Now() + options_.link_accept_timeout,
+      [context] { return context->IsCancelled(); }, tls,
+      [this](const absl::Status&) { refused_client_links_.fetch_add(1); });
   if (absl::IsDeadlineExceeded(link.status())) {
     return absl::DeadlineExceededError(
         absl::StrCat("the client did not connect to its link (port ", offer.port(), ") within ",
@@ -244,6 +257,8 @@ grpc::Status ClientService::SubscribeOverLink(grpc::ServerContext* context,
   if (!writer->Write(offer)) return grpc::Status::OK;  // the client left
   absl::StatusOr<wire::FrameSocket> link = AcceptLink(*listener, offer.link_offer(), context);
   if (!link.ok()) return ToGrpc(link.status());
+  spdlog::info("subscriber of group {} on client link from {} ({})", queue->group(), link->peer(),
+               link->security());
   v1::Delivery joined;
   joined.mutable_joined()->set_node_id(options_.node_id);
   // The client's resend requests arrive on the same link.
@@ -285,7 +300,8 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
   if (!writer->Write(offer)) return grpc::Status::OK;  // the client left
   absl::StatusOr<wire::FrameSocket> link = AcceptLink(*listener, offer.link_offer(), context);
   if (!link.ok()) return ToGrpc(link.status());
-  spdlog::info("publisher {} of group {} on client link from {}", source, group, link->peer());
+  spdlog::info("publisher {} of group {} on client link from {} ({})", source, group, link->peer(),
+               link->security());
 
   PublishTally tally;
   absl::Status end = PumpFromPublisherLink(

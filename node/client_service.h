@@ -11,6 +11,7 @@
 #include "node/local_clients.h"
 #include "node/relay.h"
 #include "wire/frame_socket.h"
+#include "wire/tls_context.h"
 
 namespace canopy::node {
 
@@ -39,12 +40,21 @@ struct ClientServiceOptions {
   // (proto/stripe_source.h), else PERMISSION_DENIED. (Subscribers need any
   // certificate the node's CA verifies, which the TLS handshake ensures.)
   bool certified_sources = false;
+  // Client links run mutual TLS with this context (null: plaintext
+  // links). A link is accepted only over TLS and only with the client
+  // certificate its gRPC call came with; a client that opens it in
+  // plaintext ends its call with FAILED_PRECONDITION.
+  std::shared_ptr<wire::TlsContext> link_tls;
 };
 
 // Calls the ClientService refused for being over a limit.
 struct ClientRefusals {
   uint64_t subscriptions = 0;
   uint64_t publishers = 0;
+  // Connections to an offered client link that were closed: a wrong or no
+  // token, a failed TLS handshake, plaintext on a TLS node, or a
+  // certificate that is not the caller's.
+  uint64_t client_links = 0;
 };
 
 // The Node service for local publishers and subscribers (node.proto):
@@ -108,6 +118,7 @@ class ClientService final : public v1::Node::Service {
   std::atomic<int> publishers_{0};
   std::atomic<uint64_t> refused_subscriptions_{0};
   std::atomic<uint64_t> refused_publishers_{0};
+  std::atomic<uint64_t> refused_client_links_{0};
 };
 
 }  // namespace canopy::node

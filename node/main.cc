@@ -160,6 +160,14 @@ int main(int argc, char** argv) {
     if (!pem.ok()) return Fail(std::string(pem.status().message()));
     tls_pem = *std::move(pem);
   }
+  // The same identity encrypts the data plane: links to and from other
+  // nodes (bound to node certificates) and client links.
+  canopy::wire::LinkTls data_tls;
+  if (tls_pem) {
+    auto context = canopy::wire::TlsContext::Create({tls_pem->ca, tls_pem->cert, tls_pem->key});
+    if (!context.ok()) return Fail(std::string(context.status().message()));
+    data_tls = {*std::move(context), std::string(canopy::kRoleNode)};
+  }
 
   const sigset_t signals = canopy::BlockShutdownSignals();
   // Messages are up to 16 MiB and short-lived: keep freed buffers in the heap
@@ -205,6 +213,7 @@ int main(int argc, char** argv) {
   relay_options.traffic = &traffic;
   relay_options.fault_flip_every = fault_flip_every;
   relay_options.link_limits.per_address = max_links_per_peer;
+  relay_options.link_tls = data_tls;
   canopy::node::Relay relay(relay_options, state, clients);
   live_relay = &relay;
   auto bound_data = relay.Start(canopy::wire::Endpoint{data_address->host, data_address->port});
@@ -217,6 +226,7 @@ int main(int argc, char** argv) {
   service_options.max_subscriptions = max_subscriptions;
   service_options.max_publishers = max_publishers;
   service_options.certified_sources = tls_pem.has_value();
+  service_options.link_tls = data_tls.context;
   canopy::node::ClientService service(service_options, state, clients, relay);
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
@@ -263,6 +273,7 @@ int main(int argc, char** argv) {
   prober_options.node_id = id;
   prober_options.probe_interval = absl::Milliseconds(std::max<uint32_t>(probe_interval_ms, 1));
   prober_options.report_interval = 3 * prober_options.probe_interval;
+  prober_options.tls = data_tls;
   canopy::node::PeerProber prober(prober_options, [&live_session](const canopy::v1::RttReport& r) {
     if (canopy::node::ControllerSession* s = live_session.load()) s->ReportRtts(r);
   });

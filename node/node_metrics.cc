@@ -140,13 +140,23 @@ void NodeMetrics::AddRefusals(ops::MetricsRegistry& registry, const Relay& relay
                               const ClientService& service) {
   registry.AddCollector([&relay, &service](std::vector<Family>& out) {
     const ClientRefusals calls = service.refusals();
+    const RelayCounters links = relay.counters();
     Family refused{"canopy_node_refused_total",
-                   "Data links and client calls refused for being over a limit "
-                   "(--max-links-per-peer, --max-subscriptions, --max-publishers).",
+                   "Data links and client calls refused: over a limit (links: "
+                   "--max-links-per-peer; subscriptions; publishers), data links whose TLS "
+                   "handshake failed (link_tls) or whose certificate is not the node their HELLO "
+                   "names (link_identity), and connections to offered client links that were "
+                   "closed (client_links: wrong token, no TLS, not the caller's certificate).",
                    MetricType::kCounter,
                    {}};
     refused.samples.push_back(
-        Sample{"", {{"reason", "links"}}, static_cast<double>(relay.counters().links_refused)});
+        Sample{"", {{"reason", "links"}}, static_cast<double>(links.links_refused)});
+    refused.samples.push_back(
+        Sample{"", {{"reason", "link_tls"}}, static_cast<double>(links.links_refused_tls)});
+    refused.samples.push_back(Sample{
+        "", {{"reason", "link_identity"}}, static_cast<double>(links.links_refused_identity)});
+    refused.samples.push_back(
+        Sample{"", {{"reason", "client_links"}}, static_cast<double>(calls.client_links)});
     refused.samples.push_back(
         Sample{"", {{"reason", "subscriptions"}}, static_cast<double>(calls.subscriptions)});
     refused.samples.push_back(

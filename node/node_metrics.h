@@ -32,7 +32,9 @@ class NodeMetrics {
   void AddRelay(ops::MetricsRegistry& registry, const Relay& relay);
 
   // Exports canopy_node_refused_total{reason}: data links and client calls
-  // refused for being over a limit. REQUIRES: both outlive every scrape.
+  // refused for being over a limit, data links refused for their TLS
+  // handshake or identity, and refused client-link connections.
+  // REQUIRES: both outlive every scrape.
   void AddRefusals(ops::MetricsRegistry& registry, const Relay& relay,
                    const ClientService& service);
 

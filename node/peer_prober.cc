@@ -112,6 +112,7 @@ void PeerProber::Tick() {
         wire::OutboundLinkOptions link_options;
         link_options.local_node_id = options_.node_id + std::string(wire::kProbeHelloSuffix);
         link_options.connect_timeout = options_.probe_interval;
+        link_options.tls = options_.tls;
         std::string peer = id;
         link_options.on_control = [this, peer](wire::FramePtr frame, wire::OutboundLink&) {
           OnPong(peer, std::move(frame));

@@ -28,13 +28,15 @@ struct PeerProberOptions {
   absl::Duration report_interval = absl::Seconds(3);
   // Peers beyond this many are not probed.
   size_t max_peers = 256;
+  // Mutual TLS on the probe links, as on the relay's data links.
+  wire::LinkTls tls;
 };
 
 // Measures round-trip times to the peers the controller names: keeps one
 // probe link (HELLO marked as a probe, then PING frames) to each peer's data
-// endpoint, times each PONG, and smooths the samples (RFC 6298 style,
-// alpha = 1/8). Reports every peer with a sample; a peer whose link failed
-// is reported as 0 (unreachable) once.
+// endpoint (with TLS when the relay's links use it), times each PONG, and smooths the samples (RFC
+// 6298 style, alpha = 1/8). Reports every peer with a sample; a peer whose link failed is reported
+// as 0 (unreachable) once.
 //
 // Thread-safe. I/O runs on one internal thread.
 class PeerProber {

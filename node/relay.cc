@@ -39,7 +39,7 @@ absl::StatusOr<wire::Endpoint> Relay::Start(const wire::Endpoint& data_address) 
       [this](wire::FramePtr frame, wire::InboundLink& link) {
         OnInboundFrame(std::move(frame), link);
       },
-      options_.link_limits);
+      options_.link_limits, options_.link_tls);
   if (!listener.ok()) return listener.status();
   listener_ = *std::move(listener);
   wire::Endpoint bound = listener_->bound();
@@ -105,6 +105,7 @@ std::shared_ptr<wire::OutboundLink> Relay::LinkTo(const v1::Hop& hop) {
   link_options.local_node_id = options_.node_id;
   link_options.high_watermark_bytes = options_.link_high_watermark_bytes;
   link_options.low_watermark_bytes = options_.link_low_watermark_bytes;
+  link_options.tls = options_.link_tls;
   link_options.on_control = [this](wire::FramePtr frame, wire::OutboundLink& link) {
     OnChildControl(std::move(frame), link);
   };
@@ -1045,7 +1046,11 @@ RelayCounters Relay::counters() const {
   absl::MutexLock lock(&mu_);
   RelayCounters c = counters_;
   // Set before the I/O thread starts and never reset: safe to read here.
-  if (listener_) c.links_refused = listener_->refused();
+  if (listener_) {
+    c.links_refused = listener_->refused();
+    c.links_refused_tls = listener_->refused_tls();
+    c.links_refused_identity = listener_->refused_identity();
+  }
   return c;
 }
 

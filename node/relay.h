@@ -68,6 +68,9 @@ struct RelayOptions {
   uint64_t fault_flip_every = 0;
   // Links from other nodes this node accepts at once, per address and in all.
   wire::LinkLimits link_limits;
+  // Mutual TLS on every link to and from other nodes (and the OU of a node
+  // certificate); plaintext links without a context.
+  wire::LinkTls link_tls;
   // Native multicast on the LAN (FlowEntry.multicast_group); null = none:
   // children reached by multicast get nothing but repairs, and nothing is
   // received by multicast. Must outlive the relay.
@@ -99,6 +102,11 @@ struct RelayCounters {
   uint64_t multicast_repairs_asked = 0;
   // Data links refused by RelayOptions::link_limits.
   uint64_t links_refused = 0;
+  // Data links closed because their TLS handshake failed (a plaintext
+  // peer, no certificate, another CA), or because the parent's certificate
+  // is not that of the node its HELLO announces.
+  uint64_t links_refused_tls = 0;
+  uint64_t links_refused_identity = 0;
   // Bytes held by all replay rings now.
   uint64_t replay_ring_bytes = 0;
 };

@@ -196,7 +196,7 @@ absl::StatusOr<CertificateSubject> SubjectOfCertificate(absl::string_view pem) {
   return CertificateSubject{std::move(cn.front()), ou.size() == 1 ? std::move(ou.front()) : ""};
 }
 
-absl::StatusOr<CertificateSubject> AuthenticatedPeer(const grpc::ServerContextBase& context) {
+absl::StatusOr<std::string> AuthenticatedPeerCertificate(const grpc::ServerContextBase& context) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return absl::UnauthenticatedError("the call came without a verified client certificate");
@@ -205,8 +205,13 @@ absl::StatusOr<CertificateSubject> AuthenticatedPeer(const grpc::ServerContextBa
   if (pem.empty()) {
     return absl::UnauthenticatedError("the call came without a verified client certificate");
   }
-  absl::StatusOr<CertificateSubject> subject =
-      SubjectOfCertificate(absl::string_view(pem.front().data(), pem.front().size()));
+  return std::string(pem.front().data(), pem.front().size());
+}
+
+absl::StatusOr<CertificateSubject> AuthenticatedPeer(const grpc::ServerContextBase& context) {
+  absl::StatusOr<std::string> pem = AuthenticatedPeerCertificate(context);
+  if (!pem.ok()) return pem.status();
+  absl::StatusOr<CertificateSubject> subject = SubjectOfCertificate(*pem);
   if (!subject.ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("client certificate: ", subject.status().message()));

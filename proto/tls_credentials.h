@@ -84,6 +84,10 @@ absl::StatusOr<CertificateSubject> SubjectOfCertificate(absl::string_view pem);
 // progress.
 absl::StatusOr<CertificateSubject> AuthenticatedPeer(const grpc::ServerContextBase& context);
 
+// The verified client certificate of a call itself, as PEM (the leaf).
+// Errors as AuthenticatedPeer. REQUIRES: as AuthenticatedPeer.
+absl::StatusOr<std::string> AuthenticatedPeerCertificate(const grpc::ServerContextBase& context);
+
 // OK if `peer` has one of `roles`; else PermissionDenied saying that
 // `action` needs one of them and what the peer presented.
 absl::Status RequireRole(const CertificateSubject& peer, absl::Span<const absl::string_view> roles,

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -12,12 +13,16 @@
 #include "absl/types/span.h"
 #include "wire/endpoint.h"
 #include "wire/frame.h"
+#include "wire/tls_context.h"
 
 namespace canopy::wire {
 
 // Asked while a call waits for the socket; returning true abandons the call
 // with Cancelled. Null means "never give up".
 using StopRequested = std::function<bool()>;
+
+// Which end of a TLS handshake a FrameSocket plays.
+enum class TlsRole { kConnect, kAccept };
 
 // One TCP connection carrying frames, driven by the calling thread: every
 // call blocks until done, the peer fails, or `stop` says to give up (asked
@@ -26,11 +31,19 @@ using StopRequested = std::function<bool()>;
 // fastest shape: header and payload go out with one gathered write and
 // come in straight into the frame's own buffer.
 //
+// After StartTls() every byte is encrypted (mutual TLS, tls_context.h):
+// small parts of a write are gathered into one record, large ones are
+// encrypted from where they are, the records go to the socket in batches
+// of up to 256 KiB (one system call each, not one per 16 KiB record), and
+// reads still land in the frame's own buffer.
+//
 // Move-only. Thread-compatible, except Shutdown(), which any thread may
-// call to wake a blocked call (it then fails).
+// call to wake a blocked call (it then fails), and except that one thread
+// may Read while another Writes (each TLS call takes a lock; waiting for
+// the socket does not).
 class FrameSocket {
  public:
-  FrameSocket() = default;
+  FrameSocket();
   FrameSocket(FrameSocket&& other) noexcept;
   FrameSocket& operator=(FrameSocket&& other) noexcept;
   FrameSocket(const FrameSocket&) = delete;
@@ -43,6 +56,27 @@ class FrameSocket {
 
   // Takes over a connected socket descriptor.
   explicit FrameSocket(int fd);
+
+  // Runs a mutual TLS handshake as the connecting or the accepting end;
+  // afterwards every read and write is encrypted. The peer's certificate
+  // must chain to the context's CA, and when `verify_host` is not empty
+  // (connecting end) name it (a DNS name or an IP address). Unauthenticated
+  // with OpenSSL's reason when the handshake fails; Cancelled if `stop`
+  // said so first. REQUIRES: valid(), no TLS yet, nothing read or written.
+  absl::Status StartTls(TlsContext& context, TlsRole role, absl::string_view verify_host,
+                        const StopRequested& stop);
+
+  // True after StartTls() succeeded.
+  bool tls() const;
+  // The peer's verified certificate; null without TLS.
+  const PeerCertificate* peer_certificate() const;
+  // "TLSv1.3 TLS_AES_128_GCM_SHA256", or "plaintext".
+  std::string security() const;
+
+  // Waits for the first byte the peer sends and returns it without
+  // consuming it. OutOfRange if the peer closes first; Cancelled if `stop`
+  // said so. REQUIRES: nothing read yet, no TLS.
+  absl::StatusOr<uint8_t> PeekFirstByte(const StopRequested& stop);
 
   // Writes every byte of `parts`, in order, with gathered writes.
   // Unavailable if the peer went away; Cancelled if `stop` said so.
@@ -61,7 +95,7 @@ class FrameSocket {
                                        const StopRequested& stop);
 
   // Ends this side's writing: the peer reads end-of-stream after the bytes
-  // already written.
+  // already written (with TLS: after a close_notify alert).
   void ShutdownWrite();
   // Ends both directions; blocked calls on other threads fail. Thread-safe.
   void Shutdown();
@@ -70,13 +104,23 @@ class FrameSocket {
   // "ip:port" of the peer.
   std::string peer() const;
 
+  // The TLS session (heap-allocated so the socket stays movable); an
+  // implementation detail of frame_socket.cc.
+  struct Tls;
+
  private:
   // Waits until the socket is readable (or writable); Cancelled if `stop`
   // said so first.
   absl::Status Await(bool for_write, const StopRequested& stop);
   absl::Status ReadExactly(char* out, size_t n, bool at_frame_start, const StopRequested& stop);
+  // Write() with TLS: encrypts `bytes` into records (sent in batches).
+  absl::Status WriteTls(absl::Span<const absl::string_view> parts, const StopRequested& stop);
+  absl::Status WriteAllTls(absl::string_view bytes, const StopRequested& stop);
+  // Sends the records the TLS session holds.
+  absl::Status FlushTls(const StopRequested& stop);
 
   int fd_ = -1;
+  std::unique_ptr<Tls> tls_;
 };
 
 // A listening TCP socket that hands out FrameSockets. Move-only;

@@ -2,6 +2,7 @@
 #define CANOPY_WIRE_INBOUND_LINK_H_
 
 #include <array>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -9,7 +10,10 @@
 
 #include "absl/status/status.h"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl/stream.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "wire/frame.h"
+#include "wire/tls_context.h"
 
 namespace canopy::wire {
 
@@ -18,6 +22,14 @@ namespace canopy::wire {
 // and hands HELLO, DATA and GAP frames to a handler. The first frame must be
 // HELLO. PING is answered with PONG here; RESUME or PONG from a parent is a
 // protocol error. Control frames for the parent go back with Send().
+//
+// With TLS (LinkTls) the link first runs the server side of a mutual TLS
+// handshake (within kTlsHandshakeTimeout) and then binds itself to the
+// parent's certificate: the node id its HELLO announces (without a probe
+// suffix) must be the certificate's CN, with OU tls.peer_unit. A failed
+// handshake (a plaintext peer, no certificate, another CA) or another
+// node's certificate closes the link before any frame is handed on;
+// refusal() says which.
 //
 // Thread-compatible: every method except Resume() must run on the link's
 // io_context thread. Resume() may be called from any thread.
@@ -30,8 +42,21 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   // Called once when the link closes (OK status for a clean EOF or Close()).
   using ClosedCallback = std::function<void(InboundLink&, const absl::Status&)>;
 
+  // Why a link was closed before it carried anything.
+  enum class Refusal {
+    kNone,
+    // The TLS handshake failed or timed out.
+    kTlsHandshake,
+    // The parent's certificate does not name the node its HELLO announces.
+    kIdentity,
+  };
+
+  // How long a TLS handshake may take.
+  static constexpr std::chrono::seconds kTlsHandshakeTimeout{5};
+
+  // `tls` disabled: a plaintext link.
   InboundLink(boost::asio::ip::tcp::socket socket, uint32_t max_payload, FrameHandler on_frame,
-              ClosedCallback on_closed);
+              ClosedCallback on_closed, LinkTls tls = {});
   InboundLink(const InboundLink&) = delete;
   InboundLink& operator=(const InboundLink&) = delete;
 
@@ -56,8 +81,19 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   bool probe() const { return probe_; }
   // "ip:port" of the remote end.
   const std::string& remote() const { return remote_; }
+  // Set when the link was refused for its TLS handshake or identity.
+  Refusal refusal() const { return refusal_; }
 
  private:
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+
+  // The server side of the TLS handshake (a plaintext peer is refused
+  // first), then ReadHeader().
+  void Handshake();
+  void SecureHandshake();
+  // Runs `op` on the TLS stream or the bare socket.
+  template <typename Op>
+  void OnStream(Op&& op);
   void ReadHeader();
   void ReadPayload(FrameBuffer bytes);
   void OnFrame(FramePtr frame);
@@ -65,6 +101,14 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   void WriteNext();
 
   boost::asio::ip::tcp::socket socket_;
+  const LinkTls tls_options_;
+  // With TLS: the session over socket_, its handshake deadline, and the
+  // parent's verified certificate once the handshake is done.
+  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<boost::asio::steady_timer> handshake_timer_;
+  PeerCertificate peer_certificate_;
+  uint8_t first_byte_ = 0;
+  Refusal refusal_ = Refusal::kNone;
   const uint32_t max_payload_;
   FrameHandler on_frame_;
   ClosedCallback on_closed_;

@@ -13,7 +13,7 @@ absl::StatusOr<std::unique_ptr<LinkListener>> LinkListener::Open(asio::io_contex
                                                                  const Endpoint& address,
                                                                  uint32_t max_payload,
                                                                  InboundLink::FrameHandler on_frame,
-                                                                 LinkLimits limits) {
+                                                                 LinkLimits limits, LinkTls tls) {
   boost::system::error_code ec;
   tcp::resolver resolver(io);
   auto endpoints =
@@ -33,19 +33,22 @@ absl::StatusOr<std::unique_ptr<LinkListener>> LinkListener::Open(asio::io_contex
         absl::StrCat("cannot listen on data address ", address.ToString(), ": ", ec.message()));
   }
   Endpoint bound{address.host, acceptor.local_endpoint().port()};
-  std::unique_ptr<LinkListener> listener(new LinkListener(
-      std::move(acceptor), max_payload, std::move(on_frame), std::move(bound), limits));
+  std::unique_ptr<LinkListener> listener(new LinkListener(std::move(acceptor), max_payload,
+                                                          std::move(on_frame), std::move(bound),
+                                                          limits, std::move(tls)));
   listener->Accept();
   return listener;
 }
 
 LinkListener::LinkListener(tcp::acceptor acceptor, uint32_t max_payload,
-                           InboundLink::FrameHandler on_frame, Endpoint bound, LinkLimits limits)
+                           InboundLink::FrameHandler on_frame, Endpoint bound, LinkLimits limits,
+                           LinkTls tls)
     : acceptor_(std::move(acceptor)),
       max_payload_(max_payload),
       on_frame_(std::move(on_frame)),
       bound_(std::move(bound)),
-      limits_(limits) {}
+      limits_(limits),
+      tls_(std::move(tls)) {}
 
 bool LinkListener::Admit(const std::string& address) {
   int& from_address = links_per_address_[address];
@@ -85,7 +88,18 @@ void LinkListener::Accept() {
               auto self = closed.shared_from_this();
               links_.erase(self);
               if (--links_per_address_[address] <= 0) links_per_address_.erase(address);
-            });
+              switch (closed.refusal()) {
+                case InboundLink::Refusal::kTlsHandshake:
+                  refused_tls_.fetch_add(1, std::memory_order_relaxed);
+                  break;
+                case InboundLink::Refusal::kIdentity:
+                  refused_identity_.fetch_add(1, std::memory_order_relaxed);
+                  break;
+                case InboundLink::Refusal::kNone:
+                  break;
+              }
+            },
+            tls_);
         links_.insert(link);
         link->Start();
       }

@@ -9,6 +9,7 @@
 #include "boost/asio/connect.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/read.hpp"
+#include "boost/asio/ssl/error.hpp"
 #include "boost/asio/write.hpp"
 #include "spdlog/spdlog.h"
 
@@ -81,49 +82,98 @@ void OutboundLink::Connect(tcp::resolver::results_type endpoints) {
         // behind megabytes of socket buffer at every hop.
         using NotSentLowat = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
         self->socket_.set_option(NotSentLowat(kNotSentLowatBytes), ignored);
-        self->ReadControl();
-        absl::MutexLock lock(&self->mu_);
-        self->connected_ = true;
-        self->MaybeStartWrite();
+        self->Secure();
       });
+}
+
+template <typename Op>
+void OutboundLink::OnStream(Op&& op) {
+  if (tls_) {
+    op(*tls_);
+  } else {
+    op(socket_);
+  }
+}
+
+void OutboundLink::Secure() {
+  if (!options_.tls.enabled()) return Flow();
+  tls_ = std::make_unique<TlsStream>(socket_, options_.tls.context->asio());
+  // Keep the record buffers of a busy link instead of freeing them
+  // whenever they run empty.
+  SSL_clear_mode(tls_->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  auto self = shared_from_this();
+  tls_->async_handshake(
+      asio::ssl::stream_base::client, [self](const boost::system::error_code& ec) {
+        if (self->closed()) return;
+        const std::string link =
+            absl::StrCat("link to ", self->peer_node_, " at ", self->address_.ToString());
+        if (ec) {
+          return self->Fail(
+              absl::UnavailableError(absl::StrCat(link, ": TLS handshake failed: ", ec.message())));
+        }
+        absl::StatusOr<PeerCertificate> peer = PeerCertificateOf(self->tls_->native_handle());
+        absl::Status identity =
+            peer.ok() ? CheckPeerNode(*peer, self->options_.tls.peer_unit, self->peer_node_)
+                      : peer.status();
+        if (!identity.ok()) {
+          return self->Fail(
+              absl::PermissionDeniedError(absl::StrCat(link, ": refused: ", identity.message())));
+        }
+        spdlog::info("{}: {}", link, SessionDescription(self->tls_->native_handle()));
+        self->Flow();
+      });
+}
+
+void OutboundLink::Flow() {
+  ReadControl();
+  absl::MutexLock lock(&mu_);
+  connected_ = true;
+  MaybeStartWrite();
 }
 
 void OutboundLink::ReadControl() {
   auto self = shared_from_this();
-  asio::async_read(
-      socket_, asio::buffer(control_header_), [self](const boost::system::error_code& ec, size_t) {
-        if (self->closed()) return;
-        if (ec) {
-          return self->Fail(absl::UnavailableError(
-              absl::StrCat("link to ", self->peer_node_, " at ", self->address_.ToString(), ": ",
-                           ec == asio::error::eof ? "closed by the child" : ec.message())));
-        }
-        absl::StatusOr<FrameHeader> h = DecodeHeader(
-            absl::string_view(self->control_header_.data(), kHeaderSize), kMaxControlPayload);
-        if (h.ok() && h->type != FrameType::kResume && h->type != FrameType::kPong) {
-          h = absl::InvalidArgumentError("a child sends only RESUME and PONG frames");
-        }
-        if (!h.ok()) {
-          return self->Fail(absl::InvalidArgumentError(
-              absl::StrCat("link to ", self->peer_node_, ": ", h.status().message())));
-        }
-        auto bytes = std::make_shared<FrameBuffer>(kHeaderSize + h->length);
-        std::copy(self->control_header_.begin(), self->control_header_.end(), bytes->data());
-        asio::async_read(self->socket_, asio::buffer(bytes->data() + kHeaderSize, h->length),
-                         [self, bytes](const boost::system::error_code& ec, size_t) {
-                           if (self->closed()) return;
-                           absl::StatusOr<FramePtr> frame =
-                               ec ? absl::UnavailableError(ec.message())
-                                  : Frame::Adopt(std::move(*bytes), kMaxControlPayload);
-                           if (!frame.ok()) {
-                             return self->Fail(absl::InvalidArgumentError(absl::StrCat(
-                                 "link to ", self->peer_node_, ": ", frame.status().message())));
-                           }
-                           if (self->options_.on_control)
-                             self->options_.on_control(*std::move(frame), *self);
-                           self->ReadControl();
-                         });
-      });
+  OnStream([&](auto& stream) {
+    asio::async_read(
+        stream, asio::buffer(control_header_), [self](const boost::system::error_code& ec, size_t) {
+          if (self->closed()) return;
+          if (ec) {
+            const bool closed_by_child =
+                ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+            return self->Fail(absl::UnavailableError(
+                absl::StrCat("link to ", self->peer_node_, " at ", self->address_.ToString(), ": ",
+                             closed_by_child ? "closed by the child" : ec.message())));
+          }
+          absl::StatusOr<FrameHeader> h = DecodeHeader(
+              absl::string_view(self->control_header_.data(), kHeaderSize), kMaxControlPayload);
+          if (h.ok() && h->type != FrameType::kResume && h->type != FrameType::kPong) {
+            h = absl::InvalidArgumentError("a child sends only RESUME and PONG frames");
+          }
+          if (!h.ok()) {
+            return self->Fail(absl::InvalidArgumentError(
+                absl::StrCat("link to ", self->peer_node_, ": ", h.status().message())));
+          }
+          auto bytes = std::make_shared<FrameBuffer>(kHeaderSize + h->length);
+          std::copy(self->control_header_.begin(), self->control_header_.end(), bytes->data());
+          self->OnStream([&](auto& stream) {
+            asio::async_read(
+                stream, asio::buffer(bytes->data() + kHeaderSize, h->length),
+                [self, bytes](const boost::system::error_code& ec, size_t) {
+                  if (self->closed()) return;
+                  absl::StatusOr<FramePtr> frame =
+                      ec ? absl::UnavailableError(ec.message())
+                         : Frame::Adopt(std::move(*bytes), kMaxControlPayload);
+                  if (!frame.ok()) {
+                    return self->Fail(absl::InvalidArgumentError(absl::StrCat(
+                        "link to ", self->peer_node_, ": ", frame.status().message())));
+                  }
+                  if (self->options_.on_control)
+                    self->options_.on_control(*std::move(frame), *self);
+                  self->ReadControl();
+                });
+          });
+        });
+  });
 }
 
 void OutboundLink::RetryOrFail(const std::string& why) {
@@ -195,10 +245,12 @@ void OutboundLink::MaybeStartWrite() {
     for (const FramePtr& f : *batch) {
       buffers.emplace_back(f->bytes().data(), f->bytes().size());
     }
-    asio::async_write(self->socket_, buffers,
-                      [self, batch](const boost::system::error_code& ec, size_t) {
-                        self->OnWritten(ec, *batch);
-                      });
+    self->OnStream([&](auto& stream) {
+      asio::async_write(stream, buffers,
+                        [self, batch](const boost::system::error_code& ec, size_t) {
+                          self->OnWritten(ec, *batch);
+                        });
+    });
   });
 }
 

@@ -15,9 +15,11 @@
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "wire/endpoint.h"
 #include "wire/frame.h"
+#include "wire/tls_context.h"
 
 namespace canopy::wire {
 
@@ -37,12 +39,20 @@ struct OutboundLinkOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   // Control frames from the child; null = they are read and ignored.
   ControlHandler on_control;
+  // Mutual TLS (docs/wire-format.md, "Encryption"); plaintext without a
+  // context. The child's certificate must have OU tls.peer_unit and CN =
+  // the peer node the link is opened to; a handshake that fails or a
+  // certificate of another node closes the link (no retry).
+  LinkTls tls;
 };
 
 // A TCP link to one child node: connects (retrying until connect_timeout),
 // sends a HELLO frame, then sends queued frames in order with gathered
 // writes. It reads the control frames the child sends back (RESUME, PONG);
-// anything else from the child, or the child closing, closes the link. Frames are shared pointers: nothing is copied per link. The queue
+// anything else from the child, or the child closing, closes the link. With
+// TLS the frames are encrypted on their way out (Asio's SSL stream copies
+// small frames into one record; large ones are encrypted from where they
+// are). Frames are shared pointers: nothing is copied per link. The queue
 // is bounded by the caller, who checks OverHighWatermark() after Send() and
 // waits with NotifyWhenDrained() (back pressure).
 //
@@ -97,8 +107,18 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
   OutboundLink(boost::asio::io_context& io, std::string peer_node, Endpoint address,
                OutboundLinkOptions options, ClosedCallback on_closed);
 
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+
   void Resolve();
   void Connect(boost::asio::ip::tcp::resolver::results_type endpoints);
+  // After the TCP connect: the TLS handshake if configured, then Flow().
+  void Secure();
+  // Starts reading control frames and writing the queue.
+  void Flow();
+  // Runs `op` on the stream the link's bytes go through: the TLS stream
+  // or the bare socket. I/O thread.
+  template <typename Op>
+  void OnStream(Op&& op);
   void RetryOrFail(const std::string& why);
   void MaybeStartWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnWritten(const boost::system::error_code& ec, const std::vector<FramePtr>& batch);
@@ -112,6 +132,9 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
   const OutboundLinkOptions options_;
   const absl::Time connect_deadline_;
   boost::asio::ip::tcp::socket socket_;
+  // The TLS session over socket_, made once the TCP connect succeeded;
+  // used on the io_context only.
+  std::unique_ptr<TlsStream> tls_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer retry_timer_;
   std::array<char, kHeaderSize> control_header_{};  // used on the io_context

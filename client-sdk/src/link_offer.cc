@@ -2,18 +2,32 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "wire/client_link.h"
+#include "proto/tls_credentials.h"
 
 namespace canopy {
 
+absl::StatusOr<wire::ClientLinkTls> ClientLinkTlsFor(const std::optional<ClientTlsFiles>& tls) {
+  wire::ClientLinkTls link_tls;
+  if (!tls) return link_tls;
+  absl::StatusOr<TlsPem> pem = LoadTlsFiles(TlsFiles{tls->ca, tls->cert, tls->key});
+  if (!pem.ok()) return pem.status();
+  absl::StatusOr<std::shared_ptr<wire::TlsContext>> context =
+      wire::TlsContext::Create({pem->ca, pem->cert, pem->key});
+  if (!context.ok()) return context.status();
+  link_tls.context = *std::move(context);
+  link_tls.peer_unit = std::string(kRoleNode);
+  return link_tls;
+}
+
 absl::StatusOr<wire::FrameSocket> ConnectOfferedLink(const HostPort& node,
-                                                     const v1::LinkOffer& offer) {
+                                                     const v1::LinkOffer& offer,
+                                                     const wire::ClientLinkTls& tls) {
   constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
   if (offer.port() == 0 || offer.port() > 65535) {
     return absl::InternalError(absl::StrCat("the node offered port ", offer.port()));
   }
   return wire::ConnectClientLink(wire::Endpoint{node.host, static_cast<uint16_t>(offer.port())},
-                                 offer.token(), kConnectTimeout);
+                                 offer.token(), kConnectTimeout, tls);
 }
 
 }  // namespace canopy

@@ -1,18 +1,31 @@
 #ifndef CANOPY_CLIENT_SDK_SRC_LINK_OFFER_H_
 #define CANOPY_CLIENT_SDK_SRC_LINK_OFFER_H_
 
+#include <optional>
+
 #include "absl/status/statusor.h"
+#include "canopy/tls.h"
 #include "canopy/v1/node.pb.h"
 #include "proto/address.h"
+#include "wire/client_link.h"
 #include "wire/frame_socket.h"
 
 namespace canopy {
 
-// Connects to the client link the node at `node` offered and presents its
-// token. Internal for an offer without a valid port; Unavailable if the
-// link cannot be reached within 5 s.
+// The TLS of a client's links: none without `tls` files (plaintext, as the
+// gRPC channel); else mutual TLS presenting the client's certificate and
+// accepting only a node certificate (OU=node) of the CA that names the
+// host dialed. Errors name the file that cannot be used (LoadTlsFiles).
+absl::StatusOr<wire::ClientLinkTls> ClientLinkTlsFor(const std::optional<ClientTlsFiles>& tls);
+
+// Connects to the client link the node at `node` offered, runs the TLS
+// handshake of `tls`, and presents its token. Internal for an offer
+// without a valid port; Unavailable if the link cannot be reached within
+// 5 s; Unauthenticated / PermissionDenied if the node's certificate does
+// not do.
 absl::StatusOr<wire::FrameSocket> ConnectOfferedLink(const HostPort& node,
-                                                     const v1::LinkOffer& offer);
+                                                     const v1::LinkOffer& offer,
+                                                     const wire::ClientLinkTls& tls);
 
 }  // namespace canopy
 

@@ -27,7 +27,8 @@ class LinkPublisher final : public Publisher {
     if (reader_ != nullptr) reader_->Finish();
   }
 
-  absl::Status Start(const PublisherOptions& options, const HostPort& node) {
+  absl::Status Start(const PublisherOptions& options, const HostPort& node,
+                     const wire::ClientLinkTls& tls) {
     v1::PublishLinkRequest request;
     request.set_group(options.group);
     request.set_source(options.source);
@@ -37,7 +38,7 @@ class LinkPublisher final : public Publisher {
     if (!event.has_link_offer()) {
       return End(absl::InternalError("the node did not offer a client link"));
     }
-    absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node, event.link_offer());
+    absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node, event.link_offer(), tls);
     if (!link.ok()) return End(link.status());
     link_ = *std::move(link);
     return absl::OkStatus();
@@ -121,8 +122,10 @@ absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(
     const PublisherOptions& options, std::shared_ptr<grpc::Channel> channel) {
   absl::StatusOr<HostPort> node = ParseHostPort(options.node_address);
   if (!node.ok()) return node.status();
+  absl::StatusOr<wire::ClientLinkTls> tls = ClientLinkTlsFor(options.tls);
+  if (!tls.ok()) return tls.status();
   auto publisher = std::make_unique<LinkPublisher>(std::move(channel));
-  if (absl::Status s = publisher->Start(options, *node); !s.ok()) return s;
+  if (absl::Status s = publisher->Start(options, *node, *tls); !s.ok()) return s;
   return absl::StatusOr<std::unique_ptr<Publisher>>(std::move(publisher));
 }
 

@@ -10,8 +10,8 @@
 namespace canopy {
 
 // Opens a Publisher whose messages travel on a client link (PublishOverLink)
-// that it asks for on `channel`, the gRPC channel to the node.
-// REQUIRES: `options` were validated.
+// that it asks for on `channel`, the gRPC channel to the node; with
+// options.tls the link runs mutual TLS. REQUIRES: `options` were validated.
 absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(
     const PublisherOptions& options, std::shared_ptr<grpc::Channel> channel);
 

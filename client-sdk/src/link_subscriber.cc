@@ -21,10 +21,11 @@ namespace {
 // thread) carries the offer, the joined event and the final status.
 class LinkSubscriber final : public Subscriber {
  public:
-  LinkSubscriber(const SubscriberOptions& options, HostPort node,
+  LinkSubscriber(const SubscriberOptions& options, HostPort node, wire::ClientLinkTls tls,
                  std::shared_ptr<grpc::Channel> channel)
       : stub_(v1::Node::NewStub(std::move(channel))),
         node_(std::move(node)),
+        tls_(std::move(tls)),
         queue_(options.group) {
     reader_ = stub_->Subscribe(&context_, MakeSubscribeRequest(options, /*frame_link=*/true));
     control_thread_ = std::thread([this] { ControlLoop(); });
@@ -72,7 +73,7 @@ class LinkSubscriber final : public Subscriber {
     v1::Delivery d;
     while (reader_->Read(&d)) {
       if (d.has_link_offer() && !data_thread.joinable()) {
-        absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node_, d.link_offer());
+        absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node_, d.link_offer(), tls_);
         if (!link.ok()) {
           link_status = link.status();
           break;
@@ -137,6 +138,7 @@ class LinkSubscriber final : public Subscriber {
 
   std::unique_ptr<v1::Node::Stub> stub_;
   const HostPort node_;
+  const wire::ClientLinkTls tls_;
   grpc::ClientContext context_;
   DeliveryQueue queue_;
   std::unique_ptr<grpc::ClientReader<v1::Delivery>> reader_;
@@ -152,10 +154,14 @@ class LinkSubscriber final : public Subscriber {
 
 }  // namespace
 
-std::unique_ptr<Subscriber> OpenLinkSubscriber(const SubscriberOptions& options,
-                                               std::shared_ptr<grpc::Channel> channel) {
+absl::StatusOr<std::unique_ptr<Subscriber>> OpenLinkSubscriber(
+    const SubscriberOptions& options, std::shared_ptr<grpc::Channel> channel) {
   absl::StatusOr<HostPort> node = ParseHostPort(options.node_address);
-  return std::make_unique<LinkSubscriber>(options, *node, std::move(channel));
+  if (!node.ok()) return node.status();
+  absl::StatusOr<wire::ClientLinkTls> tls = ClientLinkTlsFor(options.tls);
+  if (!tls.ok()) return tls.status();
+  return std::unique_ptr<Subscriber>(
+      std::make_unique<LinkSubscriber>(options, *node, *std::move(tls), std::move(channel)));
 }
 
 }  // namespace canopy

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "absl/status/statusor.h"
 #include "canopy/subscriber.h"
 #include "canopy/v1/node.pb.h"
 #include "grpcpp/channel.h"
@@ -14,9 +15,10 @@ v1::SubscribeRequest MakeSubscribeRequest(const SubscriberOptions& options, bool
 
 // Opens a Subscriber whose messages arrive on a client link (Subscribe
 // with frame_link) that it asks for on `channel`, the gRPC channel to the
-// node. REQUIRES: `options` were validated.
-std::unique_ptr<Subscriber> OpenLinkSubscriber(const SubscriberOptions& options,
-                                               std::shared_ptr<grpc::Channel> channel);
+// node; with options.tls the link runs mutual TLS. Errors: unusable TLS
+// files (naming the file). REQUIRES: `options` were validated.
+absl::StatusOr<std::unique_ptr<Subscriber>> OpenLinkSubscriber(
+    const SubscriberOptions& options, std::shared_ptr<grpc::Channel> channel);
 
 }  // namespace canopy
 

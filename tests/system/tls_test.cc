@@ -1,7 +1,10 @@
 // Mutual TLS between the real programs (README "TLS"): certificates from
 // scripts/make-certs, node ids bound to node certificates, source ids bound
 // to publisher certificates, policy changes bound to operator certificates,
-// plaintext clients shut out, and unusable TLS files refused at startup.
+// plaintext clients shut out, and unusable TLS files refused at startup;
+// on the data plane, node-to-node links and client links encrypted, each
+// data link bound to its parent's node certificate and each client link to
+// its gRPC caller's certificate.
 
 #include <unistd.h>
 
@@ -13,14 +16,21 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "canopy/publisher.h"
+#include "canopy/subscriber.h"
 #include "canopy/v1/controller.grpc.pb.h"
+#include "canopy/v1/node.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "proto/address.h"
 #include "proto/program.h"
 #include "proto/tls_credentials.h"
 #include "tests/system/http_client.h"
 #include "tests/system/process.h"
+#include "wire/client_link.h"
+#include "wire/frame_socket.h"
+#include "wire/tls_context.h"
 
 namespace canopy::testing {
 namespace {
@@ -36,11 +46,12 @@ constexpr absl::Duration kPoll = absl::Milliseconds(20);
 class TlsTest : public ::testing::Test {
  protected:
   // One CA and one set of certificates for every test (the script takes a
-  // moment): nodes node-a and node-b, publisher "a", operator alice.
+  // moment): nodes node-a, node-b and node-c, publisher "a", operator alice.
   static void SetUpTestSuite() {
     certs_ = new fs::path(fs::temp_directory_path() / absl::StrCat("canopy-tls-certs-", getpid()));
     Process make({"/bin/bash", CANOPY_SOURCE_DIR "/scripts/make-certs", certs_->string(), "--node",
-                  "node-a", "--node", "node-b", "--publisher", "a", "--operator", "alice"});
+                  "node-a", "--node", "node-b", "--node", "node-c", "--publisher", "a",
+                  "--operator", "alice"});
     ASSERT_EQ(make.Wait(kWait), 0) << make.Stderr();
   }
   static void TearDownTestSuite() {
@@ -98,8 +109,66 @@ class TlsTest : public ::testing::Test {
     if (line) {
       EXPECT_THAT(*line, HasSubstr("tls=on"));
       clients_[id] = ListeningField(*line, "clients");
+      metrics_[id] = ListeningField(*line, "metrics");
     }
     return node;
+  }
+
+  // The SDK's TLS files for certificate `name`.
+  static ClientTlsFiles ClientTls(const std::string& name) {
+    return ClientTlsFiles{Cert("ca.crt"), Cert(name + ".crt"), Cert(name + ".key")};
+  }
+
+  // The wire TLS context of certificate `name`.
+  static std::shared_ptr<wire::TlsContext> WireTls(const std::string& name) {
+    absl::StatusOr<TlsPem> pem =
+        LoadTlsFiles(TlsFiles{Cert("ca.crt"), Cert(name + ".crt"), Cert(name + ".key")});
+    EXPECT_TRUE(pem.ok()) << pem.status();
+    if (!pem.ok()) return nullptr;
+    absl::StatusOr<std::shared_ptr<wire::TlsContext>> context =
+        wire::TlsContext::Create({pem->ca, pem->cert, pem->key});
+    EXPECT_TRUE(context.ok()) << context.status();
+    return context.value_or(nullptr);
+  }
+
+  // The value of node `id`'s canopy_node_refused_total{reason=...}; -1 if
+  // it cannot be read.
+  double Refused(const std::string& id, const std::string& reason) {
+    absl::StatusOr<HttpResponse> r = HttpRequest(metrics_.at(id), "GET", "/metrics", kWait);
+    if (!r.ok()) return -1;
+    const std::string key = "canopy_node_refused_total{reason=\"" + reason + "\"} ";
+    const size_t at = r->body.find(key);
+    if (at == std::string::npos) return -1;
+    return std::stod(r->body.substr(at + key.size()));
+  }
+
+  // Polls node `id`'s refusal counter until it reaches `n` (bounded).
+  bool AwaitRefused(const std::string& id, const std::string& reason, double n) {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline) {
+      if (Refused(id, reason) >= n) return true;
+      absl::SleepFor(kPoll);  // poll interval, bounded by the deadline
+    }
+    return false;
+  }
+
+  // The data address of node `id` as the controller lists it.
+  std::string DataAddress(const std::string& id) {
+    grpc::ClientContext context;
+    v1::ListNodesResponse response;
+    EXPECT_TRUE(Stub("operator-alice")->ListNodes(&context, {}, &response).ok());
+    for (const auto& n : response.nodes()) {
+      if (n.node_id() == id) return n.data_address();
+    }
+    return "";
+  }
+
+  // A Node stub to node `id` presenting certificate `cert`.
+  std::unique_ptr<v1::Node::Stub> NodeStub(const std::string& id, const std::string& cert) {
+    absl::StatusOr<TlsPem> pem =
+        LoadTlsFiles(TlsFiles{Cert("ca.crt"), Cert(cert + ".crt"), Cert(cert + ".key")});
+    EXPECT_TRUE(pem.ok()) << pem.status();
+    return v1::Node::NewStub(grpc::CreateChannel(clients_.at(id), TlsChannelCredentials(*pem)));
   }
 
   // A Controller stub presenting certificate `cert` ("" = plaintext).
@@ -172,6 +241,7 @@ class TlsTest : public ::testing::Test {
   std::string controller_address_;
   std::string controller_metrics_;
   std::map<std::string, std::string> clients_;
+  std::map<std::string, std::string> metrics_;
 };
 
 fs::path* TlsTest::certs_ = nullptr;
@@ -333,6 +403,255 @@ TEST_F(TlsTest, PolicyChangesNeedAnOperatorCertificate) {
   EXPECT_EQ(
       Canopyctl(Concat({"policy", "set", "g", "--allow", ""}, Tls("publisher-a")), &out, &err), 1);
   EXPECT_THAT(err, HasSubstr("PERMISSION_DENIED"));
+}
+
+// Deterministic bytes for message `i`: every byte value, sizes from 0 up
+// to 1 MiB, around the TLS record size (16 KiB) and the gathering bound.
+std::string Payload(int i) {
+  static constexpr size_t kSizes[] = {0, 1, 31, 32, 1000, 16383, 16384, 16385, 100000, 1 << 20};
+  std::string p(kSizes[static_cast<size_t>(i) % std::size(kSizes)] + static_cast<size_t>(i), '\0');
+  uint64_t x = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(i + 1);
+  for (char& c : p) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  return p;
+}
+
+// The first line of `log` containing `needle`; "" if none.
+std::string LineWith(const std::string& log, const std::string& needle) {
+  const size_t at = log.find(needle);
+  if (at == std::string::npos) return "";
+  const size_t begin = log.rfind('\n', at);
+  const size_t end = log.find('\n', at);
+  return log.substr(begin == std::string::npos ? 0 : begin + 1,
+                    end == std::string::npos ? std::string::npos
+                                             : end - (begin == std::string::npos ? 0 : begin + 1));
+}
+
+// Receives messages [first, last) of source "a" and checks each is exactly
+// Payload(i), in order, with no gap.
+void ExpectMessages(Subscriber& sub, int first, int last, const std::string& logs) {
+  for (int i = first; i < last; ++i) {
+    absl::StatusOr<ReceivedMessage> m = sub.Next(kWait);
+    ASSERT_TRUE(m.ok()) << "message " << i << ": " << m.status() << "\n" << logs;
+    EXPECT_EQ(m->source, "a");
+    EXPECT_EQ(m->sequence, static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(m->missed_before, 0u);
+    EXPECT_TRUE(m->payload == Payload(i)) << "message " << i << " differs";
+  }
+}
+
+TEST_F(TlsTest, TlsNodesRelayAStreamBitExactOverEncryptedLinks) {
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  auto node_a = StartNode("node-a", "node-node-a");
+  auto node_b = StartNode("node-b", "node-node-b");
+  ASSERT_TRUE(AwaitNodeListed("node-a")) << node_a->Stderr();
+  ASSERT_TRUE(AwaitNodeListed("node-b")) << node_b->Stderr();
+  // Publisher on node-a, subscriber on node-b: the stream crosses the
+  // node-a -> node-b data link. Both use client links (the default).
+  SubscriberOptions sub_options;
+  sub_options.node_address = clients_.at("node-b");
+  sub_options.group = "g";
+  sub_options.tls = ClientTls("operator-alice");
+  absl::StatusOr<std::unique_ptr<Subscriber>> sub = Subscriber::Open(sub_options);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE((*sub)->WaitJoined(kWait).ok()) << node_b->Stderr();
+  PublisherOptions pub_options{clients_.at("node-a"), "g", "a"};
+  pub_options.tls = ClientTls("publisher-a");
+  absl::StatusOr<std::unique_ptr<Publisher>> pub = Publisher::Open(pub_options);
+  ASSERT_TRUE(pub.ok()) << pub.status() << node_a->Stderr();
+  constexpr int kMessages = 120;
+  for (int i = 0; i < kMessages; ++i) ASSERT_TRUE((*pub)->Send(Payload(i)).ok()) << i;
+  absl::StatusOr<PublishResult> published = (*pub)->Finish();
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->messages, static_cast<uint64_t>(kMessages));
+  ExpectMessages(**sub, 0, kMessages, node_a->Stderr() + node_b->Stderr());
+
+  // Every hop was TLS 1.3 with AES-GCM: the data link (both ends) and the
+  // two client links.
+  const std::string a_log = node_a->Stderr(), b_log = node_b->Stderr();
+  EXPECT_THAT(LineWith(b_log, "] link from node-a ("), HasSubstr("TLSv1.3 TLS_AES_128_GCM_SHA256"))
+      << b_log;
+  EXPECT_THAT(LineWith(a_log, "] link to node-b at "), HasSubstr("TLSv1.3 TLS_AES_128_GCM_SHA256"))
+      << a_log;
+  EXPECT_THAT(LineWith(a_log, "publisher a of group g on client link"), HasSubstr("(TLSv1.3"));
+  EXPECT_THAT(LineWith(b_log, "subscriber of group g on client link"), HasSubstr("(TLSv1.3"));
+  EXPECT_EQ(Refused("node-b", "link_tls"), 0);
+  EXPECT_EQ(Refused("node-b", "link_identity"), 0);
+}
+
+TEST_F(TlsTest, DataLinksFromImpostorsAreRefusedCountedAndHarmless) {
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  auto node_a = StartNode("node-a", "node-node-a");
+  auto node_b = StartNode("node-b", "node-node-b");
+  ASSERT_TRUE(AwaitNodeListed("node-a")) << node_a->Stderr();
+  ASSERT_TRUE(AwaitNodeListed("node-b")) << node_b->Stderr();
+  SubscriberOptions sub_options;
+  sub_options.node_address = clients_.at("node-b");
+  sub_options.group = "g";
+  sub_options.tls = ClientTls("operator-alice");
+  absl::StatusOr<std::unique_ptr<Subscriber>> sub = Subscriber::Open(sub_options);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE((*sub)->WaitJoined(kWait).ok()) << node_b->Stderr();
+  PublisherOptions pub_options{clients_.at("node-a"), "g", "a"};
+  pub_options.tls = ClientTls("publisher-a");
+  absl::StatusOr<std::unique_ptr<Publisher>> pub = Publisher::Open(pub_options);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  constexpr int kHalf = 40;
+  for (int i = 0; i < kHalf; ++i) ASSERT_TRUE((*pub)->Send(Payload(i)).ok()) << i;
+  ExpectMessages(**sub, 0, kHalf, node_a->Stderr() + node_b->Stderr());
+
+  // Impostors dial node-b's data port, say they are node-a, and push DATA
+  // frames of the live flow with the next sequence numbers.
+  absl::StatusOr<HostPort> data = ParseHostPort(DataAddress("node-b"));
+  ASSERT_TRUE(data.ok()) << data.status();
+  uint32_t handle = 0;
+  {
+    grpc::ClientContext context;
+    v1::ListGroupsResponse groups;
+    ASSERT_TRUE(Stub("operator-alice")->ListGroups(&context, {}, &groups).ok());
+    for (const auto& g : groups.groups()) {
+      if (g.group() == "g") handle = g.group_handle();
+    }
+  }
+  ASSERT_NE(handle, 0u);
+  // True if node-b closed the impostor's connection.
+  auto attack = [&](const std::shared_ptr<wire::TlsContext>& tls) {
+    absl::StatusOr<wire::FrameSocket> s =
+        wire::FrameSocket::Connect(wire::Endpoint{data->host, data->port}, kWait);
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) return false;
+    const absl::Time deadline = absl::Now() + kWait;
+    const wire::StopRequested stop = [deadline] { return absl::Now() > deadline; };
+    if (tls != nullptr) {
+      // With TLS 1.3 the client's side of the handshake may complete before
+      // the node rejects its certificate; what follows fails then.
+      s->StartTls(*tls, wire::TlsRole::kConnect, "", stop).IgnoreError();
+    }
+    std::vector<wire::FramePtr> frames = {
+        wire::Frame::Make(wire::FrameType::kHello, 0, 0, 0, "node-a")};
+    for (uint32_t source_id = 1; source_id <= 4; ++source_id) {
+      for (uint64_t seq = kHalf + 1; seq <= kHalf + 5; ++seq) {
+        frames.push_back(
+            wire::Frame::Make(wire::FrameType::kData, handle, source_id, seq, "forged"));
+      }
+    }
+    std::vector<absl::string_view> parts;
+    for (const auto& f : frames) parts.push_back(f->bytes());
+    s->Write(parts, stop).IgnoreError();
+    // Nothing ever comes back: the node closes the connection.
+    return !s->Read(wire::kMaxControlPayload, stop).ok() && absl::Now() < deadline;
+  };
+  EXPECT_TRUE(attack(nullptr));                 // plaintext
+  EXPECT_TRUE(attack(WireTls("node-node-c")));  // node-c's certificate, claiming node-a
+  EXPECT_TRUE(attack(WireTls("publisher-a")));  // a publisher's certificate
+  {
+    // A node-a certificate of another CA.
+    const fs::path other = dir_ / "other-ca";
+    Process make(
+        {"/bin/bash", CANOPY_SOURCE_DIR "/scripts/make-certs", other.string(), "--node", "node-a"});
+    ASSERT_EQ(make.Wait(kWait), 0) << make.Stderr();
+    absl::StatusOr<TlsPem> pem =
+        LoadTlsFiles(TlsFiles{Cert("ca.crt"), (other / "node-node-a.crt").string(),
+                              (other / "node-node-a.key").string()});
+    ASSERT_TRUE(pem.ok()) << pem.status();
+    auto forged = wire::TlsContext::Create({pem->ca, pem->cert, pem->key});
+    ASSERT_TRUE(forged.ok()) << forged.status();
+    EXPECT_TRUE(attack(*forged));
+  }
+  EXPECT_TRUE(AwaitRefused("node-b", "link_tls", 2)) << node_b->Stderr();
+  EXPECT_TRUE(AwaitRefused("node-b", "link_identity", 2)) << node_b->Stderr();
+  EXPECT_THAT(node_b->Stderr(),
+              HasSubstr("announces node 'node-a'; refused: the certificate has OU=node, "
+                        "CN=node-c, not OU=node, CN=node-a"));
+
+  // The legitimate stream never noticed: the rest arrives exactly, in order.
+  for (int i = kHalf; i < 2 * kHalf; ++i) ASSERT_TRUE((*pub)->Send(Payload(i)).ok()) << i;
+  absl::StatusOr<PublishResult> published = (*pub)->Finish();
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->messages, static_cast<uint64_t>(2 * kHalf));
+  ExpectMessages(**sub, kHalf, 2 * kHalf, node_a->Stderr() + node_b->Stderr());
+}
+
+TEST_F(TlsTest, ClientLinksNeedTlsAndTheCallersCertificate) {
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  auto node_a = StartNode("node-a", "node-node-a");
+  ASSERT_TRUE(AwaitNodeListed("node-a")) << node_a->Stderr();
+  absl::StatusOr<HostPort> node = ParseHostPort(clients_.at("node-a"));
+  ASSERT_TRUE(node.ok()) << node.status();
+  v1::SubscribeRequest request;
+  request.set_group("g");
+  request.set_frame_link(true);
+
+  // A client that opens its offered link in plaintext: the call ends with
+  // a clear FAILED_PRECONDITION and the link carries nothing.
+  {
+    auto stub = NodeStub("node-a", "operator-alice");
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto reader = stub->Subscribe(&context, request);
+    v1::Delivery d;
+    ASSERT_TRUE(reader->Read(&d));
+    ASSERT_TRUE(d.has_link_offer());
+    const wire::Endpoint at{node->host, static_cast<uint16_t>(d.link_offer().port())};
+    absl::StatusOr<wire::FrameSocket> plaintext =
+        wire::ConnectClientLink(at, d.link_offer().token(), kWait);
+    ASSERT_TRUE(plaintext.ok()) << plaintext.status();
+    while (reader->Read(&d)) {
+      EXPECT_FALSE(d.has_message());
+    }
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("opened without TLS"));
+    std::string ignored;
+    EXPECT_FALSE(plaintext->ReadInto(ignored, 1 << 20, nullptr).ok());
+  }
+
+  // A TLS link presenting another certificate than the call's is refused;
+  // the caller's own link then carries the messages, encrypted.
+  auto stub = NodeStub("node-a", "operator-alice");
+  grpc::ClientContext context;
+  auto reader = stub->Subscribe(&context, request);
+  v1::Delivery d;
+  ASSERT_TRUE(reader->Read(&d));
+  ASSERT_TRUE(d.has_link_offer());
+  const wire::Endpoint at{node->host, static_cast<uint16_t>(d.link_offer().port())};
+  absl::StatusOr<wire::FrameSocket> stranger = wire::ConnectClientLink(
+      at, d.link_offer().token(), kWait, wire::ClientLinkTls{WireTls("publisher-a"), "node", ""});
+  ASSERT_TRUE(stranger.ok()) << stranger.status();
+  std::string ignored;
+  EXPECT_FALSE(stranger->ReadInto(ignored, 1 << 20, nullptr).ok());
+  absl::StatusOr<wire::FrameSocket> link =
+      wire::ConnectClientLink(at, d.link_offer().token(), kWait,
+                              wire::ClientLinkTls{WireTls("operator-alice"), "node", ""});
+  ASSERT_TRUE(link.ok()) << link.status();
+  EXPECT_THAT(link->security(), HasSubstr("TLSv1.3"));
+  EXPECT_EQ(link->peer_certificate()->common_name, "node-a");
+  bool joined = false;
+  while (!joined && reader->Read(&d)) joined = d.has_joined();
+  ASSERT_TRUE(joined) << node_a->Stderr();
+  std::string err;
+  ASSERT_EQ(Publish("node-a", Concat({"--group", "g", "--source", "a"}, Tls("publisher-a")),
+                    "over tls\n", &err),
+            0)
+      << err << node_a->Stderr();
+  std::string payload;
+  absl::StatusOr<wire::FrameHeader> h = link->ReadInto(payload, 1 << 20, nullptr);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->type, wire::FrameType::kSource);
+  EXPECT_EQ(payload, "a");
+  h = link->ReadInto(payload, 1 << 20, nullptr);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->type, wire::FrameType::kData);
+  EXPECT_EQ(payload, "over tls");
+  context.TryCancel();
+  reader->Finish();
+
+  EXPECT_TRUE(AwaitRefused("node-a", "client_links", 2)) << node_a->Stderr();
+  EXPECT_THAT(node_a->Stderr(), HasSubstr("is not the one the call that was offered the link"));
 }
 
 // Exit code of a program that should refuse to start, or -1 if it did not

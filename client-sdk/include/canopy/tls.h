@@ -6,9 +6,11 @@
 namespace canopy {
 
 // PEM files for mutual TLS with a node that serves TLS (README "TLS";
-// scripts/make-certs makes them). The gRPC connection to the node is
-// encrypted and both ends are authenticated; a client link (Transport) is
-// not encrypted yet: use Transport::kGrpcStream where that matters.
+// scripts/make-certs makes them). The gRPC connection to the node and the
+// client link beside it (Transport::kClientLink) are both encrypted and
+// both ends authenticated: the link presents the same certificate as the
+// gRPC call, and accepts only a node certificate (OU=node) of the CA that
+// names the host dialed.
 struct ClientTlsFiles {
   // CA certificate that signed the node's certificate.
   std::string ca;
