@@ -3,10 +3,18 @@
 // built-in raw TCP sender/receiver when iperf3 is missing; a direct TCP
 // ping-pong) and the relay (publisher → node → subscriber, a chain of 3
 // relays, fan-out 1/2/4/8, latency through 1 and 3 relays, CPU of the
-// relay processes), and prints ratios. The last line is one JSON object.
+// relay processes), and prints ratios. In the same run a second overlay
+// with mutual TLS everywhere (issue 9, "Measured": gRPC, node-to-node
+// links and client links; certificates from scripts/make-certs) measures
+// the one relay and the chain again, right after their plaintext phases,
+// and prints TLS against plaintext. The last line is one JSON object.
+
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +45,35 @@ struct Config {
   double latency_rate = 2000;
   double latency_seconds = 2;
   bool quick = false;
+  // Also measure with TLS (a second overlay).
+  bool tls = true;
 };
+
+// The TLS overlay: h1 alone, c1-c2-c3 a chain.
+constexpr const char* kTlsNodes[] = {"h1", "c1", "c2", "c3"};
+constexpr char kTlsLinks[] = "c1 c2 100\nc2 c3 100\n";
+
+// Deletes the certificates directory when it goes away.
+struct TempDir {
+  std::filesystem::path path;
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path.empty()) std::filesystem::remove_all(path, ignored);
+  }
+};
+
+// The protocol and suite of the TLS data link c1 -> c2 as c2 logged it
+// ("TLSv1.3 TLS_AES_128_GCM_SHA256"); "unknown" if it did not.
+std::string TlsSuite(const RelayOverlay& overlay) {
+  const std::string log = overlay.NodeLog("c2");
+  const std::string needle = "] link from c1 (";
+  const size_t at = log.find(needle);
+  if (at == std::string::npos) return "unknown";
+  const size_t start = log.find("): ", at);
+  const size_t end = log.find('\n', at);
+  if (start == std::string::npos || start > end) return "unknown";
+  return log.substr(start + 3, end - start - 3);
+}
 
 // Static overlay links: h1 alone (one relay), c1-c2-c3 (a chain: the only
 // path from c1 to c3 runs through c2), f0 to f1..f8 (a star).
@@ -113,6 +149,37 @@ int Run(const Config& config) {
   if (!spawned.ok()) return Fail("nodes", spawned, &overlay);
   const double hz = NominalCpuHz();
 
+  // --- The TLS overlay: h1 and the chain again, every connection mutual TLS.
+  TempDir certs;
+  std::unique_ptr<RelayOverlay> tls_overlay;
+  double aes_bytes_per_s = 0;
+  if (config.tls) {
+    auto aes = AesGcmBytesPerSecond(absl::Seconds(config.quick ? 0.2 : 1));
+    if (!aes.ok()) return Fail("AES-GCM yardstick", aes.status(), nullptr);
+    aes_bytes_per_s = *aes;
+    std::printf(
+        "yardstick AES-128-GCM, one core, 16 KiB records   %8.2f Gbit/s  (each TLS link a byte "
+        "crosses costs one encryption and one decryption)\n",
+        Gbps(aes_bytes_per_s));
+    certs.path = std::filesystem::temp_directory_path() /
+                 absl::StrCat("canopy-bench-relay-certs-", getpid());
+    absl::Status made = MakeCertificates(
+        certs.path.string(), std::vector<std::string>(std::begin(kTlsNodes), std::end(kTlsNodes)));
+    if (!made.ok()) {
+      std::printf("tls       skipped: %s\n", made.ToString().c_str());
+    } else {
+      auto started = RelayOverlay::Start(kTlsLinks, absl::Seconds(15), certs.path.string());
+      if (!started.ok()) return Fail("TLS controller", started.status(), nullptr);
+      tls_overlay = *std::move(started);
+      absl::Status up;
+      for (const char* id : kTlsNodes) {
+        if (up.ok()) up = tls_overlay->SpawnNode(id, std::string(id) == "h1" ? 0 : 1);
+      }
+      if (up.ok()) up = tls_overlay->AwaitNodes(absl::Seconds(30));
+      if (!up.ok()) return Fail("TLS nodes", up, tls_overlay.get());
+    }
+  }
+
   // --- Throughput: one relay, a chain of three, fan-out.
   auto hop1 =
       MeasureThroughput(overlay, {"hop1-tput", "h1", {"h1"}}, config.message_bytes, warmup, window);
@@ -125,6 +192,19 @@ int Run(const Config& config) {
       "  (CPU in %.2f s: h1 %.2f s, client SDK %.2f s)\n",
       Gbps(hop1->delivered_bytes_per_s), hop1_ratio, hop1->window_seconds,
       hop1->node_cpu_seconds.at("h1"), hop1->client_cpu_seconds);
+  std::optional<ThroughputResult> tls_hop1;
+  if (tls_overlay) {
+    auto r = MeasureThroughput(*tls_overlay, {"tls-hop1-tput", "h1", {"h1"}}, config.message_bytes,
+                               warmup, window);
+    if (!r.ok()) return Fail("TLS: publisher -> h1 -> subscriber", r.status(), tls_overlay.get());
+    tls_hop1 = *r;
+    std::printf(
+        "  TLS     pub -> h1 -> sub                      %8.2f Gbit/s  %.3f x plaintext"
+        "  (CPU in %.2f s: h1 %.2f s, client SDK %.2f s)\n",
+        Gbps(tls_hop1->delivered_bytes_per_s),
+        tls_hop1->delivered_bytes_per_s / hop1->delivered_bytes_per_s, tls_hop1->window_seconds,
+        tls_hop1->node_cpu_seconds.at("h1"), tls_hop1->client_cpu_seconds);
+  }
 
   auto chain = MeasureThroughput(overlay, {"chain3-tput", "c1", {"c3"}}, config.message_bytes,
                                  warmup, window);
@@ -138,6 +218,20 @@ int Run(const Config& config) {
       (kGiB / chain->delivered_bytes_per_s - kGiB / hop1->delivered_bytes_per_s) / 2 * 1e3;
   std::printf("3 relays  pub -> c1 -> c2 -> c3 -> sub          %8.2f Gbit/s  %.3f x yardstick\n",
               Gbps(chain->delivered_bytes_per_s), chain3_ratio);
+  std::optional<ThroughputResult> tls_chain;
+  if (tls_overlay) {
+    auto r = MeasureThroughput(*tls_overlay, {"tls-chain3-tput", "c1", {"c3"}},
+                               config.message_bytes, warmup, window);
+    if (!r.ok())
+      return Fail("TLS: publisher -> c1 -> c2 -> c3 -> subscriber", r.status(), tls_overlay.get());
+    tls_chain = *r;
+    std::printf(
+        "  TLS     pub -> c1 -> c2 -> c3 -> sub          %8.2f Gbit/s  %.3f x plaintext"
+        "  (CPU middle relay c2 %.2f s vs %.2f s plaintext)\n",
+        Gbps(tls_chain->delivered_bytes_per_s),
+        tls_chain->delivered_bytes_per_s / chain->delivered_bytes_per_s,
+        tls_chain->node_cpu_seconds.at("c2"), chain->node_cpu_seconds.at("c2"));
+  }
   std::printf("          tree: %s\n", chain->tree.c_str());
   std::printf(
       "          per extra relay hop: %+.1f ms per GiB; middle relay c2 %.3g cycles/GiB"
@@ -195,12 +289,78 @@ int Run(const Config& config) {
               h99 - d99);
   std::printf("  per extra node-to-node hop ((c - h)/2)  p50 %8.1f us  p99 %8.1f us\n",
               (c50 - h50) / 2, (c99 - h99) / 2);
+  std::optional<LatencyResult> tls_lat1, tls_lat3;
+  if (tls_overlay) {
+    auto r1 = MeasureLatency(*tls_overlay, {"tls-hop1-lat", "h1", {"h1"}}, config.latency_bytes,
+                             count, config.latency_rate);
+    if (!r1.ok()) return Fail("TLS: latency through h1", r1.status(), tls_overlay.get());
+    auto r3 = MeasureLatency(*tls_overlay, {"tls-chain3-lat", "c1", {"c3"}}, config.latency_bytes,
+                             count, config.latency_rate);
+    if (!r3.ok()) return Fail("TLS: latency through c1 c2 c3", r3.status(), tls_overlay.get());
+    tls_lat1 = *std::move(r1);
+    tls_lat3 = *std::move(r3);
+    std::printf(
+        "  TLS pub -> h1 -> sub                    p50 %8.1f us  p99 %8.1f us"
+        "  (%d/%d delivered)\n",
+        Percentile(tls_lat1->micros, 0.5), Percentile(tls_lat1->micros, 0.99), tls_lat1->received,
+        tls_lat1->sent);
+    std::printf(
+        "  TLS pub -> c1 -> c2 -> c3 -> sub        p50 %8.1f us  p99 %8.1f us"
+        "  (%d/%d delivered)\n",
+        Percentile(tls_lat3->micros, 0.5), Percentile(tls_lat3->micros, 0.99), tls_lat3->received,
+        tls_lat3->sent);
+    std::printf("  added by TLS through one relay          p50 %8.1f us  p99 %8.1f us\n",
+                Percentile(tls_lat1->micros, 0.5) - h50, Percentile(tls_lat1->micros, 0.99) - h99);
+  }
   std::printf(
       "cpu       %.4g cycles per relayed GiB (h1: utime+stime from /proc/PID/stat x"
       " %.0f MHz nominal; no hardware cycle counter used)\n",
       cycles_per_gib, hz / 1e6);
   std::printf("targets   hop1_ratio >= 0.6: %s (hop1 reaches %.2f of the bare relay ceiling)\n",
               hop1_ratio >= 0.6 ? "met" : "NOT met", hop1_ratio / bare_ratio);
+  std::string tls_json;
+  if (tls_overlay) {
+    const double tput_ratio = tls_hop1->delivered_bytes_per_s / hop1->delivered_bytes_per_s;
+    const double chain_ratio = tls_chain->delivered_bytes_per_s / chain->delivered_bytes_per_s;
+    const double t50 = Percentile(tls_lat1->micros, 0.5), t99 = Percentile(tls_lat1->micros, 0.99);
+    const double tc50 = Percentile(tls_lat3->micros, 0.5);
+    const double tc99 = Percentile(tls_lat3->micros, 0.99);
+    const double tls_gib = static_cast<double>(tls_hop1->delivered_bytes) / kGiB;
+    const std::string suite = TlsSuite(*tls_overlay);
+    // CPU seconds per GiB through one relay (the node and the client SDK
+    // together), and what AES-GCM alone adds: four passes per byte (the
+    // publisher encrypts, h1 decrypts and encrypts, the subscriber
+    // decrypts). With every process sharing this machine's cores, the best
+    // ratio TLS can reach is plaintext CPU / (plaintext CPU + AES-GCM).
+    const double plain_cpu =
+        (hop1->node_cpu_seconds.at("h1") + hop1->client_cpu_seconds) / hop1_gib;
+    const double tls_cpu =
+        (tls_hop1->node_cpu_seconds.at("h1") + tls_hop1->client_cpu_seconds) / tls_gib;
+    const double aes_cpu = 4 * kGiB / aes_bytes_per_s;
+    const double bound_ratio = plain_cpu / (plain_cpu + aes_cpu);
+    std::printf(
+        "cpu       through h1 (node + client SDK): plaintext %.2f s/GiB, TLS %.2f s/GiB, of which "
+        "AES-GCM alone %.2f s/GiB (4 passes)\n",
+        plain_cpu, tls_cpu, aes_cpu);
+    std::printf(
+        "targets   tls_throughput_ratio >= 0.75: %s (TLS costs %.0f%% of one relay's throughput, "
+        "%.0f%% of the chain's; %s; the cipher alone bounds the ratio at %.2f on this machine)\n",
+        tput_ratio >= 0.75 ? "met" : "NOT met", (1 - tput_ratio) * 100, (1 - chain_ratio) * 100,
+        suite.c_str(), bound_ratio);
+    tls_json = absl::StrFormat(
+        ", \"tls_throughput_ratio\":%s, \"tls_chain3_throughput_ratio\":%s, "
+        "\"tls_latency_ratio\":%s, \"tls_chain3_latency_ratio\":%s, \"tls_hop1_gbps\":%s, "
+        "\"tls_chain3_gbps\":%s, \"tls_hop1_p50_us\":%s, \"tls_hop1_p99_us\":%s, "
+        "\"tls_chain3_p50_us\":%s, \"tls_chain3_p99_us\":%s, \"tls_p50_added_us\":%s, "
+        "\"tls_p99_added_us\":%s, \"tls_cycles_per_gib\":%s, \"tls_suite\":\"%s\", "
+        "\"tls_aes_gcm_gbps\":%s, \"tls_cpu_bound_ratio\":%s, \"tls_cpu_s_per_gib\":%s, "
+        "\"plain_cpu_s_per_gib\":%s",
+        Num(tput_ratio), Num(chain_ratio), Num(t50 / h50), Num(tc50 / c50),
+        Num(Gbps(tls_hop1->delivered_bytes_per_s)), Num(Gbps(tls_chain->delivered_bytes_per_s)),
+        Num(t50), Num(t99), Num(tc50), Num(tc99), Num(t50 - h50), Num(t99 - h99),
+        Num(tls_hop1->node_cpu_seconds.at("h1") * hz / tls_gib), suite, Num(Gbps(aes_bytes_per_s)),
+        Num(bound_ratio), Num(tls_cpu), Num(plain_cpu));
+  }
   std::printf("run       %.1f s\n", absl::ToDoubleSeconds(absl::Now() - began));
 
   std::string json = absl::StrFormat(
@@ -211,13 +371,13 @@ int Run(const Config& config) {
       "\"fanout4_ratio\":%s, \"direct_p50_us\":%s, \"direct_p99_us\":%s, "
       "\"chain3_p50_us\":%s, \"chain3_p99_us\":%s, \"relay_cycles_per_gib\":%s, "
       "\"fanout8_ingress_cycles_per_gib\":%s, \"cycles_source\":\"proc-stat\", "
-      "\"bare_relay_ratio\":%s, \"hop1_vs_bare_relay\":%s, \"message_bytes\":%zu}\n",
+      "\"bare_relay_ratio\":%s, \"hop1_vs_bare_relay\":%s, \"message_bytes\":%zu%s}\n",
       Num(yard_bps / 1e9), Num(hop1_ratio), Num(chain3_ratio), Num(fanout_ratio[3]), Num(h50 - d50),
       Num(h99 - d99), Num(cycles_per_gib), yardstick, Num(Gbps(hop1->delivered_bytes_per_s)),
       Num(Gbps(chain->delivered_bytes_per_s)), Num(per_hop_ms_per_gib), Num(fanout_ratio[0]),
       Num(fanout_ratio[1]), Num(fanout_ratio[2]), Num(d50), Num(d99), Num(c50), Num(c99),
       Num(relay_cycles_per_gib), Num(fanout8_ingress_cycles_per_gib), Num(bare_ratio),
-      Num(hop1_ratio / bare_ratio), config.message_bytes);
+      Num(hop1_ratio / bare_ratio), config.message_bytes, tls_json);
   std::fputs(json.c_str(), stdout);
   std::fflush(stdout);
   return 0;
@@ -239,6 +399,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{8}, size_t{16} << 20));
   app.add_flag("--quick", config.quick,
                "smoke test: 64 KiB messages, 0.3 s phases, 0.3 s of latency samples");
+  app.add_flag("!--no-tls", config.tls,
+               "skip the TLS phases (by default one relay and the chain are measured again with "
+               "mutual TLS on every connection, certificates from scripts/make-certs)");
   if (auto exit_code = canopy::ParseCommandLine(app, "bench-relay", argc, argv)) return *exit_code;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows as each phase ends
   if (config.quick) {

@@ -1,14 +1,18 @@
 #include "bench/relay/overlay.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpcpp/create_channel.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 
 namespace canopy::bench {
 namespace {
@@ -21,21 +25,69 @@ std::chrono::system_clock::time_point RpcDeadline() {
   return std::chrono::system_clock::now() + std::chrono::seconds(2);
 }
 
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RelayOverlay>> RelayOverlay::Start(const std::string& links,
-                                                                   absl::Duration timeout) {
+absl::Status MakeCertificates(const std::string& dir, const std::vector<std::string>& nodes) {
+  const std::string script = CANOPY_SOURCE_DIR "/scripts/make-certs";
+  if (!std::filesystem::exists(script)) {
+    return absl::UnavailableError(absl::StrCat(script, " is missing"));
+  }
+  const std::string log = dir + ".log";
+  std::string command = absl::StrCat("/bin/bash '", script, "' '", dir, "'");
+  for (const std::string& node : nodes) absl::StrAppend(&command, " --node ", node);
+  absl::StrAppend(&command, " --publisher bench --operator bench >'", log, "' 2>&1");
+  const int rc = std::system(command.c_str());
+  const std::string output = ReadFile(log);
+  std::error_code ignored;
+  std::filesystem::remove(log, ignored);
+  if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
+    return absl::UnavailableError(absl::StrCat("scripts/make-certs failed: ", output));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> RelayOverlay::TlsFlags(const std::string& name) const {
+  if (!tls_dir_) return {};
+  const std::filesystem::path dir(*tls_dir_);
+  return {"--tls-ca",   (dir / "ca.crt").string(),
+          "--tls-cert", (dir / (name + ".crt")).string(),
+          "--tls-key",  (dir / (name + ".key")).string()};
+}
+
+std::optional<ClientTlsFiles> RelayOverlay::client_tls() const {
+  if (!tls_dir_) return std::nullopt;
+  const std::filesystem::path dir(*tls_dir_);
+  return ClientTlsFiles{(dir / "ca.crt").string(), (dir / "publisher-bench.crt").string(),
+                        (dir / "publisher-bench.key").string()};
+}
+
+std::string RelayOverlay::NodeLog(const std::string& id) const {
+  return ReadFile(dir_ / (id + ".log"));
+}
+
+absl::StatusOr<std::unique_ptr<RelayOverlay>> RelayOverlay::Start(
+    const std::string& links, absl::Duration timeout, std::optional<std::string> tls_dir) {
   static int counter = 0;
   std::unique_ptr<RelayOverlay> overlay(new RelayOverlay());
+  overlay->tls_dir_ = std::move(tls_dir);
   overlay->dir_ = std::filesystem::temp_directory_path() /
                   absl::StrCat("canopy-bench-relay-", getpid(), "-", counter++);
   std::filesystem::create_directories(overlay->dir_);
   const std::string links_path = (overlay->dir_ / "links.txt").string();
   std::ofstream(links_path) << links;
-  auto controller = ChildProcess::Start(
-      {SiblingBinary("canopy-controller"), "--listen", "127.0.0.1:0", "--store",
-       (overlay->dir_ / "store.db").string(), "--links", links_path},
-      (overlay->dir_ / "controller.log").string());
+  std::vector<std::string> argv = {
+      SiblingBinary("canopy-controller"),    "--listen", "127.0.0.1:0", "--store",
+      (overlay->dir_ / "store.db").string(), "--links",  links_path};
+  for (std::string& flag : overlay->TlsFlags("controller")) argv.push_back(std::move(flag));
+  auto controller =
+      ChildProcess::Start(std::move(argv), (overlay->dir_ / "controller.log").string());
   if (!controller.ok()) return controller.status();
   overlay->controller_ = std::move(*controller);
   auto line = overlay->controller_->WaitForLine("listening", timeout);
@@ -44,8 +96,17 @@ absl::StatusOr<std::unique_ptr<RelayOverlay>> RelayOverlay::Start(const std::str
                                   overlay->controller_->StderrTail());
   }
   overlay->controller_address_ = ListeningField(*line, "grpc");
-  overlay->stub_ = v1::Controller::NewStub(
-      grpc::CreateChannel(overlay->controller_address_, grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (overlay->tls_dir_) {
+    const std::filesystem::path dir(*overlay->tls_dir_);
+    absl::StatusOr<TlsPem> pem =
+        LoadTlsFiles(TlsFiles{(dir / "ca.crt").string(), (dir / "operator-bench.crt").string(),
+                              (dir / "operator-bench.key").string()});
+    if (!pem.ok()) return pem.status();
+    credentials = TlsChannelCredentials(*pem);
+  }
+  overlay->stub_ =
+      v1::Controller::NewStub(grpc::CreateChannel(overlay->controller_address_, credentials));
   return overlay;
 }
 
@@ -57,10 +118,19 @@ RelayOverlay::~RelayOverlay() {
 }
 
 absl::Status RelayOverlay::SpawnNode(const std::string& id, int max_fanout) {
-  auto node = ChildProcess::Start(
-      {SiblingBinary("canopy-node"), "--id", id, "--controller", controller_address_, "--listen",
-       "127.0.0.1:0", "--data", "127.0.0.1:0", "--max-fanout", std::to_string(max_fanout)},
-      (dir_ / (id + ".log")).string());
+  std::vector<std::string> argv = {SiblingBinary("canopy-node"),
+                                   "--id",
+                                   id,
+                                   "--controller",
+                                   controller_address_,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--data",
+                                   "127.0.0.1:0",
+                                   "--max-fanout",
+                                   std::to_string(max_fanout)};
+  for (std::string& flag : TlsFlags("node-" + id)) argv.push_back(std::move(flag));
+  auto node = ChildProcess::Start(std::move(argv), (dir_ / (id + ".log")).string());
   if (!node.ok()) return node.status();
   nodes_[id] = std::move(*node);
   return absl::OkStatus();

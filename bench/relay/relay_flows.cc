@@ -39,6 +39,7 @@ class FlowSession {
       SubscriberOptions options;
       options.node_address = overlay.client_address(node);
       options.group = flow.group;
+      options.tls = overlay.client_tls();
       auto sub = Subscriber::Open(std::move(options));
       if (!sub.ok()) return sub.status();
       session->subscribers_.push_back(std::move(*sub));
@@ -48,7 +49,9 @@ class FlowSession {
         return absl::Status(s.code(), absl::StrCat("subscriber join: ", s.message()));
       }
     }
-    auto pub = Publisher::Open({overlay.client_address(flow.ingress), flow.group, kSource});
+    PublisherOptions pub_options{overlay.client_address(flow.ingress), flow.group, kSource};
+    pub_options.tls = overlay.client_tls();
+    auto pub = Publisher::Open(std::move(pub_options));
     if (!pub.ok()) return pub.status();
     session->publisher_ = std::move(*pub);
     auto tree = overlay.AwaitFlow(flow.group, kSource, flow.receivers, kSetupTimeout);

@@ -34,6 +34,12 @@ absl::StatusOr<double> RawTcpBitsPerSecond(absl::Duration duration, size_t chunk
 absl::StatusOr<std::vector<double>> TcpPingPongOneWayMicros(size_t message_bytes, int count,
                                                             double rate_per_s);
 
+// The cipher of the TLS phases alone: one thread encrypts 16 KiB records
+// (a full TLS record) with AES-128-GCM through OpenSSL's EVP interface for
+// `duration`. Returns bytes per second of one core: the ceiling of one
+// TLS encryption (or decryption) pass over a stream on this machine.
+absl::StatusOr<double> AesGcmBytesPerSecond(absl::Duration duration);
+
 }  // namespace canopy::bench
 
 #endif  // CANOPY_BENCH_RELAY_YARDSTICKS_H_
