@@ -350,6 +350,21 @@ void Planner::RebuildStripeSiblings(const SourceKey& key) {
   }
 }
 
+void Planner::BuildLanFlow(const SourceKey& key, Flow& flow, tree::TreeProfile profile) {
+  std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
+  tree::SteinerOptions steiner;
+  steiner.work_budget = options_.steiner_work;
+  absl::StatusOr<tree::LanTree> t =
+      tree::BuildLanTree(graph_, VertexOf(flow.ingress), members, profile, steiner);
+  if (!t.ok()) {
+    spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
+                  t.status().ToString());
+    return;
+  }
+  flow.tree = std::move(t->tree);
+  flow.via_lan = std::move(t->via_lan);
+}
+
 void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   const VertexId root = VertexOf(flow.ingress);
   flow.wanted = WantedSet(key, flow.ingress);
@@ -358,23 +373,11 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   flow.tree = EmptyTree(root);
   if (root == kNoVertex) return;
   switch (flow.profile) {
-    case v1::TREE_PROFILE_COST: {
-      if (!AnyMulticastDomain()) return;  // derived from the group's shared tree by RebuildShared
-      // With LANs, each flow gets its own Steiner tree over the hyper-nodes.
-      std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
-      tree::SteinerOptions steiner;
-      steiner.work_budget = options_.steiner_work;
-      absl::StatusOr<tree::LanTree> t =
-          tree::BuildLanTree(graph_, root, members, tree::TreeProfile::kCost, steiner);
-      if (!t.ok()) {
-        spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
-                      t.status().ToString());
-        return;
-      }
-      flow.tree = std::move(t->tree);
-      flow.via_lan = std::move(t->via_lan);
+    case v1::TREE_PROFILE_COST:
+      // Without LANs, derived from the group's shared tree by RebuildShared;
+      // with them, each flow gets its own Steiner tree over the hyper-nodes.
+      if (AnyMulticastDomain()) BuildLanFlow(key, flow, tree::TreeProfile::kCost);
       return;
-    }
     case v1::TREE_PROFILE_BULK: {
       // A stripe of a complete stripe set may get its own tree of a forest;
       // every other bulk flow gets the chain or the tree.
@@ -396,16 +399,7 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
       if (AnyMulticastDomain()) {
         // LANs with native multicast are hyper-nodes; the tree is rebuilt
         // on every membership change (no incremental LAN trees).
-        std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
-        absl::StatusOr<tree::LanTree> t =
-            tree::BuildLanTree(graph_, root, members, tree::TreeProfile::kLatency);
-        if (!t.ok()) {
-          spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
-                        t.status().ToString());
-          return;
-        }
-        flow.tree = std::move(t->tree);
-        flow.via_lan = std::move(t->via_lan);
+        BuildLanFlow(key, flow, tree::TreeProfile::kLatency);
         return;
       }
       absl::StatusOr<LatencyFlowTree> t = LatencyFlowTree::Build(graph_, root, flow.wanted);

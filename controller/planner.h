@@ -14,6 +14,7 @@
 #include "controller/flow_tree.h"
 #include "controller/topology.h"
 #include "proto/stripe_source.h"
+#include "tree/lan.h"
 #include "tree/overlay_graph.h"
 #include "tree/work_budget.h"
 
@@ -160,6 +161,9 @@ class Planner {
   void CreateFlow(const SourceKey& key, const std::string& ingress);
   void RemoveFlow(const SourceKey& key);
   void BuildFlow(const SourceKey& key, Flow& flow);
+  // The flow's tree with each multicast domain as a hyper-node
+  // (tree::BuildLanTree), and which members receive by LAN multicast.
+  void BuildLanFlow(const SourceKey& key, Flow& flow, tree::TreeProfile profile);
   // True if every stripe of `stripe`'s set is a flow entering at `ingress`.
   bool StripeSetComplete(const std::string& group, const Stripe& stripe,
                          const std::string& ingress) const;

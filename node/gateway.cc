@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "node/multicast_channel.h"
 #include "proto/address.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
@@ -26,27 +27,14 @@ absl::Status Errno(const std::string& what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-absl::StatusOr<sockaddr_in> NativeGroup(const std::string& text) {
-  absl::StatusOr<HostPort> hp = ParseHostPort(text);
-  if (!hp.ok()) return hp.status();
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(hp->port);
-  if (inet_pton(AF_INET, hp->host.c_str(), &a.sin_addr) != 1 ||
-      (ntohl(a.sin_addr.s_addr) >> 28) != 0xE || hp->port == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is not an IPv4 multicast GROUP_ADDR:PORT"));
-  }
-  return a;
-}
-
 }  // namespace
 
 absl::StatusOr<GatewaySpec> ParseGatewaySpec(const std::string& text) {
   GatewaySpec spec;
   const size_t eq = text.find('=');
   spec.native_group = text.substr(0, eq);
-  if (absl::StatusOr<sockaddr_in> g = NativeGroup(spec.native_group); !g.ok()) return g.status();
+  if (absl::StatusOr<sockaddr_in> g = ParseMulticastAddress(spec.native_group); !g.ok())
+    return g.status();
   spec.canopy_group =
       eq == std::string::npos ? absl::StrCat("mcast/", spec.native_group) : text.substr(eq + 1);
   if (absl::Status s = ValidateGroupName(spec.canopy_group); !s.ok()) return s;
@@ -60,7 +48,7 @@ Gateway::Gateway(GatewayOptions options, Relay& relay, LocalClients& clients,
 Gateway::~Gateway() { Stop(); }
 
 absl::Status Gateway::Start() {
-  absl::StatusOr<sockaddr_in> group = NativeGroup(options_.spec.native_group);
+  absl::StatusOr<sockaddr_in> group = ParseMulticastAddress(options_.spec.native_group);
   if (!group.ok()) return group.status();
   in_addr interface {};
   if (inet_pton(AF_INET, options_.interface_address.c_str(), &interface) != 1 ||
@@ -189,7 +177,7 @@ void Gateway::Capture() {
 }
 
 void Gateway::Emit() {
-  absl::StatusOr<sockaddr_in> to = NativeGroup(options_.spec.native_group);
+  absl::StatusOr<sockaddr_in> to = ParseMulticastAddress(options_.spec.native_group);
   while (!stop_) {
     std::optional<DeliveryItem> item = subscription_->Pop(absl::Milliseconds(100));
     if (!item || item->frame == nullptr) continue;  // timeout, or the joined event

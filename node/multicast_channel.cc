@@ -28,8 +28,9 @@ absl::Status Errno(const std::string& what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-// "A.B.C.D:PORT" with a class-D address.
-absl::StatusOr<sockaddr_in> GroupAddress(const std::string& text) {
+}  // namespace
+
+absl::StatusOr<sockaddr_in> ParseMulticastAddress(const std::string& text) {
   absl::StatusOr<HostPort> hp = ParseHostPort(text);
   if (!hp.ok()) return hp.status();
   sockaddr_in a{};
@@ -38,12 +39,10 @@ absl::StatusOr<sockaddr_in> GroupAddress(const std::string& text) {
   if (inet_pton(AF_INET, hp->host.c_str(), &a.sin_addr) != 1 ||
       (ntohl(a.sin_addr.s_addr) >> 28) != 0xE || hp->port == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(text, " is not an IPv4 multicast address with a port"));
+        absl::StrCat("'", text, "' is not an IPv4 multicast GROUP_ADDR:PORT"));
   }
   return a;
 }
-
-}  // namespace
 
 MulticastChannel::MulticastChannel(MulticastChannelOptions options)
     : options_(std::move(options)) {}
@@ -92,7 +91,7 @@ void MulticastChannel::Stop() {
 }
 
 absl::Status MulticastChannel::Send(const std::string& group, int ttl, const wire::Frame& frame) {
-  absl::StatusOr<sockaddr_in> to = GroupAddress(group);
+  absl::StatusOr<sockaddr_in> to = ParseMulticastAddress(group);
   if (!to.ok()) return to.status();
   const absl::string_view bytes = frame.bytes();
   const size_t slice = SliceBytes(options_.datagram_bytes);
@@ -130,7 +129,7 @@ absl::Status MulticastChannel::Send(const std::string& group, int ttl, const wir
 }
 
 absl::Status MulticastChannel::Join(const std::string& group) {
-  absl::StatusOr<sockaddr_in> g = GroupAddress(group);
+  absl::StatusOr<sockaddr_in> g = ParseMulticastAddress(group);
   if (!g.ok()) return g.status();
   in_addr interface {};
   inet_pton(AF_INET, options_.interface_address.c_str(), &interface);
@@ -175,7 +174,7 @@ absl::Status MulticastChannel::Join(const std::string& group) {
 }
 
 void MulticastChannel::Leave(const std::string& group) {
-  absl::StatusOr<sockaddr_in> g = GroupAddress(group);
+  absl::StatusOr<sockaddr_in> g = ParseMulticastAddress(group);
   if (!g.ok()) return;
   absl::MutexLock lock(&mu_);
   auto it = joined_.find(group);

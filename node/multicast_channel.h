@@ -1,6 +1,8 @@
 #ifndef CANOPY_NODE_MULTICAST_CHANNEL_H_
 #define CANOPY_NODE_MULTICAST_CHANNEL_H_
 
+#include <netinet/in.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -10,11 +12,16 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "node/multicast_datagram.h"
 #include "wire/frame.h"
 
 namespace canopy::node {
+
+// "A.B.C.D:PORT" with an IPv4 multicast (class D) address and a port
+// other than 0; InvalidArgument naming the text otherwise.
+absl::StatusOr<sockaddr_in> ParseMulticastAddress(const std::string& text);
 
 struct MulticastChannelOptions {
   // Local IPv4 address of the LAN interface (the node's data address).
