@@ -133,6 +133,21 @@ void NodeMetrics::AddRelay(ops::MetricsRegistry& registry, const Relay& relay) {
                            "Sequences declared lost (GAP) by or through this node: no node held "
                            "them any more.",
                            MetricType::kCounter, static_cast<double>(c.sequences_lost)));
+    Family multicast{"canopy_node_multicast_frames_total",
+                     "Frames this node sent once by LAN multicast as a designated forwarder "
+                     "(direction=\"sent\") or received that way (direction=\"received\").",
+                     MetricType::kCounter,
+                     {}};
+    multicast.samples.push_back(
+        Sample{"", {{"direction", "sent"}}, static_cast<double>(c.multicast_frames_sent)});
+    multicast.samples.push_back(Sample{"",
+                                       {{"direction", "received"}},
+                                       static_cast<double>(c.multicast_frames_received)});
+    out.push_back(std::move(multicast));
+    out.push_back(SingleSampleFamily(
+        "canopy_node_multicast_repairs_asked_total",
+        "Ranges lost on the LAN that this node asked its forwarder for over the unicast link.",
+        MetricType::kCounter, static_cast<double>(c.multicast_repairs_asked)));
   });
 }
 

@@ -376,7 +376,9 @@ TEST(OpsTest, MetricsPortConflicts) {
   close(held);
   ASSERT_FALSE(fallback.line.empty()) << fallback.process->Stderr();
   EXPECT_EQ(fallback.Field("metrics"), "") << fallback.line;
-  EXPECT_THAT(fallback.process->Stderr(), HasSubstr("serving no /metrics"));
+  // Stderr is read on its own thread: wait for the line rather than race it.
+  EXPECT_TRUE(fallback.process->WaitForStderr("serving no /metrics", kWait))
+      << fallback.process->Stderr();
 
   // A malformed address is a command-line error.
   Process bad({BinaryPath("canopy-node"), "--id", "n", "--controller", "127.0.0.1:1",
