@@ -1,6 +1,8 @@
 // canopy-controller: the control plane. Keeps the node registry, membership
 // and policy, computes trees and pushes forwarding tables to the nodes.
 
+#include <arpa/inet.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/synchronization/notification.h"
 #include "controller/controller_core.h"
 #include "controller/controller_metrics.h"
@@ -76,6 +79,15 @@ int main(int argc, char** argv) {
                  "switch to a re-optimised tree only if it is this much better")
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
+  std::string multicast_range = "239.0.0.0/8";
+  app.add_option("--multicast-range", multicast_range,
+                 "IPv4 multicast CIDR that groups are mapped into on LANs with native "
+                 "multicast (by hash of the group name)")
+      ->capture_default_str();
+  uint16_t multicast_port = 7800;
+  app.add_option("--multicast-port", multicast_port, "UDP port of the mapped group addresses")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
   app.add_option("--policies", policies_path,
                  "JSON file of group policies ({\"policies\": [GroupPolicy, ...]}) stored at "
                  "start; other groups keep their stored policy");
@@ -117,6 +129,23 @@ int main(int argc, char** argv) {
   options.liveness_timeout = absl::Milliseconds(liveness_ms);
   options.membership_timeout = absl::Milliseconds(membership_timeout_ms);
   options.planner.hysteresis_percent = hysteresis_percent;
+  {
+    // A.B.C.D/N inside 224.0.0.0/4, with room for more than two addresses.
+    const size_t slash = multicast_range.find('/');
+    in_addr base{};
+    int prefix = -1;
+    if (slash != std::string::npos &&
+        inet_pton(AF_INET, multicast_range.substr(0, slash).c_str(), &base) == 1) {
+      if (!absl::SimpleAtoi(multicast_range.substr(slash + 1), &prefix)) prefix = -1;
+    }
+    if (prefix < 4 || prefix > 30 || (ntohl(base.s_addr) >> 28) != 0xE) {
+      return Fail("--multicast-range: '" + multicast_range +
+                  "' is not an IPv4 multicast CIDR with a prefix of 4..30");
+    }
+    options.planner.multicast_base = ntohl(base.s_addr);
+    options.planner.multicast_prefix = prefix;
+    options.planner.multicast_port = multicast_port;
+  }
   auto created = canopy::controller::ControllerCore::Create(options, **store);
   if (!created.ok()) return Fail(created.status().ToString());
   canopy::controller::ControllerCore& core = **created;

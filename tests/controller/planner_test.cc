@@ -304,6 +304,22 @@ TEST_F(PlannerTest, AMulticastDomainIsEnteredOnceAndItsForwarderEmits) {
   EXPECT_TRUE(Entry("b")->multicast_group().empty());
 }
 
+TEST_F(PlannerTest, GroupsMapIntoTheConfiguredMulticastRange) {
+  PlannerOptions options;
+  options.multicast_base = 0xEF050000;  // 239.5.0.0/16
+  options.multicast_prefix = 16;
+  options.multicast_port = 9000;
+  Planner planner(options, ids_);
+  for (const char* g : {"a", "b", "video/1", "ckpt"}) {
+    const std::string address = planner.MulticastAddressOf(g);
+    EXPECT_TRUE(absl::StartsWith(address, "239.5.")) << address;
+    EXPECT_TRUE(absl::EndsWith(address, ":9000")) << address;
+    EXPECT_EQ(address, planner.MulticastAddressOf(g));  // stable
+    EXPECT_NE(address, "239.5.0.0:9000");
+    EXPECT_NE(address, "239.5.255.255:9000");
+  }
+}
+
 TEST_F(PlannerTest, CostGroupsAlsoEnterAMulticastDomainOnce) {
   for (const char* n : {"a", "b", "c", "d"}) Node(n);
   v1::GroupPolicy policy;
