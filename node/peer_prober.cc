@@ -67,7 +67,8 @@ void PeerProber::SetPeers(const v1::ProbePeers& list) {
     Peer& p = peers_[hop.node_id()];
     if (p.data_address != hop.data_address()) {
       if (p.link) dropped.push_back(std::move(p.link));
-      p = Peer{hop.data_address()};
+      p = Peer{};
+      p.data_address = hop.data_address();
     }
   }
   for (auto it = peers_.begin(); it != peers_.end();) {

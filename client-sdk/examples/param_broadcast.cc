@@ -123,7 +123,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto sub = canopy::Subscriber::Open({node, group});
+  canopy::SubscriberOptions sub_options;
+  sub_options.node_address = node;
+  sub_options.group = group;
+  auto sub = canopy::Subscriber::Open(sub_options);
   if (!sub.ok() || !(*sub)->WaitJoined(absl::Seconds(30)).ok()) {
     std::fprintf(stderr, "param_broadcast: cannot join %s at %s\n", group.c_str(), node.c_str());
     return 1;
