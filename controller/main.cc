@@ -105,14 +105,9 @@ int main(int argc, char** argv) {
 
   auto address = canopy::ParseHostPort(listen);
   if (!address.ok()) return Fail(std::string(address.status().message()));
-  auto tls = canopy::ResolveServerTlsFlags(tls_flags, address->host);
-  if (!tls.ok()) return Fail(std::string(tls.status().message()));
-  std::optional<canopy::TlsPem> tls_pem;
-  if (tls->has_value()) {
-    auto pem = canopy::LoadTlsFiles(**tls);
-    if (!pem.ok()) return Fail(std::string(pem.status().message()));
-    tls_pem = *std::move(pem);
-  }
+  auto loaded_tls = canopy::LoadServerTls(tls_flags, address->host);
+  if (!loaded_tls.ok()) return Fail(std::string(loaded_tls.status().message()));
+  const std::optional<canopy::TlsPem> tls_pem = *std::move(loaded_tls);
   auto metrics_address = canopy::ParseHostPort(metrics_listen);
   if (!metrics_address.ok()) {
     return Fail("--metrics-listen: " + std::string(metrics_address.status().message()));

@@ -152,14 +152,9 @@ int main(int argc, char** argv) {
   if (!metrics_address.ok()) {
     return Fail("--metrics-listen: " + std::string(metrics_address.status().message()));
   }
-  auto tls = canopy::ResolveServerTlsFlags(tls_flags, listen_address->host);
-  if (!tls.ok()) return Fail(std::string(tls.status().message()));
-  std::optional<canopy::TlsPem> tls_pem;
-  if (tls->has_value()) {
-    auto pem = canopy::LoadTlsFiles(**tls);
-    if (!pem.ok()) return Fail(std::string(pem.status().message()));
-    tls_pem = *std::move(pem);
-  }
+  auto loaded_tls = canopy::LoadServerTls(tls_flags, listen_address->host);
+  if (!loaded_tls.ok()) return Fail(std::string(loaded_tls.status().message()));
+  const std::optional<canopy::TlsPem> tls_pem = *std::move(loaded_tls);
   // The same identity encrypts the data plane: links to and from other
   // nodes (bound to node certificates) and client links.
   canopy::wire::LinkTls data_tls;

@@ -271,6 +271,16 @@ absl::StatusOr<std::optional<TlsFiles>> ResolveServerTlsFlags(const TlsFlags& fl
       "scripts/make-certs), or --plaintext to let anyone who reaches the port call it"));
 }
 
+absl::StatusOr<std::optional<TlsPem>> LoadServerTls(const TlsFlags& flags,
+                                                    absl::string_view listen_host) {
+  absl::StatusOr<std::optional<TlsFiles>> files = ResolveServerTlsFlags(flags, listen_host);
+  if (!files.ok()) return files.status();
+  if (!files->has_value()) return std::optional<TlsPem>();
+  absl::StatusOr<TlsPem> pem = LoadTlsFiles(**files);
+  if (!pem.ok()) return pem.status();
+  return std::optional<TlsPem>(*std::move(pem));
+}
+
 bool IsLoopbackHost(absl::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);

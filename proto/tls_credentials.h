@@ -114,6 +114,11 @@ absl::StatusOr<std::optional<TlsFiles>> ResolveTlsFlags(const TlsFlags& flags);
 absl::StatusOr<std::optional<TlsFiles>> ResolveServerTlsFlags(const TlsFlags& flags,
                                                               absl::string_view listen_host);
 
+// ResolveServerTlsFlags, then LoadTlsFiles: the checked PEM when TLS is on,
+// nullopt for plaintext; the first error of either.
+absl::StatusOr<std::optional<TlsPem>> LoadServerTls(const TlsFlags& flags,
+                                                    absl::string_view listen_host);
+
 // True for "localhost", IPv4 127.0.0.0/8 and IPv6 ::1 (with or without
 // brackets); false for every other host, "0.0.0.0" and names included.
 bool IsLoopbackHost(absl::string_view host);
