@@ -41,6 +41,41 @@ void LegacySend(const Lab& lab, int lan, int host, int count) {
   EXPECT_EQ(send.Wait(kWait), 0) << send.Stderr();
 }
 
+// A controller on l1h1 with its store in `dir`.
+std::unique_ptr<Process> StartController(const Lab& lab, const std::string& dir) {
+  // The lab's private addresses: plaintext on purpose.
+  auto ctl = std::make_unique<Process>(
+      lab.Command(1, 1,
+                  {BinaryPath("canopy-controller"), "--listen", lab.HostAddress(1, 1) + ":7000",
+                   "--store", dir + "/store.db", "--plaintext"}));
+  EXPECT_TRUE(ctl->WaitForStdout("listening", kWait)) << ctl->Stderr();
+  return ctl;
+}
+
+// A node on (lan, host) that is a gateway for kGroup:kPort.
+std::unique_ptr<Process> StartGateway(const Lab& lab, int lan, int host,
+                                      const std::vector<std::string>& extra = {}) {
+  const std::string address = lab.HostAddress(lan, host);
+  std::vector<std::string> argv = {BinaryPath("canopy-node"),
+                                   "--id",
+                                   absl::StrCat("gw", lan, host),
+                                   "--controller",
+                                   lab.HostAddress(1, 1) + ":7000",
+                                   "--listen",
+                                   address + ":7001",
+                                   "--data",
+                                   address + ":7002",
+                                   "--probe-interval-ms",
+                                   "0",
+                                   "--gateway",
+                                   absl::StrCat(kGroup, ":", kPort),
+                                   "--plaintext"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto node = std::make_unique<Process>(lab.Command(lan, host, argv));
+  EXPECT_TRUE(node->WaitForStdout("listening", kWait)) << node->Stderr();
+  return node;
+}
+
 TEST(GatewayTest, LegacyProgramsOnTwoLansTalkOnlyThroughGateways) {
   LabOptions options;
   options.lans = 2;
@@ -57,25 +92,14 @@ TEST(GatewayTest, LegacyProgramsOnTwoLansTalkOnlyThroughGateways) {
 
   char dir_template[] = "/tmp/canopy-gateway.XXXXXX";
   const std::string dir = mkdtemp(dir_template);
-  const std::string controller = lab->HostAddress(1, 1) + ":7000";
-  // The lab's private addresses: plaintext on purpose.
-  Process ctl(lab->Command(1, 1,
-                           {BinaryPath("canopy-controller"), "--listen", controller, "--store",
-                            dir + "/store.db", "--plaintext"}));
-  ASSERT_TRUE(ctl.WaitForStdout("listening", kWait)) << ctl.Stderr();
+  std::unique_ptr<Process> ctl = StartController(*lab, dir);
   std::vector<std::unique_ptr<Process>> gateways;
   for (int lan = 1; lan <= 2; ++lan) {
-    const std::string address = lab->HostAddress(lan, 1);
-    gateways.push_back(std::make_unique<Process>(lab->Command(
-        lan, 1,
-        {BinaryPath("canopy-node"), "--id", absl::StrCat("gw", lan), "--controller", controller,
-         "--listen", address + ":7001", "--data", address + ":7002", "--probe-interval-ms", "0",
-         "--gateway", absl::StrCat(kGroup, ":", kPort), "--plaintext"})));
-    ASSERT_TRUE(gateways.back()->WaitForStdout("listening", kWait)) << gateways.back()->Stderr();
+    gateways.push_back(StartGateway(*lab, lan, 1));
     ASSERT_TRUE(gateways.back()->WaitForStderr("attached", kWait)) << gateways.back()->Stderr();
   }
   auto logs = [&] {
-    std::string out = "\n--- controller\n" + ctl.Stderr();
+    std::string out = "\n--- controller\n" + ctl->Stderr();
     for (auto& g : gateways) out += "\n--- gateway\n" + g->Stderr();
     return out;
   };
@@ -105,26 +129,15 @@ TEST(GatewayTest, TwoGatewaysOnEachLanCarryEveryDatagramOnce) {
   CANOPY_LAB_OR_SKIP(lab, options);
   char dir_template[] = "/tmp/canopy-gateway.XXXXXX";
   const std::string dir = mkdtemp(dir_template);
-  const std::string controller = lab->HostAddress(1, 1) + ":7000";
-  Process ctl(lab->Command(1, 1,
-                           {BinaryPath("canopy-controller"), "--listen", controller, "--store",
-                            dir + "/store.db", "--plaintext"}));
-  ASSERT_TRUE(ctl.WaitForStdout("listening", kWait)) << ctl.Stderr();
+  std::unique_ptr<Process> ctl = StartController(*lab, dir);
   std::vector<std::unique_ptr<Process>> gateways;
   for (int lan = 1; lan <= 2; ++lan) {
     for (int host = 1; host <= 2; ++host) {
-      const std::string address = lab->HostAddress(lan, host);
-      gateways.push_back(std::make_unique<Process>(
-          lab->Command(lan, host,
-                       {BinaryPath("canopy-node"), "--id", absl::StrCat("gw", lan, host),
-                        "--controller", controller, "--listen", address + ":7001", "--data",
-                        address + ":7002", "--probe-interval-ms", "0", "--discovery-interval-ms",
-                        "200", "--gateway", absl::StrCat(kGroup, ":", kPort), "--plaintext"})));
-      ASSERT_TRUE(gateways.back()->WaitForStdout("listening", kWait)) << gateways.back()->Stderr();
+      gateways.push_back(StartGateway(*lab, lan, host, {"--discovery-interval-ms", "200"}));
     }
   }
   auto logs = [&] {
-    std::string out = "\n--- controller\n" + ctl.Stderr();
+    std::string out = "\n--- controller\n" + ctl->Stderr();
     for (auto& g : gateways) out += "\n--- gateway\n" + g->Stderr();
     return out;
   };
