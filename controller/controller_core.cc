@@ -330,10 +330,8 @@ void ControllerCore::OnMulticastPeers(uint64_t session, const v1::MulticastPeers
   }
   s->multicast_peers = std::move(peers);
   // Domains become LAN hyper-nodes in the trees; re-plan when they change.
-  std::map<std::string, std::set<std::string>> heard;
-  for (const auto& [id, node] : nodes_) heard[id] = node.multicast_peers;
   std::map<std::string, std::string> domain_of;
-  for (const auto& [id, members] : MulticastDomains(heard)) domain_of[id] = members.front();
+  for (const auto& [id, members] : Domains()) domain_of[id] = members.front();
   const absl::Time start = absl::Now();
   if (planner_.SetMulticastDomains(std::move(domain_of))) {
     Push();
@@ -341,11 +339,15 @@ void ControllerCore::OnMulticastPeers(uint64_t session, const v1::MulticastPeers
   }
 }
 
-v1::ListNodesResponse ControllerCore::ListNodes() const {
-  absl::MutexLock lock(&mu_);
+std::map<std::string, std::vector<std::string>> ControllerCore::Domains() const {
   std::map<std::string, std::set<std::string>> heard;
   for (const auto& [id, s] : nodes_) heard[id] = s.multicast_peers;
-  const std::map<std::string, std::vector<std::string>> domains = MulticastDomains(heard);
+  return MulticastDomains(heard);
+}
+
+v1::ListNodesResponse ControllerCore::ListNodes() const {
+  absl::MutexLock lock(&mu_);
+  const std::map<std::string, std::vector<std::string>> domains = Domains();
   v1::ListNodesResponse response;
   for (const auto& [id, s] : nodes_) {
     v1::NodeSummary* n = response.add_nodes();

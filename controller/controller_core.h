@@ -140,6 +140,10 @@ class ControllerCore {
 
   ControllerCore(ControllerOptions options, PolicyStore& store);
   Session* FindSession(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Node id → sorted ids of its multicast domain, from what every attached
+  // node reported hearing (multicast_domains.h).
+  std::map<std::string, std::vector<std::string>> Domains() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends changed tables and new rejections; bumps tree versions.
   void Push() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PushPolicies(Session* only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

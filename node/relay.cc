@@ -362,6 +362,29 @@ void Relay::OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link) {
   }
 }
 
+bool Relay::PassesAllowList(const v1::FlowEntry& entry) {
+  absl::Status allowed = state_.CheckAllowed(entry.group(), entry.source());
+  if (allowed.ok()) return true;
+  if (options_.traffic) options_.traffic->CountDrop(entry.group(), DropReason::kDisallowed);
+  absl::MutexLock lock(&mu_);
+  if (counters_.disallowed_dropped++ == 0) {
+    spdlog::warn("dropping frames of a source the group does not allow: {}", allowed.ToString());
+  }
+  return false;
+}
+
+void Relay::CountDuplicate(const std::string& group) {
+  if (options_.traffic) options_.traffic->CountDrop(group, DropReason::kDuplicate);
+  absl::MutexLock lock(&mu_);
+  ++counters_.duplicates_dropped;
+}
+
+std::shared_ptr<wire::InboundLink> Relay::ParentLink(const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  auto it = parent_links_.find(node);
+  return it == parent_links_.end() ? nullptr : it->second.lock();
+}
+
 bool Relay::HandleInbound(const wire::FramePtr& frame,
                           const std::shared_ptr<wire::InboundLink>& link) {
   const wire::FrameHeader& h = frame->header();
@@ -396,14 +419,7 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
     return true;
   }
   // The allow-list is checked again at every relay, not only at the ingress.
-  if (absl::Status allowed = state_.CheckAllowed(entry->group(), entry->source()); !allowed.ok()) {
-    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDisallowed);
-    absl::MutexLock lock(&mu_);
-    if (counters_.disallowed_dropped++ == 0) {
-      spdlog::warn("dropping frames of a source the group does not allow: {}", allowed.ToString());
-    }
-    return false;
-  }
+  if (!PassesAllowList(*entry)) return false;
   if (h.type != wire::FrameType::kData) return false;
   // Only the flow's parent may feed it: frames of a parent this node has
   // moved away from are resent by the new one (RESUME), and a node that
@@ -438,9 +454,7 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
         Remember(*flow, frame);
         AdvanceRepairs(&*entry, *flow);
       } else {
-        if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDuplicate);
-        absl::MutexLock lock(&mu_);
-        ++counters_.duplicates_dropped;
+        CountDuplicate(entry->group());
       }
       return false;
     }
@@ -466,10 +480,7 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
     pressure = Dispatch(&*entry, names, frame, *flow);
     // A repair that filled a multicast gap releases the frames behind it.
     if (!flow->ahead.empty()) {
-      Pressure more = DispatchAhead(*entry, *flow);
-      pressure.links.insert(pressure.links.end(), more.links.begin(), more.links.end());
-      pressure.subscribers.insert(pressure.subscribers.end(), more.subscribers.begin(),
-                                  more.subscribers.end());
+      pressure.Absorb(DispatchAhead(*entry, *flow));
       AskForMulticastHole(*entry, *flow, *link, /*retry=*/false);  // the next one, if any
     }
   }
@@ -486,10 +497,7 @@ Relay::Pressure Relay::DispatchAhead(const v1::FlowEntry& entry, FlowState& flow
     auto node = flow.ahead.extract(flow.ahead.begin());
     if (node.key() <= flow.last) continue;  // came meanwhile by the repair
     flow.last = node.key();
-    Pressure p = Dispatch(&entry, names, node.mapped(), flow);
-    pressure.links.insert(pressure.links.end(), p.links.begin(), p.links.end());
-    pressure.subscribers.insert(pressure.subscribers.end(), p.subscribers.begin(),
-                                p.subscribers.end());
+    pressure.Absorb(Dispatch(&entry, names, node.mapped(), flow));
   }
   return pressure;
 }
@@ -509,12 +517,7 @@ void Relay::HandleMulticast(const wire::FramePtr& frame, const std::string& send
     return;  // a flow this node does not receive by multicast (another group on the address)
   }
   // Only the parent's host may feed the flow: its link's remote address.
-  std::shared_ptr<wire::InboundLink> link;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = parent_links_.find(entry->parent());
-    if (it != parent_links_.end()) link = it->second.lock();
-  }
+  std::shared_ptr<wire::InboundLink> link = ParentLink(entry->parent());
   if (link == nullptr || link->closed()) {
     // The multicast copy outran the parent's link: hold it until the link
     // says who the parent is (OnInboundFrame, HELLO).
@@ -537,10 +540,7 @@ void Relay::HandleMulticast(const wire::FramePtr& frame, const std::string& send
     }
     return;
   }
-  if (absl::Status allowed = state_.CheckAllowed(entry->group(), entry->source()); !allowed.ok()) {
-    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDisallowed);
-    return;
-  }
+  if (!PassesAllowList(*entry)) return;
   if (options_.traffic) options_.traffic->CountIn(entry->group(), frame->payload().size());
   std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
   absl::MutexLock flow_lock(&flow->mu);
@@ -551,9 +551,7 @@ void Relay::HandleMulticast(const wire::FramePtr& frame, const std::string& send
   if (flow->parent.empty()) flow->parent = entry->parent();
   const bool realtime = entry->slow_receiver() == v1::SLOW_RECEIVER_REALTIME;
   if (h.sequence <= flow->last) {
-    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kDuplicate);
-    absl::MutexLock lock(&mu_);
-    ++counters_.duplicates_dropped;
+    CountDuplicate(entry->group());
     return;
   }
   auto names = std::make_shared<const FlowNames>(FlowNames{entry->group(), entry->source()});
@@ -586,8 +584,7 @@ void Relay::AskForMulticastHole(const v1::FlowEntry& entry, FlowState& flow,
   }
   flow.resume_asked_after = flow.last;
   flow.resume_asked_at = now;
-  link.Send(
-      wire::MakeResume({entry.group_handle(), entry.source_id(), flow.last, missing_until}));
+  link.Send(wire::MakeResume({entry.group_handle(), entry.source_id(), flow.last, missing_until}));
   uint64_t asked;
   {
     absl::MutexLock lock(&mu_);
@@ -595,10 +592,10 @@ void Relay::AskForMulticastHole(const v1::FlowEntry& entry, FlowState& flow,
     ++counters_.resumes_sent;
   }
   if (asked == 1 || asked % 100 == 0) {
-    spdlog::info("asks {} for sequences {}..{} of ({}, {}) lost on the LAN (repairs multicast "
-                 "gap #{})",
-                 entry.parent(), flow.last + 1, missing_until, entry.group(), entry.source(),
-                 asked);
+    spdlog::info(
+        "asks {} for sequences {}..{} of ({}, {}) lost on the LAN (repairs multicast "
+        "gap #{})",
+        entry.parent(), flow.last + 1, missing_until, entry.group(), entry.source(), asked);
   }
 }
 
@@ -611,12 +608,7 @@ void Relay::RetryMulticastHoles() {
       flow->ahead.clear();
       continue;
     }
-    std::shared_ptr<wire::InboundLink> link;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = parent_links_.find(entry->parent());
-      if (it != parent_links_.end()) link = it->second.lock();
-    }
+    std::shared_ptr<wire::InboundLink> link = ParentLink(entry->parent());
     if (link != nullptr && !link->closed()) AskForMulticastHole(*entry, *flow, *link, true);
   }
 }
@@ -732,12 +724,7 @@ void Relay::ResumeFromParents(const std::string* peer) {
                     e.parent());
       continue;
     }
-    std::shared_ptr<wire::InboundLink> link;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = parent_links_.find(e.parent());
-      if (it != parent_links_.end()) link = it->second.lock();
-    }
+    std::shared_ptr<wire::InboundLink> link = ParentLink(e.parent());
     absl::MutexLock flow_lock(&flow->mu);
     const bool moved = flow->parent != e.parent();
     // Where to resume from: the last frame this node delivered, or, before
@@ -895,12 +882,10 @@ void Relay::AdvanceRepairs(const v1::FlowEntry* entry, FlowState& flow) {
 
 bool Relay::AskParent(const v1::FlowEntry& entry, uint64_t first, uint64_t last) {
   if (last != 0 && last < first) return false;
-  std::shared_ptr<wire::InboundLink> link;
+  std::shared_ptr<wire::InboundLink> link = ParentLink(entry.parent());
+  if (link == nullptr) return false;
   {
     absl::MutexLock lock(&mu_);
-    auto it = parent_links_.find(entry.parent());
-    if (it != parent_links_.end()) link = it->second.lock();
-    if (link == nullptr) return false;
     ++counters_.resumes_sent;
   }
   wire::FramePtr resume =

@@ -4,8 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -242,6 +242,13 @@ class Relay {
     std::vector<std::shared_ptr<wire::OutboundLink>> links;
     std::vector<std::shared_ptr<SubscriberQueue>> subscribers;
     bool empty() const { return links.empty() && subscribers.empty(); }
+    // Adds the receivers of `other`.
+    void Absorb(Pressure other) {
+      links.insert(links.end(), std::make_move_iterator(other.links.begin()),
+                   std::make_move_iterator(other.links.end()));
+      subscribers.insert(subscribers.end(), std::make_move_iterator(other.subscribers.begin()),
+                         std::make_move_iterator(other.subscribers.end()));
+    }
   };
 
   // The frame, or a damaged copy of it (RelayOptions::fault_flip_every).
@@ -318,6 +325,13 @@ class Relay {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow.mu);
   // Returns true if it paused the link.
   bool HandleInbound(const wire::FramePtr& frame, const std::shared_ptr<wire::InboundLink>& link);
+  // True if the group's allow-list admits the entry's source; otherwise
+  // counts the drop (and logs the first).
+  bool PassesAllowList(const v1::FlowEntry& entry);
+  // Counts a frame dropped as a duplicate.
+  void CountDuplicate(const std::string& group);
+  // The live link from parent `node`, or null.
+  std::shared_ptr<wire::InboundLink> ParentLink(const std::string& node);
   std::shared_ptr<wire::OutboundLink> LinkTo(const v1::Hop& hop);
   // After kRelinkDelay, opens a new link to `child` if the table still
   // names it (its link failed: the child may have restarted). I/O thread.
