@@ -65,35 +65,15 @@ done
 command -v iperf3 >/dev/null || { echo "SKIPPED: iperf3 is not installed"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: the lab needs root"; exit 77; }
 
+PROGRAM=bench-distribution
 TAG="bd$$"
 WORK=$(mktemp -d /tmp/canopy-bench-dist.XXXXXX)
 SHM=$(mktemp -d /dev/shm/canopy-bench-dist.XXXXXX)
-PIDS=()
-stop_all() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-cleanup() {
-  stop_all
-  "$LAB" down "$TAG" >/dev/null 2>&1 || true
-  rm -rf "$WORK" "$SHM"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lab-bench-lib.sh
+source "$SELF_DIR/canopy-lab-bench-lib.sh"
+CLEANUP_DIRS=("$WORK" "$SHM")
 
 now() { date +%s.%N; }
-# Waits (bounded) until FILE contains TEXT.
-await() {
-  local file=$1 text=$2 tries=${3:-300}
-  for _ in $(seq "$tries"); do
-    grep -q -- "$text" "$file" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "bench-distribution: timed out waiting for '$text' in $file" >&2
-  cat "$file" >&2 || true
-  return 1
-}
 addr() { echo "10.77.1.$((10 + $1))"; }
 json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" "$2" | head -1; }
 

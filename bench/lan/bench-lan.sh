@@ -48,33 +48,13 @@ for b in canopy-controller canopy-node canopy-pub canopy-sub canopyctl; do
 done
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: the lab needs root"; exit 77; }
 
+PROGRAM=bench-lan
 TAG="bl$$"
 WORK=$(mktemp -d /tmp/canopy-bench-lan.XXXXXX)
-PIDS=()
-stop_all() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-cleanup() {
-  stop_all
-  "$LAB" down "$TAG" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lab-bench-lib.sh
+source "$SELF_DIR/canopy-lab-bench-lib.sh"
+CLEANUP_DIRS=("$WORK")
 
-# Waits (bounded) until FILE contains TEXT.
-await() {
-  local file=$1 text=$2 tries=${3:-300}
-  for _ in $(seq "$tries"); do
-    grep -q -- "$text" "$file" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "bench-lan: timed out waiting for '$text' in $file" >&2
-  cat "$file" >&2 || true
-  return 1
-}
 addr() { echo "10.77.$1.$((10 + $2))"; }
 into_lan2() { "$LAB" uplink-bytes "$TAG" 2 | sed -n 's/.*into_lan=\([0-9]*\).*/\1/p'; }
 
