@@ -76,6 +76,13 @@ void RenderCluster(int index, const v1::SourceTree& tree, std::string& out) {
     if (receiver) absl::StrAppend(&attributes, ", fillcolor=palegreen");
     absl::StrAppend(&out, "    ", NodeId(index, node), " [", attributes, "];\n");
   }
+  // Members the tree misses: red, dashed, with the reason.
+  for (const v1::UnreachableMember& m : tree.unreachable()) {
+    if (nodes.contains(m.node_id())) continue;
+    absl::StrAppend(&out, "    ", NodeId(index, m.node_id()), " [label=",
+                    Quote(absl::StrCat(m.node_id(), "\nunreachable: ", m.reason())),
+                    ", shape=ellipse, style=dashed, color=red, fontcolor=red];\n");
+  }
   for (const v1::TreeEdge& e : tree.edges()) {
     absl::StrAppend(&out, "    ", NodeId(index, e.parent()), " -> ", NodeId(index, e.child()),
                     e.via_multicast() ? " [label=\"LAN multicast\", style=dashed];\n"

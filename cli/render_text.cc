@@ -83,7 +83,11 @@ void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::st
   const std::set<std::string> receivers(tree.receivers().begin(), tree.receivers().end());
   absl::StrAppend(&out, "group ", group, "  source ", tree.source(), "  (",
                   ProfileName(tree.profile()), ", total cost ", tree.cost(), " µs, ",
-                  Plural(receivers.size(), "receiver", "receivers"), ")\n");
+                  Plural(receivers.size(), "receiver", "receivers"),
+                  tree.unreachable().empty()
+                      ? std::string()
+                      : absl::StrCat(", ", tree.unreachable_size(), " unreachable"),
+                  ")\n");
   absl::StrAppend(&out, tree.root().empty() ? "(no root)" : tree.root(), "  [ingress]  (",
                   FanOut(tree, children, tree.root()), ")",
                   receivers.contains(tree.root()) ? "  [receiver]" : "", "\n");
@@ -95,6 +99,9 @@ void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::st
     const v1::TreeEdge& e = tree.edges(i);
     absl::StrAppend(&out, "(not reachable from the root) ", e.parent(), " → ", e.child(),
                     "  (cost ", e.cost(), " µs)\n");
+  }
+  for (const v1::UnreachableMember& m : tree.unreachable()) {
+    absl::StrAppend(&out, "unreachable: ", m.node_id(), "  (", m.reason(), ")\n");
   }
 }
 
@@ -130,8 +137,11 @@ std::string RenderMembersText(const v1::ListMembersResponse& response) {
   });
   std::string out;
   for (const v1::Member* m : members) {
-    absl::StrAppend(&out, absl::StrFormat("%-*s  ", width, m->node_id()), FilterText(m->filter()),
-                    "\n");
+    absl::StrAppend(&out, absl::StrFormat("%-*s  ", width, m->node_id()), FilterText(m->filter()));
+    for (const v1::CutOffSource& c : m->cut_off()) {
+      absl::StrAppend(&out, "  [unreachable from ", c.source(), ": ", c.reason(), "]");
+    }
+    absl::StrAppend(&out, "\n");
   }
   return out;
 }

@@ -12,8 +12,9 @@
 #include "spdlog/spdlog.h"
 #include "tree/incremental.h"
 #include "tree/lan.h"
-#include "xxhash.h"
+#include "tree/reachability.h"
 #include "tree/steiner.h"
+#include "xxhash.h"
 
 namespace canopy::controller {
 
@@ -30,10 +31,12 @@ void Planner::AddNode(const NodeSpec& spec) {
   if (vertex_.contains(spec.id)) RemoveNode(spec.id);
   topology_.AddNode(spec);
   nodes_.try_emplace(spec.id);
-  // A new node has no members or sources yet: no tree changes. It joins the
-  // graph as a new vertex and is used by trees from the next re-plan on.
+  // A new node has no members or sources yet. It joins the graph as a new
+  // vertex; trees that miss a member are re-planned (it may be the missing
+  // link), the others use it from the next re-plan on.
   const VertexId v = topology_.ExtendGraph(spec.id, graph_, names_);
   vertex_[spec.id] = v;
+  reach_.clear();
   changed_nodes_.insert(spec.id);  // its first (empty) table is news to it
   const int32_t n = graph_.VertexCount();
   for (auto& [key, flow] : flows_) {
@@ -41,12 +44,18 @@ void Planner::AddNode(const NodeSpec& spec) {
     flow.tree.parent.resize(n, kNoVertex);
   }
   for (auto& [group, shared] : shared_) shared.tree.parent.resize(n, kNoVertex);
+  Heal();
 }
 
 void Planner::RemoveNode(const std::string& id) {
+  if (auto it = nodes_.find(id); it != nodes_.end()) {
+    for (const auto& [group, filter] : it->second.membership) touched_groups_.insert(group);
+    for (const SourceKey& k : it->second.sources) touched_groups_.insert(k.first);
+  }
   topology_.RemoveNode(id);
   nodes_.erase(id);
   tables_.erase(id);
+  cut_off_.erase(id);
   changed_nodes_.erase(id);
   for (auto& [key, holders] : flow_nodes_) holders.erase(id);
   for (auto it = rejected_.begin(); it != rejected_.end();) {
@@ -105,7 +114,7 @@ void Planner::SetPolicy(const v1::GroupPolicy& policy) {
   }
   if (ProfileOf(group) == v1::TREE_PROFILE_COST) RebuildShared(group);
   for (const SourceKey& key : flows->second) RefreshEntries(key);
-  changed_groups_.insert(group);
+  MarkChanged(group);
 }
 
 void Planner::SetMembership(const std::string& node,
@@ -117,6 +126,7 @@ void Planner::SetMembership(const std::string& node,
   std::set<std::string> groups;
   for (const auto& [g, f] : old) groups.insert(g);
   for (const auto& [g, f] : it->second.membership) groups.insert(g);
+  touched_groups_.insert(groups.begin(), groups.end());
   const VertexId v = VertexOf(node);
   for (const std::string& group : groups) {
     auto flows = flows_of_group_.find(group);
@@ -141,6 +151,8 @@ void Planner::SetSources(const std::string& node, std::set<SourceKey> sources) {
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return;
   if (it->second.sources == sources) return;
+  for (const SourceKey& k : it->second.sources) touched_groups_.insert(k.first);
+  for (const SourceKey& k : sources) touched_groups_.insert(k.first);
   it->second.sources = std::move(sources);
   ReconcileSources();
 }
@@ -193,6 +205,7 @@ std::set<VertexId> Planner::WantedSet(const SourceKey& key, const std::string& i
 
 void Planner::RebuildGraph() {
   graph_ = topology_.BuildGraph(names_);
+  reach_.clear();
   vertex_.clear();
   for (VertexId v = 0; v < static_cast<VertexId>(names_.size()); ++v) vertex_[names_[v]] = v;
   rtts_changed_ = false;
@@ -210,7 +223,7 @@ void Planner::ReplanAll() {
   }
   for (const std::string& group : cost_groups) RebuildShared(group);
   for (const auto& [key, flow] : flows_) RefreshEntries(key);
-  for (const auto& [key, flow] : flows_) changed_groups_.insert(key.first);
+  for (const auto& [key, flow] : flows_) MarkChanged(key.first);
   ++stats_.full_plans;
   stats_.last_full_plan_us = static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start));
 }
@@ -282,7 +295,7 @@ void Planner::CreateFlow(const SourceKey& key, const std::string& ingress) {
     RefreshEntries(key);
     RebuildStripeSiblings(key);  // a completed stripe set may now be a forest
   }
-  changed_groups_.insert(key.first);
+  MarkChanged(key.first);
 }
 
 void Planner::RemoveFlow(const SourceKey& key) {
@@ -295,6 +308,11 @@ void Planner::RemoveFlow(const SourceKey& key) {
     flow_nodes_.erase(holders);
   }
   const v1::TreeProfile profile = flows_.at(key).profile;
+  for (const auto& [node, reason] : flows_.at(key).unreachable) {
+    auto cut = cut_off_.find(node);
+    if (cut != cut_off_.end() && cut->second.erase(key) > 0) changed_nodes_.insert(node);
+  }
+  incomplete_.erase(key);
   flows_.erase(key);
   auto group_flows = flows_of_group_.find(key.first);
   group_flows->second.erase(key);
@@ -308,7 +326,7 @@ void Planner::RemoveFlow(const SourceKey& key) {
   // The other stripes of a set keep their trees: a set whose publisher is
   // done goes away stripe by stripe, and moving the rest would relink
   // transfers still in flight.
-  changed_groups_.insert(key.first);
+  MarkChanged(key.first);
 }
 
 double Planner::MedianKnownUpload() const {
@@ -351,14 +369,16 @@ void Planner::RebuildStripeSiblings(const SourceKey& key) {
 }
 
 void Planner::BuildLanFlow(const SourceKey& key, Flow& flow, tree::TreeProfile profile) {
-  std::vector<VertexId> members(flow.wanted.begin(), flow.wanted.end());
+  const VertexId root = VertexOf(flow.ingress);
+  const std::set<VertexId> reachable = ReachableMembers(root, flow.wanted);
+  std::vector<VertexId> members(reachable.begin(), reachable.end());
   tree::SteinerOptions steiner;
   steiner.work_budget = options_.steiner_work;
-  absl::StatusOr<tree::LanTree> t =
-      tree::BuildLanTree(graph_, VertexOf(flow.ingress), members, profile, steiner);
+  absl::StatusOr<tree::LanTree> t = tree::BuildLanTree(graph_, root, members, profile, steiner);
   if (!t.ok()) {
     spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
                   t.status().ToString());
+    flow.build_error = std::string(t.status().message());
     return;
   }
   flow.tree = std::move(t->tree);
@@ -370,6 +390,7 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   flow.wanted = WantedSet(key, flow.ingress);
   flow.latency.reset();
   flow.via_lan.clear();
+  flow.build_error.clear();
   flow.tree = EmptyTree(root);
   if (root == kNoVertex) return;
   switch (flow.profile) {
@@ -383,11 +404,13 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
       // every other bulk flow gets the chain or the tree.
       const std::optional<Stripe> stripe = ParseStripe(key.second);
       const bool striped = stripe && StripeSetComplete(key.first, *stripe, flow.ingress);
-      absl::StatusOr<BulkShape> shape = ChooseBulkShape(
-          graph_, root, flow.wanted, striped ? stripe->count : 1, MedianKnownUpload());
+      absl::StatusOr<BulkShape> shape =
+          ChooseBulkShape(graph_, root, ReachableMembers(root, flow.wanted),
+                          striped ? stripe->count : 1, MedianKnownUpload());
       if (!shape.ok()) {
         spdlog::error("no bulk tree for source {} of group {}: {}", key.second, key.first,
                       shape.status().ToString());
+        flow.build_error = std::string(shape.status().message());
         return;
       }
       spdlog::debug("bulk source {} of group {}: {} predicted {:.2f} s", key.second, key.first,
@@ -402,10 +425,12 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
         BuildLanFlow(key, flow, tree::TreeProfile::kLatency);
         return;
       }
-      absl::StatusOr<LatencyFlowTree> t = LatencyFlowTree::Build(graph_, root, flow.wanted);
+      absl::StatusOr<LatencyFlowTree> t =
+          LatencyFlowTree::Build(graph_, root, ReachableMembers(root, flow.wanted));
       if (!t.ok()) {
         spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
                       t.status().ToString());
+        flow.build_error = std::string(t.status().message());
         return;
       }
       flow.latency = *std::move(t);
@@ -432,11 +457,23 @@ void Planner::RebuildShared(const std::string& group) {
     shared_.erase(group);
     return;
   }
-  const VertexId anchor = shared.terminals.begin()->first;
-  std::vector<VertexId> members;
-  for (const auto& [v, refs] : shared.terminals) {
-    if (v != anchor) members.push_back(v);
+  // Anchored at an ingress; terminals it cannot reach stay out (their
+  // flows report them unreachable).
+  VertexId anchor = shared.terminals.begin()->first;
+  for (const SourceKey& key : flows->second) {
+    if (VertexId r = VertexOf(flows_.at(key).ingress); r != kNoVertex) {
+      anchor = r;
+      break;
+    }
   }
+  std::set<VertexId> others;
+  for (const auto& [v, refs] : shared.terminals) {
+    if (v != anchor) others.insert(v);
+  }
+  const std::set<VertexId> reachable = ReachableMembers(anchor, others);
+  std::erase_if(shared.terminals,
+                [&](const auto& t) { return t.first != anchor && !reachable.contains(t.first); });
+  std::vector<VertexId> members(reachable.begin(), reachable.end());
   tree::SteinerOptions options;
   options.work_budget = options_.steiner_work;
   absl::StatusOr<RootedTree> t = tree::SteinerRootedTree(graph_, anchor, members, options);
@@ -506,11 +543,96 @@ void Planner::SetWanted(const SourceKey& key, VertexId v, bool wants) {
       if (flow.latency) flow.tree = flow.latency->tree();
       RefreshEntries(key);
   }
-  changed_groups_.insert(key.first);
+  MarkChanged(key.first);
+}
+
+const std::vector<char>& Planner::Reach(VertexId root) {
+  static const std::vector<char> kEveryone;
+  if (topology_.static_links().empty() || root == kNoVertex) return kEveryone;  // full mesh
+  auto [it, inserted] = reach_.try_emplace(root);
+  if (inserted) it->second = tree::ReachableFrom(graph_, root);
+  return it->second;
+}
+
+std::set<VertexId> Planner::ReachableMembers(VertexId root, const std::set<VertexId>& wanted) {
+  const std::vector<char>& reach = Reach(root);
+  if (reach.empty()) return wanted;
+  std::set<VertexId> out;
+  for (VertexId v : wanted) {
+    if (v >= 0 && v < static_cast<VertexId>(reach.size()) && reach[v]) out.insert(v);
+  }
+  return out;
+}
+
+std::string Planner::UnreachableReason(const Flow& flow, VertexId v) {
+  const VertexId root = VertexOf(flow.ingress);
+  const std::vector<char>& reach = Reach(root);
+  if (!reach.empty() && (v >= static_cast<VertexId>(reach.size()) || !reach[v])) {
+    return absl::StrCat("no overlay path from ", flow.ingress,
+                        " (the static links join them through no attached node)");
+  }
+  if (!flow.build_error.empty()) return flow.build_error;
+  return absl::StrCat("no room in the tree from ", flow.ingress,
+                      " (fan-out limits or a shared tree that does not reach it)");
+}
+
+void Planner::Heal() {
+  if (incomplete_.empty()) return;
+  std::set<std::string> shared_groups;
+  const std::vector<SourceKey> keys(incomplete_.begin(), incomplete_.end());
+  for (const SourceKey& key : keys) {
+    auto it = flows_.find(key);
+    if (it == flows_.end()) continue;
+    Flow& flow = it->second;
+    if (flow.profile == v1::TREE_PROFILE_COST && !AnyMulticastDomain()) {
+      shared_groups.insert(key.first);
+      continue;
+    }
+    const std::vector<VertexId> before = flow.tree.parent;
+    BuildFlow(key, flow);
+    RefreshEntries(key);
+    if (flow.tree.parent != before) MarkChanged(key.first);
+  }
+  for (const std::string& group : shared_groups) {
+    RebuildShared(group);
+    for (const SourceKey& k : flows_of_group_[group]) RefreshEntries(k);
+    MarkChanged(group);
+  }
 }
 
 void Planner::RefreshEntries(const SourceKey& key) {
-  const Flow& flow = flows_.at(key);
+  Flow& flow = flows_.at(key);
+  touched_groups_.insert(key.first);
+  // Wanted members the tree misses, told to them and to the ingress.
+  std::map<std::string, std::string> unreachable;
+  for (VertexId v : flow.wanted) {
+    if (!flow.tree.Contains(v)) unreachable[names_[v]] = UnreachableReason(flow, v);
+  }
+  for (const auto& [node, reason] : flow.unreachable) {
+    if (unreachable.contains(node)) continue;
+    auto cut = cut_off_.find(node);
+    if (cut != cut_off_.end() && cut->second.erase(key) > 0) changed_nodes_.insert(node);
+  }
+  for (const auto& [node, reason] : unreachable) {
+    if (!nodes_.contains(node)) continue;
+    std::string& told = cut_off_[node][key];
+    if (told == reason) continue;
+    if (told.empty()) {
+      spdlog::warn("node {} wants source {} of group {} but cannot be reached: {}", node,
+                   key.second, key.first, reason);
+    }
+    told = reason;
+    changed_nodes_.insert(node);
+  }
+  if (!flow.unreachable.empty() && unreachable.empty()) {
+    spdlog::info("every member of group {} is reached by source {} again", key.first, key.second);
+  }
+  flow.unreachable = std::move(unreachable);
+  if (flow.unreachable.empty()) {
+    incomplete_.erase(key);
+  } else {
+    incomplete_.insert(key);
+  }
   const v1::GroupPolicy* policy = nullptr;
   if (auto p = policies_.find(key.first); p != policies_.end()) policy = &p->second;
 
@@ -531,11 +653,19 @@ void Planner::RefreshEntries(const SourceKey& key) {
     }
     return it->second;
   };
-  if (flow.tree.root != kNoVertex) entry_of(flow.tree.root);
+  if (flow.tree.root != kNoVertex) {
+    v1::FlowEntry& root = entry_of(flow.tree.root);
+    for (const auto& [node, reason] : flow.unreachable) {
+      v1::UnreachableMember* m = root.add_unreachable();
+      m->set_node_id(node);
+      m->set_reason(reason);
+    }
+  }
   for (VertexId v = 0; v < static_cast<VertexId>(flow.tree.parent.size()); ++v) {
     const VertexId p = flow.tree.parent[v];
     if (p == kNoVertex) continue;
     entry_of(v).set_parent(names_[p]);
+    entry_of(v).set_parent_token(topology_.nodes().at(names_[p]).link_token);
     v1::Hop* hop = entry_of(p).add_children();
     hop->set_node_id(names_[v]);
     hop->set_data_address(topology_.nodes().at(names_[v]).data_address);
@@ -599,7 +729,7 @@ Planner::ReoptimizeResult Planner::Reoptimize() {
       if (before == kInvalidCost || (after != kInvalidCost && after < before * keep)) {
         flow = std::move(candidate);
         RefreshEntries(key);
-        changed_groups_.insert(key.first);
+        MarkChanged(key.first);
         ++result.applied;
       } else {
         ++result.skipped;
@@ -627,7 +757,7 @@ Planner::ReoptimizeResult Planner::Reoptimize() {
       continue;
     }
     for (const SourceKey& k : flows_of_group_[group]) RefreshEntries(k);
-    changed_groups_.insert(group);
+    MarkChanged(group);
     ++result.applied;
   }
   stats_.reoptimizations_applied += result.applied;
@@ -662,7 +792,7 @@ int Planner::ReoptimizeBulk(const std::vector<SourceKey>& set, double keep) {
     flows_.at(set[i]) = std::move(candidates[i]);
     RefreshEntries(set[i]);
   }
-  changed_groups_.insert(set.front().first);
+  MarkChanged(set.front().first);
   return static_cast<int>(set.size());
 }
 
@@ -684,6 +814,13 @@ std::vector<std::string> Planner::TakeChangedNodes() {
 
 std::set<std::string> Planner::TakeChangedGroups() { return std::exchange(changed_groups_, {}); }
 
+std::set<std::string> Planner::TakeTouchedGroups() { return std::exchange(touched_groups_, {}); }
+
+void Planner::MarkChanged(const std::string& group) {
+  changed_groups_.insert(group);
+  touched_groups_.insert(group);
+}
+
 std::vector<Rejection> Planner::TakeRejections() { return std::exchange(new_rejections_, {}); }
 
 std::vector<v1::FlowEntry> Planner::TableOf(const std::string& node) const {
@@ -692,6 +829,25 @@ std::vector<v1::FlowEntry> Planner::TableOf(const std::string& node) const {
   if (it == tables_.end()) return out;
   for (const auto& [key, entry] : it->second) out.push_back(entry);
   return out;
+}
+
+std::vector<v1::CutOffSource> Planner::CutOffOf(const std::string& node) const {
+  std::vector<v1::CutOffSource> out;
+  auto it = cut_off_.find(node);
+  if (it == cut_off_.end()) return out;
+  for (const auto& [key, reason] : it->second) {
+    v1::CutOffSource& c = out.emplace_back();
+    c.set_group(key.first);
+    c.set_source(key.second);
+    c.set_reason(reason);
+  }
+  return out;
+}
+
+size_t Planner::unreachable_count() const {
+  size_t n = 0;
+  for (const auto& [node, cut] : cut_off_) n += cut.size();
+  return n;
 }
 
 std::vector<v1::SourceTree> Planner::Trees(const std::string& group) const {
@@ -726,6 +882,11 @@ std::vector<v1::SourceTree> Planner::Trees(const std::string& group) const {
       if (NodeWants(names_[v], key)) t.add_receivers(names_[v]);
     }
     t.set_cost(total);
+    for (const auto& [node, reason] : flow.unreachable) {
+      v1::UnreachableMember* m = t.add_unreachable();
+      m->set_node_id(node);
+      m->set_reason(reason);
+    }
     out.push_back(std::move(t));
   }
   return out;

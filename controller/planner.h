@@ -117,13 +117,23 @@ class Planner {
 
   // Nodes whose entries changed since the last call, ingress nodes last.
   std::vector<std::string> TakeChangedNodes();
+  // Counts `node` among the changed ones (its table is due again).
+  void MarkNodeChanged(const std::string& node) { changed_nodes_.insert(node); }
   // Groups whose trees changed since the last call.
   std::set<std::string> TakeChangedGroups();
+  // Groups whose trees, members, sources or unreachable members may have
+  // changed since the last call (a superset of the changed groups).
+  std::set<std::string> TakeTouchedGroups();
   // Sources refused since the last call.
   std::vector<Rejection> TakeRejections();
 
   // The node's forwarding entries, ordered by (group, source).
   std::vector<v1::FlowEntry> TableOf(const std::string& node) const;
+  // The flows the node's subscribers want but no tree brings to it now, and
+  // why, ordered by (group, source).
+  std::vector<v1::CutOffSource> CutOffOf(const std::string& node) const;
+  // (member node, source) pairs cut off now, over every flow.
+  size_t unreachable_count() const;
 
   // Inspection.
   std::vector<v1::SourceTree> Trees(const std::string& group) const;
@@ -150,6 +160,11 @@ class Planner {
     // via_lan[v]: v receives the flow by LAN multicast from its parent (the
     // LAN's designated forwarder). Empty when no LAN is involved.
     std::vector<char> via_lan;
+    // Why the last build of the tree failed ("" if it did not).
+    std::string build_error;
+    // Wanted nodes outside the tree (by node id), and why (kept by
+    // RefreshEntries).
+    std::map<std::string, std::string> unreachable;
   };
   struct SharedTree {  // a `cost` group's (*,G) tree
     tree::RootedTree tree;
@@ -157,6 +172,18 @@ class Planner {
   };
 
   void RebuildGraph();
+  // Re-plans every flow that misses a wanted member (incomplete_): called
+  // after any change that can make an unreachable member reachable.
+  void Heal();
+  // The members of `wanted` that a tree rooted at `root` can reach over the
+  // graph's links and LANs; the others get `unreachable_reason` set.
+  std::set<tree::VertexId> ReachableMembers(tree::VertexId root,
+                                            const std::set<tree::VertexId>& wanted);
+  // Why `v` is outside `flow`'s tree.
+  std::string UnreachableReason(const Flow& flow, tree::VertexId v);
+  // Per root, which vertices it can reach (tree::ReachableFrom); cleared
+  // whenever the graph changes. Empty for a full mesh, where all can.
+  const std::vector<char>& Reach(tree::VertexId root);
   void ReconcileSources();
   void CreateFlow(const SourceKey& key, const std::string& ingress);
   void RemoveFlow(const SourceKey& key);
@@ -183,6 +210,8 @@ class Planner {
   void SetWanted(const SourceKey& key, tree::VertexId v, bool wants);
   void RefreshEntries(const SourceKey& key);
   void Reject(const std::string& node, const SourceKey& key, std::string reason);
+  // Records that `group`'s trees changed (and so what inspection shows).
+  void MarkChanged(const std::string& group);
 
   v1::TreeProfile ProfileOf(const std::string& group) const;
   // True if some node is in a multicast domain.
@@ -212,7 +241,13 @@ class Planner {
   std::map<SourceKey, std::set<std::string>> flow_nodes_;
   std::set<std::string> changed_nodes_;
   std::set<std::string> changed_groups_;
+  std::set<std::string> touched_groups_;
   std::map<std::pair<std::string, SourceKey>, std::string> rejected_;
+  // Flows whose tree misses a wanted member; node → flows it wants but does
+  // not get, with the reason.
+  std::set<SourceKey> incomplete_;
+  std::map<std::string, std::map<SourceKey, std::string>> cut_off_;
+  std::map<tree::VertexId, std::vector<char>> reach_;
   std::vector<Rejection> new_rejections_;
   PlannerStats stats_;
 };

@@ -18,6 +18,8 @@ struct NodeSpec {
   std::string data_address;
   uint32_t max_fanout = 0;  // 0 = unlimited
   uint64_t upload_bps = 0;  // 0 = unknown
+  // NodeHello.link_token: what its children expect in its links' HELLO.
+  std::string link_token = {};
 };
 
 // The overlay's nodes and links: a full mesh whose link costs are the RTTs

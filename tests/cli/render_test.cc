@@ -100,6 +100,10 @@ v1::GetTreeResponse TwoTrees() {
   u->set_cost(1000);
   u->add_receivers("node-b");
   (*u->mutable_max_fanout())["node-c"] = 1;
+  // A member the tree cannot reach is shown with the reason.
+  v1::UnreachableMember* cut = u->add_unreachable();
+  cut->set_node_id("node-f");
+  cut->set_reason("no overlay path from node-c");
   return r;
 }
 
@@ -133,6 +137,10 @@ v1::ListMembersResponse Members() {
   d->mutable_filter()->set_mode(v1::FILTER_MODE_EXCLUDE);
   d->mutable_filter()->add_sources("eval");
   d->mutable_filter()->add_sources("trainer");
+  v1::CutOffSource* cut = d->add_cut_off();
+  cut->set_group("g");
+  cut->set_source("eval");
+  cut->set_reason("no overlay path from node-c");
   return r;
 }
 

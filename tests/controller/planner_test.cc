@@ -510,3 +510,115 @@ TEST_F(PlannerTest, EndedSourceRemovesItsEntries) {
 
 }  // namespace
 }  // namespace canopy::controller
+
+namespace canopy::controller {
+namespace {
+
+// A chain with no detour (static links a–b, b–c), a source at a and a
+// member at c, under every profile: losing b cuts c off visibly, and b's
+// return heals the tree, whatever the order things come back in.
+class PlannerHealTest : public PlannerTest,
+                        public ::testing::WithParamInterface<v1::TreeProfile> {
+ protected:
+  void SetUp() override {
+    v1::GroupPolicy policy;
+    policy.set_group("g");
+    policy.set_profile(GetParam());
+    planner_.SetPolicy(policy);
+    planner_.SetStaticLinks({{"a", "b", 100}, {"b", "c", 100}});
+  }
+  std::vector<std::string> Unreachable() {
+    std::vector<std::string> out;
+    for (const v1::SourceTree& t : planner_.Trees("g")) {
+      for (const v1::UnreachableMember& m : t.unreachable()) out.push_back(m.node_id());
+    }
+    return out;
+  }
+};
+
+TEST_P(PlannerHealTest, MiddleNodeLeavesAndComesBack) {
+  Node("a");
+  Node("b");
+  Node("c");
+  Join("c", "g");
+  Publish("a", "g", "s");
+  ASSERT_TRUE(Entry("c"));
+  EXPECT_EQ(Entry("c")->parent(), "b");
+  EXPECT_THAT(Unreachable(), IsEmpty());
+
+  planner_.RemoveNode("b");
+  EXPECT_FALSE(Entry("c"));
+  EXPECT_THAT(Unreachable(), ElementsAre("c"));
+  const std::vector<v1::CutOffSource> cut = planner_.CutOffOf("c");
+  ASSERT_THAT(cut, SizeIs(1));
+  EXPECT_EQ(cut[0].source(), "s");
+  EXPECT_TRUE(absl::StrContains(cut[0].reason(), "no overlay path from a")) << cut[0].reason();
+  ASSERT_TRUE(Entry("a"));
+  ASSERT_THAT(Entry("a")->unreachable(), SizeIs(1));  // the ingress knows too
+  EXPECT_EQ(planner_.unreachable_count(), 1u);
+  Settle();
+
+  Node("b");  // restarted with the same id
+  ASSERT_TRUE(Entry("c"));
+  EXPECT_EQ(Entry("c")->parent(), "b");
+  EXPECT_THAT(Unreachable(), IsEmpty());
+  EXPECT_THAT(planner_.CutOffOf("c"), IsEmpty());
+  EXPECT_EQ(planner_.unreachable_count(), 0u);
+  EXPECT_THAT(planner_.TakeChangedNodes(), Contains("c"));
+  EXPECT_THAT(planner_.TakeChangedGroups(), Contains("g"));
+}
+
+TEST_P(PlannerHealTest, SoftStateReturnsIngressFirst) {
+  // A controller restart: the ingress and the member report before the
+  // relay between them is back.
+  Node("a");
+  Node("c");
+  Join("c", "g");
+  Publish("a", "g", "s");
+  EXPECT_FALSE(Entry("c"));
+  EXPECT_THAT(Unreachable(), ElementsAre("c"));
+  Node("b");
+  ASSERT_TRUE(Entry("c"));
+  EXPECT_EQ(Entry("c")->parent(), "b");
+  ASSERT_TRUE(Entry("b"));
+  EXPECT_EQ(Entry("b")->parent(), "a");
+  EXPECT_THAT(Unreachable(), IsEmpty());
+}
+
+TEST_P(PlannerHealTest, ReachableMembersKeepTheirTreeWhileOneIsCutOff) {
+  Node("a");
+  Node("b");
+  Node("c");
+  Join("b", "g");
+  Join("c", "g");
+  Publish("a", "g", "s");
+  planner_.SetStaticLinks({{"a", "b", 100}});  // c loses its only link
+  ASSERT_TRUE(Entry("b"));
+  EXPECT_EQ(Entry("b")->parent(), "a");
+  EXPECT_THAT(Unreachable(), ElementsAre("c"));
+  planner_.SetStaticLinks({{"a", "b", 100}, {"b", "c", 100}});
+  EXPECT_THAT(Unreachable(), IsEmpty());
+  ASSERT_TRUE(Entry("c"));
+}
+
+TEST_P(PlannerHealTest, ParentTokenTravelsToTheChild) {
+  planner_.AddNode(NodeSpec{"a", "10.0.0.1:7001", 0, 0, "token-of-a"});
+  planner_.AddNode(NodeSpec{"b", "10.0.0.2:7001", 0, 0, "token-of-b"});
+  planner_.AddNode(NodeSpec{"c", "10.0.0.3:7001", 0, 0, "token-of-c"});
+  Join("c", "g");
+  Publish("a", "g", "s");
+  ASSERT_TRUE(Entry("b"));
+  EXPECT_EQ(Entry("b")->parent_token(), "token-of-a");
+  ASSERT_TRUE(Entry("c"));
+  EXPECT_EQ(Entry("c")->parent_token(), "token-of-b");
+}
+
+INSTANTIATE_TEST_SUITE_P(Profiles, PlannerHealTest,
+                         ::testing::Values(v1::TREE_PROFILE_LATENCY, v1::TREE_PROFILE_COST,
+                                           v1::TREE_PROFILE_BULK),
+                         [](const ::testing::TestParamInfo<v1::TreeProfile>& info) {
+                           return std::string(v1::TreeProfile_Name(info.param));
+                         });
+
+}  // namespace
+}  // namespace canopy::controller
