@@ -10,12 +10,7 @@
 namespace canopy::controller {
 namespace {
 
-bool SameTable(const std::vector<v1::FlowEntry>& a, const std::vector<v1::FlowEntry>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](const v1::FlowEntry& x, const v1::FlowEntry& y) {
-                      return google::protobuf::util::MessageDifferencer::Equals(x, y);
-                    });
-}
+using google::protobuf::util::MessageDifferencer;
 
 }  // namespace
 
@@ -26,9 +21,10 @@ absl::StatusOr<std::unique_ptr<ControllerCore>> ControllerCore::Create(Controlle
   absl::StatusOr<std::vector<StaticLink>> links = store.StaticLinks();
   if (!links.ok()) return links.status();
   std::unique_ptr<ControllerCore> core(new ControllerCore(options, store));
-  absl::MutexLock lock(&core->mu_);
+  absl::MutexLock lock(&core->plan_mu_);
   for (const v1::GroupPolicy& p : *policies) core->planner_.SetPolicy(p);
   core->planner_.SetStaticLinks(*std::move(links));
+  core->Push();
   return core;
 }
 
@@ -42,71 +38,115 @@ ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
   return nullptr;
 }
 
+void ControllerCore::CloseSession(Session& s) {
+  if (s.closing) return;
+  s.closing = true;
+  s.channel->Close();
+}
+
 absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello, NodeChannel* channel,
                                                 absl::Time now) {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
   const std::string& id = hello.node_id();
-  if (auto it = nodes_.find(id); it != nodes_.end()) {
-    const Session& old = it->second;
-    if (old.hello.data_address() != hello.data_address() &&
-        now - old.last_seen <= options_.liveness_timeout) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "node id '", id, "' is in use by a live node at ", old.hello.data_address()));
+  uint64_t session_id;
+  {
+    // Registration needs only the session lock: a node is alive (and its
+    // heartbeats count) even while planning is busy.
+    absl::MutexLock lock(&sessions_mu_);
+    if (auto it = nodes_.find(id); it != nodes_.end()) {
+      Session& old = it->second;
+      if (old.hello.data_address() != hello.data_address() &&
+          now - old.last_seen <= options_.liveness_timeout) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "node id '", id, "' is in use by a live node at ", old.hello.data_address()));
+      }
+      spdlog::warn("node {} attached again; closing its previous session", id);
+      CloseSession(old);
+      nodes_.erase(it);
     }
-    spdlog::warn("node {} attached again; closing its previous session", id);
-    it->second.channel->Close();
-    nodes_.erase(it);
-    planner_.RemoveNode(id);
+    Session& s = nodes_[id];
+    s.id = next_session_++;
+    s.hello = hello;
+    s.channel = channel;
+    s.last_seen = now;
+    s.membership_refreshed = now;
+    session_id = s.id;
+    spdlog::info("node {} attached (data {}, clients {}, max fan-out {})", id, hello.data_address(),
+                 hello.client_address(), hello.max_fanout());
+    // Policies first: the node refuses publishers until it has them.
+    PushPolicies(&s);
   }
-  Session& s = nodes_[id];
-  s.id = next_session_++;
-  s.hello = hello;
-  s.channel = channel;
-  s.last_seen = now;
-  s.membership_refreshed = now;
-  spdlog::info("node {} attached (data {}, clients {}, max fan-out {})", id, hello.data_address(),
-               hello.client_address(), hello.max_fanout());
-  PushPolicies(&s);
-  planner_.AddNode(NodeSpec{id, hello.data_address(), hello.max_fanout(), hello.upload_bps()});
+  absl::MutexLock plan(&plan_mu_);
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    if (FindSession(session_id) == nullptr) return session_id;  // already gone again
+  }
+  // Replaces the node's vertex if an earlier session left one.
+  planner_.AddNode(NodeSpec{id, hello.data_address(), hello.max_fanout(), hello.upload_bps(),
+                            hello.link_token()});
   Push();
-  PushProbePeers();
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    PushProbePeers();
+  }
   Planned("attach", start);
-  return s.id;
+  return session_id;
 }
 
 void ControllerCore::Detach(uint64_t session) {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
-  Session* s = FindSession(session);
-  if (s == nullptr) return;
-  const std::string id = s->hello.node_id();
-  spdlog::info("node {} detached", id);
-  nodes_.erase(id);
+  absl::MutexLock plan(&plan_mu_);
+  std::string id;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    Session* s = FindSession(session);
+    if (s == nullptr) return;
+    id = s->hello.node_id();
+    spdlog::info("node {} detached", id);
+    nodes_.erase(id);
+  }
   planner_.RemoveNode(id);
   Push();
-  PushProbePeers();
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    PushProbePeers();
+  }
   Planned("detach", start);
+}
+
+void ControllerCore::Touch(uint64_t session, absl::Time now) {
+  absl::MutexLock lock(&sessions_mu_);
+  if (Session* s = FindSession(session)) s->last_seen = std::max(s->last_seen, now);
 }
 
 void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& report,
                                   absl::Time now) {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
-  Session* s = FindSession(session);
-  if (s == nullptr) return;
-  s->last_seen = now;
-  s->membership_refreshed = now;
-  s->has_membership = true;
-  std::map<std::string, v1::SourceFilter> membership;
-  s->groups.clear();
-  for (const v1::GroupMembership& m : report.groups()) {
-    membership[m.group()] = m.filter();
-    s->groups.insert(m.group());
+  absl::MutexLock plan(&plan_mu_);
+  std::string node;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    Session* s = FindSession(session);
+    if (s == nullptr) return;
+    s->last_seen = std::max(s->last_seen, now);
+    s->membership_refreshed = now;
+    s->has_membership = true;
+    if (!s->reported) {
+      s->reported = true;
+      planner_.MarkNodeChanged(s->hello.node_id());  // its first table is due
+    }
+    s->groups.clear();
+    for (const v1::GroupMembership& m : report.groups()) s->groups.insert(m.group());
+    node = s->hello.node_id();
   }
-  planner_.SetMembership(s->hello.node_id(), std::move(membership));
+  std::map<std::string, v1::SourceFilter> membership;
+  for (const v1::GroupMembership& m : report.groups()) membership[m.group()] = m.filter();
+  planner_.SetMembership(node, std::move(membership));
   Push();
   Planned("membership", start);
+  absl::MutexLock lock(&sessions_mu_);
+  Session* s = FindSession(session);
+  if (s == nullptr) return;
   v1::NodeInstruction ack;
   ack.mutable_membership_ack()->set_report_seq(report.report_seq());
   s->channel->Send(ack);
@@ -114,71 +154,145 @@ void ControllerCore::OnMembership(uint64_t session, const v1::MembershipReport& 
 
 void ControllerCore::OnSources(uint64_t session, const v1::SourceReport& report, absl::Time now) {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
-  Session* s = FindSession(session);
-  if (s == nullptr) return;
-  s->last_seen = now;
+  absl::MutexLock plan(&plan_mu_);
+  std::string node;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    Session* s = FindSession(session);
+    if (s == nullptr) return;
+    s->last_seen = std::max(s->last_seen, now);
+    node = s->hello.node_id();
+    if (!s->reported) {
+      s->reported = true;
+      planner_.MarkNodeChanged(node);  // its first table is due
+    }
+  }
   std::set<SourceKey> sources;
   for (const v1::SourceKey& k : report.sources()) sources.insert({k.group(), k.source()});
-  planner_.SetSources(s->hello.node_id(), std::move(sources));
+  planner_.SetSources(node, std::move(sources));
   Push();
   Planned("sources", start);
 }
 
 void ControllerCore::OnRtts(uint64_t session, const v1::RttReport& report, absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  Session* s = FindSession(session);
-  if (s == nullptr) return;
-  s->last_seen = now;
+  absl::MutexLock plan(&plan_mu_);
+  std::string node;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    Session* s = FindSession(session);
+    if (s == nullptr) return;
+    s->last_seen = std::max(s->last_seen, now);
+    node = s->hello.node_id();
+  }
   std::vector<std::pair<std::string, uint64_t>> rtts;
   for (const v1::PeerRtt& p : report.peers()) rtts.emplace_back(p.node_id(), p.rtt_us());
-  planner_.ReportRtts(s->hello.node_id(), rtts);
+  planner_.ReportRtts(node, rtts);
 }
 
 void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat, absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&sessions_mu_);
   Session* s = FindSession(session);
   if (s == nullptr) return;
-  s->last_seen = now;
+  s->last_seen = std::max(s->last_seen, now);
   s->version_applied = heartbeat.table_version();
 }
 
-void ControllerCore::ExpireSilentNodes(absl::Time now) {
+void ControllerCore::OnMulticastPeers(uint64_t session, const v1::MulticastPeers& report,
+                                      absl::Time now) {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
-  bool changed = false;
-  for (auto it = nodes_.begin(); it != nodes_.end();) {
-    Session& s = it->second;
-    if (now - s.last_seen > options_.liveness_timeout) {
-      spdlog::warn("node {} silent for {}; declared dead", it->first,
-                   absl::FormatDuration(now - s.last_seen));
-      s.channel->Close();
-      planner_.RemoveNode(it->first);
-      it = nodes_.erase(it);
-      ++nodes_expired_;
-      changed = true;
-      continue;
+  absl::MutexLock plan(&plan_mu_);
+  std::map<std::string, std::string> domain_of;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    Session* s = FindSession(session);
+    if (s == nullptr) return;
+    s->last_seen = std::max(s->last_seen, now);
+    std::set<std::string> peers(report.node_ids().begin(), report.node_ids().end());
+    if (peers != s->multicast_peers) {
+      spdlog::info("node {} hears {} node(s) on its LAN's discovery group", s->hello.node_id(),
+                   peers.size());
     }
-    if (s.has_membership && now - s.membership_refreshed > options_.membership_timeout) {
-      spdlog::warn("membership of node {} not refreshed for {}; expired", it->first,
-                   absl::FormatDuration(now - s.membership_refreshed));
-      s.has_membership = false;
-      s.groups.clear();
-      planner_.SetMembership(it->first, {});
-      changed = true;
-    }
-    ++it;
+    s->multicast_peers = std::move(peers);
+    for (const auto& [id, members] : Domains()) domain_of[id] = members.front();
   }
-  if (changed) {
+  // Domains become LAN hyper-nodes in the trees; re-plan when they change.
+  if (planner_.SetMulticastDomains(std::move(domain_of))) {
     Push();
-    PushProbePeers();
-    Planned("expire", start);
+    Planned("multicast domains", start);
   }
+}
+
+void ControllerCore::ExpireSilentNodes(absl::Time now) {
+  // Silent and stuck nodes are closed and forgotten at once; planning
+  // around them (and expiring membership) follows under the planning lock.
+  std::vector<std::string> gone;
+  std::vector<std::pair<std::string, uint64_t>> expired_membership;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    for (auto it = nodes_.begin(); it != nodes_.end();) {
+      Session& s = it->second;
+      const absl::Time oldest = s.channel->OldestQueued();
+      const bool silent = now - s.last_seen > options_.liveness_timeout;
+      const bool stuck = s.channel->overflowed() ||
+                         (oldest != absl::InfiniteFuture() && now - oldest > options_.drain_timeout);
+      if (silent) {
+        spdlog::warn("node {} silent for {}; declared dead", it->first,
+                     absl::FormatDuration(now - s.last_seen));
+        ++nodes_expired_;
+      } else if (stuck) {
+        spdlog::warn(
+            "node {} has not read its instructions for {} ({} queued); disconnected, it gets a "
+            "full snapshot when it attaches again",
+            it->first,
+            oldest == absl::InfiniteFuture() ? "ever" : absl::FormatDuration(now - oldest),
+            s.channel->Queued());
+        ++nodes_disconnected_stuck_;
+      }
+      if (silent || stuck) {
+        CloseSession(s);
+        gone.push_back(it->first);
+        it = nodes_.erase(it);
+        continue;
+      }
+      if (s.has_membership && now - s.membership_refreshed > options_.membership_timeout) {
+        spdlog::warn("membership of node {} not refreshed for {}; expired", it->first,
+                     absl::FormatDuration(now - s.membership_refreshed));
+        s.has_membership = false;
+        s.groups.clear();
+        expired_membership.emplace_back(it->first, s.id);
+      }
+      ++it;
+    }
+  }
+  if (gone.empty() && expired_membership.empty()) return;
+  const absl::Time start = absl::Now();
+  absl::MutexLock plan(&plan_mu_);
+  for (const std::string& id : gone) {
+    {
+      absl::MutexLock lock(&sessions_mu_);
+      if (nodes_.contains(id)) continue;  // attached again meanwhile
+    }
+    planner_.RemoveNode(id);
+  }
+  for (const auto& [id, session] : expired_membership) {
+    {
+      absl::MutexLock lock(&sessions_mu_);
+      Session* s = FindSession(session);
+      if (s == nullptr || s->has_membership) continue;  // gone, or refreshed meanwhile
+    }
+    planner_.SetMembership(id, {});
+  }
+  Push();
+  if (!gone.empty()) {
+    absl::MutexLock lock(&sessions_mu_);
+    PushProbePeers();
+  }
+  Planned("expire", start);
 }
 
 void ControllerCore::Reoptimize() {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock plan(&plan_mu_);
   Planner::ReoptimizeResult r = planner_.Reoptimize();
   if (r.applied > 0) spdlog::info("re-optimisation switched {} tree(s)", r.applied);
   Push();
@@ -187,66 +301,113 @@ void ControllerCore::Reoptimize() {
 
 void ControllerCore::ReplanAll() {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock plan(&plan_mu_);
   planner_.ReplanAll();
   Push();
   Planned("replan", start);
 }
 
 void ControllerCore::BeginShutdown() {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock plan(&plan_mu_);
   shutting_down_ = true;
 }
 
 void ControllerCore::Push() {
-  if (shutting_down_) return;
-  for (const Rejection& r : planner_.TakeRejections()) {
-    auto it = nodes_.find(r.node);
-    if (it == nodes_.end()) continue;
-    v1::NodeInstruction instruction;
-    v1::SourceRejected* rejected = instruction.mutable_source_rejected();
-    rejected->mutable_key()->set_group(r.key.first);
-    rejected->mutable_key()->set_source(r.key.second);
-    rejected->set_reason(r.reason);
-    it->second.channel->Send(instruction);
-  }
+  std::set<std::string> changed_groups = planner_.TakeChangedGroups();
+  std::set<std::string> touched = planner_.TakeTouchedGroups();
+  touched.insert(changed_groups.begin(), changed_groups.end());
+  std::vector<Rejection> rejections = planner_.TakeRejections();
   // Changed nodes arrive ingress-last; a new node counts as changed.
-  for (const std::string& id : planner_.TakeChangedNodes()) {
-    auto it = nodes_.find(id);
-    if (it == nodes_.end()) continue;
-    Session& s = it->second;
-    std::vector<v1::FlowEntry> table = planner_.TableOf(id);
-    if (s.version_sent != 0 && SameTable(table, s.table)) continue;
-    s.table = table;
-    s.version_sent = next_version_++;
-    v1::NodeInstruction instruction;
-    v1::ForwardingTable* t = instruction.mutable_table();
-    t->set_version(s.version_sent);
-    for (v1::FlowEntry& e : table) *t->add_flows() = std::move(e);
-    spdlog::debug("table v{} to {}: {} flow(s)", s.version_sent, id, t->flows_size());
-    s.channel->Send(instruction);
-    ++tables_pushed_;
+  const std::vector<std::string> changed_nodes = planner_.TakeChangedNodes();
+  if (!shutting_down_) {
+    absl::MutexLock lock(&sessions_mu_);
+    for (const Rejection& r : rejections) {
+      auto it = nodes_.find(r.node);
+      if (it == nodes_.end()) continue;
+      v1::NodeInstruction instruction;
+      v1::SourceRejected* rejected = instruction.mutable_source_rejected();
+      rejected->mutable_key()->set_group(r.key.first);
+      rejected->mutable_key()->set_source(r.key.second);
+      rejected->set_reason(r.reason);
+      it->second.channel->Send(instruction);
+    }
+    for (const std::string& id : changed_nodes) {
+      auto it = nodes_.find(id);
+      if (it == nodes_.end()) continue;
+      Session& s = it->second;
+      if (!s.reported) continue;  // its first membership report brings it
+      v1::ForwardingTable table;
+      for (v1::FlowEntry& e : planner_.TableOf(id)) *table.add_flows() = std::move(e);
+      for (v1::CutOffSource& c : planner_.CutOffOf(id)) *table.add_cut_off() = std::move(c);
+      if (s.version_sent != 0 && MessageDifferencer::Equals(table, s.table)) continue;
+      s.table = table;
+      s.version_sent = next_version_++;
+      v1::NodeInstruction instruction;
+      *instruction.mutable_table() = std::move(table);
+      instruction.mutable_table()->set_version(s.version_sent);
+      spdlog::debug("table v{} to {}: {} flow(s)", s.version_sent, id,
+                    instruction.table().flows_size());
+      s.channel->Send(instruction);
+      ++tables_pushed_;
+    }
   }
   // One log line per planned change, naming a few of the groups.
   constexpr size_t kGroupsLogged = 8;
-  std::string changed;
+  std::string names;
   size_t count = 0;
-  for (const std::string& group : planner_.TakeChangedGroups()) {
-    const uint64_t version = ++tree_versions_[group];
-    if (count++ < kGroupsLogged) {
-      absl::StrAppend(&changed, changed.empty() ? "" : ", ", group, " (version ", version, ")");
+  {
+    absl::MutexLock lock(&view_mu_);
+    for (const std::string& group : changed_groups) {
+      const uint64_t version = ++tree_versions_[group];
+      if (count++ < kGroupsLogged) {
+        absl::StrAppend(&names, names.empty() ? "" : ", ", group, " (version ", version, ")");
+      }
     }
   }
   if (count == 1) {
-    spdlog::info("tree of group {} changed", changed);
+    spdlog::info("tree of group {} changed", names);
   } else if (count > 1) {
-    spdlog::info("trees of {} groups changed: {}{}", count, changed,
+    spdlog::info("trees of {} groups changed: {}{}", count, names,
                  count > kGroupsLogged ? ", …" : "");
   }
+  PublishView(touched);
+}
+
+void ControllerCore::PublishView(const std::set<std::string>& groups) {
+  std::map<std::string, GroupView> fresh;
+  for (const std::string& group : groups) {
+    GroupView& view = fresh[group];
+    view.has_members_or_sources = planner_.HasMembersOrSources(group);
+    view.trees = planner_.Trees(group);
+    view.members = planner_.Members(group);
+    for (const auto& [node, filter] : view.members) {
+      for (v1::CutOffSource& c : planner_.CutOffOf(node)) {
+        if (c.group() == group) view.cut_off[node].push_back(std::move(c));
+      }
+    }
+  }
+  v1::ControllerStats stats;
+  stats.set_flows(static_cast<uint32_t>(planner_.flow_count()));
+  stats.set_static_links(static_cast<uint32_t>(planner_.topology().static_links().size()));
+  const PlannerStats& p = planner_.stats();
+  stats.set_full_plans(p.full_plans);
+  stats.set_incremental_changes(p.incremental_changes);
+  stats.set_reoptimizations_applied(p.reoptimizations_applied);
+  stats.set_reoptimizations_skipped(p.reoptimizations_skipped);
+  stats.set_last_full_plan_us(p.last_full_plan_us);
+  stats.set_unreachable_members(static_cast<uint32_t>(planner_.unreachable_count()));
+  absl::MutexLock lock(&view_mu_);
+  for (auto& [group, view] : fresh) {
+    if (view.has_members_or_sources || !view.trees.empty()) {
+      views_[group] = std::move(view);
+    } else {
+      views_.erase(group);
+    }
+  }
+  planner_stats_ = std::move(stats);
 }
 
 void ControllerCore::PushProbePeers() {
-  if (shutting_down_) return;
   // Each node probes the nodes after it in id order (wrapping around), at
   // most kMaxProbePeers of them: every pair is covered while the overlay is
   // small, and the work per node stays bounded when it is large.
@@ -294,13 +455,16 @@ absl::StatusOr<v1::GroupPolicy> ControllerCore::GetPolicy(const std::string& gro
 
 absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock plan(&plan_mu_);
   if (absl::Status s = store_.SetPolicy(policy); !s.ok()) return s;
   spdlog::info("policy of group {} set: {} allowed source(s), profile {}, ttl {}, {}",
                policy.group(), policy.allowed_sources_size(),
                v1::TreeProfile_Name(policy.profile()), policy.ttl(),
                v1::SlowReceiverPolicy_Name(policy.slow_receiver()));
-  PushPolicies(nullptr);
+  if (!shutting_down_) {
+    absl::MutexLock lock(&sessions_mu_);
+    PushPolicies(nullptr);
+  }
   planner_.SetPolicy(policy);
   Push();
   Planned("policy", start);
@@ -309,34 +473,12 @@ absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
 
 absl::Status ControllerCore::SetStaticLinks(const std::vector<StaticLink>& links) {
   const absl::Time start = absl::Now();
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock plan(&plan_mu_);
   if (absl::Status s = store_.SetStaticLinks(links); !s.ok()) return s;
   planner_.SetStaticLinks(links);
   Push();
   Planned("links", start);
   return absl::OkStatus();
-}
-
-void ControllerCore::OnMulticastPeers(uint64_t session, const v1::MulticastPeers& report,
-                                      absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  Session* s = FindSession(session);
-  if (s == nullptr) return;
-  s->last_seen = now;
-  std::set<std::string> peers(report.node_ids().begin(), report.node_ids().end());
-  if (peers != s->multicast_peers) {
-    spdlog::info("node {} hears {} node(s) on its LAN's discovery group", s->hello.node_id(),
-                 peers.size());
-  }
-  s->multicast_peers = std::move(peers);
-  // Domains become LAN hyper-nodes in the trees; re-plan when they change.
-  std::map<std::string, std::string> domain_of;
-  for (const auto& [id, members] : Domains()) domain_of[id] = members.front();
-  const absl::Time start = absl::Now();
-  if (planner_.SetMulticastDomains(std::move(domain_of))) {
-    Push();
-    Planned("multicast domains", start);
-  }
 }
 
 std::map<std::string, std::vector<std::string>> ControllerCore::Domains() const {
@@ -346,7 +488,7 @@ std::map<std::string, std::vector<std::string>> ControllerCore::Domains() const 
 }
 
 v1::ListNodesResponse ControllerCore::ListNodes() const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&sessions_mu_);
   const std::map<std::string, std::vector<std::string>> domains = Domains();
   v1::ListNodesResponse response;
   for (const auto& [id, s] : nodes_) {
@@ -359,6 +501,7 @@ v1::ListNodesResponse ControllerCore::ListNodes() const {
     for (const std::string& group : s.groups) n->add_groups(group);
     n->set_table_version_sent(s.version_sent);
     n->set_table_version_applied(s.version_applied);
+    n->set_instructions_queued(static_cast<uint32_t>(s.channel->Queued()));
     if (auto d = domains.find(id); d != domains.end()) {
       for (const std::string& member : d->second) n->add_multicast_domain(member);
     }
@@ -367,21 +510,22 @@ v1::ListNodesResponse ControllerCore::ListNodes() const {
 }
 
 absl::StatusOr<v1::ListGroupsResponse> ControllerCore::ListGroups() const {
-  absl::MutexLock lock(&mu_);
-  std::map<std::string, v1::GroupSummary> groups;
   absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store_.AllPolicies();
   if (!policies.ok()) return policies.status();
+  std::map<std::string, v1::GroupSummary> groups;
   for (const v1::GroupPolicy& p : *policies) {
     *groups[p.group()].mutable_allowed_sources() = p.allowed_sources();
   }
-  for (const auto& [id, s] : nodes_) {
-    for (const std::string& group : s.groups) groups[group].add_member_nodes(id);
-  }
-  for (const auto& [name, g] : groups) {
-    for (const v1::SourceTree& t : planner_.Trees(name)) {
-      v1::SourceAt* at = groups[name].add_sources();
-      at->set_source(t.source());
-      at->set_node_id(t.root());
+  {
+    absl::MutexLock lock(&view_mu_);
+    for (const auto& [name, view] : views_) {
+      v1::GroupSummary& g = groups[name];
+      for (const auto& [node, filter] : view.members) g.add_member_nodes(node);
+      for (const v1::SourceTree& t : view.trees) {
+        v1::SourceAt* at = g.add_sources();
+        at->set_source(t.source());
+        at->set_node_id(t.root());
+      }
     }
   }
   v1::ListGroupsResponse response;
@@ -395,16 +539,17 @@ absl::StatusOr<v1::ListGroupsResponse> ControllerCore::ListGroups() const {
 
 absl::StatusOr<v1::GetTreeResponse> ControllerCore::GetTree(
     const v1::GetTreeRequest& request) const {
-  absl::MutexLock lock(&mu_);
-  if (!planner_.HasMembersOrSources(request.group())) {
+  absl::MutexLock lock(&view_mu_);
+  auto view = views_.find(request.group());
+  if (view == views_.end() || !view->second.has_members_or_sources) {
     return absl::NotFoundError(
         absl::StrCat("group '", request.group(), "' has no members and no sources"));
   }
   v1::GetTreeResponse response;
   response.set_group(request.group());
-  for (v1::SourceTree& t : planner_.Trees(request.group())) {
+  for (const v1::SourceTree& t : view->second.trees) {
     if (!request.source().empty() && t.source() != request.source()) continue;
-    *response.add_trees() = std::move(t);
+    *response.add_trees() = t;
   }
   if (!request.source().empty() && response.trees().empty()) {
     return absl::NotFoundError(absl::StrCat("source '", request.source(),
@@ -415,13 +560,19 @@ absl::StatusOr<v1::GetTreeResponse> ControllerCore::GetTree(
 
 absl::StatusOr<v1::ListMembersResponse> ControllerCore::ListMembers(
     const std::string& group) const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&view_mu_);
   v1::ListMembersResponse response;
   response.set_group(group);
-  for (const auto& [node, filter] : planner_.Members(group)) {
-    v1::Member* m = response.add_members();
-    m->set_node_id(node);
-    *m->mutable_filter() = filter;
+  auto view = views_.find(group);
+  if (view != views_.end()) {
+    for (const auto& [node, filter] : view->second.members) {
+      v1::Member* m = response.add_members();
+      m->set_node_id(node);
+      *m->mutable_filter() = filter;
+      if (auto cut = view->second.cut_off.find(node); cut != view->second.cut_off.end()) {
+        for (const v1::CutOffSource& c : cut->second) *m->add_cut_off() = c;
+      }
+    }
   }
   if (response.members().empty()) {
     return absl::NotFoundError(absl::StrCat("group '", group, "' has no members"));
@@ -430,50 +581,49 @@ absl::StatusOr<v1::ListMembersResponse> ControllerCore::ListMembers(
 }
 
 v1::ControllerStats ControllerCore::Stats() const {
-  absl::MutexLock lock(&mu_);
   v1::ControllerStats stats;
+  {
+    absl::MutexLock lock(&view_mu_);
+    stats = planner_stats_;
+    std::set<std::string> groups;
+    for (const auto& [name, view] : views_) {
+      if (!view.members.empty()) groups.insert(name);
+    }
+    stats.set_groups(static_cast<uint32_t>(groups.size()));
+  }
+  absl::MutexLock lock(&sessions_mu_);
   stats.set_nodes(static_cast<uint32_t>(nodes_.size()));
-  std::set<std::string> groups;
-  for (const auto& [id, s] : nodes_) groups.insert(s.groups.begin(), s.groups.end());
-  stats.set_groups(static_cast<uint32_t>(groups.size()));
-  stats.set_flows(static_cast<uint32_t>(planner_.flow_count()));
-  stats.set_static_links(static_cast<uint32_t>(planner_.topology().static_links().size()));
-  const PlannerStats& p = planner_.stats();
-  stats.set_full_plans(p.full_plans);
-  stats.set_incremental_changes(p.incremental_changes);
-  stats.set_reoptimizations_applied(p.reoptimizations_applied);
-  stats.set_reoptimizations_skipped(p.reoptimizations_skipped);
   stats.set_tables_pushed(tables_pushed_);
   stats.set_nodes_expired(nodes_expired_);
-  stats.set_last_full_plan_us(p.last_full_plan_us);
+  stats.set_nodes_disconnected_stuck(nodes_disconnected_stuck_);
   return stats;
 }
 
 std::map<std::string, ControllerCore::GroupGauges> ControllerCore::GroupGaugesSnapshot() const {
-  absl::MutexLock lock(&mu_);
   std::map<std::string, GroupGauges> groups;
-  for (const auto& [id, s] : nodes_) {
-    for (const std::string& group : s.groups) ++groups[group].member_nodes;
+  absl::MutexLock lock(&view_mu_);
+  for (const auto& [name, view] : views_) {
+    groups[name].member_nodes = static_cast<int>(view.members.size());
   }
   for (const auto& [group, version] : tree_versions_) groups[group].tree_version = version;
   return groups;
 }
 
 uint64_t ControllerCore::TreeVersion(const std::string& group) const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&view_mu_);
   auto it = tree_versions_.find(group);
   return it == tree_versions_.end() ? 0 : it->second;
 }
 
 uint64_t ControllerCore::WaitForTreeChange(const std::string& group, uint64_t seen,
                                            absl::Duration timeout) const {
-  absl::MutexLock lock(&mu_);
-  auto version = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::MutexLock lock(&view_mu_);
+  auto version = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(view_mu_) {
     auto it = tree_versions_.find(group);
     return it == tree_versions_.end() ? uint64_t{0} : it->second;
   };
-  auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return version() > seen; };
-  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(view_mu_) { return version() > seen; };
+  view_mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
   return version();
 }
 

@@ -15,33 +15,28 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "canopy/v1/controller.pb.h"
+#include "controller/node_channel.h"
 #include "controller/planner.h"
 #include "controller/policy_store.h"
 
 namespace canopy::controller {
 
-// The way back to one attached node.
-class NodeChannel {
- public:
-  virtual ~NodeChannel() = default;
-  // Sends one instruction; false if the stream is gone. Thread-safe.
-  virtual bool Send(const v1::NodeInstruction& instruction) = 0;
-  // Ends the node's stream (replaced by a newer session, or declared dead).
-  virtual void Close() = 0;
-};
-
 struct ControllerOptions {
   // A node silent for this long is declared dead (3 × the nodes' 500 ms
-  // heartbeat).
+  // heartbeat). Judged on what the node sends, whatever it reads.
   absl::Duration liveness_timeout = absl::Milliseconds(1500);
   // A node's membership not refreshed for this long expires (soft state).
   absl::Duration membership_timeout = absl::Seconds(15);
+  // A node whose oldest queued instruction has waited this long (it does
+  // not read its stream) is disconnected; it gets a full snapshot when it
+  // attaches again.
+  absl::Duration drain_timeout = absl::Seconds(5);
   PlannerOptions planner;
   // Called after every change that was planned and pushed, with what caused
   // it ("attach", "detach", "membership", "sources", "expire", "reoptimize",
-  // "replan", "policy", "links") and the time from the call into the core to
-  // the pushed tables. Runs with the core's lock held: must be quick and
-  // must not call the core. May be empty.
+  // "replan", "policy", "links", "multicast domains") and the time from the
+  // call into the core to the pushed tables. Runs with the planning lock
+  // held: must be quick and must not call the core. May be empty.
   std::function<void(const char* event, absl::Duration latency)> on_planned;
 };
 
@@ -50,6 +45,15 @@ struct ControllerOptions {
 // Planner. Every change is planned and the changed forwarding tables are
 // pushed (children before a source's ingress node, so data never outruns a
 // table).
+//
+// Three locks, never held while waiting on a peer:
+//   - the session lock: who is attached, liveness, what was sent. Attach's
+//     registration, heartbeats and ListNodes need only this one.
+//   - the planning lock: the Planner. Reports, policy and re-optimisation
+//     take it; planning never waits on a node (NodeChannel::Send queues).
+//   - the view lock: what inspection reads (trees, members, stats), copied
+//     out after each planned change, so inspection never waits on planning.
+// Lock order: planning, then sessions, then view.
 //
 // Thread-safe.
 class ControllerCore {
@@ -61,15 +65,20 @@ class ControllerCore {
   ControllerCore(const ControllerCore&) = delete;
   ControllerCore& operator=(const ControllerCore&) = delete;
 
-  // Registers a node's new session and returns its id. A session with the
-  // same node id is closed and replaced if it comes from the same data
-  // address (the node restarted) or has been silent; while it is alive at
-  // another address the id is in use: AlreadyExists naming that address.
+  // Registers a node's new session, plans it in and returns its id. A
+  // session with the same node id is closed and replaced if it comes from
+  // the same data address (the node restarted) or has been silent; while it
+  // is alive at another address the id is in use: AlreadyExists naming that
+  // address.
   // REQUIRES: hello was validated; `channel` outlives Detach(session).
   absl::StatusOr<uint64_t> Attach(const v1::NodeHello& hello, NodeChannel* channel, absl::Time now);
 
   // Removes the session (if still registered) and re-plans.
   void Detach(uint64_t session);
+
+  // The node of `session` sent something at `now` (liveness). Takes only
+  // the session lock.
+  void Touch(uint64_t session, absl::Time now);
 
   // Reports and heartbeats of a session. Unknown (expired or replaced)
   // sessions are ignored.
@@ -79,10 +88,13 @@ class ControllerCore {
   // The nodes this session's node heard on its LAN's discovery group; they
   // form the multicast domains ListNodes shows.
   void OnMulticastPeers(uint64_t session, const v1::MulticastPeers& report, absl::Time now);
+  // Takes only the session lock.
   void OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat, absl::Time now);
 
-  // Closes sessions silent for longer than the liveness timeout and expires
-  // membership not refreshed within the membership timeout.
+  // Closes sessions silent for longer than the liveness timeout or not
+  // draining their instructions within the drain timeout (their streams end
+  // and Detach follows), and expires membership not refreshed within the
+  // membership timeout.
   void ExpireSilentNodes(absl::Time now);
 
   // Background re-optimisation (see Planner::Reoptimize).
@@ -103,7 +115,7 @@ class ControllerCore {
   // Replaces the static links (durably) and re-plans.
   absl::Status SetStaticLinks(const std::vector<StaticLink>& links);
 
-  // Inspection.
+  // Inspection: never waits for planning.
   v1::ListNodesResponse ListNodes() const;
   absl::StatusOr<v1::ListGroupsResponse> ListGroups() const;
   absl::StatusOr<v1::GetTreeResponse> GetTree(const v1::GetTreeRequest& request) const;
@@ -131,39 +143,64 @@ class ControllerCore {
     absl::Time last_seen;
     absl::Time membership_refreshed;
     bool has_membership = false;
+    // Tables wait until the node's first membership or sources report: a node that
+    // just (re)attached keeps forwarding with its last table instead of
+    // getting one planned without its soft state.
+    bool reported = false;
+    bool closing = false;                   // closed by the core; Detach follows
     std::set<std::string> groups;           // with local subscribers
     std::set<std::string> multicast_peers;  // heard on its LAN's discovery group
-    std::vector<v1::FlowEntry> table;       // last sent, without version
+    v1::ForwardingTable table;              // last sent, without version
     uint64_t version_sent = 0;
     uint64_t version_applied = 0;
   };
+  // What inspection reads of one group, rebuilt after each change to it.
+  struct GroupView {
+    std::vector<v1::SourceTree> trees;
+    std::map<std::string, v1::SourceFilter> members;
+    std::map<std::string, std::vector<v1::CutOffSource>> cut_off;  // member → sources
+    bool has_members_or_sources = false;
+  };
 
   ControllerCore(ControllerOptions options, PolicyStore& store);
-  Session* FindSession(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Session* FindSession(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
   // Node id → sorted ids of its multicast domain, from what every attached
   // node reported hearing (multicast_domains.h).
   std::map<std::string, std::vector<std::string>> Domains() const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sends changed tables and new rejections; bumps tree versions.
-  void Push() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PushPolicies(Session* only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
+  // Sends changed tables and new rejections; refreshes the view of changed
+  // groups and bumps their tree versions.
+  void Push() ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
+  void PushPolicies(Session* only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
   // Sends every node the peers it should measure RTTs to.
-  void PushProbePeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PushProbePeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
+  // Copies what inspection shows of `groups` (and the stats) out of the
+  // planner into the view.
+  void PublishView(const std::set<std::string>& groups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
   // Reports a planned change to options_.on_planned.
-  void Planned(const char* event, absl::Time start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Planned(const char* event, absl::Time start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
+  // Closes a session's stream once (Detach follows when it ends).
+  void CloseSession(Session& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
 
   const ControllerOptions options_;
   PolicyStore& store_;
 
-  mutable absl::Mutex mu_;
-  Planner planner_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, Session> nodes_ ABSL_GUARDED_BY(mu_);  // node id → session
-  uint64_t next_version_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, uint64_t> tree_versions_ ABSL_GUARDED_BY(mu_);
-  uint64_t tables_pushed_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t nodes_expired_ ABSL_GUARDED_BY(mu_) = 0;
-  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  mutable absl::Mutex plan_mu_ ABSL_ACQUIRED_BEFORE(sessions_mu_);
+  Planner planner_ ABSL_GUARDED_BY(plan_mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(plan_mu_) = false;
+
+  mutable absl::Mutex sessions_mu_ ABSL_ACQUIRED_BEFORE(view_mu_);
+  uint64_t next_session_ ABSL_GUARDED_BY(sessions_mu_) = 1;
+  std::map<std::string, Session> nodes_ ABSL_GUARDED_BY(sessions_mu_);  // node id → session
+  uint64_t next_version_ ABSL_GUARDED_BY(sessions_mu_) = 1;
+  uint64_t tables_pushed_ ABSL_GUARDED_BY(sessions_mu_) = 0;
+  uint64_t nodes_expired_ ABSL_GUARDED_BY(sessions_mu_) = 0;
+  uint64_t nodes_disconnected_stuck_ ABSL_GUARDED_BY(sessions_mu_) = 0;
+
+  mutable absl::Mutex view_mu_;
+  std::map<std::string, GroupView> views_ ABSL_GUARDED_BY(view_mu_);
+  std::map<std::string, uint64_t> tree_versions_ ABSL_GUARDED_BY(view_mu_);
+  v1::ControllerStats planner_stats_ ABSL_GUARDED_BY(view_mu_);
 };
 
 }  // namespace canopy::controller

@@ -78,6 +78,15 @@ void ControllerMetrics::CollectFrom(const ControllerCore& core) {
     out.push_back(SingleSampleFamily("canopy_controller_nodes_expired_total",
                                      "Nodes declared dead after missing heartbeats.",
                                      MetricType::kCounter, stats.nodes_expired()));
+    out.push_back(SingleSampleFamily(
+        "canopy_controller_nodes_disconnected_stuck_total",
+        "Node sessions closed because the node did not read its instructions in time "
+        "(--drain-timeout-ms) or let them pile up past the bound.",
+        MetricType::kCounter, stats.nodes_disconnected_stuck()));
+    out.push_back(SingleSampleFamily(
+        "canopy_controller_unreachable_members",
+        "(member node, source) pairs where the node wants the source but no tree reaches it now.",
+        MetricType::kGauge, stats.unreachable_members()));
     out.push_back(SingleSampleFamily("canopy_controller_last_full_plan_seconds",
                                      "Duration of the last full plan.", MetricType::kGauge,
                                      static_cast<double>(stats.last_full_plan_us()) / 1e6));

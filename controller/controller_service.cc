@@ -13,33 +13,12 @@
 namespace canopy::controller {
 namespace {
 
-// NodeChannel over one Attach stream. Writes are serialised; Close cancels
-// the call, which ends the handler's read loop.
-class StreamChannel final : public NodeChannel {
- public:
-  StreamChannel(grpc::ServerContext* context,
-                grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* stream)
-      : context_(context), stream_(stream) {}
-
-  bool Send(const v1::NodeInstruction& instruction) override {
-    absl::MutexLock lock(&mu_);
-    return stream_->Write(instruction);
-  }
-  void Close() override { context_->TryCancel(); }
-
- private:
-  grpc::ServerContext* const context_;
-  absl::Mutex mu_;
-  grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* const stream_
-      ABSL_PT_GUARDED_BY(mu_);
-};
-
 // How long WatchTree waits for a change before checking for cancellation.
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
 
 }  // namespace
 
-grpc::Status ControllerService::Authorize(const grpc::ServerContext& context,
+grpc::Status ControllerService::Authorize(const grpc::ServerContextBase& context,
                                           std::initializer_list<absl::string_view> roles,
                                           absl::string_view action, std::string* caller) const {
   if (checks_ == CallerChecks::kNone) {
@@ -53,69 +32,58 @@ grpc::Status ControllerService::Authorize(const grpc::ServerContext& context,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::AuthorizeInspection(const grpc::ServerContext& context,
+grpc::Status ControllerService::AuthorizeInspection(const grpc::ServerContextBase& context,
                                                     absl::string_view action) const {
   return Authorize(context, {kRoleOperator, kRoleNode}, action);
 }
 
-grpc::Status ControllerService::Attach(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* stream) {
-  v1::NodeReport report;
-  if (!stream->Read(&report)) return grpc::Status::OK;
-  if (!report.has_hello()) {
-    if (on_refused_) on_refused_("hello");
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first report on an Attach stream must be a hello");
+// One node's Attach stream. Reads never wait for planning (reports go to
+// the dispatcher); writes come from the session's outbox, one at a time.
+class ControllerService::AttachReactor final
+    : public grpc::ServerBidiReactor<v1::NodeReport, v1::NodeInstruction> {
+ public:
+  AttachReactor(ControllerService& service, grpc::CallbackServerContext* context)
+      : service_(service),
+        context_(context),
+        outbox_(std::make_shared<SessionOutbox>(service.outbox_limits_)) {
+    outbox_->Bind([this](const v1::NodeInstruction* instruction) { StartWrite(instruction); },
+                  [this] { context_->TryCancel(); });
+    StartRead(&report_);
   }
-  if (absl::Status s = ValidateHello(report.hello()); !s.ok()) {
-    if (on_refused_) on_refused_("hello");
-    return ToGrpc(s);
-  }
-  // A node attaches only as the node its certificate names.
-  std::string certified;
-  grpc::Status identity = Authorize(*context, {kRoleNode}, "Attach", &certified);
-  if (identity.ok() && checks_ != CallerChecks::kNone && certified != report.hello().node_id()) {
-    identity =
-        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                     absl::StrCat("a node with the certificate of node '", certified,
-                                  "' may not attach as node '", report.hello().node_id(), "'"));
-  }
-  if (!identity.ok()) {
-    spdlog::warn("refused node {} from {}: {}", report.hello().node_id(), context->peer(),
-                 identity.error_message());
-    if (on_refused_) on_refused_("identity");
-    return identity;
-  }
-  StreamChannel channel(context, stream);
-  absl::StatusOr<uint64_t> attached = core_.Attach(report.hello(), &channel, absl::Now());
-  if (!attached.ok()) {
-    spdlog::warn("refused a node: {}", attached.status().ToString());
-    return ToGrpc(attached.status());
-  }
-  const uint64_t session = *attached;
-  grpc::Status result = grpc::Status::OK;
-  while (stream->Read(&report)) {
-    switch (report.body_case()) {
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);  // the node closed its stream, or it was cancelled
+      return;
+    }
+    const absl::Time now = absl::Now();
+    if (session_ == 0) {
+      BeginAttach(now);
+      return;
+    }
+    service_.core_.Touch(session_, now);
+    grpc::Status result = grpc::Status::OK;
+    const char* kind = "other";
+    switch (report_.body_case()) {
       case v1::NodeReport::kMembership:
-        result = ToGrpc(ValidateMembership(report.membership()));
-        if (result.ok()) core_.OnMembership(session, report.membership(), absl::Now());
+        kind = "membership";
+        result = ToGrpc(ValidateMembership(report_.membership()));
         break;
       case v1::NodeReport::kSources:
-        result = ToGrpc(ValidateSources(report.sources()));
-        if (result.ok()) core_.OnSources(session, report.sources(), absl::Now());
+        kind = "sources";
+        result = ToGrpc(ValidateSources(report_.sources()));
         break;
       case v1::NodeReport::kRtts:
-        result = ToGrpc(ValidateRtts(report.rtts()));
-        if (result.ok()) core_.OnRtts(session, report.rtts(), absl::Now());
+        kind = "rtts";
+        result = ToGrpc(ValidateRtts(report_.rtts()));
         break;
       case v1::NodeReport::kMulticastPeers:
-        result = ToGrpc(ValidateMulticastPeers(report.multicast_peers()));
-        if (result.ok()) core_.OnMulticastPeers(session, report.multicast_peers(), absl::Now());
+        result = ToGrpc(ValidateMulticastPeers(report_.multicast_peers()));
         break;
       case v1::NodeReport::kHeartbeat:
-        core_.OnHeartbeat(session, report.heartbeat(), absl::Now());
-        break;
+        service_.core_.OnHeartbeat(session_, report_.heartbeat(), now);
+        StartRead(&report_);
+        return;
       case v1::NodeReport::kHello:
         result =
             grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "hello may only be the first report");
@@ -125,27 +93,94 @@ grpc::Status ControllerService::Attach(
         break;
     }
     if (!result.ok()) {
-      spdlog::warn("closing a node's session: {}", result.error_message());
-      if (on_refused_) {
-        switch (report.body_case()) {
-          case v1::NodeReport::kMembership:
-            on_refused_("membership");
-            break;
-          case v1::NodeReport::kSources:
-            on_refused_("sources");
-            break;
-          case v1::NodeReport::kRtts:
-            on_refused_("rtts");
-            break;
-          default:
-            on_refused_("other");
-        }
-      }
-      break;
+      spdlog::warn("closing the session of node {}: {}", node_id_, result.error_message());
+      Refuse(kind, result);
+      return;
     }
+    service_.dispatcher_.Report(session_, report_, now);
+    StartRead(&report_);
   }
-  core_.Detach(session);
-  return result;
+
+  void OnWriteDone(bool ok) override { outbox_->OnWriteDone(ok); }
+
+  void OnDone() override {
+    outbox_->Unbind();
+    if (session_ != 0) service_.dispatcher_.Detach(session_);
+    delete this;
+  }
+
+ private:
+  // The first report: a valid hello from the node its certificate names.
+  void BeginAttach(absl::Time now) {
+    if (!report_.has_hello()) {
+      Refuse("hello", grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "the first report on an Attach stream must be a hello"));
+      return;
+    }
+    if (absl::Status s = ValidateHello(report_.hello()); !s.ok()) {
+      Refuse("hello", ToGrpc(s));
+      return;
+    }
+    std::string certified;
+    grpc::Status identity = service_.Authorize(*context_, {kRoleNode}, "Attach", &certified);
+    if (identity.ok() && service_.checks_ != CallerChecks::kNone &&
+        certified != report_.hello().node_id()) {
+      identity =
+          grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                       absl::StrCat("a node with the certificate of node '", certified,
+                                    "' may not attach as node '", report_.hello().node_id(), "'"));
+    }
+    if (!identity.ok()) {
+      spdlog::warn("refused node {} from {}: {}", report_.hello().node_id(), context_->peer(),
+                   identity.error_message());
+      Refuse("identity", identity);
+      return;
+    }
+    node_id_ = report_.hello().node_id();
+    // The next read starts once the core registered the session.
+    service_.dispatcher_.Attach(report_.hello(), outbox_, now,
+                                [this](absl::StatusOr<uint64_t> session) {
+                                  if (!session.ok()) {
+                                    spdlog::warn("refused a node: {}", session.status().ToString());
+                                    Finish(ToGrpc(session.status()));
+                                    return;
+                                  }
+                                  session_ = *session;
+                                  StartRead(&report_);
+                                });
+  }
+
+  // Ends the stream with `status`, counting the refused report's kind.
+  void Refuse(const char* kind, const grpc::Status& status) {
+    if (service_.on_refused_) service_.on_refused_(kind);
+    Finish(status);
+  }
+
+  ControllerService& service_;
+  grpc::CallbackServerContext* const context_;
+  const std::shared_ptr<SessionOutbox> outbox_;
+  v1::NodeReport report_;
+  std::string node_id_;
+  // Set once attached (on the dispatcher's thread, before the next read).
+  uint64_t session_ = 0;
+};
+
+ControllerService::ControllerService(ControllerCore& core,
+                                     std::function<void(const char*)> on_refused,
+                                     CallerChecks checks, SessionOutbox::Limits outbox_limits)
+    : core_(core),
+      on_refused_(std::move(on_refused)),
+      checks_(checks),
+      outbox_limits_(outbox_limits),
+      dispatcher_(core) {}
+
+ControllerService::~ControllerService() { Stop(); }
+
+void ControllerService::Stop() { dispatcher_.Stop(); }
+
+grpc::ServerBidiReactor<v1::NodeReport, v1::NodeInstruction>* ControllerService::Attach(
+    grpc::CallbackServerContext* context) {
+  return new AttachReactor(*this, context);
 }
 
 grpc::Status ControllerService::ListNodes(grpc::ServerContext* context, const v1::ListNodesRequest*,
@@ -247,6 +282,7 @@ grpc::Status ControllerService::GetStats(grpc::ServerContext* context, const v1:
                                          v1::ControllerStats* response) {
   if (grpc::Status s = AuthorizeInspection(*context, "GetStats"); !s.ok()) return s;
   *response = core_.Stats();
+  response->set_reports_pending(static_cast<uint32_t>(dispatcher_.pending()));
   return grpc::Status::OK;
 }
 

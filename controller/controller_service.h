@@ -3,11 +3,14 @@
 
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "controller/controller_core.h"
+#include "controller/report_dispatcher.h"
+#include "controller/session_outbox.h"
 
 namespace canopy::controller {
 
@@ -26,21 +29,32 @@ enum class CallerChecks {
 // identity (if asked to), validates each request, calls ControllerCore,
 // maps its status.
 //
-// Thread-safe (gRPC runs each call on its own thread).
-class ControllerService final : public v1::Controller::Service {
+// Attach runs on gRPC's callback API: a node's stream is read and written
+// by a reactor that never blocks. What the controller sends a node waits in
+// the session's bounded SessionOutbox; what the node reports goes through a
+// ReportDispatcher to the core, so no gRPC thread waits for planning and a
+// node that stops reading holds up nobody but itself. Every report read
+// counts for the node's liveness, whatever it reads.
+//
+// Thread-safe (gRPC runs the other calls on its own threads).
+class ControllerService final
+    : public v1::Controller::WithCallbackMethod_Attach<v1::Controller::Service> {
  public:
   // `on_refused`, if set, is told the kind of each node report refused as
   // malformed ("hello", "membership", "sources", "rtts", "other") or sent
   // under the wrong identity ("identity"), for metrics; it must be
-  // thread-safe.
+  // thread-safe. `outbox_limits` bound each node's queued instructions.
   explicit ControllerService(ControllerCore& core,
                              std::function<void(const char*)> on_refused = nullptr,
-                             CallerChecks checks = CallerChecks::kNone)
-      : core_(core), on_refused_(std::move(on_refused)), checks_(checks) {}
+                             CallerChecks checks = CallerChecks::kNone,
+                             SessionOutbox::Limits outbox_limits = {});
+  ~ControllerService() override;
 
-  grpc::Status Attach(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::NodeInstruction, v1::NodeReport>* stream) override;
+  // Hands no more node reports to the core (the server is shutting down).
+  void Stop();
+
+  grpc::ServerBidiReactor<v1::NodeReport, v1::NodeInstruction>* Attach(
+      grpc::CallbackServerContext* context) override;
   grpc::Status ListNodes(grpc::ServerContext* context, const v1::ListNodesRequest* request,
                          v1::ListNodesResponse* response) override;
   grpc::Status ListGroups(grpc::ServerContext* context, const v1::ListGroupsRequest* request,
@@ -63,16 +77,20 @@ class ControllerService final : public v1::Controller::Service {
   // `roles`; else PERMISSION_DENIED (UNAUTHENTICATED without a certificate)
   // naming `action`. Sets `*caller` (if given) to the caller's name: the
   // certificate's CN, or "(unauthenticated)" when callers are not checked.
-  grpc::Status Authorize(const grpc::ServerContext& context,
+  grpc::Status Authorize(const grpc::ServerContextBase& context,
                          std::initializer_list<absl::string_view> roles, absl::string_view action,
                          std::string* caller = nullptr) const;
   // Authorize for the read-only calls (operators and nodes).
-  grpc::Status AuthorizeInspection(const grpc::ServerContext& context,
+  grpc::Status AuthorizeInspection(const grpc::ServerContextBase& context,
                                    absl::string_view action) const;
+
+  class AttachReactor;
 
   ControllerCore& core_;
   const std::function<void(const char*)> on_refused_;
   const CallerChecks checks_;
+  const SessionOutbox::Limits outbox_limits_;
+  ReportDispatcher dispatcher_;
 };
 
 }  // namespace canopy::controller

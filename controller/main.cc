@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:7600", store_path = "canopy-controller.db";
   uint32_t liveness_ms = 1500;
   uint32_t membership_timeout_ms = 15000;
+  uint32_t drain_timeout_ms = 5000;
   uint32_t reoptimize_ms = 5000;
   double hysteresis_percent = 5.0;
   std::string links_path, policies_path, metrics_listen = "127.0.0.1:7690";
@@ -68,6 +69,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--membership-timeout-ms", membership_timeout_ms,
                  "expire a node's membership not refreshed for this many ms")
+      ->capture_default_str();
+  app.add_option("--drain-timeout-ms", drain_timeout_ms,
+                 "disconnect a node that has not read its queued instructions for this many ms")
+      ->check(CLI::Range(1u, 3600000u))
       ->capture_default_str();
   app.add_option("--links", links_path,
                  "static links file ('NODE_A NODE_B COST_US' per line): replaces the stored "
@@ -123,6 +128,7 @@ int main(int argc, char** argv) {
   options.on_planned = metrics.PlanObserver();
   options.liveness_timeout = absl::Milliseconds(liveness_ms);
   options.membership_timeout = absl::Milliseconds(membership_timeout_ms);
+  options.drain_timeout = absl::Milliseconds(drain_timeout_ms);
   options.planner.hysteresis_percent = hysteresis_percent;
   {
     // A.B.C.D/N inside 224.0.0.0/4, with room for more than two addresses.
@@ -214,5 +220,6 @@ int main(int argc, char** argv) {
   metrics_server.Stop();
   core.BeginShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  service.Stop();
   return 0;
 }
