@@ -20,7 +20,7 @@ constexpr size_t kBatchBytes = 4u << 20;
 }  // namespace
 
 absl::Status PumpToSubscriberLink(SubscriberQueue& queue, wire::FrameSocket& link,
-                                  const std::function<bool()>& on_joined,
+                                  const std::function<bool(const DeliveryItem&)>& on_event,
                                   const wire::StopRequested& stop) {
   // Source (name and ids) of the frames the link carried last; SOURCE
   // frames announce a change. `batch` keeps the frames alive while `parts`
@@ -40,12 +40,12 @@ absl::Status PumpToSubscriberLink(SubscriberQueue& queue, wire::FrameSocket& lin
     source_frames.clear();
     for (const DeliveryItem& item : batch) {
       if (item.frame == nullptr) {
-        // The joined event: what was gathered before it goes out first.
+        // An event: what was gathered before it goes out first.
         if (!parts.empty()) {
           if (absl::Status s = link.Write(parts, stop); !s.ok()) return s;
           parts.clear();
         }
-        if (!on_joined()) return absl::CancelledError("subscriber left");
+        if (!on_event(item)) return absl::CancelledError("subscriber left");
         continue;
       }
       const wire::FrameHeader& h = item.frame->header();

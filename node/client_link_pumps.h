@@ -13,13 +13,13 @@ namespace canopy::node {
 
 // Moves one subscriber's queue onto its client link, on the calling
 // thread: consecutive frames go out in one gathered write, and a SOURCE
-// frame precedes each run of frames from a different source. The joined
-// event goes to `on_joined` (it travels on the gRPC stream); a false
-// return ends the pump. Returns when the queue closes (its status), the
-// link fails (Unavailable), `on_joined` fails (Cancelled), or `stop` says
-// so (Cancelled).
+// frame precedes each run of frames from a different source. Events
+// (joined, source status) go to `on_event` in their place in the queue
+// (they travel on the gRPC stream); a false return ends the pump. Returns
+// when the queue closes (its status), the link fails (Unavailable),
+// `on_event` fails (Cancelled), or `stop` says so (Cancelled).
 absl::Status PumpToSubscriberLink(SubscriberQueue& queue, wire::FrameSocket& link,
-                                  const std::function<bool()>& on_joined,
+                                  const std::function<bool(const DeliveryItem&)>& on_event,
                                   const wire::StopRequested& stop);
 
 // Reads what a subscriber sends on its client link — RESUME frames asking

@@ -27,6 +27,19 @@ ClientService::ClientService(ClientServiceOptions options, ForwardingState& stat
                              LocalClients& clients, Relay& relay)
     : options_(std::move(options)), state_(state), clients_(clients), relay_(relay) {}
 
+v1::Delivery ClientService::EventDelivery(const DeliveryItem& event) const {
+  v1::Delivery delivery;
+  if (event.status != nullptr) {
+    *delivery.mutable_status() = *event.status;
+    spdlog::info("subscriber told: source {} {}{}", event.status->source(),
+                 event.status->reachable() ? "reachable again" : "cut off: ",
+                 event.status->reason());
+  } else {
+    delivery.mutable_joined()->set_node_id(options_.node_id);
+  }
+  return delivery;
+}
+
 grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
                                       const v1::SubscribeRequest* request,
                                       grpc::ServerWriter<v1::Delivery>* writer) {
@@ -69,7 +82,7 @@ grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
     }
     delivery.Clear();
     if (item->frame == nullptr) {
-      delivery.mutable_joined()->set_node_id(options_.node_id);
+      delivery = EventDelivery(*item);
     } else {
       v1::Message* m = delivery.mutable_message();
       m->set_group(item->names->group);
@@ -259,8 +272,6 @@ grpc::Status ClientService::SubscribeOverLink(grpc::ServerContext* context,
   if (!link.ok()) return ToGrpc(link.status());
   spdlog::info("subscriber of group {} on client link from {} ({})", queue->group(), link->peer(),
                link->security());
-  v1::Delivery joined;
-  joined.mutable_joined()->set_node_id(options_.node_id);
   // The client's resend requests arrive on the same link.
   std::atomic<bool> done{false};
   std::thread requests([&] {
@@ -277,7 +288,7 @@ grpc::Status ClientService::SubscribeOverLink(grpc::ServerContext* context,
     }
   });
   absl::Status end = PumpToSubscriberLink(
-      *queue, *link, [&] { return writer->Write(joined); },
+      *queue, *link, [&](const DeliveryItem& event) { return writer->Write(EventDelivery(event)); },
       [context] { return context->IsCancelled(); });
   done = true;
   link->Shutdown();

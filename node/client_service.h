@@ -78,6 +78,8 @@ class ClientService final : public v1::Node::Service {
   ClientRefusals refusals() const;
 
  private:
+  // The Delivery of an event (joined, or a source's status) from the queue.
+  v1::Delivery EventDelivery(const DeliveryItem& event) const;
   // Takes one of `limit` slots counted by `in_use`, or counts a refusal in
   // `refused` and returns the RESOURCE_EXHAUSTED status for `what` (`flag`
   // names the canopy-node option).

@@ -1,5 +1,7 @@
 #include "node/controller_session.h"
 
+#include <algorithm>
+#include <random>
 #include <utility>
 
 #include "grpcpp/create_channel.h"
@@ -23,7 +25,7 @@ ControllerSession::~ControllerSession() { Stop(); }
 
 void ControllerSession::Start() {
   stream_thread_ = std::thread([this] { RunStream(); });
-  heartbeat_thread_ = std::thread([this] { RunHeartbeats(); });
+  writer_thread_ = std::thread([this] { RunWriter(); });
 }
 
 void ControllerSession::Stop() {
@@ -33,7 +35,7 @@ void ControllerSession::Stop() {
     if (context_ != nullptr) context_->TryCancel();
   }
   if (stream_thread_.joinable()) stream_thread_.join();
-  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (writer_thread_.joinable()) writer_thread_.join();
 }
 
 bool ControllerSession::connected() const {
@@ -42,63 +44,86 @@ bool ControllerSession::connected() const {
 }
 
 bool ControllerSession::Write(const v1::NodeReport& report) {
-  absl::MutexLock lock(&mu_);
-  if (stream_ == nullptr || !hello_sent_) return false;
-  return stream_->Write(report);
+  absl::MutexLock writing(&write_mu_);
+  grpc::ClientReaderWriter<v1::NodeReport, v1::NodeInstruction>* stream;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stream_ == nullptr || !hello_sent_) return false;
+    stream = stream_;
+  }
+  // The stream cannot go away while write_mu_ is held (RunStream takes it
+  // before dropping the stream).
+  return stream->Write(report);
 }
 
 bool ControllerSession::ReportRtts(const v1::RttReport& rtts) {
-  v1::NodeReport report;
-  *report.mutable_rtts() = rtts;
-  return Write(report);
+  absl::MutexLock lock(&mu_);
+  rtts_due_ = rtts;
+  return stream_ != nullptr && hello_sent_;
 }
 
 bool ControllerSession::ReportMulticastPeers(const std::vector<std::string>& node_ids) {
-  v1::NodeReport report;
+  absl::MutexLock lock(&mu_);
   // Set even when empty: hearing nobody is news too (a LAN lost multicast).
-  v1::MulticastPeers* peers = report.mutable_multicast_peers();
-  for (const std::string& id : node_ids) peers->add_node_ids(id);
-  return Write(report);
+  v1::MulticastPeers peers;
+  for (const std::string& id : node_ids) peers.add_node_ids(id);
+  peers_due_ = std::move(peers);
+  return stream_ != nullptr && hello_sent_;
 }
 
 void ControllerSession::ReportLocalState() {
-  // Hold the lock across both writes so snapshots go out in order.
   absl::MutexLock lock(&mu_);
-  if (stream_ == nullptr || !hello_sent_) return;
-  v1::NodeReport membership;
-  *membership.mutable_membership() = clients_.NextMembershipReport();
-  v1::NodeReport sources;
-  *sources.mutable_sources() = clients_.SourceSnapshot();
-  stream_->Write(membership) && stream_->Write(sources);
+  local_state_due_ = true;
 }
 
 void ControllerSession::RunStream() {
+  std::mt19937_64 random(std::random_device{}());
+  absl::Duration backoff = options_.reconnect_initial;
+  // Logged once per change: reachable ↔ not.
+  bool reported_unreachable = false;
   while (!stopping_.HasBeenNotified()) {
     grpc::ClientContext context;
     std::unique_ptr<grpc::ClientReaderWriter<v1::NodeReport, v1::NodeInstruction>> stream;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_.HasBeenNotified()) break;
-      context_ = &context;
-      state_.ResetVersion();
-      stream = stub_->Attach(&context);
-      stream_ = stream.get();
-      v1::NodeReport hello;
-      *hello.mutable_hello() = options_.hello;
-      hello_sent_ = stream_->Write(hello);
+      context_ = &context;  // Stop() cancels it, ending any wait below
     }
-    ReportLocalState();
+    state_.ResetVersion();
+    stream = stub_->Attach(&context);
+    {
+      absl::MutexLock lock(&mu_);
+      stream_ = stream.get();
+      hello_sent_ = false;
+    }
+    v1::NodeReport hello;
+    *hello.mutable_hello() = options_.hello;
+    bool hello_sent;
+    {
+      absl::MutexLock writing(&write_mu_);
+      hello_sent = stream->Write(hello);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      hello_sent_ = hello_sent;
+      local_state_due_ = true;  // soft state goes again on every new stream
+    }
     bool announced = false;
     v1::NodeInstruction instruction;
     while (stream->Read(&instruction)) {
       if (!announced) {
         spdlog::info("attached to controller {}", options_.controller_address);
         announced = true;
+        reported_unreachable = false;
+        backoff = options_.reconnect_initial;
         if (options_.on_attached) options_.on_attached(true);
       }
       Apply(instruction);
     }
+    // The call is over (the controller finished it or the connection
+    // broke), so a write still in progress fails now too.
     {
+      absl::MutexLock writing(&write_mu_);
       absl::MutexLock lock(&mu_);
       stream_ = nullptr;
       context_ = nullptr;
@@ -107,26 +132,78 @@ void ControllerSession::RunStream() {
     if (announced && options_.on_attached) options_.on_attached(false);
     grpc::Status status = stream->Finish();
     if (stopping_.HasBeenNotified()) break;
-    spdlog::warn(
-        "controller {} stream ended ({}); forwarding with the last table, "
-        "reconnecting",
-        options_.controller_address,
-        status.error_message().empty() ? "closed" : status.error_message());
-    stopping_.WaitForNotificationWithTimeout(options_.reconnect_delay);
+    const std::string why = status.error_message().empty() ? "closed" : status.error_message();
+    const uint64_t version = state_.version();
+    const std::string forwarding =
+        state_.Entries().empty() && version == 0
+            ? std::string("no table yet")
+            : "forwarding with the last table it sent";
+    if (announced) {
+      spdlog::warn("lost controller {} ({}); {}; reconnecting", options_.controller_address, why,
+                   forwarding);
+      reported_unreachable = true;
+    } else if (!reported_unreachable) {
+      spdlog::warn("cannot reach controller {} ({}); {}; retrying every {} at most",
+                   options_.controller_address, why, forwarding,
+                   absl::FormatDuration(options_.reconnect_max));
+      reported_unreachable = true;
+    }
+    // Full jitter: a random wait up to the backoff, so nodes that lost the
+    // controller together do not come back together.
+    const int64_t cap_us = std::max<int64_t>(1, absl::ToInt64Microseconds(backoff));
+    const absl::Duration wait =
+        absl::Microseconds(std::uniform_int_distribution<int64_t>(cap_us / 4, cap_us)(random));
+    stopping_.WaitForNotificationWithTimeout(wait);
+    backoff = std::min(backoff * 2, options_.reconnect_max);
   }
 }
 
-void ControllerSession::RunHeartbeats() {
+void ControllerSession::RunWriter() {
+  // Wakes often enough to pass on local changes promptly; heartbeats and
+  // refreshes go at their own intervals.
+  constexpr absl::Duration kTick = absl::Milliseconds(20);
+  absl::Time next_heartbeat = absl::Now();
   absl::Time next_refresh = absl::Now() + options_.refresh_interval;
-  while (!stopping_.WaitForNotificationWithTimeout(options_.heartbeat_interval)) {
-    v1::NodeReport report;
-    report.mutable_heartbeat()->set_table_version(state_.version());
-    Write(report);
-    clients_.ExpireLingeringSources();
-    if (absl::Now() >= next_refresh) {
-      ReportLocalState();
-      next_refresh = absl::Now() + options_.refresh_interval;
+  while (!stopping_.WaitForNotificationWithTimeout(kTick)) {
+    const absl::Time now = absl::Now();
+    bool local_state = false;
+    std::optional<v1::RttReport> rtts;
+    std::optional<v1::MulticastPeers> peers;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stream_ == nullptr || !hello_sent_) continue;
+      if (now >= next_refresh) local_state_due_ = true;
+      local_state = std::exchange(local_state_due_, false);
+      rtts = std::exchange(rtts_due_, std::nullopt);
+      peers = std::exchange(peers_due_, std::nullopt);
     }
+    bool ok = true;
+    if (local_state) {
+      // Membership before sources, as one snapshot pair.
+      v1::NodeReport membership;
+      *membership.mutable_membership() = clients_.NextMembershipReport();
+      v1::NodeReport sources;
+      *sources.mutable_sources() = clients_.SourceSnapshot();
+      ok = Write(membership) && Write(sources);
+      next_refresh = now + options_.refresh_interval;
+    }
+    if (ok && rtts) {
+      v1::NodeReport report;
+      *report.mutable_rtts() = *std::move(rtts);
+      ok = Write(report);
+    }
+    if (ok && peers) {
+      v1::NodeReport report;
+      *report.mutable_multicast_peers() = *std::move(peers);
+      ok = Write(report);
+    }
+    if (ok && now >= next_heartbeat) {
+      v1::NodeReport report;
+      report.mutable_heartbeat()->set_table_version(state_.version());
+      Write(report);
+      next_heartbeat = now + options_.heartbeat_interval;
+    }
+    clients_.ExpireLingeringSources();
   }
 }
 

@@ -3,8 +3,10 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -26,8 +28,11 @@ struct ControllerSessionOptions {
   absl::Duration heartbeat_interval = absl::Milliseconds(500);
   // Membership and sources are soft state: re-sent this often.
   absl::Duration refresh_interval = absl::Seconds(5);
-  // Wait before reconnecting after the stream broke.
-  absl::Duration reconnect_delay = absl::Milliseconds(500);
+  // Reconnecting after the stream broke waits a random time up to the
+  // current backoff, which starts here and doubles up to the cap; it starts
+  // over once the controller answered.
+  absl::Duration reconnect_initial = absl::Milliseconds(250);
+  absl::Duration reconnect_max = absl::Seconds(4);
   // Called with true once the controller answers a new stream (the node is
   // attached) and with false when that stream ends. Runs on the session's
   // stream thread; must not block. May be empty.
@@ -41,7 +46,12 @@ struct ControllerSessionOptions {
 // membership and source reports (again after every reconnect) and
 // heartbeats; applies the tables, policies, rejections and acks it gets
 // back. When the controller is away the node keeps forwarding with its last
-// table and keeps trying to reconnect.
+// table and reconnects with exponential backoff and jitter, logging each
+// change of state once.
+//
+// Reports are written by a writer thread of the session's own: callers
+// (local clients joining, the prober) never wait for the controller, and a
+// controller that does not read stalls only that thread.
 //
 // Thread-safe.
 class ControllerSession {
@@ -57,12 +67,14 @@ class ControllerSession {
   // Ends the stream and joins the threads. Idempotent.
   void Stop();
 
-  // Sends fresh membership and source snapshots (call on every local change).
+  // Sends fresh membership and source snapshots soon (call on every local
+  // change). Never blocks.
   void ReportLocalState();
 
-  // Sends measured round-trip times; false if no stream is up.
+  // Sends measured round-trip times soon; false if no stream is up. Never
+  // blocks.
   bool ReportRtts(const v1::RttReport& rtts);
-  // Sends the nodes heard on the LAN's discovery group. Thread-safe.
+  // Sends the nodes heard on the LAN's discovery group soon. Never blocks.
   bool ReportMulticastPeers(const std::vector<std::string>& node_ids);
 
   // True while a stream to the controller is up.
@@ -70,8 +82,10 @@ class ControllerSession {
 
  private:
   void RunStream();
-  void RunHeartbeats();
-  bool Write(const v1::NodeReport& report);
+  void RunWriter();
+  // Writes one report on the current stream; false if there is none or it
+  // broke. REQUIRES: the writer thread, or hello time on the stream thread.
+  bool Write(const v1::NodeReport& report) ABSL_LOCKS_EXCLUDED(mu_);
   void Apply(const v1::NodeInstruction& instruction);
 
   const ControllerSessionOptions options_;
@@ -82,13 +96,20 @@ class ControllerSession {
 
   absl::Notification stopping_;
   std::thread stream_thread_;
-  std::thread heartbeat_thread_;
+  std::thread writer_thread_;
 
+  // Held while writing to the stream (only one writer at a time); taken
+  // before mu_.
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientReaderWriter<v1::NodeReport, v1::NodeInstruction>* stream_ ABSL_GUARDED_BY(mu_) =
       nullptr;
   bool hello_sent_ ABSL_GUARDED_BY(mu_) = false;
+  // What the writer owes the controller.
+  bool local_state_due_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<v1::RttReport> rtts_due_ ABSL_GUARDED_BY(mu_);
+  std::optional<v1::MulticastPeers> peers_due_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace canopy::node

@@ -17,6 +17,8 @@ void ForwardingState::ApplyTable(const v1::ForwardingTable& table, absl::Time no
     auto old_flows = std::move(flows_);
     flows_.clear();
     by_ids_.clear();
+    cut_off_.clear();
+    for (const v1::CutOffSource& c : table.cut_off()) cut_off_[{c.group(), c.source()}] = c.reason();
     for (const v1::FlowEntry& e : table.flows()) {
       auto key = std::make_pair(e.group(), e.source());
       const uint64_t ids = IdKey(e.group_handle(), e.source_id());
@@ -47,6 +49,7 @@ void ForwardingState::ResetVersion() {
 
 void ForwardingState::ApplyPolicies(const v1::PolicyUpdate& update) {
   absl::MutexLock lock(&mu_);
+  has_policies_ = true;
   allow_lists_.clear();
   for (const v1::GroupPolicy& p : update.policies()) {
     allow_lists_[p.group()].assign(p.allowed_sources().begin(), p.allowed_sources().end());
@@ -102,6 +105,11 @@ absl::Status ForwardingState::CheckAllowed(const std::string& group,
   if (auto it = rejected_.find({group, source}); it != rejected_.end()) {
     return absl::PermissionDeniedError(it->second);
   }
+  if (!has_policies_) {
+    return absl::UnavailableError(absl::StrCat("no policy for group '", group,
+                                               "' from the controller yet (this node has not "
+                                               "reached the controller since it started)"));
+  }
   auto it = allow_lists_.find(group);
   if (it == allow_lists_.end() || it->second.empty()) return absl::OkStatus();
   if (std::find(it->second.begin(), it->second.end(), BaseSourceId(source)) != it->second.end()) {
@@ -150,6 +158,16 @@ void ForwardingState::Expire(absl::Time now) {
     watchers_.erase(std::remove_if(watchers_.begin(), watchers_.end(), past), watchers_.end());
   }
   for (auto& f : expired) f(false);
+}
+
+std::map<std::pair<std::string, std::string>, std::string> ForwardingState::CutOffs() const {
+  absl::MutexLock lock(&mu_);
+  return cut_off_;
+}
+
+bool ForwardingState::has_policies() const {
+  absl::MutexLock lock(&mu_);
+  return has_policies_;
 }
 
 uint64_t ForwardingState::version() const {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,7 +74,9 @@ class ForwardingState {
   std::vector<v1::FlowEntry> RetiredEntries() const;
 
   // OK if the group's allow-list admits `source` as far as this node knows;
-  // PermissionDenied with a message otherwise.
+  // PermissionDenied with a message otherwise. Fails closed: Unavailable
+  // until a controller sent the policies (a node that has them keeps
+  // enforcing the last it got while the controller is away).
   absl::Status CheckAllowed(const std::string& group, const std::string& source) const;
 
   // Blocks until the table has an entry for (group, source), the controller
@@ -94,6 +97,14 @@ class ForwardingState {
 
   // Version of the applied table; 0 before the first.
   uint64_t version() const;
+
+  // The flows this node wants but cannot get now ((group, source) → why),
+  // from the last table (ForwardingTable.cut_off).
+  std::map<std::pair<std::string, std::string>, std::string> CutOffs() const;
+
+  // True once a controller sent the group policies (a node refuses
+  // publishers before that: it fails closed).
+  bool has_policies() const;
 
   // The reason the controller gave for rejecting (group, source), if it did.
   std::optional<std::string> Rejection(const std::string& group, const std::string& source) const;
@@ -117,6 +128,8 @@ class ForwardingState {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::pair<std::string, std::string>> by_ids_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<std::string>> allow_lists_ ABSL_GUARDED_BY(mu_);
+  bool has_policies_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::pair<std::string, std::string>, std::string> cut_off_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::pair<std::string, std::string>, std::string> rejected_
       ABSL_GUARDED_BY(mu_);
   std::vector<Watcher> watchers_ ABSL_GUARDED_BY(mu_);

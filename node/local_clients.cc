@@ -13,9 +13,29 @@ LocalClients::LocalClients(std::function<void()> on_change, absl::Duration sourc
 void LocalClients::AddSubscriber(std::shared_ptr<SubscriberQueue> subscriber) {
   {
     absl::MutexLock lock(&mu_);
+    subscriber->SetCutOff(CutOffFor(*subscriber));
     by_group_[subscriber->group()].push_back(std::move(subscriber));
   }
   on_change_();
+}
+
+std::map<std::string, std::string> LocalClients::CutOffFor(
+    const SubscriberQueue& subscriber) const {
+  std::map<std::string, std::string> out;
+  for (auto it = cut_off_.lower_bound({subscriber.group(), ""});
+       it != cut_off_.end() && it->first.first == subscriber.group(); ++it) {
+    if (Admits(subscriber.filter(), it->first.second)) out[it->first.second] = it->second;
+  }
+  return out;
+}
+
+void LocalClients::SetCutOffs(std::map<std::pair<std::string, std::string>, std::string> cut_off) {
+  absl::MutexLock lock(&mu_);
+  if (cut_off == cut_off_) return;
+  cut_off_ = std::move(cut_off);
+  for (const auto& [group, subscribers] : by_group_) {
+    for (const auto& subscriber : subscribers) subscriber->SetCutOff(CutOffFor(*subscriber));
+  }
 }
 
 void LocalClients::RemoveSubscriber(const std::shared_ptr<SubscriberQueue>& subscriber) {

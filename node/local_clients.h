@@ -45,6 +45,12 @@ class LocalClients {
   // Subscribers of `group`, for delivery.
   std::vector<std::shared_ptr<SubscriberQueue>> Subscribers(const std::string& group) const;
 
+  // The flows this node wants that the controller cannot bring here now,
+  // (group, source) → why (ForwardingTable.cut_off). Every subscriber, and
+  // every later one, is told about the sources its filter admits
+  // (SubscriberQueue::SetCutOff).
+  void SetCutOffs(std::map<std::pair<std::string, std::string>, std::string> cut_off);
+
   // Counts a publisher of (group, source); the source is reported while the
   // count is above zero, and for the linger after it dropped to zero.
   void AddSource(const std::string& group, const std::string& source);
@@ -85,6 +91,11 @@ class LocalClients {
   // Sources without publishers → when they stop being reported.
   std::map<std::pair<std::string, std::string>, absl::Time> lingering_ ABSL_GUARDED_BY(mu_);
   uint64_t report_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::pair<std::string, std::string>, std::string> cut_off_ ABSL_GUARDED_BY(mu_);
+
+  // The cut-offs `subscriber`'s filter admits (source → why).
+  std::map<std::string, std::string> CutOffFor(const SubscriberQueue& subscriber) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace canopy::node

@@ -23,6 +23,7 @@
 #include "node/node_metrics.h"
 #include "node/peer_prober.h"
 #include "node/relay.h"
+#include "wire/client_link.h"
 #include "node/traffic_counters.h"
 #include "proto/address.h"
 #include "proto/ops/health.h"
@@ -199,7 +200,11 @@ int main(int argc, char** argv) {
     spdlog::info("no native multicast data path: {}", std::string(multicast_ready.message()));
   }
 
+  // What this node's data links say in their HELLO; the controller hands it
+  // to its children only, so nobody else can speak as this node.
+  const std::string link_token = canopy::wire::NewClientLinkToken();
   canopy::node::RelayOptions relay_options;
+  relay_options.link_token = link_token;
   relay_options.multicast = multicast_ready.ok() ? &multicast : nullptr;
   relay_options.node_id = id;
   relay_options.max_payload = max_payload;
@@ -260,6 +265,7 @@ int main(int argc, char** argv) {
   session_options.hello.set_client_address(bound_clients.ToString());
   session_options.hello.set_max_fanout(max_fanout);
   session_options.hello.set_upload_bps(upload_bps);
+  session_options.hello.set_link_token(link_token);
   session_options.on_attached = [&health, &metrics](bool attached) {
     health.SetServing("", attached);
     metrics.SetAttached(attached);
@@ -278,7 +284,10 @@ int main(int argc, char** argv) {
     };
   }
   auto session = std::make_unique<canopy::node::ControllerSession>(
-      session_options, state, clients, [&relay] { relay.OnTableChanged(); });
+      session_options, state, clients, [&relay, &state, &clients] {
+        relay.OnTableChanged();
+        clients.SetCutOffs(state.CutOffs());
+      });
   live_session.store(session.get());
   session->Start();
   if (probe_interval_ms > 0) prober.Start();

@@ -42,7 +42,8 @@ void CollectTraffic(const TrafficCounters& traffic, std::vector<Family>& out) {
                          MetricType::kCounter, t, &Totals::frames_out));
   Family drops{"canopy_node_dropped_frames_total",
                "Frames of the group dropped at this node, by reason: duplicate, "
-               "realtime_overflow, disallowed, unknown_flow, detached.",
+               "realtime_overflow, disallowed, unknown_flow, detached, not_from_parent (DATA, GAP "
+               "or RESUME from a link the table does not name for that role).",
                MetricType::kCounter,
                {}};
   for (const auto& [group, totals] : t.groups) {
@@ -160,7 +161,8 @@ void NodeMetrics::AddRefusals(ops::MetricsRegistry& registry, const Relay& relay
                    "Data links and client calls refused: over a limit (links: "
                    "--max-links-per-peer; subscriptions; publishers), data links whose TLS "
                    "handshake failed (link_tls) or whose certificate is not the node their HELLO "
-                   "names (link_identity), and connections to offered client links that were "
+                   "names (link_identity), data links that said no HELLO within 5 s (link_hello), "
+                   "and connections to offered client links that were "
                    "closed (client_links: wrong token, no TLS, not the caller's certificate).",
                    MetricType::kCounter,
                    {}};
@@ -170,6 +172,8 @@ void NodeMetrics::AddRefusals(ops::MetricsRegistry& registry, const Relay& relay
         Sample{"", {{"reason", "link_tls"}}, static_cast<double>(links.links_refused_tls)});
     refused.samples.push_back(Sample{
         "", {{"reason", "link_identity"}}, static_cast<double>(links.links_refused_identity)});
+    refused.samples.push_back(Sample{
+        "", {{"reason", "link_hello"}}, static_cast<double>(links.links_refused_no_hello)});
     refused.samples.push_back(
         Sample{"", {{"reason", "client_links"}}, static_cast<double>(calls.client_links)});
     refused.samples.push_back(

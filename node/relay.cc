@@ -103,6 +103,7 @@ std::shared_ptr<wire::OutboundLink> Relay::LinkTo(const v1::Hop& hop) {
   if (it != children_.end()) it->second->Close();
   wire::OutboundLinkOptions link_options;
   link_options.local_node_id = options_.node_id;
+  link_options.link_token = options_.link_token;
   link_options.high_watermark_bytes = options_.link_high_watermark_bytes;
   link_options.low_watermark_bytes = options_.link_low_watermark_bytes;
   link_options.tls = options_.link_tls;
@@ -340,7 +341,7 @@ void Relay::OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link) {
       if (!link.probe()) {
         {
           absl::MutexLock lock(&mu_);
-          parent_links_[link.peer_node()] = link.weak_from_this();
+          parent_links_[{link.peer_node(), link.peer_token()}] = link.weak_from_this();
         }
         // Multicast frames of this parent's flows that came before its link.
         for (auto& [key, flow] : FlowsSnapshot()) {
@@ -355,8 +356,18 @@ void Relay::OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link) {
       }
       return;
     case wire::FrameType::kGap:
-      OnGap(frame);
+      OnGap(frame, link);
       return;
+    case wire::FrameType::kResume: {
+      // A parent never asks its child for frames: whoever sends this is
+      // not the flow's child on this link.
+      std::optional<v1::FlowEntry> entry =
+          state_.FindByIds(frame->header().group_handle, frame->header().source_id);
+      RefuseFrame(entry ? entry->group() : std::string(TrafficCounters::kOtherGroup), "RESUME",
+                  absl::StrCat(link.peer_node(), " (", link.remote(), ")"),
+                  "only the flow's children, on links this node opened");
+      return;
+    }
     default:
       HandleInbound(frame, link.shared_from_this());
   }
@@ -379,10 +390,30 @@ void Relay::CountDuplicate(const std::string& group) {
   ++counters_.duplicates_dropped;
 }
 
-std::shared_ptr<wire::InboundLink> Relay::ParentLink(const std::string& node) {
+std::shared_ptr<wire::InboundLink> Relay::ParentLink(const v1::FlowEntry& entry) {
   absl::MutexLock lock(&mu_);
-  auto it = parent_links_.find(node);
+  auto it = parent_links_.find({entry.parent(), entry.parent_token()});
   return it == parent_links_.end() ? nullptr : it->second.lock();
+}
+
+bool Relay::FromParent(const v1::FlowEntry& entry, const wire::InboundLink& link) {
+  return !entry.parent().empty() && link.peer_node() == entry.parent() &&
+         link.peer_token() == entry.parent_token();
+}
+
+void Relay::RefuseFrame(const std::string& group, const std::string& what, const std::string& from,
+                        const std::string& rightful) {
+  if (options_.traffic) options_.traffic->CountDrop(group, DropReason::kNotFromParent);
+  uint64_t refused;
+  {
+    absl::MutexLock lock(&mu_);
+    refused = ++counters_.not_from_parent_dropped;
+  }
+  // One line per thousand: a flood must not flood the log too.
+  if (refused % 1000 == 1) {
+    spdlog::warn("dropping {} of group {} from {}: the table names {} for it ({} refused so far)",
+                 what, group, from, rightful, refused);
+  }
 }
 
 bool Relay::HandleInbound(const wire::FramePtr& frame,
@@ -424,14 +455,10 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
   // Only the flow's parent may feed it: frames of a parent this node has
   // moved away from are resent by the new one (RESUME), and a node that
   // merely said HELLO cannot inject into a flow.
-  if (link->peer_node() != entry->parent()) {
-    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kNotFromParent);
-    absl::MutexLock lock(&mu_);
-    if (counters_.not_from_parent_dropped++ == 0) {
-      spdlog::warn("dropping frames of ({}, {}) from {}: the table names {} as its parent",
-                   entry->group(), entry->source(), link->peer_node(),
-                   entry->parent().empty() ? "no node" : entry->parent());
-    }
+  if (!FromParent(*entry, *link)) {
+    RefuseFrame(entry->group(), absl::StrCat("DATA of source ", entry->source()),
+                absl::StrCat(link->peer_node(), " (", link->remote(), ")"),
+                entry->parent().empty() ? "no parent" : "parent " + entry->parent());
     return false;
   }
   if (options_.traffic) options_.traffic->CountIn(entry->group(), frame->payload().size());
@@ -458,17 +485,21 @@ bool Relay::HandleInbound(const wire::FramePtr& frame,
       }
       return false;
     }
-    if (flow->last != 0 && h.sequence != flow->last + 1 && !realtime) {
+    // Where the flow must continue: after the last frame delivered, or,
+    // before any, after what this node asked its parent for (0: the flow's
+    // start — a first frame is not taken as the start).
+    const uint64_t from = flow->last != 0 ? flow->last : flow->resume_asked_after;
+    if (h.sequence != from + 1 && !realtime) {
       // A gap: drop this frame and ask the parent to resend from the last
-      // one delivered (go-back-N); everything after it comes again.
+      // one delivered (go-back-N); everything after it comes again. What no
+      // node still holds comes back as a GAP.
       const absl::Time now = absl::Now();
-      bool ask = flow->resume_asked_after != flow->last ||
+      bool ask = flow->resume_asked_after != from ||
                  now - flow->resume_asked_at >= options_.resume_retry;
       if (ask) {
-        flow->resume_asked_after = flow->last;
+        flow->resume_asked_after = from;
         flow->resume_asked_at = now;
-        link->Send(
-            wire::MakeResume({entry->group_handle(), entry->source_id(), flow->last, /*until=*/0}));
+        link->Send(wire::MakeResume({entry->group_handle(), entry->source_id(), from, /*until=*/0}));
       }
       absl::MutexLock lock(&mu_);
       ++counters_.out_of_order_dropped;
@@ -517,7 +548,7 @@ void Relay::HandleMulticast(const wire::FramePtr& frame, const std::string& send
     return;  // a flow this node does not receive by multicast (another group on the address)
   }
   // Only the parent's host may feed the flow: its link's remote address.
-  std::shared_ptr<wire::InboundLink> link = ParentLink(entry->parent());
+  std::shared_ptr<wire::InboundLink> link = ParentLink(*entry);
   if (link == nullptr || link->closed()) {
     // The multicast copy outran the parent's link: hold it until the link
     // says who the parent is (OnInboundFrame, HELLO).
@@ -531,13 +562,9 @@ void Relay::HandleMulticast(const wire::FramePtr& frame, const std::string& send
   const std::string parent_host =
       link == nullptr ? std::string() : link->remote().substr(0, link->remote().rfind(':'));
   if (link == nullptr || link->closed() || parent_host != sender) {
-    if (options_.traffic) options_.traffic->CountDrop(entry->group(), DropReason::kNotFromParent);
-    absl::MutexLock lock(&mu_);
-    if (counters_.not_from_parent_dropped++ == 0) {
-      spdlog::warn("dropping multicast frames of ({}, {}) from {}: its parent {} {}",
-                   entry->group(), entry->source(), sender, entry->parent(),
-                   link == nullptr ? "has no link here yet" : "is at " + parent_host);
-    }
+    RefuseFrame(entry->group(), absl::StrCat("multicast DATA of source ", entry->source()), sender,
+                absl::StrCat("parent ", entry->parent(),
+                             link == nullptr ? " (no link from it here yet)" : " at " + parent_host));
     return;
   }
   if (!PassesAllowList(*entry)) return;
@@ -555,7 +582,10 @@ void Relay::HandleMulticast(const wire::FramePtr& frame, const std::string& send
     return;
   }
   auto names = std::make_shared<const FlowNames>(FlowNames{entry->group(), entry->source()});
-  if (flow->last == 0 || h.sequence == flow->last + 1 || realtime) {
+  // As on a link: before any frame, the flow continues after what was asked
+  // for (0: its start), not at the first datagram heard.
+  const uint64_t from = flow->last != 0 ? flow->last : flow->resume_asked_after;
+  if (h.sequence == from + 1 || realtime) {
     if (realtime && flow->last != 0 && h.sequence > flow->last + 1) {
       absl::MutexLock lock(&mu_);
       counters_.sequences_lost += h.sequence - flow->last - 1;  // realtime: counted, not repaired
@@ -608,7 +638,7 @@ void Relay::RetryMulticastHoles() {
       flow->ahead.clear();
       continue;
     }
-    std::shared_ptr<wire::InboundLink> link = ParentLink(entry->parent());
+    std::shared_ptr<wire::InboundLink> link = ParentLink(*entry);
     if (link != nullptr && !link->closed()) AskForMulticastHole(*entry, *flow, *link, true);
   }
 }
@@ -633,6 +663,9 @@ void Relay::OnTableChanged() {
   for (const v1::SourceKey& k : local_sources.sources()) {
     live_flows.insert({k.group(), k.source()});
   }
+  // A flow this node wants but is cut off from keeps its sequence state,
+  // so it resumes where it stopped once the tree heals.
+  for (const auto& [key, reason] : state_.CutOffs()) live_flows.insert(key);
   std::vector<std::shared_ptr<wire::OutboundLink>> stale;
   std::vector<std::shared_ptr<FlowState>> ended;
   {
@@ -718,26 +751,34 @@ std::shared_ptr<Relay::FlowState> Relay::FindFlow(const std::string& group,
 void Relay::ResumeFromParents(const std::string* peer) {
   for (const v1::FlowEntry& e : state_.Entries()) {
     if (e.parent().empty() || (peer != nullptr && e.parent() != *peer)) continue;
-    std::shared_ptr<FlowState> flow = FindFlow(e.group(), e.source());
+    // A `reliable` flow is followed from its first entry on, so a node that
+    // has never had a frame of it asks for it from the start; a `realtime`
+    // one only once frames arrived.
+    const bool realtime = e.slow_receiver() == v1::SLOW_RECEIVER_REALTIME;
+    std::shared_ptr<FlowState> flow =
+        realtime ? FindFlow(e.group(), e.source()) : Flow(e.group(), e.source());
     if (flow == nullptr) {
       spdlog::debug("flow ({}, {}): not seen yet, no RESUME to {}", e.group(), e.source(),
                     e.parent());
       continue;
     }
-    std::shared_ptr<wire::InboundLink> link = ParentLink(e.parent());
+    std::shared_ptr<wire::InboundLink> link = ParentLink(e);
     absl::MutexLock flow_lock(&flow->mu);
     const bool moved = flow->parent != e.parent();
     // Where to resume from: the last frame this node delivered, or, before
-    // it has had any, where the children waiting on it stopped.
+    // it has had any, where the children waiting on it stopped, or what it
+    // asked for before (0: the flow's start).
     uint64_t from = flow->last;
     if (from == 0) {
       for (const FlowState::Repair& r : flow->repairs) {
         if (r.next > 0 && (from == 0 || r.next - 1 < from)) from = r.next - 1;
       }
     }
+    if (from == 0) from = flow->resume_asked_after;
     // On a new link from a parent, or a parent change with its link up:
     // say where this node is so the parent resends what it missed.
-    if (link == nullptr || link->closed() || from == 0 || (peer == nullptr && !moved)) {
+    if (link == nullptr || link->closed() || (realtime && from == 0) ||
+        (peer == nullptr && !moved)) {
       spdlog::debug("flow ({}, {}): no RESUME to {} (link {}, from {}, moved {})", e.group(),
                     e.source(), e.parent(),
                     link == nullptr ? "none" : (link->closed() ? "closed" : "up"), from, moved);
@@ -765,6 +806,14 @@ void Relay::OnChildControl(wire::FramePtr frame, wire::OutboundLink& link) {
   }
   std::optional<v1::FlowEntry> entry = state_.FindByIds(request->group_handle, request->source_id);
   if (!entry) return;  // a flow this node no longer carries
+  // Only a child the table names for the flow may ask for it again.
+  const bool child = std::any_of(entry->children().begin(), entry->children().end(),
+                                 [&](const v1::Hop& hop) { return hop.node_id() == link.peer_node(); });
+  if (!child) {
+    RefuseFrame(entry->group(), absl::StrCat("RESUME of source ", entry->source()),
+                link.peer_node(), "only its children");
+    return;
+  }
   // The table says this node carries the flow, even if no frame of it has
   // arrived yet (a relay that just started).
   std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
@@ -882,7 +931,7 @@ void Relay::AdvanceRepairs(const v1::FlowEntry* entry, FlowState& flow) {
 
 bool Relay::AskParent(const v1::FlowEntry& entry, uint64_t first, uint64_t last) {
   if (last != 0 && last < first) return false;
-  std::shared_ptr<wire::InboundLink> link = ParentLink(entry.parent());
+  std::shared_ptr<wire::InboundLink> link = ParentLink(entry);
   if (link == nullptr) return false;
   {
     absl::MutexLock lock(&mu_);
@@ -968,7 +1017,7 @@ void Relay::ExpireAllRepairs(absl::Time now) {
   }
 }
 
-void Relay::OnGap(const wire::FramePtr& frame) {
+void Relay::OnGap(const wire::FramePtr& frame, const wire::InboundLink& link) {
   absl::StatusOr<wire::GapNotice> gap = wire::ParseGap(*frame);
   if (!gap.ok()) {
     spdlog::warn("ignoring a malformed GAP frame: {}", std::string(gap.status().message()));
@@ -976,6 +1025,13 @@ void Relay::OnGap(const wire::FramePtr& frame) {
   }
   std::optional<v1::FlowEntry> entry = state_.FindByIds(gap->group_handle, gap->source_id);
   if (!entry) return;
+  // Only the flow's parent may declare its frames lost.
+  if (!FromParent(*entry, link)) {
+    RefuseFrame(entry->group(), absl::StrCat("GAP of source ", entry->source()),
+                absl::StrCat(link.peer_node(), " (", link.remote(), ")"),
+                entry->parent().empty() ? "no parent" : "parent " + entry->parent());
+    return;
+  }
   std::shared_ptr<FlowState> flow = Flow(entry->group(), entry->source());
   absl::MutexLock flow_lock(&flow->mu);
   if (gap->first <= flow->last + 1 && gap->next > flow->last + 1) {
@@ -1035,6 +1091,7 @@ RelayCounters Relay::counters() const {
     c.links_refused = listener_->refused();
     c.links_refused_tls = listener_->refused_tls();
     c.links_refused_identity = listener_->refused_identity();
+    c.links_refused_no_hello = listener_->refused_no_hello();
   }
   return c;
 }

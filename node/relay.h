@@ -36,6 +36,9 @@ namespace canopy::node {
 
 struct RelayOptions {
   std::string node_id;
+  // Secret this node's data links carry in their HELLO (NodeHello.link_token);
+  // children take a flow's frames only from a link with its parent's token.
+  std::string link_token;
   // Largest payload accepted from a link or a publisher.
   uint32_t max_payload = wire::kDefaultMaxPayload;
   // Per child link and per local subscriber: queue bounds for back pressure.
@@ -85,7 +88,9 @@ struct RelayCounters {
   uint64_t duplicates_dropped = 0;
   uint64_t unknown_flow_dropped = 0;
   uint64_t disallowed_dropped = 0;
-  // DATA frames from a link whose node is not the flow's parent.
+  // Frames that would change a flow's state (DATA, GAP, RESUME) from a link
+  // the table does not name for that role: DATA and GAP from anyone but the
+  // flow's parent (its id and link token), RESUME from anyone but a child.
   uint64_t not_from_parent_dropped = 0;
   // Frames dropped because an earlier sequence was missing (resent later).
   uint64_t out_of_order_dropped = 0;
@@ -103,10 +108,12 @@ struct RelayCounters {
   // Data links refused by RelayOptions::link_limits.
   uint64_t links_refused = 0;
   // Data links closed because their TLS handshake failed (a plaintext
-  // peer, no certificate, another CA), or because the parent's certificate
-  // is not that of the node its HELLO announces.
+  // peer, no certificate, another CA), because the parent's certificate
+  // is not that of the node its HELLO announces, or because they said no
+  // HELLO in time.
   uint64_t links_refused_tls = 0;
   uint64_t links_refused_identity = 0;
+  uint64_t links_refused_no_hello = 0;
   // Bytes held by all replay rings now.
   uint64_t replay_ring_bytes = 0;
 };
@@ -293,7 +300,14 @@ class Relay {
   // whose parent changed, over the link from that parent. I/O thread.
   void ResumeFromParents(const std::string* peer);
   void OnChildControl(wire::FramePtr frame, wire::OutboundLink& link);
-  void OnGap(const wire::FramePtr& frame);
+  void OnGap(const wire::FramePtr& frame, const wire::InboundLink& link);
+  // True if `link` speaks for `entry`'s flow: it comes from the parent the
+  // table names, with that parent's link token.
+  static bool FromParent(const v1::FlowEntry& entry, const wire::InboundLink& link);
+  // Counts a frame refused for coming from a link the table does not name
+  // for its role, and logs the first of every thousand.
+  void RefuseFrame(const std::string& group, const std::string& what, const std::string& from,
+                   const std::string& rightful);
   std::shared_ptr<FlowState> Flow(const std::string& group, const std::string& source);
   std::shared_ptr<FlowState> FindFlow(const std::string& group, const std::string& source);
   void ExpireAllRepairs(absl::Time now);
@@ -330,8 +344,8 @@ class Relay {
   bool PassesAllowList(const v1::FlowEntry& entry);
   // Counts a frame dropped as a duplicate.
   void CountDuplicate(const std::string& group);
-  // The live link from parent `node`, or null.
-  std::shared_ptr<wire::InboundLink> ParentLink(const std::string& node);
+  // The live link from the flow's parent (its id and token), or null.
+  std::shared_ptr<wire::InboundLink> ParentLink(const v1::FlowEntry& entry);
   std::shared_ptr<wire::OutboundLink> LinkTo(const v1::Hop& hop);
   // After kRelinkDelay, opens a new link to `child` if the table still
   // names it (its link failed: the child may have restarted). I/O thread.
@@ -352,10 +366,10 @@ class Relay {
   std::atomic<uint64_t> fault_counter_{0};
 
   mutable absl::Mutex mu_;
-  // Links from parents by their node id, for RESUME. Send() on them only
-  // on the I/O thread.
-  absl::flat_hash_map<std::string, std::weak_ptr<wire::InboundLink>> parent_links_
-      ABSL_GUARDED_BY(mu_);
+  // Links from parents by their node id and link token, for RESUME. Send()
+  // on them only on the I/O thread.
+  absl::flat_hash_map<std::pair<std::string, std::string>, std::weak_ptr<wire::InboundLink>>
+      parent_links_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<wire::OutboundLink>> children_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::pair<std::string, std::string>, std::shared_ptr<FlowState>> flows_

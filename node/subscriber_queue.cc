@@ -28,7 +28,7 @@ bool SubscriberQueue::PushDroppingOldest(DeliveryItem item) {
   if (closed_) return false;
   bytes_ += Cost(item);
   items_.push_back(std::move(item));
-  // Keep the joined event and the newest message.
+  // Keep the events and the newest message.
   for (auto it = items_.begin(); bytes_ > high_watermark_bytes_ && std::next(it) != items_.end();) {
     if (it->frame == nullptr) {
       ++it;
@@ -142,6 +142,32 @@ void SubscriberQueue::MarkJoined() {
   if (joined_ || closed_) return;
   joined_ = true;
   items_.push_front(DeliveryItem{});
+  TellCutOffLocked();
+}
+
+void SubscriberQueue::SetCutOff(std::map<std::string, std::string> cut_off) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return;
+  cut_off_ = std::move(cut_off);
+  if (joined_) TellCutOffLocked();
+}
+
+void SubscriberQueue::TellCutOffLocked() {
+  auto tell = [&](const std::string& source, bool reachable, const std::string& reason) {
+    auto status = std::make_shared<v1::SourceStatus>();
+    status->set_source(source);
+    status->set_reachable(reachable);
+    status->set_reason(reason);
+    items_.push_back(DeliveryItem{nullptr, nullptr, std::move(status)});
+  };
+  for (const auto& [source, reason] : cut_off_) {
+    auto told = cut_off_told_.find(source);
+    if (told == cut_off_told_.end() || told->second != reason) tell(source, false, reason);
+  }
+  for (const auto& [source, reason] : cut_off_told_) {
+    if (!cut_off_.contains(source)) tell(source, true, "");
+  }
+  cut_off_told_ = cut_off_;
 }
 
 size_t SubscriberQueue::QueuedBytes() const {

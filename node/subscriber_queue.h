@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,16 +15,20 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "canopy/v1/common.pb.h"
+#include "canopy/v1/node.pb.h"
 #include "node/forwarding_state.h"
 #include "wire/frame.h"
 
 namespace canopy::node {
 
-// One message (or the "joined" event) waiting for a local subscriber.
+// One message, or an event (joined, or a source's reachability), waiting
+// for a local subscriber.
 struct DeliveryItem {
-  // Null for the joined event.
+  // Null for an event.
   wire::FramePtr frame;
   std::shared_ptr<const FlowNames> names;
+  // Set for a source-status event; an event without it is the joined event.
+  std::shared_ptr<const v1::SourceStatus> status = nullptr;
 };
 
 // The bounded queue between the data plane and one Subscribe stream.
@@ -84,9 +89,19 @@ class SubscriberQueue {
   // Queues the joined event ahead of any message. Idempotent.
   void MarkJoined();
 
+  // The admitted sources the controller cannot bring to this node now
+  // (source → why). Once joined, queues a status event for each source
+  // newly cut off (or cut off for another reason) and for each that is
+  // reachable again; before the join it only remembers them (MarkJoined
+  // then tells them).
+  void SetCutOff(std::map<std::string, std::string> cut_off);
+
  private:
   static size_t Cost(const DeliveryItem& item);
   std::vector<std::function<void()>> TakeWaitersIfDrained() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues status events for the difference between cut_off_ and
+  // cut_off_told_. REQUIRES: joined_.
+  void TellCutOffLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string group_;
   const v1::SourceFilter filter_;
@@ -101,6 +116,9 @@ class SubscriberQueue {
   absl::Status closed_status_ ABSL_GUARDED_BY(mu_);
   uint64_t join_report_seq_ ABSL_GUARDED_BY(mu_) = 0;
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
+  // What the subscriber should know is cut off, and what it was told.
+  std::map<std::string, std::string> cut_off_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> cut_off_told_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> drain_waiters_ ABSL_GUARDED_BY(mu_);
 };
 

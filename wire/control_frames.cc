@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/endian/conversion.hpp"
 
@@ -24,6 +25,27 @@ absl::StatusOr<uint64_t> PayloadU64(const Frame& frame, const char* what) {
 }
 
 }  // namespace
+
+FramePtr MakeHello(absl::string_view node_id, absl::string_view token) {
+  return Frame::Make(FrameType::kHello, 0, 0, 0,
+                     token.empty() ? std::string(node_id) : absl::StrCat(node_id, " ", token));
+}
+
+absl::StatusOr<Hello> ParseHello(const Frame& frame) {
+  if (frame.header().type != FrameType::kHello) return absl::InvalidArgumentError("not a HELLO frame");
+  absl::string_view id = frame.payload();
+  Hello hello;
+  if (const size_t space = id.find(' '); space != absl::string_view::npos) {
+    hello.token = std::string(id.substr(space + 1));
+    id = id.substr(0, space);
+    if (hello.token.empty()) return absl::InvalidArgumentError("HELLO with an empty link token");
+  }
+  hello.probe = absl::EndsWith(id, kProbeHelloSuffix);
+  if (hello.probe) id.remove_suffix(kProbeHelloSuffix.size());
+  if (id.empty()) return absl::InvalidArgumentError("HELLO without a node id");
+  hello.node_id = std::string(id);
+  return hello;
+}
 
 FramePtr MakeResume(const ResumeRequest& request) {
   return Frame::Make(FrameType::kResume, request.group_handle, request.source_id, request.after,

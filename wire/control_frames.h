@@ -28,6 +28,23 @@ struct GapNotice {
   uint64_t next = 0;
 };
 
+// What a link's first frame says about the node that opened it.
+struct Hello {
+  // The node id, without a probe suffix.
+  std::string node_id;
+  // A probe link (kProbeHelloSuffix): PING only, never DATA.
+  bool probe = false;
+  // The node's link token (NodeHello.link_token); empty if it sent none.
+  std::string token;
+};
+
+// HELLO payload: the node id (with kProbeHelloSuffix for a probe link),
+// then, if `token` is not empty, one space and the token.
+FramePtr MakeHello(absl::string_view node_id, absl::string_view token);
+// InvalidArgument for another frame type, an empty id or an empty token
+// after a space.
+absl::StatusOr<Hello> ParseHello(const Frame& frame);
+
 FramePtr MakeResume(const ResumeRequest& request);
 FramePtr MakeGap(const GapNotice& gap);
 // PING carries the sender's clock reading; PONG echoes it.

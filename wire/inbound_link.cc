@@ -33,6 +33,15 @@ InboundLink::InboundLink(tcp::socket socket, uint32_t max_payload, FrameHandler 
 }
 
 void InboundLink::Start() {
+  auto self = shared_from_this();
+  hello_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  hello_timer_->expires_after(kHelloTimeout);
+  hello_timer_->async_wait([self](const boost::system::error_code& ec) {
+    if (ec || self->closed_ || !self->peer_node_.empty()) return;
+    if (self->refusal_ == Refusal::kNone) self->refusal_ = Refusal::kNoHello;
+    self->Finish(absl::DeadlineExceededError(
+        absl::StrCat("no HELLO within ", kHelloTimeout.count(), " s of connecting")));
+  });
   if (tls_options_.enabled()) return Handshake();
   ReadHeader();
 }
@@ -152,9 +161,13 @@ void InboundLink::OnFrame(FramePtr frame) {
       return Finish(absl::InvalidArgumentError(
           absl::StrCat("link from ", remote_, " did not start with HELLO")));
     }
-    absl::string_view id = frame->payload();
-    const bool probe = absl::EndsWith(id, kProbeHelloSuffix);
-    if (probe) id.remove_suffix(kProbeHelloSuffix.size());
+    absl::StatusOr<Hello> hello = ParseHello(*frame);
+    if (!hello.ok()) {
+      return Finish(absl::InvalidArgumentError(
+          absl::StrCat("link from ", remote_, ": ", hello.status().message())));
+    }
+    const absl::string_view id = hello->node_id;
+    const bool probe = hello->probe;
     if (tls_) {
       if (absl::Status s = CheckPeerNode(peer_certificate_, tls_options_.peer_unit, id); !s.ok()) {
         refusal_ = Refusal::kIdentity;
@@ -165,14 +178,16 @@ void InboundLink::OnFrame(FramePtr frame) {
                    SessionDescription(tls_->native_handle()));
     }
     probe_ = probe;
-    peer_node_ = std::string(id);
+    peer_token_ = hello->token;
+    peer_node_ = hello->node_id;
+    hello_timer_->cancel();
     on_frame_(std::move(frame), *this);
   } else if (h.type == FrameType::kHello) {
     return Finish(
         absl::InvalidArgumentError(absl::StrCat("link from ", peer_node_, " sent a second HELLO")));
   } else if (h.type == FrameType::kPing) {
     Send(MakePong(*frame));
-  } else if (h.type == FrameType::kResume || h.type == FrameType::kPong) {
+  } else if (h.type == FrameType::kPong) {
     return Finish(absl::InvalidArgumentError(
         absl::StrCat("link from ", peer_node_, " sent a frame only children send")));
   } else if (h.type == FrameType::kSource) {
@@ -222,6 +237,7 @@ void InboundLink::Finish(absl::Status status) {
                  std::string(status.message()));
   }
   if (handshake_timer_) handshake_timer_->cancel();
+  if (hello_timer_) hello_timer_->cancel();
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

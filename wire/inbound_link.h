@@ -19,9 +19,11 @@ namespace canopy::wire {
 
 // The receiving end of a link from a parent node: reads frames one at a time,
 // validates each (a malformed frame closes only this link, with a log line)
-// and hands HELLO, DATA and GAP frames to a handler. The first frame must be
-// HELLO. PING is answered with PONG here; RESUME or PONG from a parent is a
-// protocol error. Control frames for the parent go back with Send().
+// and hands HELLO, DATA, GAP and RESUME frames to a handler (RESUME only
+// children send: the handler counts and drops it). The first frame must be
+// HELLO, within kHelloTimeout of the connection. PING is answered with PONG
+// here; PONG from a parent is a protocol error. Control frames for the
+// parent go back with Send().
 //
 // With TLS (LinkTls) the link first runs the server side of a mutual TLS
 // handshake (within kTlsHandshakeTimeout) and then binds itself to the
@@ -35,8 +37,8 @@ namespace canopy::wire {
 // io_context thread. Resume() may be called from any thread.
 class InboundLink : public std::enable_shared_from_this<InboundLink> {
  public:
-  // Gets the HELLO frame (peer_node() is set by then), then each DATA and
-  // GAP frame. The handler may call Pause() to stop reading until
+  // Gets the HELLO frame (peer_node() is set by then), then each DATA, GAP
+  // and RESUME frame. The handler may call Pause() to stop reading until
   // Resume() (back pressure to the sender).
   using FrameHandler = std::function<void(FramePtr, InboundLink&)>;
   // Called once when the link closes (OK status for a clean EOF or Close()).
@@ -49,10 +51,16 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
     kTlsHandshake,
     // The parent's certificate does not name the node its HELLO announces.
     kIdentity,
+    // No HELLO within kHelloTimeout of the connection (an idle socket
+    // holding a peer's link quota).
+    kNoHello,
   };
 
   // How long a TLS handshake may take.
   static constexpr std::chrono::seconds kTlsHandshakeTimeout{5};
+  // How long after the connection its HELLO must have arrived (the TLS
+  // handshake included).
+  static constexpr std::chrono::seconds kHelloTimeout{5};
 
   // `tls` disabled: a plaintext link.
   InboundLink(boost::asio::ip::tcp::socket socket, uint32_t max_payload, FrameHandler on_frame,
@@ -76,6 +84,8 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
 
   // Node id the parent announced in its HELLO; empty before it arrives.
   const std::string& peer_node() const { return peer_node_; }
+  // The link token its HELLO carried (NodeHello.link_token); empty if none.
+  const std::string& peer_token() const { return peer_token_; }
   // True if the HELLO marked this as a probe link (kProbeHelloSuffix): it
   // carries only PING, never DATA.
   bool probe() const { return probe_; }
@@ -106,6 +116,7 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   // parent's verified certificate once the handshake is done.
   std::unique_ptr<TlsStream> tls_;
   std::unique_ptr<boost::asio::steady_timer> handshake_timer_;
+  std::unique_ptr<boost::asio::steady_timer> hello_timer_;
   PeerCertificate peer_certificate_;
   uint8_t first_byte_ = 0;
   Refusal refusal_ = Refusal::kNone;
@@ -114,6 +125,7 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   ClosedCallback on_closed_;
   std::array<char, kHeaderSize> header_{};
   std::string peer_node_;
+  std::string peer_token_;
   std::string remote_;
   bool probe_ = false;
   bool paused_ = false;

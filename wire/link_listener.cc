@@ -95,6 +95,9 @@ void LinkListener::Accept() {
                 case InboundLink::Refusal::kIdentity:
                   refused_identity_.fetch_add(1, std::memory_order_relaxed);
                   break;
+                case InboundLink::Refusal::kNoHello:
+                  refused_no_hello_.fetch_add(1, std::memory_order_relaxed);
+                  break;
                 case InboundLink::Refusal::kNone:
                   break;
               }

@@ -54,6 +54,9 @@ class LinkListener {
   // Links closed because the parent's certificate is not that of the node
   // its HELLO announces. Thread-safe.
   uint64_t refused_identity() const { return refused_identity_.load(std::memory_order_relaxed); }
+  // Links closed because no HELLO came within InboundLink::kHelloTimeout.
+  // Thread-safe.
+  uint64_t refused_no_hello() const { return refused_no_hello_.load(std::memory_order_relaxed); }
 
  private:
   LinkListener(boost::asio::ip::tcp::acceptor acceptor, uint32_t max_payload,
@@ -73,6 +76,7 @@ class LinkListener {
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> refused_tls_{0};
   std::atomic<uint64_t> refused_identity_{0};
+  std::atomic<uint64_t> refused_no_hello_{0};
 };
 
 }  // namespace canopy::wire

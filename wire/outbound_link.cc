@@ -12,6 +12,7 @@
 #include "boost/asio/ssl/error.hpp"
 #include "boost/asio/write.hpp"
 #include "spdlog/spdlog.h"
+#include "wire/control_frames.h"
 
 namespace canopy::wire {
 
@@ -32,7 +33,7 @@ std::shared_ptr<OutboundLink> OutboundLink::Start(asio::io_context& io, std::str
   std::shared_ptr<OutboundLink> link(new OutboundLink(io, std::move(peer_node), std::move(address),
                                                       std::move(options), std::move(on_closed)));
   // The HELLO frame goes first, before anything Send() queues.
-  link->Send(Frame::Make(FrameType::kHello, 0, 0, 0, link->options_.local_node_id));
+  link->Send(MakeHello(link->options_.local_node_id, link->options_.link_token));
   asio::post(io, [link] { link->Resolve(); });
   return link;
 }

@@ -29,8 +29,10 @@ class OutboundLink;
 using ControlHandler = std::function<void(FramePtr, OutboundLink&)>;
 
 struct OutboundLinkOptions {
-  // Node id announced in the link's HELLO frame.
+  // Node id announced in the link's HELLO frame, and the node's link token
+  // (NodeHello.link_token; empty: none).
   std::string local_node_id;
+  std::string link_token;
   // Send() reports the link as full above this many queued bytes...
   size_t high_watermark_bytes = 8u << 20;
   // ...and drain waiters run once the queue is back at or below this.

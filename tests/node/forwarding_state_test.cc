@@ -50,8 +50,40 @@ TEST(ForwardingStateTest, NewSessionAcceptsItsFirstTableWhateverTheVersion) {
   EXPECT_FALSE(state.Find("g", "old-session").has_value());
 }
 
+TEST(ForwardingStateTest, FailsClosedUntilTheControllerSentPolicies) {
+  ForwardingState state;
+  absl::Status unknown = state.CheckAllowed("g", "anyone");
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(unknown.message().find("no policy for group 'g' from the controller yet"),
+            absl::string_view::npos)
+      << unknown;
+  EXPECT_FALSE(state.has_policies());
+  state.ApplyPolicies(v1::PolicyUpdate());  // no allow-lists anywhere
+  EXPECT_TRUE(state.has_policies());
+  EXPECT_TRUE(state.CheckAllowed("g", "anyone").ok());
+  // A new controller session keeps the policies in force until it sends its own.
+  state.ResetVersion();
+  EXPECT_TRUE(state.CheckAllowed("g", "anyone").ok());
+}
+
+TEST(ForwardingStateTest, CutOffsComeWithTheTable) {
+  ForwardingState state;
+  v1::ForwardingTable table = Table(1, "s", 1);
+  v1::CutOffSource* cut = table.add_cut_off();
+  cut->set_group("g");
+  cut->set_source("far");
+  cut->set_reason("no overlay path from x");
+  state.ApplyTable(table, kT0);
+  const auto cut_offs = state.CutOffs();
+  ASSERT_EQ(cut_offs.size(), 1u);
+  EXPECT_EQ(cut_offs.begin()->first, std::make_pair(std::string("g"), std::string("far")));
+  state.ApplyTable(Table(2, "s", 1), kT0);
+  EXPECT_TRUE(state.CutOffs().empty());
+}
+
 TEST(ForwardingStateTest, AllowListAndRejections) {
   ForwardingState state;
+  state.ApplyPolicies(v1::PolicyUpdate());
   EXPECT_TRUE(state.CheckAllowed("g", "anyone").ok());
   v1::PolicyUpdate update;
   v1::GroupPolicy* p = update.add_policies();

@@ -24,6 +24,7 @@ struct TestNode {
     options.node_id = id;
     options.replay_bytes = replay_bytes;
     options.repair_timeout = absl::Seconds(5);
+    state.ApplyPolicies(v1::PolicyUpdate());  // as the controller sends first: no allow-lists
     relay = std::make_unique<Relay>(options, state, clients);
     auto bound = relay->Start(wire::Endpoint{"127.0.0.1", 0});
     EXPECT_TRUE(bound.ok()) << bound.status();
