@@ -4,8 +4,10 @@
 //              [--count N] [--with-source] [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Prints "canopy-sub: joined G at node X" on stderr once the join is planned,
-// and "canopy-sub: gap: N message(s) of S lost before sequence Q" for every
-// gap in a source's sequence.
+// "canopy-sub: gap: N message(s) of S lost before sequence Q" for every
+// gap in a source's sequence, "canopy-sub: cut off from source S of G: WHY"
+// while the overlay cannot bring a source here, and "canopy-sub: source S of
+// G reachable again" when it can again.
 // Ends after N messages with --count, or when interrupted.
 
 #include <csignal>
@@ -62,6 +64,15 @@ int main(int argc, char** argv) {
     options.sources = exclude;
   }
 
+  options.on_source_status = [group = options.group](const canopy::SourceStatus& status) {
+    if (status.reachable) {
+      std::fprintf(stderr, "canopy-sub: source %s of %s reachable again\n", status.source.c_str(),
+                   group.c_str());
+    } else {
+      std::fprintf(stderr, "canopy-sub: cut off from source %s of %s: %s\n",
+                   status.source.c_str(), group.c_str(), status.reason.c_str());
+    }
+  };
   auto subscriber = canopy::Subscriber::Open(options);
   if (!subscriber.ok()) {
     std::fprintf(stderr, "canopy-sub: %s\n", subscriber.status().ToString().c_str());

@@ -15,12 +15,46 @@ bool DeliveryQueue::Push(std::string source, uint64_t sequence, std::string payl
   if (closed_) return false;
   uint64_t& last = last_sequence_[source];
   const bool resent = last != 0 && sequence <= last;
+  if (resent) {
+    // Only what was asked for again comes twice.
+    auto asked = resends_.find(source);
+    bool expected = false;
+    if (asked != resends_.end()) {
+      for (auto it = asked->second.begin(); it != asked->second.end(); ++it) {
+        if (sequence < it->first || sequence > it->second) continue;
+        expected = true;
+        if (sequence == it->first) ++it->first;  // in order, the usual case
+        if (it->first > it->second) asked->second.erase(it);
+        break;
+      }
+    }
+    if (!expected) {
+      ++duplicates_dropped_;
+      return true;
+    }
+  }
   const uint64_t missed = last != 0 && sequence > last + 1 ? sequence - last - 1 : 0;
   last = std::max(last, sequence);
   pending_bytes_ += payload.size();
   pending_.push_back(
       ReceivedMessage{group_, std::move(source), sequence, std::move(payload), missed, resent});
   return true;
+}
+
+void DeliveryQueue::ExpectResend(const std::string& source, uint64_t first, uint64_t last) {
+  absl::MutexLock lock(&mu_);
+  auto& ranges = resends_[source];
+  if (ranges.size() >= kMaxResendRanges) ranges.erase(ranges.begin());
+  ranges.emplace_back(first, last);
+}
+
+void DeliveryQueue::Status(const SourceStatus& status) {
+  if (on_status_) on_status_(status);
+}
+
+uint64_t DeliveryQueue::duplicates_dropped() const {
+  absl::MutexLock lock(&mu_);
+  return duplicates_dropped_;
 }
 
 void DeliveryQueue::MarkJoined() {

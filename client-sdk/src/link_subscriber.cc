@@ -26,7 +26,7 @@ class LinkSubscriber final : public Subscriber {
       : stub_(v1::Node::NewStub(std::move(channel))),
         node_(std::move(node)),
         tls_(std::move(tls)),
-        queue_(options.group) {
+        queue_(options.group, options.on_source_status) {
     reader_ = stub_->Subscribe(&context_, MakeSubscribeRequest(options, /*frame_link=*/true));
     control_thread_ = std::thread([this] { ControlLoop(); });
   }
@@ -60,6 +60,7 @@ class LinkSubscriber final : public Subscriber {
       resume = wire::MakeResume({ids->second.first, ids->second.second, first - 1, last});
       link = link_.get();
     }
+    queue_.ExpectResend(source, first, last);
     // Writing while the data thread reads is safe; writers take turns.
     absl::MutexLock writing(&write_mu_);
     const absl::string_view parts[] = {resume->bytes()};
@@ -90,6 +91,8 @@ class LinkSubscriber final : public Subscriber {
         });
       } else if (d.has_joined()) {
         queue_.MarkJoined();
+      } else if (d.has_status()) {
+        queue_.Status({d.status().source(), d.status().reachable(), d.status().reason()});
       }
     }
     const bool had_link = data_thread.joinable();

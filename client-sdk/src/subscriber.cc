@@ -18,7 +18,8 @@ namespace {
 class GrpcSubscriber final : public Subscriber {
  public:
   GrpcSubscriber(const SubscriberOptions& options, std::shared_ptr<grpc::Channel> channel)
-      : stub_(v1::Node::NewStub(std::move(channel))), queue_(options.group) {
+      : stub_(v1::Node::NewStub(std::move(channel))),
+        queue_(options.group, options.on_source_status) {
     reader_ = stub_->Subscribe(&context_, MakeSubscribeRequest(options, /*frame_link=*/false));
     thread_ = std::thread([this] { ReadLoop(); });
   }
@@ -44,6 +45,8 @@ class GrpcSubscriber final : public Subscriber {
     while (reader_->Read(&d)) {
       if (d.has_joined()) {
         queue_.MarkJoined();
+      } else if (d.has_status()) {
+        queue_.Status({d.status().source(), d.status().reachable(), d.status().reason()});
       } else if (d.has_message()) {
         v1::Message* m = d.mutable_message();
         if (!queue_.Push(std::move(*m->mutable_source()), m->sequence(),

@@ -2,6 +2,7 @@
 #define CANOPY_CLIENT_SDK_SUBSCRIBER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,18 @@ enum class FilterMode {
   kExclude,  // receive from every source except the listed ones
 };
 
+// Whether the overlay can bring one source of the group to this
+// subscriber's node now: cut off (no path from the source's node, …), or
+// reachable again. The controller re-plans as soon as something changes
+// that may reconnect it; what was published meanwhile arrives then, or is
+// reported as missed (ReceivedMessage::missed_before).
+struct SourceStatus {
+  std::string source;
+  bool reachable = false;
+  // Why not, when not reachable.
+  std::string reason;
+};
+
 struct SubscriberOptions {
   // HOST:PORT of the local node's client endpoint.
   std::string node_address;
@@ -31,6 +44,10 @@ struct SubscriberOptions {
   Transport transport = Transport::kClientLink;
   // Mutual TLS with the node (ClientTlsFiles). Empty: plaintext.
   std::optional<ClientTlsFiles> tls = std::nullopt;
+  // Called (on the subscription's receiving thread; must not block) when a
+  // source the filter admits is cut off from the node, or reachable again.
+  // May be empty.
+  std::function<void(const SourceStatus&)> on_source_status = nullptr;
 };
 
 // One message as delivered.
@@ -41,12 +58,14 @@ struct ReceivedMessage {
   uint64_t sequence = 0;
   std::string payload;
   // Messages of this source that were lost just before this one (a
-  // `realtime` group dropped them for a slow receiver, or the tree changed
-  // under the stream). 0 = none; the first message after joining never
-  // counts earlier ones.
+  // `realtime` group dropped them for a slow receiver, or no node held
+  // them any more when the tree healed). 0 = none; the first message after
+  // joining never counts earlier ones.
   uint64_t missed_before = 0;
   // True for a message sent again on request (RequestResend): its sequence
-  // is not above one already received, and it says nothing about gaps.
+  // is not above one already received, and it says nothing about gaps. A
+  // message that arrives again without being asked for is dropped, so each
+  // is handed out once.
   bool resent = false;
 };
 
