@@ -11,12 +11,16 @@
 
 namespace canopy::testing {
 
-Overlay::Overlay(std::vector<std::string> controller_args)
+Overlay::Overlay(std::vector<std::string> controller_args, const std::string& links)
     : controller_args_(std::move(controller_args)) {
   static int counter = 0;
   dir_ = std::filesystem::temp_directory_path() /
          absl::StrCat("canopy-system-", getpid(), "-", counter++);
   std::filesystem::create_directories(dir_);
+  if (!links.empty()) {
+    controller_args_.push_back("--links");
+    controller_args_.push_back(WriteFile("links.txt", links));
+  }
   if (!StartController("127.0.0.1:0")) return;
   stub_ = v1::Controller::NewStub(
       grpc::CreateChannel(controller_address_, grpc::InsecureChannelCredentials()));
@@ -36,15 +40,61 @@ bool Overlay::StartController(const std::string& listen) {
   return true;
 }
 
-void Overlay::StopController() {
+void Overlay::StopController(int signal) {
   if (!controller_) return;
-  controller_->Signal(SIGTERM);
+  controller_->Signal(signal);
   controller_->Wait(kWait);
+  retired_logs_ += "--- controller (stopped)\n" + controller_->Stderr();
 }
 
-bool Overlay::RestartController() {
-  StopController();
+bool Overlay::StartControllerAgain() { return StartController(controller_address_); }
+
+bool Overlay::RestartController(int signal) {
+  StopController(signal);
   return StartController(controller_address_);
+}
+
+std::string Overlay::RestartNode(const std::string& id, bool await_listed) {
+  KillNode(id);
+  return StartNodeAgain(id, await_listed);
+}
+
+std::string Overlay::StartNodeAgain(const std::string& id, bool await_listed) {
+  retired_logs_ += "--- " + id + " (before its restart)\n" + nodes_.at(id)->Stderr();
+  std::vector<std::string> argv = {BinaryPath("canopy-node"),
+                                   "--id",
+                                   id,
+                                   "--controller",
+                                   controller_address_,
+                                   "--listen",
+                                   clients_.at(id),
+                                   "--data",
+                                   data_.at(id)};
+  const std::vector<std::string>& extra = node_args_.at(id);
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  nodes_[id] = std::make_unique<Process>(std::move(argv));
+  if (!nodes_[id]->WaitForStdout("listening", kWait)) {
+    ADD_FAILURE() << "node " << id << " did not restart: " << nodes_[id]->Stderr();
+    return clients_.at(id);
+  }
+  if (await_listed && !AwaitNodeListed(id)) ADD_FAILURE() << "controller never listed " << id;
+  return clients_.at(id);
+}
+
+bool Overlay::AwaitNodeListed(const std::string& id, bool listed) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ListNodesResponse response;
+    if (stub_->ListNodes(&context, {}, &response).ok()) {
+      bool found = false;
+      for (const auto& n : response.nodes()) found = found || n.node_id() == id;
+      if (found == listed) return true;
+    }
+    absl::SleepFor(absl::Milliseconds(20));  // poll interval, bounded by the deadline
+  }
+  return false;
 }
 
 void Overlay::KillNode(const std::string& id) {
@@ -85,9 +135,9 @@ std::string Overlay::StartNode(const std::string& id, int max_fanout,
                                    "--listen",
                                    "127.0.0.1:0",
                                    "--data",
-                                   "127.0.0.1:0",
-                                   "--max-fanout",
-                                   std::to_string(max_fanout)};
+                                   "127.0.0.1:0"};
+  extra_args.insert(extra_args.begin(), {"--max-fanout", std::to_string(max_fanout)});
+  node_args_[id] = extra_args;
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto node = std::make_unique<Process>(std::move(argv));
   auto line = node->WaitForStdout("listening", kWait);
@@ -96,20 +146,10 @@ std::string Overlay::StartNode(const std::string& id, int max_fanout,
     return "";
   }
   clients_[id] = ListeningField(*line, "clients");
+  data_[id] = ListeningField(*line, "data");
+  metrics_[id] = ListeningField(*line, "metrics");
   nodes_[id] = std::move(node);
-  // Wait until the controller lists it.
-  const absl::Time deadline = absl::Now() + kWait;
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    v1::ListNodesResponse response;
-    if (stub_->ListNodes(&context, {}, &response).ok()) {
-      for (const auto& n : response.nodes()) {
-        if (n.node_id() == id) return clients_[id];
-      }
-    }
-    absl::SleepFor(absl::Milliseconds(20));  // poll interval, bounded by the deadline
-  }
-  ADD_FAILURE() << "controller never listed node " << id;
+  if (!AwaitNodeListed(id)) ADD_FAILURE() << "controller never listed node " << id;
   return clients_[id];
 }
 
@@ -138,7 +178,7 @@ bool Overlay::AwaitGroups(const std::function<bool(const v1::ListGroupsResponse&
 }
 
 std::string Overlay::Logs() const {
-  std::string out = "--- controller\n" + (controller_ ? controller_->Stderr() : "");
+  std::string out = retired_logs_ + "--- controller\n" + (controller_ ? controller_->Stderr() : "");
   for (const auto& [id, node] : nodes_) out += "\n--- " + id + "\n" + node->Stderr();
   return out;
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <csignal>
+
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "canopy/v1/controller.grpc.pb.h"
@@ -22,17 +24,29 @@ inline constexpr absl::Duration kWait = absl::Seconds(30);
 class Overlay {
  public:
   // Starts the controller with a fresh store in a temporary directory;
-  // `controller_args` are added to its command line.
-  explicit Overlay(std::vector<std::string> controller_args = {});
+  // `controller_args` are added to its command line. With `links` (lines
+  // "NODE_A NODE_B COST_US"), the overlay has exactly those static links.
+  explicit Overlay(std::vector<std::string> controller_args = {}, const std::string& links = "");
   ~Overlay();
 
-  // Stops the controller (SIGTERM) and starts it again on the same address
-  // with the same store. Returns false if it did not come back.
-  bool RestartController();
-  void StopController();
+  // Stops the controller (SIGTERM, or `signal`) and starts it again on the
+  // same address with the same store. Returns false if it did not come back.
+  bool RestartController(int signal = SIGTERM);
+  void StopController(int signal = SIGTERM);
+  // Starts the controller again after StopController.
+  bool StartControllerAgain();
 
   // Kills node `id` with SIGKILL and waits for it to die.
   void KillNode(const std::string& id);
+  // Kills node `id` (SIGKILL) and starts it again (StartNodeAgain).
+  std::string RestartNode(const std::string& id, bool await_listed = true);
+  // Starts node `id` again after it died, with the same id, client and data
+  // addresses and arguments; waits until the controller lists it (unless
+  // `await_listed` is false). Returns its client address.
+  std::string StartNodeAgain(const std::string& id, bool await_listed = true);
+  // Polls ListNodes until `id` is listed (or no longer listed); false at
+  // the deadline.
+  bool AwaitNodeListed(const std::string& id, bool listed = true);
 
   // A file in the overlay's temporary directory with `text` (directories in
   // `name` are created); returns its path.
@@ -69,6 +83,9 @@ class Overlay {
 
   const std::string& controller_address() const { return controller_address_; }
   const std::string& client_address(const std::string& node) const { return clients_.at(node); }
+  const std::string& data_address(const std::string& node) const { return data_.at(node); }
+  // HOST:PORT of the node's /metrics ("" if it serves none).
+  const std::string& metrics_address(const std::string& node) const { return metrics_.at(node); }
   Process& node(const std::string& id) { return *nodes_.at(id); }
   v1::Controller::Stub& stub() { return *stub_; }
 
@@ -82,6 +99,10 @@ class Overlay {
   std::unique_ptr<v1::Controller::Stub> stub_;
   std::map<std::string, std::unique_ptr<Process>> nodes_;
   std::map<std::string, std::string> clients_;
+  std::map<std::string, std::string> data_;
+  std::map<std::string, std::string> metrics_;
+  std::map<std::string, std::vector<std::string>> node_args_;  // without addresses
+  std::string retired_logs_;
 };
 
 }  // namespace canopy::testing
