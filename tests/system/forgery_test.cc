@@ -141,5 +141,48 @@ TEST(ForgeryTest, ConnectionsThatNeverSayHelloAreClosed) {
       1);
 }
 
+// A child whose first link fails still gets a flow's first messages: idle
+// connections fill its per-address link quota while the flow starts (its
+// parent's link is refused); they are closed for saying no HELLO, the
+// parent's link gets through, and the child asks for the flow from its
+// start — though the publisher is long done.
+TEST(ForgeryTest, IdleConnectionsCannotCostAChildTheFirstMessages) {
+  Overlay overlay;
+  ASSERT_FALSE(overlay.StartNode("a", 0, {"--probe-interval-ms", "0"}).empty());
+  ASSERT_FALSE(overlay
+                   .StartNode("c", 0,
+                              {"--probe-interval-ms", "0", "--max-links-per-peer", "2",
+                               "--metrics-listen", "127.0.0.1:0"})
+                   .empty());
+  absl::StatusOr<HostPort> data = ParseHostPort(overlay.data_address("c"));
+  ASSERT_TRUE(data.ok());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(data->port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int idle[2];
+  for (int& fd : idle) {  // the whole quota of 127.0.0.1
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  }
+
+  std::unique_ptr<Process> sub = overlay.StartSubscriber("c", {"--group", "g", "--count", "20"});
+  ASSERT_TRUE(sub->WaitForStderr("joined", kWait)) << overlay.Logs();
+  std::unique_ptr<Process> pub = overlay.StartPublisher("a", "g", "src");
+  std::string lines;
+  for (int i = 1; i <= 20; ++i) lines += NumberedStream::Message(i) + "\n";
+  pub->WriteStdin(lines);
+  pub->CloseStdin();
+  EXPECT_EQ(pub->Wait(kWait), 0) << pub->Stderr();
+  EXPECT_EQ(sub->Wait(kWait), 0) << sub->Stderr() << overlay.Logs();
+  std::vector<std::string> expected;
+  for (int i = 1; i <= 20; ++i) expected.push_back(NumberedStream::Message(i));
+  EXPECT_EQ(sub->StdoutLines(), expected);
+  EXPECT_GE(
+      Metric(overlay.metrics_address("c"), "canopy_node_refused_total", {{"reason", "links"}}), 1);
+  for (int fd : idle) close(fd);
+}
+
 }  // namespace
 }  // namespace canopy::testing

@@ -29,6 +29,7 @@
 #include "tests/system/http_client.h"
 #include "tests/system/process.h"
 #include "wire/client_link.h"
+#include "wire/control_frames.h"
 #include "wire/frame_socket.h"
 #include "wire/tls_context.h"
 
@@ -567,6 +568,37 @@ TEST_F(TlsTest, DataLinksFromImpostorsAreRefusedCountedAndHarmless) {
   EXPECT_THAT(node_b->Stderr(),
               HasSubstr("announces node 'node-a'; refused: the certificate has OU=node, "
                         "CN=node-c, not OU=node, CN=node-a"));
+
+  // node-c with its own certificate is a node, but not this flow's parent:
+  // its link stands, and nothing it says about the flow counts.
+  {
+    absl::StatusOr<wire::FrameSocket> s =
+        wire::FrameSocket::Connect(wire::Endpoint{data->host, data->port}, kWait);
+    ASSERT_TRUE(s.ok()) << s.status();
+    const absl::Time deadline = absl::Now() + kWait;
+    const wire::StopRequested stop = [deadline] { return absl::Now() > deadline; };
+    ASSERT_TRUE(s->StartTls(*WireTls("node-node-c"), wire::TlsRole::kConnect, "", stop).ok());
+    const std::vector<wire::FramePtr> frames = {
+        wire::MakeHello("node-c", ""),
+        wire::MakeGap({handle, 1, kHalf + 1, uint64_t{1} << 62}),
+        wire::Frame::Make(wire::FrameType::kData, handle, 1, kHalf + 1, "forged"),
+        wire::MakeResume({handle, 1, 0, 0})};
+    std::vector<absl::string_view> parts;
+    for (const auto& f : frames) parts.push_back(f->bytes());
+    ASSERT_TRUE(s->Write(parts, stop).ok());
+    const std::string key =
+        "canopy_node_dropped_frames_total{group=\"g\",reason=\"not_from_parent\"} ";
+    double dropped = 0;
+    while (absl::Now() < deadline && dropped < 3) {
+      absl::StatusOr<HttpResponse> r = HttpRequest(metrics_.at("node-b"), "GET", "/metrics", kWait);
+      if (r.ok()) {
+        const size_t at = r->body.find(key);
+        if (at != std::string::npos) dropped = std::stod(r->body.substr(at + key.size()));
+      }
+      if (dropped < 3) absl::SleepFor(kPoll);  // poll interval, bounded by the deadline
+    }
+    EXPECT_EQ(dropped, 3) << node_b->Stderr();
+  }
 
   // The legitimate stream never noticed: the rest arrives exactly, in order.
   for (int i = kHalf; i < 2 * kHalf; ++i) ASSERT_TRUE((*pub)->Send(Payload(i)).ok()) << i;
