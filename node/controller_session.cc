@@ -179,12 +179,14 @@ void ControllerSession::RunWriter() {
     }
     bool ok = true;
     if (local_state) {
-      // Membership before sources, as one snapshot pair.
+      // Sources before membership: a controller that learns a node's
+      // membership first may plan its table before it knows the flows the
+      // node is the ingress of.
       v1::NodeReport membership;
       *membership.mutable_membership() = clients_.NextMembershipReport();
       v1::NodeReport sources;
       *sources.mutable_sources() = clients_.SourceSnapshot();
-      ok = Write(membership) && Write(sources);
+      ok = Write(sources) && Write(membership);
       next_refresh = now + options_.refresh_interval;
     }
     if (ok && rtts) {

@@ -14,9 +14,40 @@ void LocalClients::AddSubscriber(std::shared_ptr<SubscriberQueue> subscriber) {
   {
     absl::MutexLock lock(&mu_);
     subscriber->SetCutOff(CutOffFor(*subscriber));
-    by_group_[subscriber->group()].push_back(std::move(subscriber));
+    const std::string group = subscriber->group();
+    by_group_[group].push_back(std::move(subscriber));
+    PublishList(group);
   }
   on_change_();
+}
+
+void LocalClients::PublishList(const std::string& group) {
+  auto list = lists_.find(group);
+  auto current = by_group_.find(group);
+  if (list == lists_.end()) {
+    if (current == by_group_.end()) return;
+    list = lists_.emplace(group, std::make_shared<GroupSubscribers>()).first;
+  }
+  list->second->Store(std::make_shared<const GroupSubscribers::List>(
+      current == by_group_.end() ? GroupSubscribers::List() : current->second));
+}
+
+std::shared_ptr<GroupSubscribers> LocalClients::GroupOf(const std::string& group) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = lists_.try_emplace(group);
+  if (inserted) {
+    it->second = std::make_shared<GroupSubscribers>();
+    PublishList(group);
+  }
+  return it->second;
+}
+
+void LocalClients::PruneGroups() {
+  absl::MutexLock lock(&mu_);
+  for (auto it = lists_.begin(); it != lists_.end();) {
+    const bool unused = it->second.use_count() == 1 && !by_group_.contains(it->first);
+    it = unused ? lists_.erase(it) : std::next(it);
+  }
 }
 
 std::map<std::string, std::string> LocalClients::CutOffFor(
@@ -46,6 +77,7 @@ void LocalClients::RemoveSubscriber(const std::shared_ptr<SubscriberQueue>& subs
     auto& list = it->second;
     list.erase(std::remove(list.begin(), list.end(), subscriber), list.end());
     if (list.empty()) by_group_.erase(it);
+    PublishList(subscriber->group());
   }
   on_change_();
 }

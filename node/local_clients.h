@@ -1,6 +1,7 @@
 #ifndef CANOPY_NODE_LOCAL_CLIENTS_H_
 #define CANOPY_NODE_LOCAL_CLIENTS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -18,6 +19,24 @@
 #include "node/subscriber_queue.h"
 
 namespace canopy::node {
+
+// The local subscribers of one group, as the data plane reads them: an
+// immutable list swapped whole on every join and leave, so delivering a
+// frame takes no lock.
+//
+// Thread-safe.
+class GroupSubscribers {
+ public:
+  using List = std::vector<std::shared_ptr<SubscriberQueue>>;
+  // The current list (never null).
+  std::shared_ptr<const List> Load() const { return list_.load(std::memory_order_acquire); }
+  void Store(std::shared_ptr<const List> list) {
+    list_.store(std::move(list), std::memory_order_release);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const List>> list_{std::make_shared<const List>()};
+};
 
 // This node's local clients: the subscriptions (with their IGMPv3 filters)
 // and the sources publishing through it. Produces the soft-state reports the
@@ -42,8 +61,13 @@ class LocalClients {
   void AddSubscriber(std::shared_ptr<SubscriberQueue> subscriber);
   void RemoveSubscriber(const std::shared_ptr<SubscriberQueue>& subscriber);
 
-  // Subscribers of `group`, for delivery.
+  // Subscribers of `group` now (a copy).
   std::vector<std::shared_ptr<SubscriberQueue>> Subscribers(const std::string& group) const;
+  // The live subscriber list of `group`, for the data plane: it follows
+  // every later join and leave. Created on first use; PruneGroups forgets
+  // empty ones nobody else holds.
+  std::shared_ptr<GroupSubscribers> GroupOf(const std::string& group);
+  void PruneGroups();
 
   // The flows this node wants that the controller cannot bring here now,
   // (group, source) → why (ForwardingTable.cut_off). Every subscriber, and
@@ -92,6 +116,10 @@ class LocalClients {
   std::map<std::pair<std::string, std::string>, absl::Time> lingering_ ABSL_GUARDED_BY(mu_);
   uint64_t report_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::pair<std::string, std::string>, std::string> cut_off_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<GroupSubscribers>> lists_ ABSL_GUARDED_BY(mu_);
+
+  // Publishes by_group_[group] to the group's GroupSubscribers.
+  void PublishList(const std::string& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The cut-offs `subscriber`'s filter admits (source → why).
   std::map<std::string, std::string> CutOffFor(const SubscriberQueue& subscriber) const

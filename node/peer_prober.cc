@@ -115,7 +115,7 @@ void PeerProber::Tick() {
         link_options.connect_timeout = options_.probe_interval;
         link_options.tls = options_.tls;
         std::string peer = id;
-        link_options.on_control = [this, peer](wire::FramePtr frame, wire::OutboundLink&) {
+        link_options.on_control = [this, peer](wire::FramePtr frame, const std::shared_ptr<wire::QueuedLink>&) {
           OnPong(peer, std::move(frame));
         };
         p.link = wire::OutboundLink::Start(io_, id, wire::Endpoint{address->host, address->port},

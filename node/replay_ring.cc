@@ -46,6 +46,17 @@ size_t ReplayRing::EvictOldest() {
   return size;
 }
 
+size_t ReplayRing::Restamp(uint32_t group_handle, uint32_t source_id) {
+  size_t changed = 0;
+  for (auto& [sequence, frame] : frames_) {
+    const wire::FrameHeader& h = frame->header();
+    if (h.group_handle == group_handle && h.source_id == source_id) continue;
+    frame = wire::Frame::Make(h.type, group_handle, source_id, h.sequence, frame->payload());
+    ++changed;
+  }
+  return changed;
+}
+
 size_t ReplayRing::Clear() {
   const size_t freed = bytes_;
   frames_.clear();

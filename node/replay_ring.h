@@ -41,6 +41,11 @@ class ReplayRing {
   // Drops everything; returns the bytes freed.
   size_t Clear();
 
+  // Gives every frame held the flow ids (group handle, source id) where it
+  // carries others (frames a local publisher sent before the controller
+  // named the flow's ids): a re-encoded copy replaces it. Returns how many.
+  size_t Restamp(uint32_t group_handle, uint32_t source_id);
+
   size_t bytes() const { return bytes_; }
   size_t frames() const { return frames_.size(); }
 

@@ -29,7 +29,7 @@ absl::string_view DropReasonName(DropReason reason) {
 
 TrafficCounters::TrafficCounters(size_t max_groups) : max_groups_(max_groups) {}
 
-TrafficCounters::Cell& TrafficCounters::CellOf(absl::string_view group) {
+TrafficCounters::GroupCell& TrafficCounters::CellOf(absl::string_view group) {
   {
     absl::ReaderMutexLock lock(&mu_);
     if (auto it = groups_.find(group); it != groups_.end()) return *it->second;
@@ -37,20 +37,16 @@ TrafficCounters::Cell& TrafficCounters::CellOf(absl::string_view group) {
   absl::MutexLock lock(&mu_);
   if (auto it = groups_.find(group); it != groups_.end()) return *it->second;
   if (groups_.size() >= max_groups_) return other_;
-  auto [it, inserted] = groups_.emplace(std::string(group), std::make_unique<Cell>());
+  auto [it, inserted] = groups_.emplace(std::string(group), std::make_unique<GroupCell>());
   return *it->second;
 }
 
 void TrafficCounters::CountIn(absl::string_view group, uint64_t bytes) {
-  Cell& cell = CellOf(group);
-  cell.frames_in.fetch_add(1, kRelaxed);
-  cell.bytes_in.fetch_add(bytes, kRelaxed);
+  CellOf(group).CountIn(bytes);
 }
 
 void TrafficCounters::CountOut(absl::string_view group, uint64_t bytes, uint64_t copies) {
-  Cell& cell = CellOf(group);
-  cell.frames_out.fetch_add(copies, kRelaxed);
-  cell.bytes_out.fetch_add(bytes * copies, kRelaxed);
+  CellOf(group).CountOut(bytes, copies);
 }
 
 void TrafficCounters::CountDrop(absl::string_view group, DropReason reason, uint64_t frames) {
@@ -85,7 +81,7 @@ void TrafficCounters::SetReplayBytes(absl::string_view group, uint64_t bytes) {
 }
 
 TrafficCounters::Snapshot TrafficCounters::Take() const {
-  auto copy = [](const Cell& cell) {
+  auto copy = [](const GroupCell& cell) {
     GroupTotals t;
     t.bytes_in = cell.bytes_in.load(kRelaxed);
     t.frames_in = cell.frames_in.load(kRelaxed);

@@ -45,7 +45,35 @@ class TrafficCounters {
   // The group label of traffic beyond `max_groups` (not a valid group name).
   static constexpr absl::string_view kOtherGroup = "(other)";
 
+  // One group's counters: a stable address the data plane keeps (cells are
+  // never removed), so counting a frame is a few relaxed atomic adds.
+  struct GroupCell {
+    std::atomic<uint64_t> bytes_in{0};
+    std::atomic<uint64_t> frames_in{0};
+    std::atomic<uint64_t> bytes_out{0};
+    std::atomic<uint64_t> frames_out{0};
+    std::array<std::atomic<uint64_t>, kDropReasonCount> drops{};
+    std::atomic<uint64_t> replay_bytes{0};
+
+    void CountIn(uint64_t bytes) {
+      frames_in.fetch_add(1, std::memory_order_relaxed);
+      bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+    }
+    void CountOut(uint64_t bytes, uint64_t copies) {
+      frames_out.fetch_add(copies, std::memory_order_relaxed);
+      bytes_out.fetch_add(bytes * copies, std::memory_order_relaxed);
+    }
+    void CountDrop(DropReason reason, uint64_t frames = 1) {
+      drops[static_cast<size_t>(reason)].fetch_add(frames, std::memory_order_relaxed);
+    }
+  };
+
   explicit TrafficCounters(size_t max_groups = 1024);
+
+  // The cell of `group`, created on first use (or the shared overflow
+  // cell beyond max_groups). The reference stays valid for the counters'
+  // lifetime.
+  GroupCell& Cell(absl::string_view group) { return CellOf(group); }
   TrafficCounters(const TrafficCounters&) = delete;
   TrafficCounters& operator=(const TrafficCounters&) = delete;
 
@@ -84,25 +112,16 @@ class TrafficCounters {
   Snapshot Take() const;
 
  private:
-  struct Cell {
-    std::atomic<uint64_t> bytes_in{0};
-    std::atomic<uint64_t> frames_in{0};
-    std::atomic<uint64_t> bytes_out{0};
-    std::atomic<uint64_t> frames_out{0};
-    std::array<std::atomic<uint64_t>, kDropReasonCount> drops{};
-    std::atomic<uint64_t> replay_bytes{0};
-  };
-
   // The group's cell, created on first use (or the shared overflow cell).
-  Cell& CellOf(absl::string_view group);
+  GroupCell& CellOf(absl::string_view group);
 
   const size_t max_groups_;
-  Cell other_;
+  GroupCell other_;
   std::atomic<uint64_t> subscriber_queue_bytes_{0};
 
   mutable absl::Mutex mu_;
   // Cells are never removed, so references stay valid.
-  absl::flat_hash_map<std::string, std::unique_ptr<Cell>> groups_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::unique_ptr<GroupCell>> groups_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t, std::less<>> link_queue_bytes_ ABSL_GUARDED_BY(mu_);
 };
 

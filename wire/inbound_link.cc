@@ -186,7 +186,7 @@ void InboundLink::OnFrame(FramePtr frame) {
     return Finish(
         absl::InvalidArgumentError(absl::StrCat("link from ", peer_node_, " sent a second HELLO")));
   } else if (h.type == FrameType::kPing) {
-    Send(MakePong(*frame));
+    SendNow(MakePong(*frame));
   } else if (h.type == FrameType::kPong) {
     return Finish(absl::InvalidArgumentError(
         absl::StrCat("link from ", peer_node_, " sent a frame only children send")));
@@ -200,7 +200,16 @@ void InboundLink::OnFrame(FramePtr frame) {
   if (!paused_) ReadHeader();
 }
 
-void InboundLink::Send(FramePtr frame) {
+bool InboundLink::Send(FramePtr frame) {
+  if (closed_) return false;
+  auto self = shared_from_this();
+  asio::post(socket_.get_executor(), [self, frame = std::move(frame)]() mutable {
+    self->SendNow(std::move(frame));
+  });
+  return true;
+}
+
+void InboundLink::SendNow(FramePtr frame) {
   if (closed_) return;
   outgoing_.push_back(std::move(frame));
   if (!writing_) WriteNext();

@@ -2,6 +2,7 @@
 #define CANOPY_WIRE_INBOUND_LINK_H_
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -13,6 +14,7 @@
 #include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "wire/frame.h"
+#include "wire/frame_sender.h"
 #include "wire/tls_context.h"
 
 namespace canopy::wire {
@@ -33,9 +35,10 @@ namespace canopy::wire {
 // node's certificate closes the link before any frame is handed on;
 // refusal() says which.
 //
-// Thread-compatible: every method except Resume() must run on the link's
-// io_context thread. Resume() may be called from any thread.
-class InboundLink : public std::enable_shared_from_this<InboundLink> {
+// Thread-compatible: every method except Resume(), Send() and closed()
+// must run on the link's io_context thread; those three may be called from
+// any thread.
+class InboundLink final : public FrameSender, public std::enable_shared_from_this<InboundLink> {
  public:
   // Gets the HELLO frame (peer_node() is set by then), then each DATA, GAP
   // and RESUME frame. The handler may call Pause() to stop reading until
@@ -78,12 +81,12 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   void Close();
 
   // Queues a control frame (RESUME) for the parent; frames go out in order.
-  // Dropped if the link is closed.
-  void Send(FramePtr frame);
-  bool closed() const { return closed_; }
+  // Dropped if the link is closed. Any thread.
+  bool Send(FramePtr frame) override;
+  bool closed() const override { return closed_.load(std::memory_order_acquire); }
 
   // Node id the parent announced in its HELLO; empty before it arrives.
-  const std::string& peer_node() const { return peer_node_; }
+  const std::string& peer_node() const override { return peer_node_; }
   // The link token its HELLO carried (NodeHello.link_token); empty if none.
   const std::string& peer_token() const { return peer_token_; }
   // True if the HELLO marked this as a probe link (kProbeHelloSuffix): it
@@ -91,6 +94,7 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   bool probe() const { return probe_; }
   // "ip:port" of the remote end.
   const std::string& remote() const { return remote_; }
+  std::string remote_address() const override { return remote_; }
   // Set when the link was refused for its TLS handshake or identity.
   Refusal refusal() const { return refusal_; }
 
@@ -109,6 +113,8 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   void OnFrame(FramePtr frame);
   void Finish(absl::Status status);
   void WriteNext();
+  // Send() on the I/O thread.
+  void SendNow(FramePtr frame);
 
   boost::asio::ip::tcp::socket socket_;
   const LinkTls tls_options_;
@@ -130,7 +136,7 @@ class InboundLink : public std::enable_shared_from_this<InboundLink> {
   bool probe_ = false;
   bool paused_ = false;
   bool reading_ = false;
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};
   std::deque<FramePtr> outgoing_;
   bool writing_ = false;
 };

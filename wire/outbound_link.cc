@@ -169,7 +169,7 @@ void OutboundLink::ReadControl() {
                         "link to ", self->peer_node_, ": ", frame.status().message())));
                   }
                   if (self->options_.on_control)
-                    self->options_.on_control(*std::move(frame), *self);
+                    self->options_.on_control(*std::move(frame), self);
                   self->ReadControl();
                 });
           });

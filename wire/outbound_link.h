@@ -19,14 +19,16 @@
 #include "boost/asio/steady_timer.hpp"
 #include "wire/endpoint.h"
 #include "wire/frame.h"
+#include "wire/queued_link.h"
 #include "wire/tls_context.h"
 
 namespace canopy::wire {
 
 class OutboundLink;
 
-// Gets each RESUME or PONG frame the child sends back, on the io_context.
-using ControlHandler = std::function<void(FramePtr, OutboundLink&)>;
+// Gets each RESUME or PONG frame the child sends back (and the link it came
+// on), on the io_context.
+using ControlHandler = std::function<void(FramePtr, const std::shared_ptr<QueuedLink>&)>;
 
 struct OutboundLinkOptions {
   // Node id announced in the link's HELLO frame, and the node's link token
@@ -60,7 +62,7 @@ struct OutboundLinkOptions {
 //
 // Thread-safe: Send, Close, NotifyWhenDrained and the accessors may be called
 // from any thread; I/O runs on the io_context given at construction.
-class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
+class OutboundLink final : public QueuedLink, public std::enable_shared_from_this<OutboundLink> {
  public:
   // Called once, on the io_context, when the link closes for any reason
   // (OK status after Close()).
@@ -73,37 +75,38 @@ class OutboundLink : public std::enable_shared_from_this<OutboundLink> {
 
   OutboundLink(const OutboundLink&) = delete;
   OutboundLink& operator=(const OutboundLink&) = delete;
-  ~OutboundLink();
+  ~OutboundLink() override;
 
   // Queues `frame` behind the ones already queued. Returns false (and drops
   // the frame) if the link is closed.
-  bool Send(FramePtr frame);
+  bool Send(FramePtr frame) override;
 
   // Like Send(), but never lets the queue grow past the high watermark: the
   // oldest queued DATA frames (not yet handed to the socket) are dropped to
   // make room, and counted. For receivers that must never slow the sender
   // (`realtime`).
-  bool SendDroppingOldest(FramePtr frame);
+  bool SendDroppingOldest(FramePtr frame) override;
 
   // DATA frames dropped by SendDroppingOldest since the link started.
-  uint64_t dropped_frames() const;
+  uint64_t dropped_frames() const override;
 
   // True while queued bytes exceed the high watermark.
-  bool OverHighWatermark() const;
+  bool OverHighWatermark() const override;
 
   // Queued (not yet written) bytes.
-  size_t QueuedBytes() const;
+  size_t QueuedBytes() const override;
 
   // Runs `ready` (on the io_context) once queued bytes are at or below the
   // low watermark, or the link closes; at once if that is already so.
-  void NotifyWhenDrained(std::function<void()> ready);
+  void NotifyWhenDrained(std::function<void()> ready) override;
 
   // Closes the link; queued frames are dropped. Idempotent.
-  void Close();
+  void Close() override;
 
-  bool closed() const;
-  const std::string& peer_node() const { return peer_node_; }
-  const Endpoint& address() const { return address_; }
+  bool closed() const override;
+  const std::string& peer_node() const override { return peer_node_; }
+  const Endpoint& address() const override { return address_; }
+  std::string remote_address() const override { return address_.ToString(); }
 
  private:
   OutboundLink(boost::asio::io_context& io, std::string peer_node, Endpoint address,

@@ -71,7 +71,7 @@ struct ControlInbox {
   absl::Mutex mu;
   std::vector<FramePtr> frames ABSL_GUARDED_BY(mu);
   ControlHandler Handler() {
-    return [this](FramePtr f, OutboundLink&) {
+    return [this](FramePtr f, const std::shared_ptr<QueuedLink>&) {
       absl::MutexLock lock(&mu);
       frames.push_back(std::move(f));
     };

@@ -181,7 +181,7 @@ class TlsLinkTest : public ::testing::Test {
 TEST_F(TlsLinkTest, FramesOfEverySizeArriveExactlyAndControlFramesGoBack) {
   std::atomic<int> resumes{0};
   auto link =
-      Open("node-a", "node-b", Certificates::Node("node-a"), [&](FramePtr f, OutboundLink&) {
+      Open("node-a", "node-b", Certificates::Node("node-a"), [&](FramePtr f, const std::shared_ptr<QueuedLink>&) {
         if (f->header().type == FrameType::kResume) resumes.fetch_add(1);
       });
   // Sizes around the TLS record (16 KiB) and the gathering bound, up to 3 MiB.
