@@ -40,6 +40,8 @@ int Fail(const std::string& message) {
 }
 
 constexpr absl::Duration kLivenessCheckInterval = absl::Milliseconds(250);
+// The longest interval or timeout a flag takes: a day.
+constexpr uint32_t kMaxMillis = 24 * 3600 * 1000;
 
 // Reads a whole (small) file; nullopt if it cannot be read.
 std::optional<std::string> ReadFile(const std::string& path) {
@@ -65,19 +67,22 @@ int main(int argc, char** argv) {
   app.add_option("--store", store_path, "SQLite file with durable policy")->capture_default_str();
   app.add_option("--liveness-ms", liveness_ms,
                  "declare a node dead after this many ms without a report")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(100, kMaxMillis));
   app.add_option("--membership-timeout-ms", membership_timeout_ms,
                  "expire a node's membership not refreshed for this many ms")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(100, kMaxMillis));
   app.add_option("--links", links_path,
                  "static links file ('NODE_A NODE_B COST_US' per line): replaces the stored "
                  "links; then only those overlay links exist");
   app.add_option("--reoptimize-ms", reoptimize_ms,
                  "interval of the background re-optimisation pass (0 = off)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(0, kMaxMillis));
   app.add_option("--hysteresis-percent", hysteresis_percent,
                  "switch to a re-optimised tree only if it is this much better")
-      ->check(CLI::Range(0.0, 100.0))
+      ->check(canopy::NumberIn(0.0, 100.0))
       ->capture_default_str();
   std::string multicast_range = "239.0.0.0/8";
   app.add_option("--multicast-range", multicast_range,
@@ -87,7 +92,7 @@ int main(int argc, char** argv) {
   uint16_t multicast_port = 7800;
   app.add_option("--multicast-port", multicast_port, "UDP port of the mapped group addresses")
       ->capture_default_str()
-      ->check(CLI::Range(1, 65535));
+      ->check(canopy::IntegerIn<uint16_t>(1, 65535));
   app.add_option("--policies", policies_path,
                  "JSON file of group policies ({\"policies\": [GroupPolicy, ...]}) stored at "
                  "start; other groups keep their stored policy");

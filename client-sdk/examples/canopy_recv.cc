@@ -27,6 +27,7 @@
 #include "canopy/subscriber.h"
 #include "client-sdk/examples/progress.h"
 #include "proto/program.h"
+#include "proto/validation.h"
 #include "proto/tls_credentials.h"
 
 namespace {
@@ -47,12 +48,17 @@ int main(int argc, char** argv) {
   double timeout_s = 0;
   app.add_option("--node", options.node_address, "local node's client endpoint HOST:PORT")
       ->required();
-  app.add_option("--group", options.group, "group to join")->required();
+  app.add_option("--group", options.group, "group to join")
+      ->required()
+      ->check(canopy::CheckedBy(canopy::ValidateGroupName, "GROUP"));
   app.add_option("--out", out_dir, "directory for the received files")
       ->required()
       ->check(CLI::ExistingDirectory);
-  app.add_option("--count", count, "exit 0 after this many objects")->capture_default_str();
-  app.add_option("--timeout-s", timeout_s, "give up on an object after this long (0 = never)");
+  app.add_option("--count", count, "exit 0 after this many objects")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn(1, 1 << 30));
+  app.add_option("--timeout-s", timeout_s, "give up on an object after this long (0 = never)")
+      ->check(canopy::NumberIn(0, 365 * 86400));
   app.add_option("--transport", transport, "link (default) or grpc, as for canopy-sub")
       ->check(CLI::IsMember({"link", "grpc"}));
   canopy::TlsFlags tls_flags;
