@@ -23,6 +23,7 @@
 #include "controller/static_links.h"
 #include "grpcpp/server_builder.h"
 #include "proto/address.h"
+#include "proto/grpc_server.h"
 #include "proto/ops/health.h"
 #include "proto/ops/metrics.h"
 #include "proto/ops/metrics_http_server.h"
@@ -110,6 +111,11 @@ int main(int argc, char** argv) {
 
   auto address = canopy::ParseHostPort(listen);
   if (!address.ok()) return Fail(std::string(address.status().message()));
+  // Before the store is touched: a second controller on a port in use
+  // changes nothing.
+  if (absl::Status s = canopy::CheckCanListen(*address); !s.ok()) {
+    return Fail("--listen: " + std::string(s.message()));
+  }
   auto loaded_tls = canopy::LoadServerTls(tls_flags, address->host);
   if (!loaded_tls.ok()) return Fail(std::string(loaded_tls.status().message()));
   const std::optional<canopy::TlsPem> tls_pem = *std::move(loaded_tls);
@@ -177,14 +183,13 @@ int main(int argc, char** argv) {
 
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(
-      address->ToString(),
-      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) return Fail("cannot listen on " + address->ToString());
-  canopy::HostPort bound{address->host, static_cast<uint16_t>(port)};
+  absl::StatusOr<canopy::ListeningServer> listening = canopy::StartExclusiveServer(
+      builder, *address,
+      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials());
+  if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
+  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  const canopy::HostPort bound = listening->bound;
   // The store is open and the gRPC server is up: ready (grpc.health.v1).
   canopy::ops::GrpcHealth health(*server);
   health.SetServing("", true);

@@ -25,6 +25,7 @@
 #include "node/relay.h"
 #include "node/traffic_counters.h"
 #include "proto/address.h"
+#include "proto/grpc_server.h"
 #include "proto/ops/health.h"
 #include "proto/ops/metrics.h"
 #include "proto/ops/metrics_http_server.h"
@@ -158,6 +159,13 @@ int main(int argc, char** argv) {
   if (!listen_address.ok()) return Fail(std::string(listen_address.status().message()));
   auto data_address = canopy::ParseHostPort(data);
   if (!data_address.ok()) return Fail(std::string(data_address.status().message()));
+  // Ports another process holds end the start here, before anything runs.
+  if (absl::Status s = canopy::CheckCanListen(*listen_address); !s.ok()) {
+    return Fail("--listen: " + std::string(s.message()));
+  }
+  if (absl::Status s = canopy::CheckCanListen(*data_address); !s.ok()) {
+    return Fail("--data: " + std::string(s.message()));
+  }
   if (auto c = canopy::ParseHostPort(controller); !c.ok()) {
     return Fail(std::string(c.status().message()));
   }
@@ -242,19 +250,15 @@ int main(int argc, char** argv) {
   canopy::node::ClientService service(service_options, state, clients, relay);
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
-  int client_port = 0;
-  builder.AddListeningPort(
-      listen_address->ToString(),
-      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials(),
-      &client_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_payload) + (1 << 20));
   builder.SetMaxSendMessageSize(static_cast<int>(max_payload) + (1 << 20));
   builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || client_port == 0) {
-    return Fail("cannot listen for clients on " + listen_address->ToString());
-  }
-  canopy::HostPort bound_clients{listen_address->host, static_cast<uint16_t>(client_port)};
+  absl::StatusOr<canopy::ListeningServer> listening = canopy::StartExclusiveServer(
+      builder, *listen_address,
+      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials());
+  if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
+  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  const canopy::HostPort bound_clients = listening->bound;
   // grpc.health.v1: the Node service is up (liveness); "" (readiness) is
   // SERVING only while attached to the controller.
   canopy::ops::GrpcHealth health(*server);
