@@ -219,6 +219,7 @@ absl::StatusOr<wire::FrameSocketListener> ClientService::OfferLink(v1::LinkOffer
   if (!listener.ok()) return listener.status();
   offer.set_port(listener->port());
   offer.set_token(wire::NewClientLinkToken());
+  offer.set_max_payload_bytes(options_.max_payload);
   return listener;
 }
 

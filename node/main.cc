@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint64_t>(0, uint64_t{1} << 50));
   app.add_option("--max-payload", max_payload,
-                 "largest message in bytes, published or delivered")
+                 "largest message in bytes, published or delivered (advertised to clients with "
+                 "each client link)")
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint32_t>(1, canopy::wire::kMaxPayloadLimit));
   uint64_t replay_mib = 64;

@@ -41,6 +41,7 @@ class LinkPublisher final : public Publisher {
     absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node, event.link_offer(), tls);
     if (!link.ok()) return End(link.status());
     link_ = *std::move(link);
+    max_payload_ = OfferedMaxPayload(event.link_offer());
     return absl::OkStatus();
   }
 
@@ -53,6 +54,14 @@ class LinkPublisher final : public Publisher {
     if (finished_) {
       return final_status_.ok() ? absl::FailedPreconditionError("Send() after Finish()")
                                 : final_status_;
+    }
+    size_t bytes = 0;
+    for (absl::string_view part : payload) bytes += part.size();
+    if (bytes > max_payload_) {
+      // Refused here rather than by the node, which would end the stream.
+      return absl::InvalidArgumentError(absl::StrCat("a message of ", bytes,
+                                                     " bytes exceeds the node's limit of ",
+                                                     max_payload_, " (canopy-node --max-payload)"));
     }
     std::array<char, wire::kHeaderSize> header;
     wire::EncodeHeader(wire::FrameType::kData, 0, 0, ++sequence_, payload, header.data());
@@ -111,6 +120,8 @@ class LinkPublisher final : public Publisher {
   std::unique_ptr<grpc::ClientReader<v1::PublishLinkEvent>> reader_;
   wire::FrameSocket link_;
   uint64_t sequence_ = 0;
+  // The largest payload the node takes on this link (its offer).
+  uint32_t max_payload_ = wire::kDefaultMaxPayload;
   bool finished_ = false;
   absl::Status final_status_;
   PublishResult result_;

@@ -84,8 +84,9 @@ class LinkSubscriber final : public Subscriber {
           link_ = std::make_unique<wire::FrameSocket>(*std::move(link));
           socket = link_.get();
         }
-        data_thread = std::thread([this, socket, &link_status] {
-          link_status = ReadLink(*socket);
+        const uint32_t max_payload = OfferedMaxPayload(d.link_offer());
+        data_thread = std::thread([this, socket, max_payload, &link_status] {
+          link_status = ReadLink(*socket, max_payload);
           if (!absl::IsOutOfRange(link_status)) context_.TryCancel();
         });
       } else if (d.has_joined()) {
@@ -112,12 +113,18 @@ class LinkSubscriber final : public Subscriber {
   }
 
   // Reads frames until the link ends: OutOfRange at the node's clean close.
-  absl::Status ReadLink(wire::FrameSocket& link) {
+  // A frame announcing more than `max_payload` bytes ends the link before
+  // anything is allocated for it (InvalidArgument).
+  absl::Status ReadLink(wire::FrameSocket& link, uint32_t max_payload) {
     std::string source;
     const wire::StopRequested stop = [this] { return cancelled_.load(); };
     while (true) {
       std::string payload;
-      absl::StatusOr<wire::FrameHeader> h = link.ReadInto(payload, UINT32_MAX, stop);
+      absl::StatusOr<wire::FrameHeader> h = link.ReadInto(payload, max_payload, stop);
+      if (absl::IsInvalidArgument(h.status())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the node at ", node_.ToString(), " sent a bad frame: ", h.status().message()));
+      }
       if (!h.ok()) return h.status();
       if (h->type == wire::FrameType::kSource) {
         source = std::move(payload);

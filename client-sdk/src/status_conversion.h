@@ -13,8 +13,9 @@
 
 namespace canopy {
 
-// A channel to a node's client endpoint that admits the largest messages the
-// node accepts; mutual TLS with `tls`, else plaintext. Errors name the TLS
+// A channel to a node's client endpoint that admits the largest messages a
+// node may be configured to accept (wire::kMaxPayloadLimit) and no larger;
+// mutual TLS with `tls`, else plaintext. Errors name the TLS
 // file that cannot be used (proto/tls_credentials.h, LoadTlsFiles).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateNodeChannel(
     const std::string& address, const std::optional<ClientTlsFiles>& tls);

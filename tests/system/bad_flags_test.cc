@@ -75,6 +75,7 @@ std::vector<Case> Cases() {
       {{"canopy-recv", "--count", "0"}, "--count"},
       {{"canopy-recv", "--timeout-s", "-5"}, "--timeout-s"},
       {{"canopy-recv", "--timeout-s", "inf"}, "--timeout-s"},
+      {{"canopy-recv", "--max-mib", "0"}, "--max-mib"},
       {{"param_broadcast", "--tensors", "-1"}, "--tensors"},
       {{"param_broadcast", "--tensors", "2147483647"}, "--tensors"},
       {{"param_broadcast", "--tensors", "65536", "--tensor-kib", "1048576"}, "--tensors"},
