@@ -4,6 +4,8 @@
 
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "proto/grpc_status.h"
+#include "proto/server_kind.h"
 #include "spdlog/spdlog.h"
 
 namespace canopy::node {
@@ -14,10 +16,11 @@ ControllerSession::ControllerSession(ControllerSessionOptions options, Forwardin
       state_(state),
       clients_(clients),
       on_table_changed_(std::move(on_table_changed)),
-      stub_(v1::Controller::NewStub(grpc::CreateChannel(
-          options_.controller_address, options_.credentials != nullptr
-                                           ? options_.credentials
-                                           : grpc::InsecureChannelCredentials()))) {}
+      channel_(grpc::CreateChannel(options_.controller_address,
+                                   options_.credentials != nullptr
+                                       ? options_.credentials
+                                       : grpc::InsecureChannelCredentials())),
+      stub_(v1::Controller::NewStub(channel_)) {}
 
 ControllerSession::~ControllerSession() { Stop(); }
 
@@ -105,13 +108,15 @@ void ControllerSession::RunStream() {
       hello_sent_ = false;
     }
     if (announced && options_.on_attached) options_.on_attached(false);
-    grpc::Status status = stream->Finish();
+    const absl::Status status =
+        ExplainWrongServer(FromGrpc(stream->Finish()), channel_, options_.controller_address,
+                           CanopyServer::kController);
     if (stopping_.HasBeenNotified()) break;
     spdlog::warn(
         "controller {} stream ended ({}); forwarding with the last table, "
         "reconnecting",
         options_.controller_address,
-        status.error_message().empty() ? "closed" : status.error_message());
+        status.message().empty() ? "closed" : std::string(status.message()));
     stopping_.WaitForNotificationWithTimeout(options_.reconnect_delay);
   }
 }

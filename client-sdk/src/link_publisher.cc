@@ -17,8 +17,10 @@ namespace {
 // numbers its frames only so a lost or repeated one would show.
 class LinkPublisher final : public Publisher {
  public:
-  LinkPublisher(std::shared_ptr<grpc::Channel> channel)
-      : stub_(v1::Node::NewStub(std::move(channel))) {}
+  LinkPublisher(std::shared_ptr<grpc::Channel> channel, std::string address)
+      : channel_(std::move(channel)),
+        stub_(v1::Node::NewStub(channel_)),
+        address_(std::move(address)) {}
 
   ~LinkPublisher() override {
     if (finished_) return;
@@ -100,7 +102,7 @@ class LinkPublisher final : public Publisher {
     v1::PublishLinkEvent unread;
     while (reader_->Read(&unread)) {
     }
-    absl::Status status = FromGrpc(reader_->Finish());
+    absl::Status status = NodeCallStatus(reader_->Finish(), channel_, address_);
     if (status.ok() && !link_error.ok()) status = link_error;
     finished_ = true;
     final_status_ = status;
@@ -115,7 +117,9 @@ class LinkPublisher final : public Publisher {
     return why;
   }
 
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Node::Stub> stub_;
+  const std::string address_;  // the node's, as the caller gave it
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReader<v1::PublishLinkEvent>> reader_;
   wire::FrameSocket link_;
@@ -135,7 +139,7 @@ absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(
   if (!node.ok()) return node.status();
   absl::StatusOr<wire::ClientLinkTls> tls = ClientLinkTlsFor(options.tls);
   if (!tls.ok()) return tls.status();
-  auto publisher = std::make_unique<LinkPublisher>(std::move(channel));
+  auto publisher = std::make_unique<LinkPublisher>(std::move(channel), options.node_address);
   if (absl::Status s = publisher->Start(options, *node, *tls); !s.ok()) return s;
   return absl::StatusOr<std::unique_ptr<Publisher>>(std::move(publisher));
 }

@@ -23,7 +23,9 @@ class LinkSubscriber final : public Subscriber {
  public:
   LinkSubscriber(const SubscriberOptions& options, HostPort node, wire::ClientLinkTls tls,
                  std::shared_ptr<grpc::Channel> channel)
-      : stub_(v1::Node::NewStub(std::move(channel))),
+      : channel_(std::move(channel)),
+        stub_(v1::Node::NewStub(channel_)),
+        address_(options.node_address),
         node_(std::move(node)),
         tls_(std::move(tls)),
         queue_(options.group) {
@@ -98,7 +100,7 @@ class LinkSubscriber final : public Subscriber {
     // a call the node ended keeps its status.
     if (!link_status.ok() && !had_link) context_.TryCancel();
     if (had_link) data_thread.join();
-    absl::Status call_status = FromGrpc(reader_->Finish());
+    absl::Status call_status = NodeCallStatus(reader_->Finish(), channel_, address_);
     // A protocol error seen on the link explains the end better than the
     // cancellation it caused.
     const bool link_failed =
@@ -143,7 +145,9 @@ class LinkSubscriber final : public Subscriber {
     }
   }
 
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Node::Stub> stub_;
+  const std::string address_;  // as the caller gave it
   const HostPort node_;
   const wire::ClientLinkTls tls_;
   grpc::ClientContext context_;

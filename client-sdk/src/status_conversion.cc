@@ -3,6 +3,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "proto/server_kind.h"
 #include "proto/tls_credentials.h"
 #include "wire/frame.h"
 
@@ -22,6 +23,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateNodeChannel(
   args.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxPayloadLimit) + kMessageOverhead);
   args.SetMaxSendMessageSize(-1);
   return grpc::CreateCustomChannel(address, *credentials, args);
+}
+
+absl::Status NodeCallStatus(const grpc::Status& status,
+                            const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& address) {
+  return ExplainWrongServer(FromGrpc(status), channel, address, CanopyServer::kNode);
 }
 
 }  // namespace canopy

@@ -20,6 +20,14 @@ namespace canopy {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateNodeChannel(
     const std::string& address, const std::optional<ClientTlsFiles>& tls);
 
+// The absl::Status of a call to the node at `address` over `channel` that
+// ended with `status`; UNIMPLEMENTED is explained when the server there is
+// not a Canopy node ("... is a Canopy controller, not a node";
+// proto/server_kind.h). Blocking (up to 2 s) only in that case.
+absl::Status NodeCallStatus(const grpc::Status& status,
+                            const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& address);
+
 }  // namespace canopy
 
 #endif  // CANOPY_CLIENT_SDK_SRC_STATUS_CONVERSION_H_
