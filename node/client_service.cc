@@ -87,6 +87,10 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
                                     v1::PublishSummary* summary) {
   v1::Publication publication;
   if (!reader->Read(&publication)) return grpc::Status::OK;  // empty stream
+  if (publication.announce() && !publication.payload().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "an announcing Publication carries no payload; send it in the next one");
+  }
   const std::string group = publication.group();
   const std::string source = publication.source();
   std::unique_ptr<PublisherAdmission> admitted;
