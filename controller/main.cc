@@ -184,9 +184,8 @@ int main(int argc, char** argv) {
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
-  absl::StatusOr<canopy::ListeningServer> listening = canopy::StartExclusiveServer(
-      builder, *address,
-      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials());
+  absl::StatusOr<canopy::ListeningServer> listening =
+      canopy::StartExclusiveServer(builder, *address, tls_pem);
   if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
   std::unique_ptr<grpc::Server> server = std::move(listening->server);
   const canopy::HostPort bound = listening->bound;

@@ -254,9 +254,8 @@ int main(int argc, char** argv) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_payload) + (1 << 20));
   builder.SetMaxSendMessageSize(static_cast<int>(max_payload) + (1 << 20));
   builder.RegisterService(&service);
-  absl::StatusOr<canopy::ListeningServer> listening = canopy::StartExclusiveServer(
-      builder, *listen_address,
-      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials());
+  absl::StatusOr<canopy::ListeningServer> listening =
+      canopy::StartExclusiveServer(builder, *listen_address, tls_pem);
   if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
   std::unique_ptr<grpc::Server> server = std::move(listening->server);
   const canopy::HostPort bound_clients = listening->bound;

@@ -11,6 +11,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/grpc.h"
+#include "grpcpp/security/server_credentials.h"
 
 namespace canopy {
 
@@ -42,13 +43,15 @@ absl::Status CheckCanListen(const HostPort& address) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ListeningServer> StartExclusiveServer(
-    grpc::ServerBuilder& builder, const HostPort& address,
-    std::shared_ptr<grpc::ServerCredentials> credentials) {
+absl::StatusOr<ListeningServer> StartExclusiveServer(grpc::ServerBuilder& builder,
+                                                     const HostPort& address,
+                                                     const std::optional<TlsPem>& tls) {
   if (absl::Status s = CheckCanListen(address); !s.ok()) return s;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
-  builder.AddListeningPort(address.ToString(), std::move(credentials), &port);
+  builder.AddListeningPort(address.ToString(),
+                           tls ? TlsServerCredentials(*tls) : grpc::InsecureServerCredentials(),
+                           &port);
   ListeningServer started{builder.BuildAndStart(), address};
   if (started.server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address.ToString()));

@@ -2,12 +2,13 @@
 #define CANOPY_PROTO_GRPC_SERVER_H_
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
-#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "proto/address.h"
+#include "proto/tls_credentials.h"
 
 namespace canopy {
 
@@ -19,15 +20,16 @@ struct ListeningServer {
 };
 
 // Builds and starts the server of `builder` listening on `address` with
-// `credentials`, and nobody else: gRPC's SO_REUSEPORT is turned off, so an
-// address another socket listens on is refused instead of shared (two
-// servers on one port would each get a share of the connections). Returns
-// Unavailable "cannot listen on HOST:PORT: Address already in use" (or the
-// reason the address cannot be bound), checked before gRPC starts.
+// mutual TLS from `tls` (else plaintext), and nobody else: gRPC's
+// SO_REUSEPORT is turned off, so an address another socket listens on is
+// refused instead of shared (two servers on one port would each get a
+// share of the connections). Returns Unavailable "cannot listen on
+// HOST:PORT: Address already in use" (or the reason the address cannot be
+// bound), checked before gRPC starts.
 // REQUIRES: the services are registered on `builder`.
-absl::StatusOr<ListeningServer> StartExclusiveServer(
-    grpc::ServerBuilder& builder, const HostPort& address,
-    std::shared_ptr<grpc::ServerCredentials> credentials);
+absl::StatusOr<ListeningServer> StartExclusiveServer(grpc::ServerBuilder& builder,
+                                                     const HostPort& address,
+                                                     const std::optional<TlsPem>& tls);
 
 // OK if a TCP listener could bind `address` now (port 0: always). Else
 // Unavailable "cannot listen on HOST:PORT: REASON", e.g. another process

@@ -43,13 +43,13 @@ absl::Status ExplainWrongServer(const absl::Status& status,
       expected == CanopyServer::kController ? CanopyServer::kNode : CanopyServer::kController;
   auto health = grpc::health::v1::Health::NewStub(channel);
   if (Knows(*health, other)) {
-    return absl::UnimplementedError(absl::StrCat(address, " is a Canopy ", NameOf(other),
-                                                 ", not a ", NameOf(expected)));
+    return absl::UnimplementedError(
+        absl::StrCat(address, " is a Canopy ", NameOf(other), ", not a ", NameOf(expected)));
   }
   if (Knows(*health, expected)) return status;  // a Canopy server of another version
   return absl::UnimplementedError(absl::StrCat(address, " is not a Canopy ", NameOf(expected),
-                                               ": it serves neither ", ServiceOf(expected),
-                                               " nor ", ServiceOf(other)));
+                                               ": it serves neither ", ServiceOf(expected), " nor ",
+                                               ServiceOf(other)));
 }
 
 }  // namespace canopy

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/numbers.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "proto/program.h"
 #include "tree/mehlhorn.h"
@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
   app.add_option("--series", series, "comma-separated series among B,C,D,E,P (P = PACE Track 1)")
       ->check(canopy::ListOf(
           [](absl::string_view one) {
-            if (one.size() == 1 && absl::string_view("BCDEP").find(one) != absl::string_view::npos) {
+            if (one.size() == 1 &&
+                absl::string_view("BCDEP").find(one) != absl::string_view::npos) {
               return absl::OkStatus();
             }
             return absl::InvalidArgumentError("a series is B, C, D, E or P");

@@ -15,8 +15,8 @@
 #include "CLI/CLI.hpp"
 #include "canopy/publisher.h"
 #include "proto/program.h"
-#include "proto/validation.h"
 #include "proto/tls_credentials.h"
+#include "proto/validation.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-pub: publish each stdin line as one message to a Canopy group"};

@@ -6,8 +6,8 @@
 //
 // Writes DIR/NAME (through DIR/.NAME.partial, renamed once the object's
 // SHA-256 matched). An object larger than --max-mib is refused before
-// anything is written (exit 1). A progress bar on a terminal; one JSON line per object
-// on stdout: {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,
+// anything is written (exit 1). A progress bar on a terminal; one JSON line
+// per object on stdout: {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,
 // "first_byte_seconds":…,"first_byte_unix":…,"sha256":…,"path":…}
 // (first_byte_seconds from the start of waiting; first_byte_unix the wall
 // clock when the first chunk landed). Exit 0 after N objects, 1 on
@@ -17,9 +17,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -29,8 +29,8 @@
 #include "canopy/subscriber.h"
 #include "client-sdk/examples/progress.h"
 #include "proto/program.h"
-#include "proto/validation.h"
 #include "proto/tls_credentials.h"
+#include "proto/validation.h"
 
 namespace {
 

@@ -22,8 +22,8 @@
 #include "canopy/publisher.h"
 #include "client-sdk/examples/progress.h"
 #include "proto/program.h"
-#include "proto/validation.h"
 #include "proto/tls_credentials.h"
+#include "proto/validation.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-send: send a file as one object to a Canopy group"};

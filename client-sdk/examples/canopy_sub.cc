@@ -16,8 +16,8 @@
 #include "CLI/CLI.hpp"
 #include "canopy/subscriber.h"
 #include "proto/program.h"
-#include "proto/validation.h"
 #include "proto/tls_credentials.h"
+#include "proto/validation.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-sub: print each message of a Canopy group as one line"};

@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
     return *exit_code;
   }
   // The trainer holds the whole checkpoint in memory.
-  if (role == "trainer" && uint64_t{tensor_kib} * static_cast<uint64_t>(tensors) >
-                               (kMaxCheckpointMib << 10)) {
+  if (role == "trainer" &&
+      uint64_t{tensor_kib} * static_cast<uint64_t>(tensors) > (kMaxCheckpointMib << 10)) {
     std::fprintf(stderr,
                  "param_broadcast: --tensors %d x --tensor-kib %u is more than %llu MiB "
                  "(see --help)\n",

@@ -124,8 +124,8 @@ class LinkSubscriber final : public Subscriber {
       std::string payload;
       absl::StatusOr<wire::FrameHeader> h = link.ReadInto(payload, max_payload, stop);
       if (absl::IsInvalidArgument(h.status())) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("the node at ", node_.ToString(), " sent a bad frame: ", h.status().message()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the node at ", node_.ToString(), " sent a bad frame: ", h.status().message()));
       }
       if (!h.ok()) return h.status();
       if (h->type == wire::FrameType::kSource) {

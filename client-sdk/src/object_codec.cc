@@ -95,9 +95,8 @@ absl::StatusOr<ObjectManifest> DecodeManifest(absl::string_view message) {
   }
   m.name = std::string(message.substr(kManifestFixedBytes));
   if (m.chunk_bytes < kMinChunkBytes || m.chunk_bytes > kMaxChunkBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("chunk size of ", m.chunk_bytes,
-                                                   " bytes is not ", kMinChunkBytes, "..",
-                                                   kMaxChunkBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chunk size of ", m.chunk_bytes, " bytes is not ", kMinChunkBytes, "..", kMaxChunkBytes));
   }
   const uint64_t want = m.size / m.chunk_bytes + (m.size % m.chunk_bytes != 0);
   if (want != m.chunk_count) {

@@ -371,10 +371,9 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
       if (is_done(sender.base, m->object_id)) continue;
       if (m->size > options.max_object_bytes) {
         done_.push_back({sender.base, m->object_id});
-        return absl::ResourceExhaustedError(absl::StrCat("object ", m->name, " from ",
-                                                         sender.base, " is ", m->size,
-                                                         " bytes; this receiver takes at most ",
-                                                         options.max_object_bytes));
+        return absl::ResourceExhaustedError(
+            absl::StrCat("object ", m->name, " from ", sender.base, " is ", m->size,
+                         " bytes; this receiver takes at most ", options.max_object_bytes));
       }
       if (use_buffer && grow_into == nullptr && m->size > buffer.size()) {
         done_.push_back({sender.base, m->object_id});

@@ -73,6 +73,14 @@ std::string ManifestOf(uint64_t size, uint32_t chunk_bytes) {
   return EncodeManifest(m);
 }
 
+// Options of a ReceiveChunks() call that gives up after `timeout`.
+ReceiveObjectOptions ChunksWithin(absl::Duration timeout) {
+  ReceiveObjectOptions options;
+  options.timeout = timeout;
+  options.on_chunk = [](uint64_t, absl::string_view) {};
+  return options;
+}
+
 std::string ChunkOf(uint32_t index, const std::string& data) {
   auto header = EncodeChunkHeader(42, index, data);
   return std::string(header.data(), header.size()) + data;
@@ -88,11 +96,8 @@ TEST(ObjectReceiverTest, AHostileManifestIsRefusedBeforeAnythingIsAllocated) {
   hostile.name = "fifteen-bytes.x";
   sub.Queue(1, EncodeManifest(hostile));
   ObjectReceiver receiver(sub);
-  ReceiveObjectOptions options;
-  options.timeout = absl::Seconds(20);
-  options.on_chunk = [](uint64_t, absl::string_view) {};
   const absl::Time start = absl::Now();
-  absl::StatusOr<ReceivedObject> got = receiver.ReceiveChunks(options);
+  absl::StatusOr<ReceivedObject> got = receiver.ReceiveChunks(ChunksWithin(absl::Seconds(20)));
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << got.status();
   EXPECT_THAT(got.status().message(), HasSubstr("manifest from sender"));
@@ -104,17 +109,15 @@ TEST(ObjectReceiverTest, AnObjectAboveTheLimitIsRefusedAndOnStartNeverCalled) {
     FakeSubscriber sub;
     sub.Queue(1, ManifestOf(uint64_t{1} << 30, 1 << 20));
     ObjectReceiver receiver(sub);
-    ReceiveObjectOptions options;
-    options.timeout = absl::Seconds(20);
+    ReceiveObjectOptions options = ChunksWithin(absl::Seconds(20));
     options.max_object_bytes = 64 << 20;
     bool started = false;
     options.on_start = [&](const ObjectInfo&) {
       started = true;
       return absl::OkStatus();
     };
-    options.on_chunk = [](uint64_t, absl::string_view) {};
-    absl::Status status = call == 0 ? receiver.ReceiveChunks(options).status()
-                                    : receiver.Receive(options).status();
+    absl::Status status =
+        call == 0 ? receiver.ReceiveChunks(options).status() : receiver.Receive(options).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
     EXPECT_THAT(status.message(), HasSubstr("at most 67108864"));
     EXPECT_FALSE(started);
@@ -146,11 +149,8 @@ TEST(ObjectReceiverTest, TimeoutIsHonouredAndResendsStayBoundedWhenASenderSkipsA
   const uint32_t last = (1u << 20) - 1;
   sub.Queue(2 + last, ChunkOf(last, std::string(1024, 'z')));
   ObjectReceiver receiver(sub);
-  ReceiveObjectOptions options;
-  options.timeout = absl::Seconds(2);
-  options.on_chunk = [](uint64_t, absl::string_view) {};
   const absl::Time start = absl::Now();
-  absl::StatusOr<ReceivedObject> got = receiver.ReceiveChunks(options);
+  absl::StatusOr<ReceivedObject> got = receiver.ReceiveChunks(ChunksWithin(absl::Seconds(2)));
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded) << got.status();
   EXPECT_LT(took, absl::Seconds(3));

@@ -28,12 +28,14 @@ struct Case {
 // Arguments a binary needs before it looks at the flag under test.
 std::vector<std::string> Needed(const std::string& binary) {
   if (binary == "canopy-node") return {"--id", "n", "--controller", "127.0.0.1:1"};
-  if (binary == "canopy-pub" || binary == "canopy-sub") return {"--node", "127.0.0.1:1", "--group", "g"};
+  if (binary == "canopy-pub" || binary == "canopy-sub")
+    return {"--node", "127.0.0.1:1", "--group", "g"};
   if (binary == "canopy-send") return {"no-such-file", "--node", "127.0.0.1:1", "--group", "g"};
   if (binary == "canopy-recv") {
     return {"--node", "127.0.0.1:1", "--group", "g", "--out", ::testing::TempDir()};
   }
-  if (binary == "param_broadcast") return {"--role", "trainer", "--node", "127.0.0.1:1", "--group", "g"};
+  if (binary == "param_broadcast")
+    return {"--role", "trainer", "--node", "127.0.0.1:1", "--group", "g"};
   return {};
 }
 
@@ -108,8 +110,7 @@ TEST(BadFlagsTest, EveryBinaryRefusesBadValuesWithExitTwoAndOneLineNamingTheFlag
     const std::string label = absl::StrJoin(c.argv, " ");
     Process p(argv);
     EXPECT_EQ(p.Wait(kWait), 2) << label << "\n" << p.Stderr();
-    const std::vector<std::string> lines =
-        absl::StrSplit(p.Stderr(), '\n', absl::SkipEmpty());
+    const std::vector<std::string> lines = absl::StrSplit(p.Stderr(), '\n', absl::SkipEmpty());
     ASSERT_THAT(lines, SizeIs(1)) << label << "\n" << p.Stderr();
     EXPECT_THAT(lines[0], StartsWith(binary + ": ")) << label;
     EXPECT_THAT(lines[0], HasSubstr(c.flag)) << label;

@@ -65,15 +65,15 @@ TEST(ExclusivePortsTest, ASecondControllerOnTheSamePortExitsAndTheFirstKeepsEver
   Overlay overlay;
   ASSERT_TRUE(overlay.SetAllowList("owned", {"first"}).ok());
   const std::string address = overlay.controller_address();
-  ExpectRefused({BinaryPath("canopy-controller"), "--listen", address, "--store",
-                 ::testing::TempDir() + "exclusive-ports-second.db", "--metrics-listen",
-                 "127.0.0.1:0"},
-                address, "canopy-controller: --listen: cannot listen on");
+  ExpectRefused(
+      {BinaryPath("canopy-controller"), "--listen", address, "--store",
+       ::testing::TempDir() + "exclusive-ports-second.db", "--metrics-listen", "127.0.0.1:0"},
+      address, "canopy-controller: --listen: cannot listen on");
   // Every new connection reaches the first controller, which alone has the
   // policy.
   for (int i = 0; i < 8; ++i) {
-    auto stub = v1::Controller::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    auto stub =
+        v1::Controller::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     v1::GetPolicyRequest request;
     request.set_group("owned");
@@ -93,12 +93,19 @@ TEST(ExclusivePortsTest, ASecondNodeOnAPortInUseExitsAndTheFirstKeepsServing) {
   ASSERT_FALSE(data.empty() || metrics.empty()) << line;
   auto second = [&](const std::string& listen, const std::string& data_address,
                     const std::string& metrics_address) {
-    return std::vector<std::string>{BinaryPath("canopy-node"), "--id",   "second",
-                                    "--controller",            overlay.controller_address(),
-                                    "--listen",                listen,
-                                    "--data",                  data_address,
-                                    "--metrics-listen",        metrics_address,
-                                    "--discovery-interval-ms", "0"};
+    return std::vector<std::string>{BinaryPath("canopy-node"),
+                                    "--id",
+                                    "second",
+                                    "--controller",
+                                    overlay.controller_address(),
+                                    "--listen",
+                                    listen,
+                                    "--data",
+                                    data_address,
+                                    "--metrics-listen",
+                                    metrics_address,
+                                    "--discovery-interval-ms",
+                                    "0"};
   };
   ExpectRefused(second(clients, "127.0.0.1:0", "127.0.0.1:0"), clients,
                 "canopy-node: --listen: cannot listen on");
@@ -129,10 +136,10 @@ TEST(ExclusivePortsTest, AControllerRefusesAPortAnotherProgramSharesWithReusePor
   ASSERT_EQ(listen(fd, 1), 0);
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len), 0);
   const std::string address = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
-  ExpectRefused({BinaryPath("canopy-controller"), "--listen", address, "--store",
-                 ::testing::TempDir() + "exclusive-ports-store.db", "--metrics-listen",
-                 "127.0.0.1:0"},
-                address, "--listen: cannot listen on");
+  ExpectRefused(
+      {BinaryPath("canopy-controller"), "--listen", address, "--store",
+       ::testing::TempDir() + "exclusive-ports-store.db", "--metrics-listen", "127.0.0.1:0"},
+      address, "--listen: cannot listen on");
   close(fd);
 }
 

@@ -58,7 +58,8 @@ class FakeNode final : public v1::Node::Service {
 
   grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest*,
                          grpc::ServerWriter<v1::Delivery>* writer) override {
-    absl::StatusOr<wire::FrameSocketListener> listener = wire::FrameSocketListener::Open("127.0.0.1");
+    absl::StatusOr<wire::FrameSocketListener> listener =
+        wire::FrameSocketListener::Open("127.0.0.1");
     if (!listener.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "no listener");
     v1::Delivery offer;
     const std::string token = wire::NewClientLinkToken();
@@ -116,7 +117,8 @@ LinkScript SendMessages(std::vector<std::string> messages, std::vector<uint64_t>
     if (!Send(link, wire::MakeSource(1, 1, "sender")->bytes(), stop)) return;
     for (size_t i = 0; i < messages.size(); ++i) {
       const uint64_t sequence = i < sequences.size() ? sequences[i] : i + 1;
-      if (!Send(link, wire::Frame::Make(wire::FrameType::kData, 1, 1, sequence, messages[i])->bytes(),
+      if (!Send(link,
+                wire::Frame::Make(wire::FrameType::kData, 1, 1, sequence, messages[i])->bytes(),
                 stop)) {
         return;
       }
@@ -193,8 +195,8 @@ TEST(HostileNodeTest, CanopyRecvRefusesAManifestOfFourBillionChunks) {
   ASSERT_EQ(manifest.size(), 49u);
   FakeNode node(wire::kDefaultMaxPayload, SendMessages({manifest}));
   const std::string out = OutDir("hostile-manifest");
-  Ended recv = RunToEnd({BinaryPath("canopy-recv"), "--node", node.address(), "--group", "g", "--out",
-                    out, "--timeout-s", "20"});
+  Ended recv = RunToEnd({BinaryPath("canopy-recv"), "--node", node.address(), "--group", "g",
+                         "--out", out, "--timeout-s", "20"});
   EXPECT_EQ(recv.exit_code, 1) << recv.stderr_text;
   EXPECT_THAT(recv.stderr_text, HasSubstr("INVALID_ARGUMENT: object manifest from sender"));
   EXPECT_THAT(recv.stderr_text, HasSubstr("chunk size of 1 bytes"));
@@ -207,8 +209,8 @@ TEST(HostileNodeTest, CanopyRecvRefusesAnObjectAboveMaxMibBeforeWritingIt) {
   FakeNode node(wire::kDefaultMaxPayload,
                 SendMessages({Manifest(uint64_t{1} << 30, 1 << 20, 1024, "big.bin")}));
   const std::string out = OutDir("over-max-mib");
-  Ended recv = RunToEnd({BinaryPath("canopy-recv"), "--node", node.address(), "--group", "g", "--out",
-                    out, "--max-mib", "64"});
+  Ended recv = RunToEnd({BinaryPath("canopy-recv"), "--node", node.address(), "--group", "g",
+                         "--out", out, "--max-mib", "64"});
   EXPECT_EQ(recv.exit_code, 1) << recv.stderr_text;
   EXPECT_THAT(recv.stderr_text, HasSubstr("RESOURCE_EXHAUSTED: object big.bin from sender is "
                                           "1073741824 bytes; this receiver takes at most "
@@ -228,8 +230,8 @@ TEST(HostileNodeTest, CanopyRecvHonoursItsTimeoutWhenASenderSkipsFarAhead) {
                               std::string(header.data(), header.size()) + last},
                              {1, 1 + chunks}));
   const std::string out = OutDir("skips-ahead");
-  Ended recv = RunToEnd({BinaryPath("canopy-recv"), "--node", node.address(), "--group", "g", "--out",
-                    out, "--timeout-s", "2"});
+  Ended recv = RunToEnd({BinaryPath("canopy-recv"), "--node", node.address(), "--group", "g",
+                         "--out", out, "--timeout-s", "2"});
   EXPECT_EQ(recv.exit_code, 1) << recv.stderr_text;
   EXPECT_THAT(recv.stderr_text, HasSubstr("DEADLINE_EXCEEDED"));
   EXPECT_LT(recv.took, absl::Seconds(3));
