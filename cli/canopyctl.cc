@@ -44,7 +44,9 @@
 #include "cli/render_dot.h"
 #include "cli/render_text.h"
 #include "grpcpp/create_channel.h"
+#include "proto/grpc_status.h"
 #include "proto/program.h"
+#include "proto/server_kind.h"
 #include "proto/tls_credentials.h"
 
 namespace {
@@ -62,6 +64,8 @@ struct Options {
   std::string source;
   canopy::cli::PolicyFlags policy;
   canopy::TlsFlags tls;
+  // The channel to the controller, once made.
+  std::shared_ptr<grpc::Channel> channel;
 };
 
 std::string OneLine(std::string text) {
@@ -82,6 +86,11 @@ int RpcFailed(const grpc::Status& s, const Options& o) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       line = absl::StrCat("controller at ", o.controller, " did not answer within ",
                           kRpcTimeout.count(), " s");
+      break;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      line = canopy::ExplainWrongServer(canopy::FromGrpc(s), o.channel, o.controller,
+                                        canopy::CanopyServer::kController)
+                 .ToString();
       break;
     default:
       line = absl::StrCat(
@@ -266,7 +275,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto stub = Controller::NewStub(grpc::CreateChannel(o.controller, *credentials));
+  o.channel = grpc::CreateChannel(o.controller, *credentials);
+  auto stub = Controller::NewStub(o.channel);
   namespace v1 = canopy::v1;
   namespace cli = canopy::cli;
   using Ctx = grpc::ClientContext*;

@@ -18,11 +18,16 @@ absl::StatusOr<PolicyEdit> ParsePolicyFlags(const PolicyFlags& flags) {
         "policy set needs at least one of --allow, --profile, --ttl, --slow");
   }
   PolicyEdit edit;
-  if (flags.allow) {
+  // Blank clears the allow-list; otherwise every entry names a source.
+  if (flags.allow && !absl::StripAsciiWhitespace(*flags.allow).empty()) {
     std::vector<std::string> sources;
     for (absl::string_view piece : absl::StrSplit(*flags.allow, ',')) {
       piece = absl::StripAsciiWhitespace(piece);
-      if (piece.empty()) continue;
+      if (piece.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--allow '", *flags.allow,
+                         "' has an empty entry; name sources, or give '' to allow anyone"));
+      }
       if (absl::Status s = ValidateSourceId(piece); !s.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("--allow: ", s.message()));
       }
@@ -35,6 +40,8 @@ absl::StatusOr<PolicyEdit> ParsePolicyFlags(const PolicyFlags& flags) {
           absl::StrCat("--allow names ", sources.size(), " sources; at most ", kMaxFilterSources));
     }
     edit.allowed_sources = std::move(sources);
+  } else if (flags.allow) {
+    edit.allowed_sources = std::vector<std::string>();
   }
   if (flags.profile) {
     absl::StatusOr<v1::TreeProfile> profile = ParseProfile(*flags.profile);

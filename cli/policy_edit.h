@@ -28,9 +28,10 @@ struct PolicyEdit {
   std::optional<v1::SlowReceiverPolicy> slow_receiver;
 };
 
-// Validates the flags without contacting anybody: each --allow entry a valid
-// source id (whitespace around entries is trimmed, empty entries and
-// duplicates are dropped, so "" means "anyone"), --profile a known profile,
+// Validates the flags without contacting anybody: --allow blank (allow
+// anyone) or a list of valid source ids (whitespace around entries is
+// trimmed, duplicates are dropped, an empty entry such as in "a,,b" or
+// ",,," is refused), --profile a known profile,
 // --ttl an integer 1..255, --slow a known policy. At least one flag must be
 // given. Returns InvalidArgument with a one-line message naming the flag.
 absl::StatusOr<PolicyEdit> ParsePolicyFlags(const PolicyFlags& flags);

@@ -23,6 +23,7 @@
 #include "controller/static_links.h"
 #include "grpcpp/server_builder.h"
 #include "proto/address.h"
+#include "proto/grpc_server.h"
 #include "proto/ops/health.h"
 #include "proto/ops/metrics.h"
 #include "proto/ops/metrics_http_server.h"
@@ -40,6 +41,8 @@ int Fail(const std::string& message) {
 }
 
 constexpr absl::Duration kLivenessCheckInterval = absl::Milliseconds(250);
+// The longest interval or timeout a flag takes: a day.
+constexpr uint32_t kMaxMillis = 24 * 3600 * 1000;
 
 // Reads a whole (small) file; nullopt if it cannot be read.
 std::optional<std::string> ReadFile(const std::string& path) {
@@ -66,23 +69,26 @@ int main(int argc, char** argv) {
   app.add_option("--store", store_path, "SQLite file with durable policy")->capture_default_str();
   app.add_option("--liveness-ms", liveness_ms,
                  "declare a node dead after this many ms without a report")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(100, kMaxMillis));
   app.add_option("--membership-timeout-ms", membership_timeout_ms,
                  "expire a node's membership not refreshed for this many ms")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(100, kMaxMillis));
   app.add_option("--drain-timeout-ms", drain_timeout_ms,
                  "disconnect a node that has not read its queued instructions for this many ms")
-      ->check(CLI::Range(1u, 3600000u))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(100, kMaxMillis));
   app.add_option("--links", links_path,
                  "static links file ('NODE_A NODE_B COST_US' per line): replaces the stored "
                  "links; then only those overlay links exist");
   app.add_option("--reoptimize-ms", reoptimize_ms,
                  "interval of the background re-optimisation pass (0 = off)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(0, kMaxMillis));
   app.add_option("--hysteresis-percent", hysteresis_percent,
                  "switch to a re-optimised tree only if it is this much better")
-      ->check(CLI::Range(0.0, 100.0))
+      ->check(canopy::NumberIn(0.0, 100.0))
       ->capture_default_str();
   std::string multicast_range = "239.0.0.0/8";
   app.add_option("--multicast-range", multicast_range,
@@ -92,7 +98,7 @@ int main(int argc, char** argv) {
   uint16_t multicast_port = 7800;
   app.add_option("--multicast-port", multicast_port, "UDP port of the mapped group addresses")
       ->capture_default_str()
-      ->check(CLI::Range(1, 65535));
+      ->check(canopy::IntegerIn<uint16_t>(1, 65535));
   app.add_option("--policies", policies_path,
                  "JSON file of group policies ({\"policies\": [GroupPolicy, ...]}) stored at "
                  "start; other groups keep their stored policy");
@@ -110,6 +116,11 @@ int main(int argc, char** argv) {
 
   auto address = canopy::ParseHostPort(listen);
   if (!address.ok()) return Fail(std::string(address.status().message()));
+  // Before the store is touched: a second controller on a port in use
+  // changes nothing.
+  if (absl::Status s = canopy::CheckCanListen(*address); !s.ok()) {
+    return Fail("--listen: " + std::string(s.message()));
+  }
   auto loaded_tls = canopy::LoadServerTls(tls_flags, address->host);
   if (!loaded_tls.ok()) return Fail(std::string(loaded_tls.status().message()));
   const std::optional<canopy::TlsPem> tls_pem = *std::move(loaded_tls);
@@ -178,14 +189,12 @@ int main(int argc, char** argv) {
 
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(
-      address->ToString(),
-      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) return Fail("cannot listen on " + address->ToString());
-  canopy::HostPort bound{address->host, static_cast<uint16_t>(port)};
+  absl::StatusOr<canopy::ListeningServer> listening =
+      canopy::StartExclusiveServer(builder, *address, tls_pem);
+  if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
+  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  const canopy::HostPort bound = listening->bound;
   // The store is open and the gRPC server is up: ready (grpc.health.v1).
   canopy::ops::GrpcHealth health(*server);
   health.SetServing("", true);

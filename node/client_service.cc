@@ -100,6 +100,10 @@ grpc::Status ClientService::Publish(grpc::ServerContext* context,
                                     v1::PublishSummary* summary) {
   v1::Publication publication;
   if (!reader->Read(&publication)) return grpc::Status::OK;  // empty stream
+  if (publication.announce() && !publication.payload().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "an announcing Publication carries no payload; send it in the next one");
+  }
   const std::string group = publication.group();
   const std::string source = publication.source();
   std::unique_ptr<PublisherAdmission> admitted;
@@ -232,6 +236,7 @@ absl::StatusOr<wire::FrameSocketListener> ClientService::OfferLink(v1::LinkOffer
   if (!listener.ok()) return listener.status();
   offer.set_port(listener->port());
   offer.set_token(wire::NewClientLinkToken());
+  offer.set_max_payload_bytes(options_.max_payload);
   return listener;
 }
 

@@ -6,6 +6,8 @@
 
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "proto/grpc_status.h"
+#include "proto/server_kind.h"
 #include "spdlog/spdlog.h"
 
 namespace canopy::node {
@@ -16,10 +18,11 @@ ControllerSession::ControllerSession(ControllerSessionOptions options, Forwardin
       state_(state),
       clients_(clients),
       on_table_changed_(std::move(on_table_changed)),
-      stub_(v1::Controller::NewStub(grpc::CreateChannel(
-          options_.controller_address, options_.credentials != nullptr
-                                           ? options_.credentials
-                                           : grpc::InsecureChannelCredentials()))) {}
+      channel_(grpc::CreateChannel(options_.controller_address,
+                                   options_.credentials != nullptr
+                                       ? options_.credentials
+                                       : grpc::InsecureChannelCredentials())),
+      stub_(v1::Controller::NewStub(channel_)) {}
 
 ControllerSession::~ControllerSession() { Stop(); }
 
@@ -130,9 +133,11 @@ void ControllerSession::RunStream() {
       hello_sent_ = false;
     }
     if (announced && options_.on_attached) options_.on_attached(false);
-    grpc::Status status = stream->Finish();
+    const absl::Status status =
+        ExplainWrongServer(FromGrpc(stream->Finish()), channel_, options_.controller_address,
+                           CanopyServer::kController);
     if (stopping_.HasBeenNotified()) break;
-    const std::string why = status.error_message().empty() ? "closed" : status.error_message();
+    const std::string why = status.message().empty() ? "closed" : std::string(status.message());
     const uint64_t version = state_.version();
     const std::string forwarding =
         state_.Entries().empty() && version == 0

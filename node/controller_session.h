@@ -92,6 +92,7 @@ class ControllerSession {
   ForwardingState& state_;
   LocalClients& clients_;
   const std::function<void()> on_table_changed_;
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Controller::Stub> stub_;
 
   absl::Notification stopping_;

@@ -26,6 +26,7 @@
 #include "wire/client_link.h"
 #include "node/traffic_counters.h"
 #include "proto/address.h"
+#include "proto/grpc_server.h"
 #include "proto/ops/health.h"
 #include "proto/ops/metrics.h"
 #include "proto/ops/metrics_http_server.h"
@@ -43,6 +44,9 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// The longest interval or timeout a flag takes: a day.
+constexpr uint32_t kMaxMillis = 24 * 3600 * 1000;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,27 +62,34 @@ int main(int argc, char** argv) {
   app.add_option("--data", data, "wire endpoint for other nodes HOST:PORT (port 0 = any)")
       ->capture_default_str();
   app.add_option("--max-fanout", max_fanout, "most children per tree (0 = no limit)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(0, 1 << 16));
   app.add_option("--upload-bps", upload_bps, "upload capacity in bit/s (0 = unknown)")
-      ->capture_default_str();
-  app.add_option("--max-payload", max_payload, "largest message in bytes")->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint64_t>(0, uint64_t{1} << 50));
+  app.add_option("--max-payload", max_payload,
+                 "largest message in bytes, published or delivered (advertised to clients with "
+                 "each client link)")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, canopy::wire::kMaxPayloadLimit));
   uint64_t replay_mib = 64;
   app.add_option("--replay-mib", replay_mib,
                  "replay rings of all flows together keep this many MiB of recent frames, so "
                  "children that move here or fall behind resume without loss")
       ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+      ->check(canopy::IntegerIn<uint64_t>(1, uint64_t{1} << 20));
   uint32_t source_linger_ms = 30000;
   app.add_option("--source-linger-ms", source_linger_ms,
                  "keep a source's flow this long after its last local publisher left, so the "
                  "tail of its stream reaches receivers that are behind and can be repaired")
       ->capture_default_str()
-      ->check(CLI::Range(0u, 3600u * 1000));
+      ->check(canopy::IntegerIn<uint32_t>(0, kMaxMillis));
   uint32_t probe_interval_ms = 1000;
   app.add_option("--probe-interval-ms", probe_interval_ms,
                  "measure the RTT to each peer this often (reported to the controller as link "
                  "costs); 0 = off")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(0, kMaxMillis));
   std::string discovery = "239.255.77.77:7777";
   app.add_option("--discovery", discovery,
                  "multicast GROUP:PORT where nodes probe for the peers on their LAN (TTL 1)")
@@ -86,43 +97,51 @@ int main(int argc, char** argv) {
   uint32_t discovery_interval_ms = 1000;
   app.add_option("--discovery-interval-ms", discovery_interval_ms,
                  "probe the discovery group this often; 0 = off")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(0, kMaxMillis));
   std::vector<std::string> gateways;
   app.add_option("--gateway", gateways,
                  "GROUP_ADDR:PORT[=GROUP]: carry a native multicast group of this LAN's legacy "
-                 "programs across the overlay (group default mcast/GROUP_ADDR:PORT); repeatable");
+                 "programs across the overlay (group default mcast/GROUP_ADDR:PORT); repeatable")
+      ->check(canopy::CheckedBy(
+          [](absl::string_view text) {
+            return canopy::node::ParseGatewaySpec(std::string(text)).status();
+          },
+          "GROUP_ADDR:PORT[=GROUP]"));
   int gateway_ttl = 1;
   app.add_option("--gateway-ttl", gateway_ttl, "IP TTL of the datagrams gateways re-emit")
       ->capture_default_str()
-      ->check(CLI::Range(1, 255));
+      ->check(canopy::IntegerIn(1, 255));
   uint32_t multicast_datagram_bytes = 1400;
   app.add_option("--multicast-datagram-bytes", multicast_datagram_bytes,
                  "largest UDP datagram of native LAN multicast (header included); frames are "
                  "cut to fit so IP never fragments them")
       ->capture_default_str()
-      ->check(CLI::Range(256u, 65507u));
+      ->check(canopy::IntegerIn<uint32_t>(256, 65507));
   int max_subscriptions = 4096, max_publishers = 1024, max_links_per_peer = 64;
   app.add_option("--max-subscriptions", max_subscriptions,
                  "local subscriptions served at once; more are refused (RESOURCE_EXHAUSTED)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
+      ->check(canopy::IntegerIn(1, 1 << 20));
   app.add_option("--max-publishers", max_publishers,
                  "local publishers served at once; more are refused (RESOURCE_EXHAUSTED)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
+      ->check(canopy::IntegerIn(1, 1 << 20));
   app.add_option("--max-links-per-peer", max_links_per_peer,
                  "data links accepted at once from one IP address; more are closed on accept")
       ->capture_default_str()
-      ->check(CLI::Range(2, 1 << 16));
+      ->check(canopy::IntegerIn(2, 1 << 16));
   uint64_t fault_flip_every = 0;
   app.add_option("--fault-flip-every", fault_flip_every,
                  "fault injection for tests and drills: flip one bit in every Nth message "
                  "handed to local subscribers (the replay ring keeps it intact); 0 = off")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint64_t>(0, uint64_t{1} << 40));
   uint32_t detach_after_ms = 5000;
   app.add_option("--detach-after-ms", detach_after_ms,
                  "reliable groups: detach a receiver that stays full this long")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, kMaxMillis));
   std::string metrics_listen = "127.0.0.1:7691";
   CLI::Option* metrics_flag =
       app.add_option("--metrics-listen", metrics_listen,
@@ -142,6 +161,13 @@ int main(int argc, char** argv) {
   if (!listen_address.ok()) return Fail(std::string(listen_address.status().message()));
   auto data_address = canopy::ParseHostPort(data);
   if (!data_address.ok()) return Fail(std::string(data_address.status().message()));
+  // Ports another process holds end the start here, before anything runs.
+  if (absl::Status s = canopy::CheckCanListen(*listen_address); !s.ok()) {
+    return Fail("--listen: " + std::string(s.message()));
+  }
+  if (absl::Status s = canopy::CheckCanListen(*data_address); !s.ok()) {
+    return Fail("--data: " + std::string(s.message()));
+  }
   if (auto c = canopy::ParseHostPort(controller); !c.ok()) {
     return Fail(std::string(c.status().message()));
   }
@@ -230,19 +256,14 @@ int main(int argc, char** argv) {
   canopy::node::ClientService service(service_options, state, clients, relay);
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
-  int client_port = 0;
-  builder.AddListeningPort(
-      listen_address->ToString(),
-      tls_pem ? canopy::TlsServerCredentials(*tls_pem) : grpc::InsecureServerCredentials(),
-      &client_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_payload) + (1 << 20));
   builder.SetMaxSendMessageSize(static_cast<int>(max_payload) + (1 << 20));
   builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || client_port == 0) {
-    return Fail("cannot listen for clients on " + listen_address->ToString());
-  }
-  canopy::HostPort bound_clients{listen_address->host, static_cast<uint16_t>(client_port)};
+  absl::StatusOr<canopy::ListeningServer> listening =
+      canopy::StartExclusiveServer(builder, *listen_address, tls_pem);
+  if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
+  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  const canopy::HostPort bound_clients = listening->bound;
   // grpc.health.v1: the Node service is up (liveness); "" (readiness) is
   // SERVING only while attached to the controller.
   canopy::ops::GrpcHealth health(*server);

@@ -19,6 +19,10 @@ inline constexpr uint16_t kMagic = 0xCA70;
 inline constexpr uint8_t kVersion = 1;
 // Largest payload a decoder accepts unless configured otherwise.
 inline constexpr uint32_t kDefaultMaxPayload = 16u << 20;
+// Largest payload any end may be configured to accept (canopy-node
+// --max-payload at most), and the most a client believes a node that
+// advertises more: no frame, whoever sent it, makes a reader allocate more.
+inline constexpr uint32_t kMaxPayloadLimit = 256u << 20;
 
 enum class FrameType : uint8_t {
   // First frame on every link: payload = the sending node's id.

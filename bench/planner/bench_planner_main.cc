@@ -230,27 +230,30 @@ int main(int argc, char** argv) {
                "and full recomputation per event as the yardstick. The last line of output "
                "is one JSON object."};
   app.add_option("--nodes", flags.nodes, "Overlay nodes")
-      ->check(CLI::Range(2, 20000))
+      ->check(canopy::IntegerIn(2, 20000))
       ->capture_default_str();
   app.add_option("--groups", flags.groups, "Groups, one source each")
-      ->check(CLI::Range(1, 100000))
+      ->check(canopy::IntegerIn(1, 100000))
       ->capture_default_str();
   app.add_option("--members", flags.members, "Member nodes per group (kept around this)")
-      ->check(CLI::PositiveNumber)
+      ->check(canopy::IntegerIn(1, 20000))
       ->capture_default_str();
   app.add_option("--events", flags.events, "Join/leave events to time")
-      ->check(CLI::Range(1, 100000000))
+      ->check(canopy::IntegerIn(1, 100000000))
       ->capture_default_str();
-  app.add_option("--seed", flags.seed, "Seed of every random choice")->capture_default_str();
+  app.add_option("--seed", flags.seed, "Seed of every random choice")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint64_t>(0, UINT64_MAX));
   app.add_option("--yardstick-seconds", flags.yardstick_seconds,
                  "Time budget of the full-recomputation yardstick (at least 2 events run)")
-      ->check(CLI::PositiveNumber)
+      ->check(canopy::NumberIn(0.001, 86400))
       ->capture_default_str();
   app.add_option("--profile", flags.profile, "Tree profile of every group")
       ->check(CLI::IsMember({"latency", "cost"}))
       ->capture_default_str();
   app.add_option("--max-fanout", flags.max_fanout, "Most children per node and tree (0 = no limit)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(0, 1 << 16));
   if (std::optional<int> exit = canopy::ParseCommandLine(app, "bench-planner", argc, argv)) {
     return *exit;
   }

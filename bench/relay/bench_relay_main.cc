@@ -393,10 +393,10 @@ int main(int argc, char** argv) {
       "on loopback, against raw TCP measured in the same run"};
   app.add_option("--seconds", config.seconds, "measured window of each throughput phase")
       ->capture_default_str()
-      ->check(CLI::Range(0.1, 60.0));
+      ->check(canopy::NumberIn(0.1, 60.0));
   app.add_option("--message-bytes", config.message_bytes, "message size of throughput phases")
       ->capture_default_str()
-      ->check(CLI::Range(size_t{8}, size_t{16} << 20));
+      ->check(canopy::IntegerIn<size_t>(8, size_t{16} << 20));
   app.add_flag("--quick", config.quick,
                "smoke test: 64 KiB messages, 0.3 s phases, 0.3 s of latency samples");
   app.add_flag("!--no-tls", config.tls,

@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "proto/program.h"
 #include "tree/mehlhorn.h"
 #include "tree/steiner.h"
 #include "tree/steinlib_reader.h"
@@ -84,31 +86,47 @@ int main(int argc, char** argv) {
   bool no_reduce = false;
   int merge_percent = -1;
   int recombinations = -1, recombination_starts = -1, elite = -1, exact_max = -1;
+  // -1 = the search's built-in default.
+  const CLI::Validator knob = canopy::IntegerIn(-1, 1000000);
   app.add_option("--data", data_flag, "steinlib directory (default ../shared/data/steinlib)");
-  app.add_option("--series", series, "comma-separated series among B,C,D,E,P (P = PACE Track 1)");
+  app.add_option("--series", series, "comma-separated series among B,C,D,E,P (P = PACE Track 1)")
+      ->check(canopy::ListOf(
+          [](absl::string_view one) {
+            if (one.size() == 1 &&
+                absl::string_view("BCDEP").find(one) != absl::string_view::npos) {
+              return absl::OkStatus();
+            }
+            return absl::InvalidArgumentError("a series is B, C, D, E or P");
+          },
+          "SERIES"));
   app.add_option("--time-limit-ms", time_limit_ms,
-                 "search budget per instance in ms (deterministic work units; 0 = default)");
+                 "search budget per instance in ms (deterministic work units; 0 = default)")
+      ->check(canopy::IntegerIn<int64_t>(0, 3'600'000));
   app.add_option("--filter", filter, "only instances whose name contains this");
-  app.add_option("--max-starts", max_starts, "constructive starts per instance (0 = default)");
-  app.add_option("--noise-percent", noise, "restart cost noise (-1 = default)");
-  app.add_option("--avoid-percent", avoid, "restart penalty on best-tree edges (-1 = default)");
-  app.add_option("--recombinations", recombinations, "solution-merging rounds (-1 = default)");
+  app.add_option("--max-starts", max_starts, "constructive starts per instance (0 = default)")
+      ->check(canopy::IntegerIn(0, 1000000));
+  app.add_option("--noise-percent", noise, "restart cost noise (-1 = default)")
+      ->check(canopy::IntegerIn(-1, 1000));
+  app.add_option("--avoid-percent", avoid, "restart penalty on best-tree edges (-1 = default)")
+      ->check(canopy::IntegerIn(-1, 1000));
+  app.add_option("--recombinations", recombinations, "solution-merging rounds (-1 = default)")
+      ->check(knob);
   app.add_option("--recombination-starts", recombination_starts,
-                 "starts per merged subgraph (-1 = default)");
-  app.add_option("--elite", elite, "elite pool size (-1 = default)");
+                 "starts per merged subgraph (-1 = default)")
+      ->check(knob);
+  app.add_option("--elite", elite, "elite pool size (-1 = default)")->check(knob);
   app.add_option("--exact-max-terminals", exact_max,
-                 "exact DP up to this many terminals (-1 = default, 0 = off)");
+                 "exact DP up to this many terminals (-1 = default, 0 = off)")
+      ->check(canopy::IntegerIn(-1, 20));
   app.add_option("--merge-work-percent", merge_percent,
-                 "merging work in percent of the starts' work (-1 = default)");
+                 "merging work in percent of the starts' work (-1 = default)")
+      ->check(canopy::IntegerIn(-1, 1000));
   app.add_flag("--no-reduce", no_reduce, "skip the edge reductions");
-  app.add_option("--max-per-series", max_per_series, "at most this many instances per series");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "bench-steinlib: %s (see --help)\n", e.what());
-    return 2;
+  app.add_option("--max-per-series", max_per_series,
+                 "at most this many instances per series (0 = all)")
+      ->check(canopy::IntegerIn(0, 1000000));
+  if (auto exit_code = canopy::ParseCommandLine(app, "bench-steinlib", argc, argv)) {
+    return *exit_code;
   }
   std::string data = FindData(data_flag);
   if (data.empty() || !fs::exists(fs::path(data) / "OPTIMA.tsv")) {

@@ -16,6 +16,7 @@
 #include "canopy/publisher.h"
 #include "proto/program.h"
 #include "proto/tls_credentials.h"
+#include "proto/validation.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-pub: publish each stdin line as one message to a Canopy group"};
@@ -23,8 +24,11 @@ int main(int argc, char** argv) {
   options.source = "pub-" + std::to_string(getpid());
   app.add_option("--node", options.node_address, "local node's client endpoint HOST:PORT")
       ->required();
-  app.add_option("--group", options.group, "group to publish to")->required();
-  app.add_option("--source", options.source, "publisher id (default pub-PID)");
+  app.add_option("--group", options.group, "group to publish to")
+      ->required()
+      ->check(canopy::CheckedBy(canopy::ValidateGroupName, "GROUP"));
+  app.add_option("--source", options.source, "publisher id (default pub-PID)")
+      ->check(canopy::CheckedBy(canopy::ValidateSourceId, "SOURCE"));
   std::string transport = "link";
   app.add_option("--transport", transport,
                  "link: messages as frames on a TCP link the node offers (fastest); "

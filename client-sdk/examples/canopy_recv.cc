@@ -1,12 +1,13 @@
 // canopy-recv: receives objects sent to a group and writes each to a file.
 //
 //   canopy-recv --node HOST:PORT --group G --out DIR [--count N]
-//               [--timeout-s S] [--transport link|grpc]
+//               [--timeout-s S] [--max-mib M] [--transport link|grpc]
 //               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Writes DIR/NAME (through DIR/.NAME.partial, renamed once the object's
-// SHA-256 matched). A progress bar on a terminal; one JSON line per object
-// on stdout: {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,
+// SHA-256 matched). An object larger than --max-mib is refused before
+// anything is written (exit 1). A progress bar on a terminal; one JSON line
+// per object on stdout: {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,
 // "first_byte_seconds":…,"first_byte_unix":…,"sha256":…,"path":…}
 // (first_byte_seconds from the start of waiting; first_byte_unix the wall
 // clock when the first chunk landed). Exit 0 after N objects, 1 on
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +30,7 @@
 #include "client-sdk/examples/progress.h"
 #include "proto/program.h"
 #include "proto/tls_credentials.h"
+#include "proto/validation.h"
 
 namespace {
 
@@ -45,14 +48,25 @@ int main(int argc, char** argv) {
   std::string out_dir, transport = "link";
   int count = 1;
   double timeout_s = 0;
+  uint64_t max_mib = canopy::kDefaultMaxObjectBytes >> 20;
   app.add_option("--node", options.node_address, "local node's client endpoint HOST:PORT")
       ->required();
-  app.add_option("--group", options.group, "group to join")->required();
+  app.add_option("--group", options.group, "group to join")
+      ->required()
+      ->check(canopy::CheckedBy(canopy::ValidateGroupName, "GROUP"));
   app.add_option("--out", out_dir, "directory for the received files")
       ->required()
       ->check(CLI::ExistingDirectory);
-  app.add_option("--count", count, "exit 0 after this many objects")->capture_default_str();
-  app.add_option("--timeout-s", timeout_s, "give up on an object after this long (0 = never)");
+  app.add_option("--count", count, "exit 0 after this many objects")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn(1, 1 << 30));
+  app.add_option("--timeout-s", timeout_s,
+                 "give up on an object after this many seconds, the join included (0 = never)")
+      ->check(canopy::NumberIn(0, 365 * 86400));
+  app.add_option("--max-mib", max_mib,
+                 "refuse an object larger than this many MiB before writing any of it")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint64_t>(1, uint64_t{1} << 24));
   app.add_option("--transport", transport, "link (default) or grpc, as for canopy-sub")
       ->check(CLI::IsMember({"link", "grpc"}));
   canopy::TlsFlags tls_flags;
@@ -73,7 +87,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "canopy-recv: %s\n", subscriber.status().ToString().c_str());
     return 2;
   }
-  if (absl::Status s = (*subscriber)->WaitJoined(absl::Seconds(30)); !s.ok()) {
+  const absl::Duration join_wait =
+      timeout_s > 0 ? std::min(absl::Seconds(30), absl::Seconds(timeout_s)) : absl::Seconds(30);
+  if (absl::Status s = (*subscriber)->WaitJoined(join_wait); !s.ok()) {
     std::fprintf(stderr, "canopy-recv: %s\n", s.ToString().c_str());
     return 1;
   }
@@ -90,6 +106,7 @@ int main(int argc, char** argv) {
     };
     canopy::ReceiveObjectOptions ro;
     if (timeout_s > 0) ro.timeout = absl::Seconds(timeout_s);
+    ro.max_object_bytes = max_mib << 20;
     ro.on_start = [&](const canopy::ObjectInfo& info) -> absl::Status {
       if (!PlainFileName(info.name)) {
         return absl::InvalidArgumentError("object name '" + info.name +

@@ -23,6 +23,7 @@
 #include "client-sdk/examples/progress.h"
 #include "proto/program.h"
 #include "proto/tls_credentials.h"
+#include "proto/validation.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-send: send a file as one object to a Canopy group"};
@@ -34,17 +35,20 @@ int main(int argc, char** argv) {
   app.add_option("FILE", file, "file to send")->required();
   app.add_option("--node", options.node_address, "local node's client endpoint HOST:PORT")
       ->required();
-  app.add_option("--group", options.group, "group to send to")->required();
+  app.add_option("--group", options.group, "group to send to")
+      ->required()
+      ->check(canopy::CheckedBy(canopy::ValidateGroupName, "GROUP"));
   app.add_option("--name", name, "object name (default: the file's base name)");
-  app.add_option("--source", options.source, "publisher id (default send-PID)");
+  app.add_option("--source", options.source, "publisher id (default send-PID)")
+      ->check(canopy::CheckedBy(canopy::ValidateSourceId, "SOURCE"));
   app.add_option("--chunk-kib", chunk_kib, "chunk size in KiB")
       ->capture_default_str()
-      ->check(CLI::Range(1u, 15u * 1024));
+      ->check(canopy::IntegerIn<uint32_t>(1, 15 * 1024));
   app.add_option("--stripes", stripes,
                  "split the object over this many flows, so a bulk group's planner can give "
                  "each its own tree (a striped forest)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+      ->check(canopy::IntegerIn(1, 64));
   canopy::TlsFlags tls_flags;
   canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-send", argc, argv)) return *exit_code;

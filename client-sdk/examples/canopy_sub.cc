@@ -19,6 +19,7 @@
 #include "canopy/subscriber.h"
 #include "proto/program.h"
 #include "proto/tls_credentials.h"
+#include "proto/validation.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-sub: print each message of a Canopy group as one line"};
@@ -29,16 +30,20 @@ int main(int argc, char** argv) {
   double join_timeout_s = 10;
   app.add_option("--node", options.node_address, "local node's client endpoint HOST:PORT")
       ->required();
-  app.add_option("--group", options.group, "group to join")->required();
-  auto* inc =
-      app.add_option("--include", include, "receive only from these sources")->delimiter(',');
+  app.add_option("--group", options.group, "group to join")
+      ->required()
+      ->check(canopy::CheckedBy(canopy::ValidateGroupName, "GROUP"));
+  auto* inc = app.add_option("--include", include, "receive only from these sources")
+                  ->check(canopy::ListOf(canopy::ValidateSourceId, "SOURCE"));
   app.add_option("--exclude", exclude, "receive from every source but these")
-      ->delimiter(',')
+      ->check(canopy::ListOf(canopy::ValidateSourceId, "SOURCE"))
       ->excludes(inc);
-  app.add_option("--count", count, "exit 0 after this many messages (0 = run until killed)");
+  app.add_option("--count", count, "exit 0 after this many messages (0 = run until killed)")
+      ->check(canopy::IntegerIn<uint64_t>(0, uint64_t{1} << 62));
   app.add_flag("--with-source", with_source, "prefix each line with 'SOURCE SEQUENCE '");
   app.add_option("--join-timeout", join_timeout_s, "seconds to wait for the join")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::NumberIn(0, 86400));
   std::string transport = "link";
   app.add_option("--transport", transport,
                  "link: messages as frames on a TCP link the node offers (fastest); "
@@ -58,10 +63,10 @@ int main(int argc, char** argv) {
       transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
   if (!include.empty()) {
     options.mode = canopy::FilterMode::kInclude;
-    options.sources = include;
+    options.sources = canopy::SplitList(include);
   } else {
     options.mode = canopy::FilterMode::kExclude;
-    options.sources = exclude;
+    options.sources = canopy::SplitList(exclude);
   }
 
   options.on_source_status = [group = options.group](const canopy::SourceStatus& status) {

@@ -12,12 +12,15 @@
 // chunk to the device from `on_chunk` as it lands — checks that the header's
 // tensors lie inside what arrived, and reports. Both print one JSON line:
 //   {"role":…, "bytes":…, "tensors":…, "seconds":…, "sha256":…, …}
+// Checkpoint and buffer are at most 4096 MiB (--tensors × --tensor-kib,
+// --max-mib); exit 2 for a bad command line, 1 for a failure.
 
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <random>
 #include <string>
 
@@ -28,8 +31,14 @@
 #include "canopy/publisher.h"
 #include "canopy/subscriber.h"
 #include "proto/program.h"
+#include "proto/validation.h"
 
 namespace {
+
+// Bounds of the trainer's checkpoint (held in memory whole) and of the
+// worker's buffer.
+constexpr int kMaxTensors = 1 << 16;
+constexpr uint64_t kMaxCheckpointMib = 4 << 10;
 
 // A safetensors-style checkpoint of `tensors` float32 tensors of
 // `tensor_bytes` each, filled from `seed`.
@@ -92,14 +101,32 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"trainer", "worker"}));
   app.add_option("--node", node, "local node's client endpoint HOST:PORT")->required();
-  app.add_option("--group", group, "group of the workers")->required();
-  app.add_option("--tensors", tensors, "trainer: number of tensors")->capture_default_str();
-  app.add_option("--tensor-kib", tensor_kib, "trainer: KiB per tensor")->capture_default_str();
-  app.add_option("--seed", seed, "trainer: seed of the tensor values")->capture_default_str();
+  app.add_option("--group", group, "group of the workers")
+      ->required()
+      ->check(canopy::CheckedBy(canopy::ValidateGroupName, "GROUP"));
+  app.add_option("--tensors", tensors, "trainer: number of tensors")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn(1, kMaxTensors));
+  app.add_option("--tensor-kib", tensor_kib, "trainer: KiB per tensor")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, kMaxCheckpointMib << 10));
+  app.add_option("--seed", seed, "trainer: seed of the tensor values")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint64_t>(0, UINT64_MAX));
   app.add_option("--max-mib", max_mib, "worker: size of the receive buffer in MiB")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, kMaxCheckpointMib));
   if (auto exit_code = canopy::ParseCommandLine(app, "param_broadcast", argc, argv)) {
     return *exit_code;
+  }
+  // The trainer holds the whole checkpoint in memory.
+  if (role == "trainer" &&
+      uint64_t{tensor_kib} * static_cast<uint64_t>(tensors) > (kMaxCheckpointMib << 10)) {
+    std::fprintf(stderr,
+                 "param_broadcast: --tensors %d x --tensor-kib %u is more than %llu MiB "
+                 "(see --help)\n",
+                 tensors, tensor_kib, static_cast<unsigned long long>(kMaxCheckpointMib));
+    return 2;
   }
 
   if (role == "trainer") {
@@ -134,7 +161,12 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "param_broadcast: worker joined %s\n", group.c_str());
   // One contiguous buffer, allocated before anything arrives.
   const size_t capacity = size_t{max_mib} << 20;
-  auto buffer = std::make_unique_for_overwrite<char[]>(capacity);
+  std::unique_ptr<char[]> buffer(new (std::nothrow) char[capacity]);
+  if (buffer == nullptr) {
+    std::fprintf(stderr, "param_broadcast: no memory for a buffer of %u MiB (--max-mib)\n",
+                 max_mib);
+    return 1;
+  }
   canopy::ObjectReceiver receiver(**sub);
   canopy::ReceiveObjectOptions options;
   uint64_t landed = 0;

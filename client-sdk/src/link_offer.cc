@@ -1,8 +1,11 @@
 #include "src/link_offer.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "proto/tls_credentials.h"
+#include "wire/frame.h"
 
 namespace canopy {
 
@@ -17,6 +20,11 @@ absl::StatusOr<wire::ClientLinkTls> ClientLinkTlsFor(const std::optional<ClientT
   link_tls.context = *std::move(context);
   link_tls.peer_unit = std::string(kRoleNode);
   return link_tls;
+}
+
+uint32_t OfferedMaxPayload(const v1::LinkOffer& offer) {
+  if (offer.max_payload_bytes() == 0) return wire::kDefaultMaxPayload;
+  return std::min(offer.max_payload_bytes(), wire::kMaxPayloadLimit);
 }
 
 absl::StatusOr<wire::FrameSocket> ConnectOfferedLink(const HostPort& node,

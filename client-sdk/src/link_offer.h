@@ -18,6 +18,11 @@ namespace canopy {
 // host dialed. Errors name the file that cannot be used (LoadTlsFiles).
 absl::StatusOr<wire::ClientLinkTls> ClientLinkTlsFor(const std::optional<ClientTlsFiles>& tls);
 
+// The largest payload the link of `offer` carries: what the node
+// advertises (LinkOffer.max_payload_bytes; 16 MiB from a node that says
+// nothing), never more than the wire format's wire::kMaxPayloadLimit.
+uint32_t OfferedMaxPayload(const v1::LinkOffer& offer);
+
 // Connects to the client link the node at `node` offered, runs the TLS
 // handshake of `tls`, and presents its token. Internal for an offer
 // without a valid port; Unavailable if the link cannot be reached within

@@ -17,8 +17,10 @@ namespace {
 // numbers its frames only so a lost or repeated one would show.
 class LinkPublisher final : public Publisher {
  public:
-  LinkPublisher(std::shared_ptr<grpc::Channel> channel)
-      : stub_(v1::Node::NewStub(std::move(channel))) {}
+  LinkPublisher(std::shared_ptr<grpc::Channel> channel, std::string address)
+      : channel_(std::move(channel)),
+        stub_(v1::Node::NewStub(channel_)),
+        address_(std::move(address)) {}
 
   ~LinkPublisher() override {
     if (finished_) return;
@@ -41,6 +43,7 @@ class LinkPublisher final : public Publisher {
     absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node, event.link_offer(), tls);
     if (!link.ok()) return End(link.status());
     link_ = *std::move(link);
+    max_payload_ = OfferedMaxPayload(event.link_offer());
     return absl::OkStatus();
   }
 
@@ -53,6 +56,14 @@ class LinkPublisher final : public Publisher {
     if (finished_) {
       return final_status_.ok() ? absl::FailedPreconditionError("Send() after Finish()")
                                 : final_status_;
+    }
+    size_t bytes = 0;
+    for (absl::string_view part : payload) bytes += part.size();
+    if (bytes > max_payload_) {
+      // Refused here rather than by the node, which would end the stream.
+      return absl::InvalidArgumentError(absl::StrCat("a message of ", bytes,
+                                                     " bytes exceeds the node's limit of ",
+                                                     max_payload_, " (canopy-node --max-payload)"));
     }
     std::array<char, wire::kHeaderSize> header;
     wire::EncodeHeader(wire::FrameType::kData, 0, 0, ++sequence_, payload, header.data());
@@ -91,7 +102,7 @@ class LinkPublisher final : public Publisher {
     v1::PublishLinkEvent unread;
     while (reader_->Read(&unread)) {
     }
-    absl::Status status = FromGrpc(reader_->Finish());
+    absl::Status status = NodeCallStatus(reader_->Finish(), channel_, address_);
     if (status.ok() && !link_error.ok()) status = link_error;
     finished_ = true;
     final_status_ = status;
@@ -106,11 +117,15 @@ class LinkPublisher final : public Publisher {
     return why;
   }
 
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Node::Stub> stub_;
+  const std::string address_;  // the node's, as the caller gave it
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReader<v1::PublishLinkEvent>> reader_;
   wire::FrameSocket link_;
   uint64_t sequence_ = 0;
+  // The largest payload the node takes on this link (its offer).
+  uint32_t max_payload_ = wire::kDefaultMaxPayload;
   bool finished_ = false;
   absl::Status final_status_;
   PublishResult result_;
@@ -124,7 +139,7 @@ absl::StatusOr<std::unique_ptr<Publisher>> OpenLinkPublisher(
   if (!node.ok()) return node.status();
   absl::StatusOr<wire::ClientLinkTls> tls = ClientLinkTlsFor(options.tls);
   if (!tls.ok()) return tls.status();
-  auto publisher = std::make_unique<LinkPublisher>(std::move(channel));
+  auto publisher = std::make_unique<LinkPublisher>(std::move(channel), options.node_address);
   if (absl::Status s = publisher->Start(options, *node, *tls); !s.ok()) return s;
   return absl::StatusOr<std::unique_ptr<Publisher>>(std::move(publisher));
 }

@@ -23,7 +23,9 @@ class LinkSubscriber final : public Subscriber {
  public:
   LinkSubscriber(const SubscriberOptions& options, HostPort node, wire::ClientLinkTls tls,
                  std::shared_ptr<grpc::Channel> channel)
-      : stub_(v1::Node::NewStub(std::move(channel))),
+      : channel_(std::move(channel)),
+        stub_(v1::Node::NewStub(channel_)),
+        address_(options.node_address),
         node_(std::move(node)),
         tls_(std::move(tls)),
         queue_(options.group, options.on_source_status) {
@@ -85,8 +87,9 @@ class LinkSubscriber final : public Subscriber {
           link_ = std::make_unique<wire::FrameSocket>(*std::move(link));
           socket = link_.get();
         }
-        data_thread = std::thread([this, socket, &link_status] {
-          link_status = ReadLink(*socket);
+        const uint32_t max_payload = OfferedMaxPayload(d.link_offer());
+        data_thread = std::thread([this, socket, max_payload, &link_status] {
+          link_status = ReadLink(*socket, max_payload);
           if (!absl::IsOutOfRange(link_status)) context_.TryCancel();
         });
       } else if (d.has_joined()) {
@@ -100,7 +103,7 @@ class LinkSubscriber final : public Subscriber {
     // a call the node ended keeps its status.
     if (!link_status.ok() && !had_link) context_.TryCancel();
     if (had_link) data_thread.join();
-    absl::Status call_status = FromGrpc(reader_->Finish());
+    absl::Status call_status = NodeCallStatus(reader_->Finish(), channel_, address_);
     // A protocol error seen on the link explains the end better than the
     // cancellation it caused.
     const bool link_failed =
@@ -115,12 +118,18 @@ class LinkSubscriber final : public Subscriber {
   }
 
   // Reads frames until the link ends: OutOfRange at the node's clean close.
-  absl::Status ReadLink(wire::FrameSocket& link) {
+  // A frame announcing more than `max_payload` bytes ends the link before
+  // anything is allocated for it (InvalidArgument).
+  absl::Status ReadLink(wire::FrameSocket& link, uint32_t max_payload) {
     std::string source;
     const wire::StopRequested stop = [this] { return cancelled_.load(); };
     while (true) {
       std::string payload;
-      absl::StatusOr<wire::FrameHeader> h = link.ReadInto(payload, UINT32_MAX, stop);
+      absl::StatusOr<wire::FrameHeader> h = link.ReadInto(payload, max_payload, stop);
+      if (absl::IsInvalidArgument(h.status())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the node at ", node_.ToString(), " sent a bad frame: ", h.status().message()));
+      }
       if (!h.ok()) return h.status();
       if (h->type == wire::FrameType::kSource) {
         source = std::move(payload);
@@ -139,7 +148,9 @@ class LinkSubscriber final : public Subscriber {
     }
   }
 
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Node::Stub> stub_;
+  const std::string address_;  // as the caller gave it
   const HostPort node_;
   const wire::ClientLinkTls tls_;
   grpc::ClientContext context_;

@@ -94,8 +94,9 @@ absl::StatusOr<ObjectManifest> DecodeManifest(absl::string_view message) {
         absl::StrCat("manifest name of ", name_bytes, " bytes does not fit its message"));
   }
   m.name = std::string(message.substr(kManifestFixedBytes));
-  if (m.chunk_bytes == 0 || m.chunk_bytes > kMaxChunkBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("chunk size ", m.chunk_bytes, " out of range"));
+  if (m.chunk_bytes < kMinChunkBytes || m.chunk_bytes > kMaxChunkBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chunk size of ", m.chunk_bytes, " bytes is not ", kMinChunkBytes, "..", kMaxChunkBytes));
   }
   const uint64_t want = m.size / m.chunk_bytes + (m.size % m.chunk_bytes != 0);
   if (want != m.chunk_count) {

@@ -17,6 +17,7 @@ namespace canopy {
 inline constexpr size_t kObjectHeaderBytes = 16;  // magic, version, kind, id
 inline constexpr size_t kChunkHeaderBytes = 32;   // + index, reserved, xxh3
 inline constexpr size_t kMaxObjectNameBytes = 1024;
+inline constexpr uint32_t kMinChunkBytes = 1024;
 inline constexpr uint32_t kMaxChunkBytes = 15u << 20;  // a chunk message stays under 16 MiB
 
 enum class ObjectMessageKind : uint8_t { kManifest = 1, kChunk = 2, kEnd = 3 };
@@ -51,7 +52,12 @@ std::array<char, kChunkHeaderBytes> EncodeChunkHeader(uint64_t object_id, uint32
 // magic or version, too short).
 absl::StatusOr<ObjectMessageKind> PeekKind(absl::string_view message);
 // Strict decoders: InvalidArgument with what is wrong (sizes that do not
-// add up, a name too long, chunk_bytes out of range, ...).
+// add up, a name too long, chunk_bytes out of range, ...). A manifest is
+// accepted only if chunk_bytes is kMinChunkBytes..kMaxChunkBytes and
+// chunk_count is exactly ceil(size / chunk_bytes), so a receiver's
+// bookkeeping (a bit per chunk) stays below 1/8192 of the object's size
+// and nothing needs allocating before the size is checked against the
+// receiver's limit.
 absl::StatusOr<ObjectManifest> DecodeManifest(absl::string_view message);
 absl::StatusOr<ChunkView> DecodeChunk(absl::string_view message);
 // The END message: object id and SHA-256.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "canopy/object.h"
 #include "proto/stripe_source.h"
 #include "src/object_codec.h"
+#include "wire/string_resize.h"
 
 namespace canopy {
 namespace {
@@ -20,6 +22,10 @@ namespace {
 // How long a resend may take before it is asked for again, and how often.
 constexpr absl::Duration kResendAfter = absl::Seconds(2);
 constexpr int kMaxResendRounds = 5;
+// Messages asked for again and not yet back, at most: more missing ones
+// are asked for once these arrive, so a sender that skips far ahead costs
+// a bounded amount of bookkeeping.
+constexpr size_t kMaxOutstandingAsks = 4096;
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
@@ -168,7 +174,9 @@ using AskKey = std::pair<int, uint64_t>;  // (stripe, sequence)
 // Per stripe, sequence ranges [first, last] of what is missing below the
 // stripe's highest sequence and due to be asked for: never asked, or asked
 // kResendAfter ago while nothing else arrived since either (a long resend
-// still flowing is not doubled).
+// still flowing is not doubled). New asks stop at kMaxOutstandingAsks in
+// all. Looks only at chunks up to each stripe's highest sequence, so the
+// cost follows what arrived, not what the manifest announced.
 struct MissingRange {
   int stripe;
   uint64_t first, last;
@@ -177,11 +185,16 @@ std::vector<MissingRange> MissingRanges(const Assembly& a, absl::Time now, absl:
                                         absl::Time last_progress,
                                         const std::map<AskKey, Ask>& asked) {
   std::vector<MissingRange> ranges;
+  size_t new_asks = 0;
   auto add = [&](int stripe, uint64_t seq) {
     auto it = asked.find({stripe, seq});
     if (it != asked.end() &&
         (now - it->second.at < kResendAfter || now - last_progress < kResendAfter)) {
       return;
+    }
+    if (it == asked.end()) {
+      if (asked.size() + new_asks >= kMaxOutstandingAsks) return;
+      ++new_asks;
     }
     if (!ranges.empty() && ranges.back().stripe == stripe && ranges.back().last + 1 == seq) {
       ranges.back().last = seq;
@@ -193,7 +206,8 @@ std::vector<MissingRange> MissingRanges(const Assembly& a, absl::Time now, absl:
   for (int s = 0; s < k; ++s) {
     for (uint32_t i = s; i < a.manifest().chunk_count; i += k) {
       std::optional<uint64_t> seq = a.SequenceOfChunk(i);
-      if (!a.landed(i) && seq && *seq <= a.highest(s)) add(s, *seq);
+      if (!seq || *seq > a.highest(s)) break;  // later chunks of the stripe are later still
+      if (!a.landed(i)) add(s, *seq);
     }
   }
   // The END message: missing if a stripe went past it, or if every chunk is
@@ -217,6 +231,18 @@ std::vector<MissingRange> MissingRanges(const Assembly& a, absl::Time now, absl:
     }
   }
   return ranges;
+}
+
+// Sizes `data` for an object of `size` bytes without touching its pages
+// (chunks overwrite every byte). ResourceExhausted if memory runs out.
+absl::Status GrowForObject(std::string& data, uint64_t size) {
+  try {
+    wire::ResizeForOverwrite(data, size);
+  } catch (const std::exception&) {  // bad_alloc, length_error
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no memory for an object of ", size, " bytes"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -307,8 +333,9 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
                            a->manifest().chunk_count, " chunks arrived in time")
             : std::string("no object arrived in time"));
     }
+    // From the clock as it is now: the repair above took time too.
     absl::StatusOr<ReceivedMessage> msg =
-        subscriber_.Next(std::min(deadline, std::min(next_repair, end_wait)) - now);
+        subscriber_.Next(std::min(deadline, std::min(next_repair, end_wait)) - absl::Now());
     if (absl::IsDeadlineExceeded(msg.status())) {
       if (a && absl::Now() >= end_wait && next_repair == absl::InfiniteFuture()) {
         next_repair = absl::Now();  // every chunk is here; fetch the END
@@ -337,7 +364,17 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
         continue;
       }
       absl::StatusOr<ObjectManifest> m = DecodeManifest(msg->payload);
-      if (!m.ok() || is_done(sender.base, m->object_id)) continue;
+      if (!m.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("object manifest from ", msg->source, ": ", m.status().message()));
+      }
+      if (is_done(sender.base, m->object_id)) continue;
+      if (m->size > options.max_object_bytes) {
+        done_.push_back({sender.base, m->object_id});
+        return absl::ResourceExhaustedError(
+            absl::StrCat("object ", m->name, " from ", sender.base, " is ", m->size,
+                         " bytes; this receiver takes at most ", options.max_object_bytes));
+      }
       if (use_buffer && grow_into == nullptr && m->size > buffer.size()) {
         done_.push_back({sender.base, m->object_id});
         return absl::FailedPreconditionError(absl::StrCat(
@@ -351,7 +388,10 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
         }
       }
       if (grow_into != nullptr) {
-        grow_into->resize(m->size);
+        if (absl::Status s = GrowForObject(*grow_into, m->size); !s.ok()) {
+          done_.push_back({sender.base, m->object_id});
+          return s;
+        }
         buffer = absl::Span<char>(grow_into->data(), grow_into->size());
       }
       started = absl::Now();

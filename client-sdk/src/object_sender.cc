@@ -20,8 +20,6 @@
 namespace canopy {
 namespace {
 
-constexpr uint32_t kMinChunkBytes = 1024;
-
 uint64_t NewObjectId() {
   std::random_device entropy;
   return (static_cast<uint64_t>(entropy()) << 32) | entropy();

@@ -13,7 +13,7 @@ namespace {
 class GrpcPublisher final : public Publisher {
  public:
   GrpcPublisher(const PublisherOptions& options, std::shared_ptr<grpc::Channel> channel)
-      : options_(options), stub_(v1::Node::NewStub(std::move(channel))) {
+      : options_(options), channel_(std::move(channel)), stub_(v1::Node::NewStub(channel_)) {
     writer_ = stub_->Publish(&context_, &summary_);
   }
 
@@ -41,7 +41,7 @@ class GrpcPublisher final : public Publisher {
     broken_ = true;
     grpc::Status status = writer_->Finish();
     finished_ = true;
-    final_status_ = FromGrpc(status);
+    final_status_ = NodeCallStatus(status, channel_, options_.node_address);
     if (final_status_.ok()) final_status_ = absl::UnavailableError("node closed the stream");
     return final_status_;
   }
@@ -55,7 +55,7 @@ class GrpcPublisher final : public Publisher {
   absl::StatusOr<PublishResult> Finish() override {
     if (!finished_) {
       writer_->WritesDone();
-      final_status_ = FromGrpc(writer_->Finish());
+      final_status_ = NodeCallStatus(writer_->Finish(), channel_, options_.node_address);
       finished_ = true;
     }
     if (!final_status_.ok()) return final_status_;
@@ -65,6 +65,7 @@ class GrpcPublisher final : public Publisher {
 
  private:
   const PublisherOptions options_;
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Node::Stub> stub_;
   grpc::ClientContext context_;
   v1::PublishSummary summary_;

@@ -3,7 +3,9 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "proto/server_kind.h"
 #include "proto/tls_credentials.h"
+#include "wire/frame.h"
 
 namespace canopy {
 
@@ -15,10 +17,18 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateNodeChannel(
       ChannelCredentialsFor(files);
   if (!credentials.ok()) return credentials.status();
   grpc::ChannelArguments args;
-  // Payload limit (16 MiB by default) plus framing.
-  args.SetMaxReceiveMessageSize(-1);
+  // Any payload a node may be configured to take, plus framing; never an
+  // unbounded message from the network.
+  constexpr int kMessageOverhead = 1 << 20;
+  args.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxPayloadLimit) + kMessageOverhead);
   args.SetMaxSendMessageSize(-1);
   return grpc::CreateCustomChannel(address, *credentials, args);
+}
+
+absl::Status NodeCallStatus(const grpc::Status& status,
+                            const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& address) {
+  return ExplainWrongServer(FromGrpc(status), channel, address, CanopyServer::kNode);
 }
 
 }  // namespace canopy

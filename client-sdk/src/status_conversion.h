@@ -13,11 +13,20 @@
 
 namespace canopy {
 
-// A channel to a node's client endpoint that admits the largest messages the
-// node accepts; mutual TLS with `tls`, else plaintext. Errors name the TLS
+// A channel to a node's client endpoint that admits the largest messages a
+// node may be configured to accept (wire::kMaxPayloadLimit) and no larger;
+// mutual TLS with `tls`, else plaintext. Errors name the TLS
 // file that cannot be used (proto/tls_credentials.h, LoadTlsFiles).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateNodeChannel(
     const std::string& address, const std::optional<ClientTlsFiles>& tls);
+
+// The absl::Status of a call to the node at `address` over `channel` that
+// ended with `status`; UNIMPLEMENTED is explained when the server there is
+// not a Canopy node ("... is a Canopy controller, not a node";
+// proto/server_kind.h). Blocking (up to 2 s) only in that case.
+absl::Status NodeCallStatus(const grpc::Status& status,
+                            const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& address);
 
 }  // namespace canopy
 

@@ -18,7 +18,9 @@ namespace {
 class GrpcSubscriber final : public Subscriber {
  public:
   GrpcSubscriber(const SubscriberOptions& options, std::shared_ptr<grpc::Channel> channel)
-      : stub_(v1::Node::NewStub(std::move(channel))),
+      : channel_(std::move(channel)),
+        stub_(v1::Node::NewStub(channel_)),
+        address_(options.node_address),
         queue_(options.group, options.on_source_status) {
     reader_ = stub_->Subscribe(&context_, MakeSubscribeRequest(options, /*frame_link=*/false));
     thread_ = std::thread([this] { ReadLoop(); });
@@ -42,24 +44,27 @@ class GrpcSubscriber final : public Subscriber {
  private:
   void ReadLoop() {
     v1::Delivery d;
-    while (reader_->Read(&d)) {
+    bool left_early = false;
+    while (!left_early && reader_->Read(&d)) {
       if (d.has_joined()) {
         queue_.MarkJoined();
       } else if (d.has_status()) {
         queue_.Status({d.status().source(), d.status().reachable(), d.status().reason()});
       } else if (d.has_message()) {
         v1::Message* m = d.mutable_message();
-        if (!queue_.Push(std::move(*m->mutable_source()), m->sequence(),
-                         std::move(*m->mutable_payload()))) {
-          break;
-        }
+        left_early = !queue_.Push(std::move(*m->mutable_source()), m->sequence(),
+                                  std::move(*m->mutable_payload()));
       }
     }
-    context_.TryCancel();  // no-op after a normal end; stops a call left early
-    queue_.End(FromGrpc(reader_->Finish()));
+    // Only a call left early is cancelled: cancelling one the node ended
+    // would replace the node's status with CANCELLED.
+    if (left_early) context_.TryCancel();
+    queue_.End(NodeCallStatus(reader_->Finish(), channel_, address_));
   }
 
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Node::Stub> stub_;
+  const std::string address_;
   grpc::ClientContext context_;
   DeliveryQueue queue_;
   std::unique_ptr<grpc::ClientReader<v1::Delivery>> reader_;

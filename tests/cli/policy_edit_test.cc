@@ -51,7 +51,7 @@ TEST(PolicyEditTest, OnlyTheGivenFlagsChange) {
 
 TEST(PolicyEditTest, EveryFlag) {
   absl::StatusOr<PolicyEdit> edit = ParsePolicyFlags(
-      With({{"allow", " a, b ,a,,c"}, {"profile", "bulk"}, {"ttl", "255"}, {"slow", "reliable"}}));
+      With({{"allow", " a, b ,a,c"}, {"profile", "bulk"}, {"ttl", "255"}, {"slow", "reliable"}}));
   ASSERT_TRUE(edit.ok()) << edit.status();
   v1::GroupPolicy p = Existing();
   ApplyPolicyEdit(*edit, p);
@@ -62,12 +62,14 @@ TEST(PolicyEditTest, EveryFlag) {
 }
 
 TEST(PolicyEditTest, EmptyAllowClearsTheList) {
-  absl::StatusOr<PolicyEdit> edit = ParsePolicyFlags(With({{"allow", ""}}));
-  ASSERT_TRUE(edit.ok()) << edit.status();
-  v1::GroupPolicy p = Existing();
-  ApplyPolicyEdit(*edit, p);
-  EXPECT_TRUE(p.allowed_sources().empty());
-  EXPECT_EQ(p.ttl(), 8u);
+  for (const char* blank : {"", " "}) {
+    absl::StatusOr<PolicyEdit> edit = ParsePolicyFlags(With({{"allow", blank}}));
+    ASSERT_TRUE(edit.ok()) << edit.status();
+    v1::GroupPolicy p = Existing();
+    ApplyPolicyEdit(*edit, p);
+    EXPECT_TRUE(p.allowed_sources().empty());
+    EXPECT_EQ(p.ttl(), 8u);
+  }
 }
 
 TEST(PolicyEditTest, BadFlagsAreRejectedWithTheFlagsName) {
@@ -88,6 +90,9 @@ TEST(PolicyEditTest, BadFlagsAreRejectedWithTheFlagsName) {
       {With({{"slow", "lossy"}}), "reliable or realtime"},
       {With({{"allow", "ok,bad source"}}), "--allow"},
       {With({{"allow", std::string(65, 'x')}}), "--allow"},
+      {With({{"allow", ",,,"}}), "empty entry"},
+      {With({{"allow", "a,,b"}}), "--allow"},
+      {With({{"allow", "a, "}}), "--allow"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<PolicyEdit> edit = ParsePolicyFlags(c.flags);
@@ -99,8 +104,8 @@ TEST(PolicyEditTest, BadFlagsAreRejectedWithTheFlagsName) {
 }
 
 TEST(PolicyEditTest, TooManyAllowedSources) {
-  std::string allow;
-  for (int i = 0; i < 1025; ++i) absl::StrAppend(&allow, "s", i, ",");
+  std::string allow = "s0";
+  for (int i = 1; i < 1025; ++i) absl::StrAppend(&allow, ",s", i);
   absl::StatusOr<PolicyEdit> edit = ParsePolicyFlags(With({{"allow", allow}}));
   ASSERT_FALSE(edit.ok());
   EXPECT_THAT(edit.status().message(), HasSubstr("at most 1024"));

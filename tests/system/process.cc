@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,9 +152,20 @@ void Process::Signal(int signal) {
 
 void Process::Reap(bool block) {
   int status = 0;
-  pid_t r = waitpid(pid_, &status, block ? 0 : WNOHANG);
+  rusage usage{};
+  pid_t r = wait4(pid_, &status, block ? 0 : WNOHANG, &usage);
   if (r != pid_) return;
+  Exited(status, usage);
+}
+
+void Process::Exited(int status, const rusage& usage) {
   exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  peak_rss_kib_ = usage.ru_maxrss;
+}
+
+std::optional<long> Process::PeakRssKib() const {
+  absl::MutexLock lock(&mu_);
+  return peak_rss_kib_;
 }
 
 std::optional<int> Process::Wait(absl::Duration timeout) {
@@ -171,11 +183,10 @@ std::optional<int> Process::Wait(absl::Duration timeout) {
       // Output closed: the exit is imminent; block briefly in waitpid.
       mu_.Unlock();
       int status = 0;
-      pid_t r = waitpid(pid_, &status, 0);
+      rusage usage{};
+      pid_t r = wait4(pid_, &status, 0, &usage);
       mu_.Lock();
-      if (r == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
+      if (r == pid_) Exited(status, usage);
       break;
     }
     mu_.AwaitWithTimeout(absl::Condition(&streams_ended), deadline - absl::Now());

@@ -1,6 +1,7 @@
 #ifndef CANOPY_TESTS_SYSTEM_PROCESS_H_
 #define CANOPY_TESTS_SYSTEM_PROCESS_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -52,6 +53,9 @@ class Process {
   bool running();
   // The child's process id (for /proc readings).
   pid_t pid() const { return pid_; }
+  // Once it exited (Wait): the most memory it ever held resident, in KiB
+  // (its VmHWM, from wait4's rusage); nullopt before.
+  std::optional<long> PeakRssKib() const;
 
  private:
   struct Stream {
@@ -63,6 +67,8 @@ class Process {
   std::optional<std::string> WaitFor(Stream* stream, const std::string& needle,
                                      absl::Duration timeout);
   void Reap(bool block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records how the child ended.
+  void Exited(int status, const rusage& usage) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   pid_t pid_ = -1;
   int stdin_fd_ = -1;
@@ -72,6 +78,7 @@ class Process {
   Stream out_ ABSL_GUARDED_BY(mu_);
   Stream err_ ABSL_GUARDED_BY(mu_);
   std::optional<int> exit_code_ ABSL_GUARDED_BY(mu_);
+  std::optional<long> peak_rss_kib_ ABSL_GUARDED_BY(mu_);
 };
 
 // Path of a built binary: $CANOPY_BIN_DIR/name, else bin/name next to the

@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "proto/program.h"
 #include "tree/shortest_path_tree.h"
 #include "tree/steiner.h"
 #include "tree/steinlib_reader.h"
@@ -52,22 +53,15 @@ int main(int argc, char** argv) {
   steiner->add_option("--stp", stp, "SteinLib .stp or PACE .gr file")->required();
   steiner->add_option("--time-limit-ms", time_limit_ms,
                       "search budget in ms (deterministic work units; default built in)")
-      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+      ->check(canopy::IntegerIn<int64_t>(1, 3'600'000));
   steiner->add_option("--format", format, "output format")->check(CLI::IsMember({"json"}));
   CLI::App* spt = app.add_subcommand("spt", "shortest-path tree from a root to the terminals");
   spt->add_option("--stp", stp, "SteinLib .stp or PACE .gr file")->required();
-  spt->add_option("--root", root_id, "1-based root node id")->required();
+  spt->add_option("--root", root_id, "1-based root node id")
+      ->required()
+      ->check(canopy::IntegerIn<int64_t>(1, INT32_MAX));
   spt->add_option("--format", format, "output format")->check(CLI::IsMember({"json"}));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "canopy-tree: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (auto exit_code = canopy::ParseCommandLine(app, "canopy-tree", argc, argv)) return *exit_code;
 
   absl::StatusOr<canopy::tree::SteinerInstance> instance =
       canopy::tree::ReadSteinLibFile(stp);

@@ -84,9 +84,22 @@ absl::StatusOr<SentObject> SendFile(absl::Span<Publisher* const> stripes, const 
 // Chunks arrive in order unless one had to be fetched again.
 using ChunkCallback = std::function<void(uint64_t offset, absl::string_view bytes)>;
 
+// The default of ReceiveObjectOptions::max_object_bytes: 64 GiB.
+inline constexpr uint64_t kDefaultMaxObjectBytes = uint64_t{64} << 30;
+
 struct ReceiveObjectOptions {
-  // Give up (DeadlineExceeded) if the whole object has not arrived by then.
+  // Give up (DeadlineExceeded) if the whole object has not arrived by then;
+  // the call returns within a second of it.
   absl::Duration timeout = absl::InfiniteDuration();
+  // Largest object, in bytes, this call accepts. A manifest announcing more
+  // is refused before anything is allocated for the object: the call
+  // returns ResourceExhausted and the object is skipped. It bounds what a
+  // sender can make a receiver hold: Receive() allocates the announced size
+  // up front, ReceiveChunks() holds at most that many bytes of chunks that
+  // arrive ahead of their turn, and every call keeps a bit per chunk
+  // (chunks are 1 KiB .. 15 MiB). ReceiveInto() is bounded by its buffer
+  // as well.
+  uint64_t max_object_bytes = kDefaultMaxObjectBytes;
   ChunkCallback on_chunk;
   // Called once the manifest arrived (size and name known), before any
   // chunk is written; an error aborts the receive with that error.
@@ -101,7 +114,10 @@ struct ReceivedObject {
 };
 
 // Receives whole objects from a subscription, one per call, skipping other
-// messages on the group. A chunk whose XXH3-64 does not match is never
+// messages on the group (those without an object header). A malformed
+// manifest (docs/objects.md: chunk size out of range, a chunk count that
+// does not match the size) ends the call with InvalidArgument naming its
+// sender. A chunk whose XXH3-64 does not match is never
 // delivered: it is asked for again (Subscriber::RequestResend), as are
 // chunks lost in a gap. A receiver that starts in the middle of an object
 // asks for the object from its beginning. Completion is reported only after

@@ -55,7 +55,11 @@ class Publisher {
   virtual ~Publisher() = default;
 
   // Sends one message. Returns the stream's error (e.g. PermissionDenied for
-  // a source the group does not allow) once the stream has broken.
+  // a source the group does not allow) once the stream has broken. A
+  // message larger than the node takes (canopy-node --max-payload, which
+  // the node advertises with its client link) is InvalidArgument: on a
+  // client link it is refused here and the stream goes on; on
+  // Transport::kGrpcStream the node refuses it and the stream ends.
   virtual absl::Status Send(absl::string_view payload) = 0;
 
   // Sends one message made of `parts` concatenated, without first copying
