@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "wire/control_frames.h"
+#include "wire/log_throttle.h"
 
 namespace canopy::node {
 
@@ -44,7 +45,7 @@ void LanMulticast::OnFrame(const FlowTable& table, const wire::FramePtr& frame,
   const std::string parent_host = remote.substr(0, remote.rfind(':'));
   if (parent_host != sender) {
     if (route->counters != nullptr) route->counters->CountDrop(DropReason::kNotFromParent);
-    if (RelayTally::Add(tally_.not_from_parent_dropped) % 1000 == 1) {
+    if (wire::WorthALogLine(RelayTally::Add(tally_.not_from_parent_dropped))) {
       spdlog::warn("dropping multicast DATA of group {} from {}: its parent {} is at {}",
                    route->group(), sender, route->parent(), parent_host);
     }

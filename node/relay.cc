@@ -8,6 +8,7 @@
 #include "boost/asio/post.hpp"
 #include "spdlog/spdlog.h"
 #include "wire/control_frames.h"
+#include "wire/log_throttle.h"
 #include "wire/outbound_link.h"
 
 namespace canopy::node {
@@ -128,8 +129,7 @@ void Relay::RefuseFrame(TrafficCounters::GroupCell* counters, const std::string&
                         const std::string& rightful) {
   if (counters != nullptr) counters->CountDrop(DropReason::kNotFromParent);
   const uint64_t refused = RelayTally::Add(tally_.not_from_parent_dropped);
-  // One line per thousand: a flood must not flood the log too.
-  if (refused % 1000 == 1) {
+  if (wire::WorthALogLine(refused)) {
     spdlog::warn("dropping {} of group {} from {}: the table names {} for it ({} refused so far)",
                  what, group, from, rightful, refused);
   }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+#include "wire/log_throttle.h"
 
 namespace canopy::wire {
 namespace asio = boost::asio;
@@ -58,8 +59,7 @@ bool LinkListener::Admit(const std::string& address) {
   }
   if (from_address == 0) links_per_address_.erase(address);
   const uint64_t refused = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
-  // One line per thousand refusals: a flood must not flood the log too.
-  if (refused % 1000 == 1) {
+  if (WorthALogLine(refused)) {
     spdlog::warn(
         "refusing a data link from {}: {} links from it, {} in all (limits {}/{}); "
         "{} refused so far",
