@@ -284,6 +284,10 @@ TEST(ChaosTest, ChainWithoutDetourSurvivesRelayDeathsAndRestartsInAnyOrder) {
       ASSERT_NO_FATAL_FAILURE(publish(kBatch));
       ASSERT_NO_FATAL_FAILURE(soak.StartNode(2, 0));
       attaches[2] = 1;
+      // Counting from its first attach: the next round may stop it before.
+      ASSERT_TRUE(soak.AwaitAttaches(2, attaches[2]))
+          << "round " << round << ": the restarted h2 did not attach\n"
+          << soak.AllNodeLogs();
     } else {
       for (int host = 1; host <= 3; ++host) soak.node(host).Signal(SIGSTOP);
       ASSERT_NO_FATAL_FAILURE(publish(kBatch));
