@@ -1,98 +1,273 @@
 #include "node/client_service.h"
 
 #include <atomic>
+#include <deque>
 #include <memory>
-#include <thread>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "node/client_link_pumps.h"
+#include "boost/asio/post.hpp"
+#include "node/client_links.h"
 #include "proto/grpc_status.h"
 #include "proto/source_filter.h"
 #include "proto/stripe_source.h"
 #include "proto/tls_credentials.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
-#include "wire/client_link.h"
+#include "wire/tls_context.h"
 
 namespace canopy::node {
+namespace asio = boost::asio;
+
 namespace {
-
-// How often a Subscribe call checks whether its client went away while idle.
-constexpr absl::Duration kCancelCheckInterval = absl::Milliseconds(100);
-
+// Deliveries waiting to be written to one gRPC-transport subscriber; more
+// wait in its SubscriberQueue, where back pressure applies.
+constexpr size_t kStreamOutbox = 8;
 }  // namespace
 
+// One Subscribe call: the join, the subscription's queue, and the way its
+// messages and events go out — the gRPC stream itself, or a client link
+// (SubscriberLink) with the events on the stream. Callbacks that may come
+// after the call ended (queue notifications, the link) reach it only
+// while it is alive, through `shared_`.
+class ClientService::SubscribeReactor final : public grpc::ServerWriteReactor<v1::Delivery> {
+ public:
+  SubscribeReactor(ClientService& service, grpc::CallbackServerContext* context,
+                   const v1::SubscribeRequest& request)
+      : service_(service), context_(context), shared_(std::make_shared<Shared>()) {
+    absl::MutexLock lock(&shared_->mu);
+    shared_->reactor = this;
+    Start(request);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&shared_->mu);
+    writing_ = false;
+    if (!outbox_.empty()) outbox_.pop_front();
+    if (!ok) {
+      EndLocked(grpc::Status::OK);  // the client is gone
+      return;
+    }
+    if (!link_mode_ && !finish_) PumpStreamLocked();
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&shared_->mu);
+    EndLocked(grpc::Status::OK);
+  }
+
+  void OnDone() override {
+    std::string token;
+    {
+      absl::MutexLock lock(&shared_->mu);
+      shared_->reactor = nullptr;
+      if (link_ != nullptr) link_->Stop();
+      token = std::move(token_);
+    }
+    if (!token.empty()) service_.links_.Withdraw(token);
+    if (queue_ != nullptr) {
+      queue_->Close(absl::CancelledError("subscriber left"));
+      service_.clients_.RemoveSubscriber(queue_);
+      spdlog::info("subscriber left group {}", queue_->group());
+    }
+    if (slot_) service_.subscriptions_.fetch_sub(1);
+    delete this;
+  }
+
+ private:
+  struct Shared {
+    absl::Mutex mu;
+    SubscribeReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+  };
+
+  void Start(const v1::SubscribeRequest& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_->mu) {
+    if (absl::Status s = ValidateGroupName(request.group()); !s.ok()) return EndLocked(ToGrpc(s));
+    if (absl::Status s = ValidateFilter(request.filter()); !s.ok()) return EndLocked(ToGrpc(s));
+    if (AdmitsNothing(request.filter())) {
+      return EndLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    "filter INCLUDE {} admits no source; name at least one"));
+    }
+    if (grpc::Status s =
+            TakeSlot(service_.subscriptions_, service_.options_.max_subscriptions,
+                     service_.refused_subscriptions_, "subscriptions", "--max-subscriptions");
+        !s.ok()) {
+      return EndLocked(s);
+    }
+    slot_ = true;
+    link_mode_ = request.frame_link();
+    queue_ = std::make_shared<SubscriberQueue>(request.group(), request.filter(),
+                                               service_.options_.subscriber_high_watermark_bytes,
+                                               service_.options_.subscriber_low_watermark_bytes);
+    service_.clients_.AddSubscriber(queue_);
+    spdlog::info("subscriber joined group {}{}", request.group(),
+                 link_mode_ ? " (client link)" : "");
+    if (!link_mode_) {
+      PumpStreamLocked();
+      WriteNextLocked();
+      return;
+    }
+    v1::Delivery offer;
+    absl::Status offered = service_.OfferLink(
+        *context_, *offer.mutable_link_offer(),
+        [shared = shared_](absl::StatusOr<std::shared_ptr<wire::Connection>> link) {
+          absl::MutexLock lock(&shared->mu);
+          if (shared->reactor == nullptr) {
+            if (link.ok()) (*link)->Close();
+            return;
+          }
+          shared->reactor->OnLinkLocked(std::move(link));
+        });
+    if (!offered.ok()) return EndLocked(ToGrpc(offered));
+    token_ = offer.link_offer().token();
+    SendLocked(std::move(offer));
+  }
+
+  void OnLinkLocked(absl::StatusOr<std::shared_ptr<wire::Connection>> link)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_->mu) {
+    token_.clear();
+    if (!link.ok()) return EndLocked(ToGrpc(link.status()));
+    spdlog::info("subscriber of group {} on client link from {} ({})", queue_->group(),
+                 (*link)->remote(), (*link)->security());
+    std::weak_ptr<Shared> weak = shared_;
+    Relay& relay = service_.relay_;
+    link_ = std::make_shared<SubscriberLink>(
+        *std::move(link), queue_,
+        [weak, this](const DeliveryItem& event) {
+          std::shared_ptr<Shared> shared = weak.lock();
+          if (shared == nullptr) return false;
+          absl::MutexLock lock(&shared->mu);
+          if (shared->reactor == nullptr || finish_) return false;
+          SendLocked(service_.EventDelivery(event));
+          return true;
+        },
+        [&relay, queue = queue_](uint32_t handle, uint32_t id, uint64_t after, uint64_t until) {
+          absl::Status r = relay.ResendToSubscriber(queue, handle, id, after, until);
+          if (!r.ok()) spdlog::info("resend for a subscriber: {}", std::string(r.message()));
+        },
+        [weak, this](const absl::Status& status) {
+          std::shared_ptr<Shared> shared = weak.lock();
+          if (shared == nullptr) return;
+          absl::MutexLock lock(&shared->mu);
+          if (shared->reactor == nullptr) return;
+          if (!status.ok() && !absl::IsCancelled(status)) {
+            spdlog::warn("subscriber link of group {}: {}", queue_->group(),
+                         std::string(status.message()));
+          }
+          EndLocked(absl::IsCancelled(status) ? grpc::Status::OK : ToGrpc(status));
+        });
+    link_->Start();
+  }
+
+  // Takes messages and events from the queue while few wait to be written
+  // (gRPC transport), or arranges to be called when some arrive.
+  void PumpStreamLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_->mu) {
+    while (!finish_ && outbox_.size() < kStreamOutbox) {
+      std::vector<DeliveryItem> items =
+          queue_->PopBatch(absl::ZeroDuration(), kStreamOutbox - outbox_.size(), 4u << 20);
+      if (items.empty()) {
+        if (queue_->closed()) return EndLocked(ToGrpc(queue_->closed_status()));
+        std::weak_ptr<Shared> weak = shared_;
+        queue_->NotifyWhenNonEmpty([weak, &io = service_.links_.io()] {
+          asio::post(io, [weak] {
+            std::shared_ptr<Shared> shared = weak.lock();
+            if (shared == nullptr) return;
+            absl::MutexLock lock(&shared->mu);
+            if (shared->reactor == nullptr) return;
+            shared->reactor->PumpStreamLocked();
+            shared->reactor->WriteNextLocked();
+          });
+        });
+        return;
+      }
+      for (const DeliveryItem& item : items) {
+        if (item.frame == nullptr) {
+          outbox_.push_back(service_.EventDelivery(item));
+          continue;
+        }
+        v1::Delivery delivery;
+        v1::Message* m = delivery.mutable_message();
+        m->set_group(item.names->group);
+        m->set_source(item.names->source);
+        m->set_sequence(item.frame->header().sequence);
+        m->set_payload(std::string(item.frame->payload()));
+        outbox_.push_back(std::move(delivery));
+      }
+    }
+  }
+
+  void SendLocked(v1::Delivery delivery) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_->mu) {
+    if (finish_) return;
+    outbox_.push_back(std::move(delivery));
+    WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_->mu) {
+    if (writing_ || finished_) return;
+    if (!outbox_.empty()) {
+      writing_ = true;
+      StartWrite(&outbox_.front());
+      return;
+    }
+    if (finish_) {
+      finished_ = true;
+      Finish(*finish_);
+    }
+  }
+
+  // Ends the call with `status` once what is queued for the stream went out
+  // (at once if the client is gone).
+  void EndLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_->mu) {
+    if (finish_) return;
+    finish_ = std::move(status);
+    if (link_ != nullptr) link_->Stop();
+    if (queue_ != nullptr) queue_->Close(absl::CancelledError("subscription ended"));
+    if (context_->IsCancelled()) outbox_.clear();
+    if (!writing_) outbox_.clear();  // nothing in flight: no partial stream
+    WriteNextLocked();
+  }
+
+  ClientService& service_;
+  grpc::CallbackServerContext* const context_;
+  const std::shared_ptr<Shared> shared_;
+  std::shared_ptr<SubscriberQueue> queue_;
+  std::shared_ptr<SubscriberLink> link_ ABSL_GUARDED_BY(shared_->mu);
+  std::deque<v1::Delivery> outbox_ ABSL_GUARDED_BY(shared_->mu);
+  std::string token_ ABSL_GUARDED_BY(shared_->mu);
+  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(shared_->mu);
+  bool writing_ ABSL_GUARDED_BY(shared_->mu) = false;
+  bool finished_ ABSL_GUARDED_BY(shared_->mu) = false;
+  bool slot_ = false;
+  bool link_mode_ = false;
+};
+
 ClientService::ClientService(ClientServiceOptions options, ForwardingState& state,
-                             LocalClients& clients, Relay& relay)
-    : options_(std::move(options)), state_(state), clients_(clients), relay_(relay) {}
+                             LocalClients& clients, Relay& relay, wire::ClientLinkServer& links)
+    : options_(std::move(options)),
+      state_(state),
+      clients_(clients),
+      relay_(relay),
+      links_(links) {}
+
+ClientService::~ClientService() = default;
+
+grpc::ServerWriteReactor<v1::Delivery>* ClientService::Subscribe(
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  return new SubscribeReactor(*this, context, *request);
+}
 
 v1::Delivery ClientService::EventDelivery(const DeliveryItem& event) const {
   v1::Delivery delivery;
   if (event.status != nullptr) {
     *delivery.mutable_status() = *event.status;
-    spdlog::info("subscriber told: source {} {}{}", event.status->source(),
-                 event.status->reachable() ? "reachable again" : "cut off: ",
-                 event.status->reason());
+    spdlog::info(
+        "subscriber told: source {} {}{}", event.status->source(),
+        event.status->reachable() ? "reachable again" : "cut off: ", event.status->reason());
   } else {
     delivery.mutable_joined()->set_node_id(options_.node_id);
   }
   return delivery;
-}
-
-grpc::Status ClientService::Subscribe(grpc::ServerContext* context,
-                                      const v1::SubscribeRequest* request,
-                                      grpc::ServerWriter<v1::Delivery>* writer) {
-  if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
-  if (absl::Status s = ValidateFilter(request->filter()); !s.ok()) return ToGrpc(s);
-  if (AdmitsNothing(request->filter())) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "filter INCLUDE {} admits no source; name at least one");
-  }
-  if (grpc::Status s = TakeSlot(subscriptions_, options_.max_subscriptions, refused_subscriptions_,
-                                "subscriptions", "--max-subscriptions");
-      !s.ok()) {
-    return s;
-  }
-  absl::Cleanup release = [this] { subscriptions_.fetch_sub(1); };
-  auto queue = std::make_shared<SubscriberQueue>(request->group(), request->filter(),
-                                                 options_.subscriber_high_watermark_bytes,
-                                                 options_.subscriber_low_watermark_bytes);
-  clients_.AddSubscriber(queue);
-  spdlog::info("subscriber joined group {}{}", request->group(),
-               request->frame_link() ? " (client link)" : "");
-  // Leave however this call ends.
-  absl::Cleanup leave = [&] {
-    queue->Close(absl::CancelledError("subscriber left"));
-    clients_.RemoveSubscriber(queue);
-    spdlog::info("subscriber left group {}", request->group());
-  };
-  if (request->frame_link()) return SubscribeOverLink(context, writer, queue);
-
-  grpc::Status result = grpc::Status::OK;
-  v1::Delivery delivery;
-  while (!context->IsCancelled()) {
-    std::optional<DeliveryItem> item = queue->Pop(kCancelCheckInterval);
-    if (!item) {
-      if (queue->closed()) {
-        result = ToGrpc(queue->closed_status());
-        break;
-      }
-      continue;
-    }
-    delivery.Clear();
-    if (item->frame == nullptr) {
-      delivery = EventDelivery(*item);
-    } else {
-      v1::Message* m = delivery.mutable_message();
-      m->set_group(item->names->group);
-      m->set_source(item->names->source);
-      m->set_sequence(item->frame->header().sequence);
-      m->set_payload(std::string(item->frame->payload()));
-    }
-    if (!writer->Write(delivery)) break;
-  }
-  return result;
 }
 
 grpc::Status ClientService::Publish(grpc::ServerContext* context,
@@ -155,7 +330,7 @@ grpc::Status ClientService::TakeSlot(std::atomic<int>& in_use, int limit,
 
 ClientRefusals ClientService::refusals() const {
   return ClientRefusals{refused_subscriptions_.load(), refused_publishers_.load(),
-                        refused_client_links_.load()};
+                        links_.refused()};
 }
 
 // A publisher slot and the registration of (group, source) as a local
@@ -180,7 +355,7 @@ class ClientService::PublisherAdmission {
   const std::string source_;
 };
 
-grpc::Status ClientService::CheckPublisherIdentity(const grpc::ServerContext& context,
+grpc::Status ClientService::CheckPublisherIdentity(const grpc::ServerContextBase& context,
                                                    const std::string& source) const {
   if (!options_.certified_sources) return grpc::Status::OK;
   absl::StatusOr<CertificateSubject> peer = AuthenticatedPeer(context);
@@ -197,7 +372,7 @@ grpc::Status ClientService::CheckPublisherIdentity(const grpc::ServerContext& co
                                    "; this one has ", presented));
 }
 
-grpc::Status ClientService::AdmitPublisher(const grpc::ServerContext& context,
+grpc::Status ClientService::AdmitPublisher(const grpc::ServerContextBase& context,
                                            const std::string& group, const std::string& source,
                                            std::unique_ptr<PublisherAdmission>& admitted) {
   if (absl::Status s = ValidateGroupName(group); !s.ok()) return ToGrpc(s);
@@ -230,76 +405,24 @@ grpc::Status ClientService::AwaitTree(const std::string& group, const std::strin
   return grpc::Status::OK;
 }
 
-absl::StatusOr<wire::FrameSocketListener> ClientService::OfferLink(v1::LinkOffer& offer) {
-  absl::StatusOr<wire::FrameSocketListener> listener =
-      wire::FrameSocketListener::Open(options_.link_host);
-  if (!listener.ok()) return listener.status();
-  offer.set_port(listener->port());
-  offer.set_token(wire::NewClientLinkToken());
-  offer.set_max_payload_bytes(options_.max_payload);
-  return listener;
-}
-
-absl::StatusOr<wire::FrameSocket> ClientService::AcceptLink(wire::FrameSocketListener& listener,
-                                                            const v1::LinkOffer& offer,
-                                                            grpc::ServerContext* context) {
-  wire::ClientLinkTls tls;
-  if (options_.link_tls != nullptr) {
+absl::Status ClientService::OfferLink(const grpc::ServerContextBase& context, v1::LinkOffer& offer,
+                                      wire::ClientLinkServer::LinkHandler on_link) {
+  std::string peer_der;
+  if (links_.tls()) {
     // The link must come from the holder of the call's certificate.
-    absl::StatusOr<std::string> pem = AuthenticatedPeerCertificate(*context);
+    absl::StatusOr<std::string> pem = AuthenticatedPeerCertificate(context);
     if (!pem.ok()) return pem.status();
     absl::StatusOr<std::string> der = wire::CertificateDer(*pem);
     if (!der.ok())
       return absl::PermissionDeniedError("the call's client certificate is unreadable");
-    tls.context = options_.link_tls;
-    tls.peer_der = *std::move(der);
+    peer_der = *std::move(der);
   }
-  absl::StatusOr<wire::FrameSocket> link = wire::AcceptClientLink(
-      listener, offer.token(), absl::Now() + options_.link_accept_timeout,
-      [context] { return context->IsCancelled(); }, tls,
-      [this](const absl::Status&) { refused_client_links_.fetch_add(1); });
-  if (absl::IsDeadlineExceeded(link.status())) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("the client did not connect to its link (port ", offer.port(), ") within ",
-                     absl::FormatDuration(options_.link_accept_timeout)));
-  }
-  return link;
-}
-
-grpc::Status ClientService::SubscribeOverLink(grpc::ServerContext* context,
-                                              grpc::ServerWriter<v1::Delivery>* writer,
-                                              const std::shared_ptr<SubscriberQueue>& queue) {
-  v1::Delivery offer;
-  absl::StatusOr<wire::FrameSocketListener> listener = OfferLink(*offer.mutable_link_offer());
-  if (!listener.ok()) return ToGrpc(listener.status());
-  if (!writer->Write(offer)) return grpc::Status::OK;  // the client left
-  absl::StatusOr<wire::FrameSocket> link = AcceptLink(*listener, offer.link_offer(), context);
-  if (!link.ok()) return ToGrpc(link.status());
-  spdlog::info("subscriber of group {} on client link from {} ({})", queue->group(), link->peer(),
-               link->security());
-  // The client's resend requests arrive on the same link.
-  std::atomic<bool> done{false};
-  std::thread requests([&] {
-    absl::Status s = ReadSubscriberRequests(
-        *link,
-        [&](uint32_t handle, uint32_t id, uint64_t after, uint64_t until) {
-          absl::Status r = relay_.ResendToSubscriber(queue, handle, id, after, until);
-          if (!r.ok()) spdlog::info("resend for a subscriber: {}", std::string(r.message()));
-        },
-        [&] { return done.load() || context->IsCancelled(); });
-    if (!s.ok() && !absl::IsCancelled(s) && !done) {
-      spdlog::warn("subscriber link of group {}: {}", queue->group(), std::string(s.message()));
-      link->Shutdown();  // ends the pump's next write
-    }
-  });
-  absl::Status end = PumpToSubscriberLink(
-      *queue, *link, [&](const DeliveryItem& event) { return writer->Write(EventDelivery(event)); },
-      [context] { return context->IsCancelled(); });
-  done = true;
-  link->Shutdown();
-  requests.join();
-  if (absl::IsCancelled(end)) return grpc::Status::OK;  // the client left
-  return ToGrpc(end);
+  offer.set_port(links_.bound().port);
+  offer.set_token(wire::NewClientLinkToken());
+  offer.set_max_payload_bytes(options_.max_payload);
+  links_.Offer(offer.token(), std::move(peer_der), absl::Now() + options_.link_accept_timeout,
+               std::move(on_link));
+  return absl::OkStatus();
 }
 
 grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
@@ -310,25 +433,72 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
   std::unique_ptr<PublisherAdmission> admitted;
   if (grpc::Status s = AdmitPublisher(*context, group, source, admitted); !s.ok()) return s;
 
+  // What the link brings, handed over from the link server's thread.
+  struct Outcome {
+    absl::Mutex mu;
+    std::optional<absl::StatusOr<std::shared_ptr<wire::Connection>>> link ABSL_GUARDED_BY(mu);
+    std::optional<absl::Status> end ABSL_GUARDED_BY(mu);
+    PublishTally tally ABSL_GUARDED_BY(mu);
+  };
+  auto outcome = std::make_shared<Outcome>();
   v1::PublishLinkEvent offer;
-  absl::StatusOr<wire::FrameSocketListener> listener = OfferLink(*offer.mutable_link_offer());
-  if (!listener.ok()) return ToGrpc(listener.status());
+  if (absl::Status s = OfferLink(*context, *offer.mutable_link_offer(),
+                                 [outcome](absl::StatusOr<std::shared_ptr<wire::Connection>> link) {
+                                   absl::MutexLock lock(&outcome->mu);
+                                   outcome->link = std::move(link);
+                                 });
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  const std::string token = offer.link_offer().token();
+  absl::Cleanup withdraw = [this, &token] { links_.Withdraw(token); };
   if (!writer->Write(offer)) return grpc::Status::OK;  // the client left
-  absl::StatusOr<wire::FrameSocket> link = AcceptLink(*listener, offer.link_offer(), context);
-  if (!link.ok()) return ToGrpc(link.status());
-  spdlog::info("publisher {} of group {} on client link from {} ({})", source, group, link->peer(),
-               link->security());
-
-  PublishTally tally;
-  absl::Status end = PumpFromPublisherLink(
-      *link, options_.max_payload,
-      [&](wire::FrameBuffer frame) -> absl::StatusOr<uint64_t> {
+  // Waits for the link, checking now and then whether the client left.
+  constexpr absl::Duration kCancelCheck = absl::Milliseconds(100);
+  std::shared_ptr<wire::Connection> connection;
+  {
+    absl::MutexLock lock(&outcome->mu);
+    auto arrived = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) {
+      return outcome->link.has_value();
+    };
+    while (!outcome->mu.AwaitWithTimeout(absl::Condition(&arrived), kCancelCheck)) {
+      if (context->IsCancelled()) return grpc::Status::OK;
+    }
+    if (!outcome->link->ok()) return ToGrpc(outcome->link->status());
+    connection = **outcome->link;
+  }
+  spdlog::info("publisher {} of group {} on client link from {} ({})", source, group,
+               connection->remote(), connection->security());
+  auto link = std::make_shared<PublisherLink>(
+      connection, options_.max_payload,
+      [this, group, source](wire::FrameBuffer frame,
+                            std::function<void()> resume) -> absl::StatusOr<uint64_t> {
         if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) return s;
-        return relay_.PublishFrame(group, source, std::move(frame));
+        return relay_.intake().PublishFrameAsync(group, source, std::move(frame),
+                                                 std::move(resume));
       },
-      [context] { return context->IsCancelled(); }, tally);
-  link->Shutdown();
+      [outcome](const absl::Status& status, const PublishTally& tally) {
+        absl::MutexLock lock(&outcome->mu);
+        outcome->end = status;
+        outcome->tally = tally;
+      });
+  link->Start();
+  absl::Status end;
+  PublishTally tally;
+  {
+    absl::MutexLock lock(&outcome->mu);
+    auto ended = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) {
+      return outcome->end.has_value();
+    };
+    while (!outcome->mu.AwaitWithTimeout(absl::Condition(&ended), kCancelCheck)) {
+      if (context->IsCancelled()) link->Stop();
+    }
+    end = *outcome->end;
+    tally = outcome->tally;
+  }
+  connection->Close();
   if (!end.ok()) {
+    if (absl::IsCancelled(end)) return grpc::Status::OK;  // the client left
     spdlog::warn("publisher {} of group {}: {}", source, group, std::string(end.message()));
     return ToGrpc(end);
   }

@@ -10,8 +10,8 @@
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
 #include "node/relay.h"
-#include "wire/frame_socket.h"
-#include "wire/tls_context.h"
+#include "wire/client_link_server.h"
+#include "wire/frame.h"
 
 namespace canopy::node {
 
@@ -26,9 +26,6 @@ struct ClientServiceOptions {
   // build its tree (or refuse it). After that it is delivered locally and
   // forwarded as soon as the tree arrives.
   absl::Duration tree_wait = absl::Seconds(5);
-  // Address client links listen on: the one clients reach the gRPC service
-  // at ("0.0.0.0" / "::" for every interface).
-  std::string link_host = "127.0.0.1";
   // How long an offered client link waits for its client to connect.
   absl::Duration link_accept_timeout = absl::Seconds(10);
   // Subscriptions and publish calls this node serves at once; more are
@@ -40,11 +37,6 @@ struct ClientServiceOptions {
   // (proto/stripe_source.h), else PERMISSION_DENIED. (Subscribers need any
   // certificate the node's CA verifies, which the TLS handshake ensures.)
   bool certified_sources = false;
-  // Client links run mutual TLS with this context (null: plaintext
-  // links). A link is accepted only over TLS and only with the client
-  // certificate its gRPC call came with; a client that opens it in
-  // plaintext ends its call with FAILED_PRECONDITION.
-  std::shared_ptr<wire::TlsContext> link_tls;
 };
 
 // Calls the ClientService refused for being over a limit.
@@ -58,16 +50,24 @@ struct ClientRefusals {
 };
 
 // The Node service for local publishers and subscribers (node.proto):
-// validates each request, then hands it to LocalClients / Relay.
+// validates each request, then hands it to LocalClients / Relay. Client
+// links are offered on the node's one client-link port (`links`, whose
+// TLS decides theirs) and served asynchronously on its I/O thread.
 //
-// Thread-safe (gRPC runs each call on its own thread).
-class ClientService final : public v1::Node::Service {
+// Subscribe runs on gRPC's callback API: a subscription costs the node no
+// thread of its own, whatever its transport. The publish calls run on
+// gRPC's threads (at most --max-publishers of them).
+//
+// Thread-safe.
+class ClientService final : public v1::Node::WithCallbackMethod_Subscribe<v1::Node::Service> {
  public:
+  // `links` and the others must outlive the service.
   ClientService(ClientServiceOptions options, ForwardingState& state, LocalClients& clients,
-                Relay& relay);
+                Relay& relay, wire::ClientLinkServer& links);
+  ~ClientService() override;
 
-  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
-                         grpc::ServerWriter<v1::Delivery>* writer) override;
+  grpc::ServerWriteReactor<v1::Delivery>* Subscribe(grpc::CallbackServerContext* context,
+                                                    const v1::SubscribeRequest* request) override;
 
   grpc::Status Publish(grpc::ServerContext* context, grpc::ServerReader<v1::Publication>* reader,
                        v1::PublishSummary* summary) override;
@@ -76,8 +76,13 @@ class ClientService final : public v1::Node::Service {
                                grpc::ServerWriter<v1::PublishLinkEvent>* writer) override;
 
   ClientRefusals refusals() const;
+  // Subscriptions being served now.
+  int subscriptions() const { return subscriptions_.load(); }
 
  private:
+  class SubscribeReactor;
+  class PublisherAdmission;
+
   // The Delivery of an event (joined, or a source's status) from the queue.
   v1::Delivery EventDelivery(const DeliveryItem& event) const;
   // Takes one of `limit` slots counted by `in_use`, or counts a refusal in
@@ -89,38 +94,31 @@ class ClientService final : public v1::Node::Service {
   // Waits until the controller built the tree of a new source, or refused
   // it (PERMISSION_DENIED); after tree_wait goes on without it.
   grpc::Status AwaitTree(const std::string& group, const std::string& source);
-  class PublisherAdmission;
   // What both publish calls check first: names, the caller's certificate
   // (certified_sources), the allow-list, a free publisher slot; then
   // registers the source (held by `admitted` until the call ends) and waits
   // for its tree (AwaitTree).
-  grpc::Status AdmitPublisher(const grpc::ServerContext& context, const std::string& group,
+  grpc::Status AdmitPublisher(const grpc::ServerContextBase& context, const std::string& group,
                               const std::string& source,
                               std::unique_ptr<PublisherAdmission>& admitted);
   // OK unless certified_sources is on and the caller's certificate is not
   // that of a publisher of `source`.
-  grpc::Status CheckPublisherIdentity(const grpc::ServerContext& context,
+  grpc::Status CheckPublisherIdentity(const grpc::ServerContextBase& context,
                                       const std::string& source) const;
-  // Listens for one client link; `offer` gets its port and token.
-  absl::StatusOr<wire::FrameSocketListener> OfferLink(v1::LinkOffer& offer);
-  // Waits for the client to connect to the offered link.
-  absl::StatusOr<wire::FrameSocket> AcceptLink(wire::FrameSocketListener& listener,
-                                               const v1::LinkOffer& offer,
-                                               grpc::ServerContext* context);
-  // Serves a subscription whose messages go out on a client link.
-  grpc::Status SubscribeOverLink(grpc::ServerContext* context,
-                                 grpc::ServerWriter<v1::Delivery>* writer,
-                                 const std::shared_ptr<SubscriberQueue>& queue);
+  // Offers a client link to the caller: fills `offer` and registers it
+  // with the link server (with TLS, for the call's certificate only).
+  absl::Status OfferLink(const grpc::ServerContextBase& context, v1::LinkOffer& offer,
+                         wire::ClientLinkServer::LinkHandler on_link);
 
   const ClientServiceOptions options_;
   ForwardingState& state_;
   LocalClients& clients_;
   Relay& relay_;
+  wire::ClientLinkServer& links_;
   std::atomic<int> subscriptions_{0};
   std::atomic<int> publishers_{0};
   std::atomic<uint64_t> refused_subscriptions_{0};
   std::atomic<uint64_t> refused_publishers_{0};
-  std::atomic<uint64_t> refused_client_links_{0};
 };
 
 }  // namespace canopy::node

@@ -16,14 +16,13 @@
 #include "node/client_service.h"
 #include "node/controller_session.h"
 #include "node/forwarding_state.h"
-#include "node/local_clients.h"
 #include "node/gateway.h"
+#include "node/local_clients.h"
 #include "node/multicast_channel.h"
 #include "node/multicast_discovery.h"
 #include "node/node_metrics.h"
 #include "node/peer_prober.h"
 #include "node/relay.h"
-#include "wire/client_link.h"
 #include "node/traffic_counters.h"
 #include "proto/address.h"
 #include "proto/grpc_server.h"
@@ -36,6 +35,7 @@
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "wire/client_link_server.h"
 
 namespace {
 
@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--data", data, "wire endpoint for other nodes HOST:PORT (port 0 = any)")
       ->capture_default_str();
+  std::string client_links;
+  app.add_option("--client-links", client_links,
+                 "the one TCP endpoint of client links HOST:PORT (default: --listen's host and "
+                 "its port + 2, or any free port when --listen's port is 0)");
   app.add_option("--max-fanout", max_fanout, "most children per tree (0 = no limit)")
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint32_t>(0, 1 << 16));
@@ -168,6 +172,19 @@ int main(int argc, char** argv) {
   if (absl::Status s = canopy::CheckCanListen(*data_address); !s.ok()) {
     return Fail("--data: " + std::string(s.message()));
   }
+  canopy::HostPort links_address{
+      listen_address->host,
+      static_cast<uint16_t>(listen_address->port == 0 || listen_address->port > 65533
+                                ? 0
+                                : listen_address->port + 2)};
+  if (!client_links.empty()) {
+    auto parsed = canopy::ParseHostPort(client_links);
+    if (!parsed.ok()) return Fail("--client-links: " + std::string(parsed.status().message()));
+    links_address = *parsed;
+  }
+  if (absl::Status s = canopy::CheckCanListen(links_address); !s.ok()) {
+    return Fail("--client-links: " + std::string(s.message()));
+  }
   if (auto c = canopy::ParseHostPort(controller); !c.ok()) {
     return Fail(std::string(c.status().message()));
   }
@@ -248,12 +265,14 @@ int main(int argc, char** argv) {
   canopy::node::ClientServiceOptions service_options;
   service_options.node_id = id;
   service_options.max_payload = max_payload;
-  service_options.link_host = listen_address->host;
   service_options.max_subscriptions = max_subscriptions;
   service_options.max_publishers = max_publishers;
   service_options.certified_sources = tls_pem.has_value();
-  service_options.link_tls = data_tls.context;
-  canopy::node::ClientService service(service_options, state, clients, relay);
+  // Client links: one port, served on a thread of their own.
+  auto links = canopy::wire::ClientLinkServer::Open(
+      canopy::wire::Endpoint{links_address.host, links_address.port}, data_tls.context);
+  if (!links.ok()) return Fail("--client-links: " + std::string(links.status().message()));
+  canopy::node::ClientService service(service_options, state, clients, relay, **links);
   canopy::ops::GrpcHealth::Enable();
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_payload) + (1 << 20));
@@ -322,8 +341,7 @@ int main(int argc, char** argv) {
     gateway_options.interface_address = bound_data->host;
     gateway_options.ttl = gateway_ttl;
     gateway_options.max_payload = max_payload;
-    auto gateway =
-        std::make_unique<canopy::node::Gateway>(gateway_options, relay, clients, state);
+    auto gateway = std::make_unique<canopy::node::Gateway>(gateway_options, relay, clients, state);
     if (absl::Status s = gateway->Start(); !s.ok()) {
       return Fail("--gateway " + text + ": " + std::string(s.message()));
     }
@@ -350,9 +368,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("canopy-node %s listening clients=%s data=%s%s tls=%s\n", id.c_str(),
+  std::printf("canopy-node %s listening clients=%s data=%s links=%s%s tls=%s\n", id.c_str(),
               bound_clients.ToString().c_str(), bound_data->ToString().c_str(),
-              metrics_field->c_str(), tls_pem ? "on" : "off");
+              (*links)->bound().ToString().c_str(), metrics_field->c_str(), tls_pem ? "on" : "off");
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
@@ -364,6 +382,7 @@ int main(int argc, char** argv) {
   session->Stop();
   metrics_server.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  (*links)->Stop();  // no client link is served after this
   multicast.Stop();  // no more frames into the relay
   live_relay.store(nullptr);
   relay.Stop();

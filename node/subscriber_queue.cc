@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
+
 namespace canopy::node {
 
 SubscriberQueue::SubscriberQueue(std::string group, v1::SourceFilter filter,
@@ -16,18 +18,39 @@ size_t SubscriberQueue::Cost(const DeliveryItem& item) {
 }
 
 bool SubscriberQueue::Push(DeliveryItem item) {
-  absl::MutexLock lock(&mu_);
-  if (closed_) return false;
-  bytes_ += Cost(item);
-  items_.push_back(std::move(item));
+  std::function<void()> waiter;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return false;
+    bytes_ += Cost(item);
+    items_.push_back(std::move(item));
+    waiter = std::exchange(nonempty_waiter_, nullptr);
+  }
+  if (waiter) waiter();
   return true;
 }
 
+void SubscriberQueue::NotifyWhenNonEmpty(std::function<void()> ready) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_ && items_.empty()) {
+      nonempty_waiter_ = std::move(ready);
+      return;
+    }
+  }
+  ready();
+}
+
 bool SubscriberQueue::PushDroppingOldest(DeliveryItem item) {
+  std::function<void()> waiter;
+  absl::Cleanup notify = [&waiter] {
+    if (waiter) waiter();
+  };
   absl::MutexLock lock(&mu_);
   if (closed_) return false;
   bytes_ += Cost(item);
   items_.push_back(std::move(item));
+  waiter = std::exchange(nonempty_waiter_, nullptr);
   // Keep the events and the newest message.
   for (auto it = items_.begin(); bytes_ > high_watermark_bytes_ && std::next(it) != items_.end();) {
     if (it->frame == nullptr) {
@@ -108,6 +131,7 @@ void SubscriberQueue::Close(absl::Status why) {
     items_.clear();
     bytes_ = 0;
     ready = std::exchange(drain_waiters_, {});
+    if (nonempty_waiter_) ready.push_back(std::exchange(nonempty_waiter_, nullptr));
   }
   for (auto& f : ready) f();
 }
@@ -138,18 +162,29 @@ bool SubscriberQueue::joined() const {
 }
 
 void SubscriberQueue::MarkJoined() {
-  absl::MutexLock lock(&mu_);
-  if (joined_ || closed_) return;
-  joined_ = true;
-  items_.push_front(DeliveryItem{});
-  TellCutOffLocked();
+  std::function<void()> waiter;
+  {
+    absl::MutexLock lock(&mu_);
+    if (joined_ || closed_) return;
+    joined_ = true;
+    items_.push_front(DeliveryItem{});
+    TellCutOffLocked();
+    waiter = std::exchange(nonempty_waiter_, nullptr);
+  }
+  if (waiter) waiter();
 }
 
 void SubscriberQueue::SetCutOff(std::map<std::string, std::string> cut_off) {
-  absl::MutexLock lock(&mu_);
-  if (closed_) return;
-  cut_off_ = std::move(cut_off);
-  if (joined_) TellCutOffLocked();
+  std::function<void()> waiter;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    cut_off_ = std::move(cut_off);
+    if (!joined_) return;
+    TellCutOffLocked();
+    if (!items_.empty()) waiter = std::exchange(nonempty_waiter_, nullptr);
+  }
+  if (waiter) waiter();
 }
 
 void SubscriberQueue::TellCutOffLocked() {

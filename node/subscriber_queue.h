@@ -66,6 +66,12 @@ class SubscriberQueue {
   // caller's and must not block.
   void NotifyWhenDrained(std::function<void()> ready);
 
+  // Runs `ready` once the queue holds an item or closes (at once if it
+  // does already), on the pushing thread or the caller's: how an
+  // asynchronous reader learns there is something to pop. One at a time;
+  // a later call replaces an earlier one not yet run. Must not block.
+  void NotifyWhenNonEmpty(std::function<void()> ready);
+
   // Waits up to `timeout` for an item. Returns the item; nullopt on timeout
   // or once closed (then closed_status() says why).
   std::optional<DeliveryItem> Pop(absl::Duration timeout);
@@ -120,6 +126,7 @@ class SubscriberQueue {
   std::map<std::string, std::string> cut_off_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> cut_off_told_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> drain_waiters_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> nonempty_waiter_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace canopy::node

@@ -27,15 +27,14 @@ uint32_t OfferedMaxPayload(const v1::LinkOffer& offer) {
   return std::min(offer.max_payload_bytes(), wire::kMaxPayloadLimit);
 }
 
-absl::StatusOr<wire::FrameSocket> ConnectOfferedLink(const HostPort& node,
-                                                     const v1::LinkOffer& offer,
-                                                     const wire::ClientLinkTls& tls) {
+absl::StatusOr<std::unique_ptr<wire::ClientLink>> ConnectOfferedLink(
+    const HostPort& node, const v1::LinkOffer& offer, const wire::ClientLinkTls& tls) {
   constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
   if (offer.port() == 0 || offer.port() > 65535) {
     return absl::InternalError(absl::StrCat("the node offered port ", offer.port()));
   }
-  return wire::ConnectClientLink(wire::Endpoint{node.host, static_cast<uint16_t>(offer.port())},
-                                 offer.token(), kConnectTimeout, tls);
+  return wire::ClientLink::Connect(wire::Endpoint{node.host, static_cast<uint16_t>(offer.port())},
+                                   offer.token(), kConnectTimeout, tls);
 }
 
 }  // namespace canopy

@@ -1,6 +1,7 @@
 #ifndef CANOPY_CLIENT_SDK_SRC_LINK_OFFER_H_
 #define CANOPY_CLIENT_SDK_SRC_LINK_OFFER_H_
 
+#include <memory>
 #include <optional>
 
 #include "absl/status/statusor.h"
@@ -8,7 +9,6 @@
 #include "canopy/v1/node.pb.h"
 #include "proto/address.h"
 #include "wire/client_link.h"
-#include "wire/frame_socket.h"
 
 namespace canopy {
 
@@ -28,9 +28,8 @@ uint32_t OfferedMaxPayload(const v1::LinkOffer& offer);
 // without a valid port; Unavailable if the link cannot be reached within
 // 5 s; Unauthenticated / PermissionDenied if the node's certificate does
 // not do.
-absl::StatusOr<wire::FrameSocket> ConnectOfferedLink(const HostPort& node,
-                                                     const v1::LinkOffer& offer,
-                                                     const wire::ClientLinkTls& tls);
+absl::StatusOr<std::unique_ptr<wire::ClientLink>> ConnectOfferedLink(
+    const HostPort& node, const v1::LinkOffer& offer, const wire::ClientLinkTls& tls);
 
 }  // namespace canopy
 

@@ -25,7 +25,7 @@ class LinkPublisher final : public Publisher {
   ~LinkPublisher() override {
     if (finished_) return;
     context_.TryCancel();
-    link_.Shutdown();
+    if (link_ != nullptr) link_->Shutdown();
     if (reader_ != nullptr) reader_->Finish();
   }
 
@@ -40,7 +40,8 @@ class LinkPublisher final : public Publisher {
     if (!event.has_link_offer()) {
       return End(absl::InternalError("the node did not offer a client link"));
     }
-    absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node, event.link_offer(), tls);
+    absl::StatusOr<std::unique_ptr<wire::ClientLink>> link =
+        ConnectOfferedLink(node, event.link_offer(), tls);
     if (!link.ok()) return End(link.status());
     link_ = *std::move(link);
     max_payload_ = OfferedMaxPayload(event.link_offer());
@@ -70,7 +71,7 @@ class LinkPublisher final : public Publisher {
     absl::InlinedVector<absl::string_view, 4> parts;
     parts.push_back(absl::string_view(header.data(), header.size()));
     parts.insert(parts.end(), payload.begin(), payload.end());
-    absl::Status s = link_.Write(parts, nullptr);
+    absl::Status s = link_->Write(parts);
     if (s.ok()) return s;
     // The node closed the link: its reason is the call's status.
     return EndOfCall(s);
@@ -81,7 +82,7 @@ class LinkPublisher final : public Publisher {
       if (!final_status_.ok()) return final_status_;
       return result_;
     }
-    link_.ShutdownWrite();
+    link_->ShutdownWrite();
     v1::PublishLinkEvent event;
     while (reader_->Read(&event)) {
       if (event.has_summary()) {
@@ -98,7 +99,7 @@ class LinkPublisher final : public Publisher {
   // Ends the call and returns its status; `link_error` stands in if the
   // call itself ended without one.
   absl::Status EndOfCall(absl::Status link_error = absl::OkStatus()) {
-    link_.Shutdown();
+    if (link_ != nullptr) link_->Shutdown();
     v1::PublishLinkEvent unread;
     while (reader_->Read(&unread)) {
     }
@@ -122,7 +123,7 @@ class LinkPublisher final : public Publisher {
   const std::string address_;  // the node's, as the caller gave it
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReader<v1::PublishLinkEvent>> reader_;
-  wire::FrameSocket link_;
+  std::unique_ptr<wire::ClientLink> link_;
   uint64_t sequence_ = 0;
   // The largest payload the node takes on this link (its offer).
   uint32_t max_payload_ = wire::kDefaultMaxPayload;

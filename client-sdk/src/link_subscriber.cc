@@ -46,12 +46,14 @@ class LinkSubscriber final : public Subscriber {
   void Cancel() override {
     cancelled_ = true;
     context_.TryCancel();
+    absl::MutexLock lock(&link_mu_);
+    if (link_ != nullptr) link_->Shutdown();  // ends a blocked read
   }
 
   absl::Status RequestResend(const std::string& source, uint64_t first, uint64_t last) override {
     if (first == 0 || last < first) return absl::InvalidArgumentError("empty resend range");
     wire::FramePtr resume;
-    wire::FrameSocket* link = nullptr;
+    wire::ClientLink* link = nullptr;
     {
       absl::MutexLock lock(&link_mu_);
       auto ids = ids_.find(source);
@@ -66,7 +68,7 @@ class LinkSubscriber final : public Subscriber {
     // Writing while the data thread reads is safe; writers take turns.
     absl::MutexLock writing(&write_mu_);
     const absl::string_view parts[] = {resume->bytes()};
-    return link->Write(parts, [this] { return cancelled_.load(); });
+    return link->Write(parts);
   }
 
  private:
@@ -76,16 +78,18 @@ class LinkSubscriber final : public Subscriber {
     v1::Delivery d;
     while (reader_->Read(&d)) {
       if (d.has_link_offer() && !data_thread.joinable()) {
-        absl::StatusOr<wire::FrameSocket> link = ConnectOfferedLink(node_, d.link_offer(), tls_);
+        absl::StatusOr<std::unique_ptr<wire::ClientLink>> link =
+            ConnectOfferedLink(node_, d.link_offer(), tls_);
         if (!link.ok()) {
           link_status = link.status();
           break;
         }
-        wire::FrameSocket* socket;
+        wire::ClientLink* socket;
         {
           absl::MutexLock lock(&link_mu_);
-          link_ = std::make_unique<wire::FrameSocket>(*std::move(link));
+          link_ = *std::move(link);
           socket = link_.get();
+          if (cancelled_) link_->Shutdown();
         }
         const uint32_t max_payload = OfferedMaxPayload(d.link_offer());
         data_thread = std::thread([this, socket, max_payload, &link_status] {
@@ -120,12 +124,12 @@ class LinkSubscriber final : public Subscriber {
   // Reads frames until the link ends: OutOfRange at the node's clean close.
   // A frame announcing more than `max_payload` bytes ends the link before
   // anything is allocated for it (InvalidArgument).
-  absl::Status ReadLink(wire::FrameSocket& link, uint32_t max_payload) {
+  absl::Status ReadLink(wire::ClientLink& link, uint32_t max_payload) {
     std::string source;
-    const wire::StopRequested stop = [this] { return cancelled_.load(); };
     while (true) {
       std::string payload;
-      absl::StatusOr<wire::FrameHeader> h = link.ReadInto(payload, max_payload, stop);
+      absl::StatusOr<wire::FrameHeader> h = link.ReadInto(payload, max_payload);
+      if (!h.ok() && cancelled_) return absl::CancelledError("subscription cancelled");
       if (absl::IsInvalidArgument(h.status())) {
         return absl::InvalidArgumentError(absl::StrCat(
             "the node at ", node_.ToString(), " sent a bad frame: ", h.status().message()));
@@ -161,7 +165,7 @@ class LinkSubscriber final : public Subscriber {
   // thread), and each source's flow ids from its SOURCE frames.
   absl::Mutex link_mu_;
   absl::Mutex write_mu_;
-  std::unique_ptr<wire::FrameSocket> link_ ABSL_GUARDED_BY(link_mu_);
+  std::unique_ptr<wire::ClientLink> link_ ABSL_GUARDED_BY(link_mu_);
   std::map<std::string, std::pair<uint32_t, uint32_t>> ids_ ABSL_GUARDED_BY(link_mu_);
   std::thread control_thread_;
 };

@@ -136,7 +136,7 @@ TEST(NodeClientLinkTest, ClientsBeyondTheNodesLimitsAreRefusedClearly) {
 struct RawPublisher {
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<v1::PublishLinkEvent>> reader;
-  absl::StatusOr<wire::FrameSocket> link = absl::UnknownError("not connected");
+  absl::StatusOr<std::unique_ptr<wire::ClientLink>> link = absl::UnknownError("not connected");
 };
 
 void OpenRaw(v1::Node::Stub& stub, const std::string& address, RawPublisher& raw) {
@@ -148,7 +148,7 @@ void OpenRaw(v1::Node::Stub& stub, const std::string& address, RawPublisher& raw
   ASSERT_TRUE(raw.reader->Read(&offer));
   ASSERT_TRUE(offer.has_link_offer());
   const std::string host = address.substr(0, address.rfind(':'));
-  raw.link = wire::ConnectClientLink(
+  raw.link = wire::ClientLink::Connect(
       wire::Endpoint{host, static_cast<uint16_t>(offer.link_offer().port())},
       offer.link_offer().token(), kWait);
   ASSERT_TRUE(raw.link.ok()) << raw.link.status();
@@ -201,8 +201,8 @@ TEST(NodeClientLinkTest, HostileFramesEndOnlyTheirOwnCall) {
     RawPublisher raw;
     OpenRaw(*stub, address, raw);
     const absl::string_view parts[] = {attack.bytes};
-    ASSERT_TRUE(raw.link->Write(parts, nullptr).ok());
-    raw.link->ShutdownWrite();
+    ASSERT_TRUE((*raw.link)->Write(parts).ok());
+    (*raw.link)->ShutdownWrite();
     grpc::Status end = EndOf(raw);
     EXPECT_EQ(end.error_code(), attack.code) << end.error_message();
     EXPECT_THAT(end.error_message(), HasSubstr(attack.says));

@@ -1,5 +1,5 @@
 // Every server socket holds its port alone: a second canopy-controller or
-// canopy-node on an address in use (gRPC, data, /metrics) exits 1 with one
+// canopy-node on an address in use (gRPC, data, client links, /metrics) exits 1 with one
 // clear line, and the first keeps answering.
 
 #include <arpa/inet.h>
@@ -90,7 +90,8 @@ TEST(ExclusivePortsTest, ASecondNodeOnAPortInUseExitsAndTheFirstKeepsServing) {
   const std::string line = overlay.node("first").StdoutLines().at(0);
   const std::string data = ListeningField(line, "data");
   const std::string metrics = ListeningField(line, "metrics");
-  ASSERT_FALSE(data.empty() || metrics.empty()) << line;
+  const std::string links = ListeningField(line, "links");
+  ASSERT_FALSE(data.empty() || metrics.empty() || links.empty()) << line;
   auto second = [&](const std::string& listen, const std::string& data_address,
                     const std::string& metrics_address) {
     return std::vector<std::string>{BinaryPath("canopy-node"),
@@ -111,6 +112,11 @@ TEST(ExclusivePortsTest, ASecondNodeOnAPortInUseExitsAndTheFirstKeepsServing) {
                 "canopy-node: --listen: cannot listen on");
   ExpectRefused(second("127.0.0.1:0", data, "127.0.0.1:0"), data,
                 "canopy-node: --data: cannot listen on");
+  {
+    std::vector<std::string> argv = second("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0");
+    argv.insert(argv.end(), {"--client-links", links});
+    ExpectRefused(argv, links, "canopy-node: --client-links: cannot listen on");
+  }
   // An explicit --metrics-listen must bind (the default may be skipped).
   ExpectRefused(second("127.0.0.1:0", "127.0.0.1:0", metrics), metrics,
                 "canopy-node: cannot listen on metrics address");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "client-sdk/src/object_codec.h"
@@ -21,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "tests/system/process.h"
 #include "wire/client_link.h"
+#include "wire/client_link_server.h"
 #include "wire/control_frames.h"
 #include "wire/frame.h"
 
@@ -35,16 +37,22 @@ constexpr absl::Duration kWait = absl::Seconds(30);
 constexpr long kMaxPeakRssKib = 64 << 10;
 
 // What the fake node does on a client link once the client presented its
-// token; `stop` says the client left (or the test's deadline passed).
-using LinkScript = std::function<void(wire::FrameSocket& link, const wire::StopRequested& stop)>;
+// token; `stop` says the test's deadline passed.
+using StopRequested = std::function<bool()>;
+using LinkScript = std::function<void(wire::ClientLink& link, const StopRequested& stop)>;
 
 // A node that answers Subscribe with a link offer advertising
 // `max_payload_bytes`, then runs its script on the link, then holds the
-// call until the client leaves.
+// call until the client leaves. Its client links come through the node's
+// own link server.
 class FakeNode final : public v1::Node::Service {
  public:
   FakeNode(uint32_t max_payload_bytes, LinkScript script)
       : max_payload_bytes_(max_payload_bytes), script_(std::move(script)) {
+    absl::StatusOr<std::unique_ptr<wire::ClientLinkServer>> links =
+        wire::ClientLinkServer::Open(wire::Endpoint{"127.0.0.1", 0}, nullptr);
+    EXPECT_TRUE(links.ok()) << links.status();
+    links_ = *std::move(links);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -52,54 +60,84 @@ class FakeNode final : public v1::Node::Service {
     server_ = builder.BuildAndStart();
     address_ = absl::StrCat("127.0.0.1:", port);
   }
-  ~FakeNode() override { server_->Shutdown(std::chrono::system_clock::now()); }
+  ~FakeNode() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      if (link_ != nullptr) link_->Shutdown();
+    }
+    server_->Shutdown(std::chrono::system_clock::now());
+    {
+      absl::MutexLock lock(&mu_);
+      link_.reset();  // before the server whose thread it runs on
+    }
+    links_.reset();
+  }
 
   const std::string& address() const { return address_; }
 
   grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest*,
                          grpc::ServerWriter<v1::Delivery>* writer) override {
-    absl::StatusOr<wire::FrameSocketListener> listener =
-        wire::FrameSocketListener::Open("127.0.0.1");
-    if (!listener.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "no listener");
     v1::Delivery offer;
     const std::string token = wire::NewClientLinkToken();
-    offer.mutable_link_offer()->set_port(listener->port());
+    offer.mutable_link_offer()->set_port(links_->bound().port);
     offer.mutable_link_offer()->set_token(token);
     offer.mutable_link_offer()->set_max_payload_bytes(max_payload_bytes_);
-    if (!writer->Write(offer)) return grpc::Status::OK;
     const absl::Time deadline = absl::Now() + kWait;
-    const wire::StopRequested stop = [context, deadline] {
-      return context->IsCancelled() || absl::Now() > deadline;
-    };
-    absl::StatusOr<wire::FrameSocket> link =
-        wire::AcceptClientLink(*listener, token, deadline, stop);
-    if (!link.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no link");
+    absl::Notification connected;
+    absl::StatusOr<std::shared_ptr<wire::Connection>> connection = absl::UnknownError("");
+    links_->Offer(token, "", deadline, [&](absl::StatusOr<std::shared_ptr<wire::Connection>> c) {
+      connection = std::move(c);
+      connected.Notify();
+    });
+    if (!writer->Write(offer)) {
+      links_->Withdraw(token);
+      connected.WaitForNotification();
+      return grpc::Status::OK;
+    }
+    connected.WaitForNotification();
+    if (!connection.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no link");
+    auto link = std::make_shared<wire::ClientLink>(*connection);
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return grpc::Status::OK;
+      link_ = link;
+    }
     v1::Delivery joined;
     joined.mutable_joined()->set_node_id("fake");
     writer->Write(joined);
+    const StopRequested stop = [context, deadline] {
+      return context->IsCancelled() || absl::Now() > deadline;
+    };
     script_(*link, stop);
     // Whatever the client sends (resend requests) is read and ignored.
-    while (link->Read(wire::kDefaultMaxPayload, stop).ok()) {
+    while (!stop() && link->ReadFrame(wire::kDefaultMaxPayload).ok()) {
     }
+    link->Shutdown();
     return grpc::Status::OK;
   }
 
  private:
   const uint32_t max_payload_bytes_;
   const LinkScript script_;
+  std::unique_ptr<wire::ClientLinkServer> links_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  absl::Mutex mu_;
+  std::shared_ptr<wire::ClientLink> link_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-bool Send(wire::FrameSocket& link, absl::string_view bytes, const wire::StopRequested& stop) {
+bool Send(wire::ClientLink& link, absl::string_view bytes, const StopRequested& stop) {
+  if (stop()) return false;
   const absl::string_view parts[] = {bytes};
-  return link.Write(parts, stop).ok();
+  return link.Write(parts).ok();
 }
 
 // SOURCE "hostile", then the header of a DATA frame announcing `length`
 // payload bytes, then up to 128 MiB of them for as long as the client reads.
 LinkScript AnnounceLength(uint32_t length) {
-  return [length](wire::FrameSocket& link, const wire::StopRequested& stop) {
+  return [length](wire::ClientLink& link, const StopRequested& stop) {
     if (!Send(link, wire::MakeSource(1, 1, "hostile")->bytes(), stop)) return;
     std::string header(wire::Frame::Make(wire::FrameType::kData, 1, 1, 1, "")->bytes());
     for (int i = 0; i < 4; ++i) header[12 + i] = static_cast<char>(length >> (24 - 8 * i));
@@ -113,7 +151,7 @@ LinkScript AnnounceLength(uint32_t length) {
 // SOURCE "sender", then `messages` as DATA frames with sequences 1, 2, ...
 // unless `sequences` gives them.
 LinkScript SendMessages(std::vector<std::string> messages, std::vector<uint64_t> sequences = {}) {
-  return [messages, sequences](wire::FrameSocket& link, const wire::StopRequested& stop) {
+  return [messages, sequences](wire::ClientLink& link, const StopRequested& stop) {
     if (!Send(link, wire::MakeSource(1, 1, "sender")->bytes(), stop)) return;
     for (size_t i = 0; i < messages.size(); ++i) {
       const uint64_t sequence = i < sequences.size() ? sequences[i] : i + 1;

@@ -13,9 +13,11 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "canopy/publisher.h"
 #include "canopy/subscriber.h"
 #include "canopy/v1/controller.grpc.pb.h"
@@ -30,7 +32,6 @@
 #include "tests/system/process.h"
 #include "wire/client_link.h"
 #include "wire/control_frames.h"
-#include "wire/frame_socket.h"
 #include "wire/tls_context.h"
 
 namespace canopy::testing {
@@ -43,6 +44,19 @@ using ::testing::StartsWith;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
 constexpr absl::Duration kPoll = absl::Milliseconds(20);
+
+// Reads the next frame of `link`; a link that stays silent for kWait is
+// shut, so the read fails then instead of hanging the test.
+absl::StatusOr<wire::FrameHeader> ReadWithin(wire::ClientLink& link, std::string& payload) {
+  absl::Notification read;
+  std::thread watchdog([&] {
+    if (!read.WaitForNotificationWithTimeout(kWait)) link.Shutdown();
+  });
+  absl::StatusOr<wire::FrameHeader> header = link.ReadInto(payload, 1 << 20);
+  read.Notify();
+  watchdog.join();
+  return header;
+}
 
 class TlsTest : public ::testing::Test {
  protected:
@@ -519,32 +533,32 @@ TEST_F(TlsTest, DataLinksFromImpostorsAreRefusedCountedAndHarmless) {
     }
   }
   ASSERT_NE(handle, 0u);
-  // True if node-b closed the impostor's connection.
+  const wire::Endpoint data_port{data->host, data->port};
+  // True if node-b closed the impostor's connection (or refused its
+  // handshake) within kWait.
   auto attack = [&](const std::shared_ptr<wire::TlsContext>& tls) {
-    absl::StatusOr<wire::FrameSocket> s =
-        wire::FrameSocket::Connect(wire::Endpoint{data->host, data->port}, kWait);
-    EXPECT_TRUE(s.ok()) << s.status();
-    if (!s.ok()) return false;
     const absl::Time deadline = absl::Now() + kWait;
-    const wire::StopRequested stop = [deadline] { return absl::Now() > deadline; };
-    if (tls != nullptr) {
-      // With TLS 1.3 the client's side of the handshake may complete before
-      // the node rejects its certificate; what follows fails then.
-      s->StartTls(*tls, wire::TlsRole::kConnect, "", stop).IgnoreError();
+    absl::StatusOr<std::unique_ptr<wire::ClientLink>> s =
+        wire::ClientLink::Connect(data_port, "node-a", kWait, wire::ClientLinkTls{tls, ""});
+    if (!s.ok()) {
+      // With TLS 1.2-style ordering the node's refusal ends the handshake.
+      EXPECT_EQ(s.status().code(), absl::StatusCode::kUnauthenticated) << s.status();
+      return absl::Now() < deadline;
     }
-    std::vector<wire::FramePtr> frames = {
-        wire::Frame::Make(wire::FrameType::kHello, 0, 0, 0, "node-a")};
+    std::vector<wire::FramePtr> frames;
     for (uint32_t source_id = 1; source_id <= 4; ++source_id) {
       for (uint64_t seq = kHalf + 1; seq <= kHalf + 5; ++seq) {
         frames.push_back(
             wire::Frame::Make(wire::FrameType::kData, handle, source_id, seq, "forged"));
       }
     }
-    std::vector<absl::string_view> parts;
-    for (const auto& f : frames) parts.push_back(f->bytes());
-    s->Write(parts, stop).IgnoreError();
+    for (const auto& f : frames) {
+      const absl::string_view parts[] = {f->bytes()};
+      if (!(*s)->Write(parts).ok()) break;  // the node already closed it
+    }
     // Nothing ever comes back: the node closes the connection.
-    return !s->Read(wire::kMaxControlPayload, stop).ok() && absl::Now() < deadline;
+    std::string ignored;
+    return !ReadWithin(**s, ignored).ok() && absl::Now() < deadline;
   };
   EXPECT_TRUE(attack(nullptr));                 // plaintext
   EXPECT_TRUE(attack(WireTls("node-node-c")));  // node-c's certificate, claiming node-a
@@ -572,20 +586,19 @@ TEST_F(TlsTest, DataLinksFromImpostorsAreRefusedCountedAndHarmless) {
   // node-c with its own certificate is a node, but not this flow's parent:
   // its link stands, and nothing it says about the flow counts.
   {
-    absl::StatusOr<wire::FrameSocket> s =
-        wire::FrameSocket::Connect(wire::Endpoint{data->host, data->port}, kWait);
-    ASSERT_TRUE(s.ok()) << s.status();
     const absl::Time deadline = absl::Now() + kWait;
-    const wire::StopRequested stop = [deadline] { return absl::Now() > deadline; };
-    ASSERT_TRUE(s->StartTls(*WireTls("node-node-c"), wire::TlsRole::kConnect, "", stop).ok());
+    // The HELLO Connect sends names node-c, with no link token.
+    absl::StatusOr<std::unique_ptr<wire::ClientLink>> s = wire::ClientLink::Connect(
+        data_port, "node-c", kWait, wire::ClientLinkTls{WireTls("node-node-c"), ""});
+    ASSERT_TRUE(s.ok()) << s.status();
     const std::vector<wire::FramePtr> frames = {
-        wire::MakeHello("node-c", ""),
         wire::MakeGap({handle, 1, kHalf + 1, uint64_t{1} << 62}),
         wire::Frame::Make(wire::FrameType::kData, handle, 1, kHalf + 1, "forged"),
         wire::MakeResume({handle, 1, 0, 0})};
-    std::vector<absl::string_view> parts;
-    for (const auto& f : frames) parts.push_back(f->bytes());
-    ASSERT_TRUE(s->Write(parts, stop).ok());
+    for (const auto& f : frames) {
+      const absl::string_view parts[] = {f->bytes()};
+      ASSERT_TRUE((*s)->Write(parts).ok());
+    }
     const std::string key =
         "canopy_node_dropped_frames_total{group=\"g\",reason=\"not_from_parent\"} ";
     double dropped = 0;
@@ -629,8 +642,8 @@ TEST_F(TlsTest, ClientLinksNeedTlsAndTheCallersCertificate) {
     ASSERT_TRUE(reader->Read(&d));
     ASSERT_TRUE(d.has_link_offer());
     const wire::Endpoint at{node->host, static_cast<uint16_t>(d.link_offer().port())};
-    absl::StatusOr<wire::FrameSocket> plaintext =
-        wire::ConnectClientLink(at, d.link_offer().token(), kWait);
+    absl::StatusOr<std::unique_ptr<wire::ClientLink>> plaintext =
+        wire::ClientLink::Connect(at, d.link_offer().token(), kWait);
     ASSERT_TRUE(plaintext.ok()) << plaintext.status();
     while (reader->Read(&d)) {
       EXPECT_FALSE(d.has_message());
@@ -639,7 +652,7 @@ TEST_F(TlsTest, ClientLinksNeedTlsAndTheCallersCertificate) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
     EXPECT_THAT(s.error_message(), HasSubstr("opened without TLS"));
     std::string ignored;
-    EXPECT_FALSE(plaintext->ReadInto(ignored, 1 << 20, nullptr).ok());
+    EXPECT_FALSE(ReadWithin(**plaintext, ignored).ok());
   }
 
   // A TLS link presenting another certificate than the call's is refused;
@@ -651,17 +664,16 @@ TEST_F(TlsTest, ClientLinksNeedTlsAndTheCallersCertificate) {
   ASSERT_TRUE(reader->Read(&d));
   ASSERT_TRUE(d.has_link_offer());
   const wire::Endpoint at{node->host, static_cast<uint16_t>(d.link_offer().port())};
-  absl::StatusOr<wire::FrameSocket> stranger = wire::ConnectClientLink(
-      at, d.link_offer().token(), kWait, wire::ClientLinkTls{WireTls("publisher-a"), "node", ""});
+  absl::StatusOr<std::unique_ptr<wire::ClientLink>> stranger = wire::ClientLink::Connect(
+      at, d.link_offer().token(), kWait, wire::ClientLinkTls{WireTls("publisher-a"), "node"});
   ASSERT_TRUE(stranger.ok()) << stranger.status();
   std::string ignored;
-  EXPECT_FALSE(stranger->ReadInto(ignored, 1 << 20, nullptr).ok());
-  absl::StatusOr<wire::FrameSocket> link =
-      wire::ConnectClientLink(at, d.link_offer().token(), kWait,
-                              wire::ClientLinkTls{WireTls("operator-alice"), "node", ""});
+  EXPECT_FALSE(ReadWithin(**stranger, ignored).ok());
+  absl::StatusOr<std::unique_ptr<wire::ClientLink>> link = wire::ClientLink::Connect(
+      at, d.link_offer().token(), kWait, wire::ClientLinkTls{WireTls("operator-alice"), "node"});
   ASSERT_TRUE(link.ok()) << link.status();
-  EXPECT_THAT(link->security(), HasSubstr("TLSv1.3"));
-  EXPECT_EQ(link->peer_certificate()->common_name, "node-a");
+  EXPECT_THAT((*link)->security(), HasSubstr("TLSv1.3"));
+  EXPECT_EQ((*link)->node_certificate().common_name, "node-a");
   bool joined = false;
   while (!joined && reader->Read(&d)) joined = d.has_joined();
   ASSERT_TRUE(joined) << node_a->Stderr();
@@ -671,11 +683,11 @@ TEST_F(TlsTest, ClientLinksNeedTlsAndTheCallersCertificate) {
             0)
       << err << node_a->Stderr();
   std::string payload;
-  absl::StatusOr<wire::FrameHeader> h = link->ReadInto(payload, 1 << 20, nullptr);
+  absl::StatusOr<wire::FrameHeader> h = ReadWithin(**link, payload);
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->type, wire::FrameType::kSource);
   EXPECT_EQ(payload, "a");
-  h = link->ReadInto(payload, 1 << 20, nullptr);
+  h = ReadWithin(**link, payload);
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->type, wire::FrameType::kData);
   EXPECT_EQ(payload, "over tls");

@@ -27,10 +27,10 @@
 #include "boost/asio/write.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/wire/link_server_fixture.h"
 #include "wire/client_link.h"
 #include "wire/control_frames.h"
 #include "wire/frame.h"
-#include "wire/frame_socket.h"
 #include "wire/link_listener.h"
 #include "wire/outbound_link.h"
 #include "wire/tls_context.h"
@@ -180,10 +180,10 @@ class TlsLinkTest : public ::testing::Test {
 
 TEST_F(TlsLinkTest, FramesOfEverySizeArriveExactlyAndControlFramesGoBack) {
   std::atomic<int> resumes{0};
-  auto link =
-      Open("node-a", "node-b", Certificates::Node("node-a"), [&](FramePtr f, const std::shared_ptr<QueuedLink>&) {
-        if (f->header().type == FrameType::kResume) resumes.fetch_add(1);
-      });
+  auto link = Open("node-a", "node-b", Certificates::Node("node-a"),
+                   [&](FramePtr f, const std::shared_ptr<QueuedLink>&) {
+                     if (f->header().type == FrameType::kResume) resumes.fetch_add(1);
+                   });
   // Sizes around the TLS record (16 KiB) and the gathering bound, up to 3 MiB.
   const size_t sizes[] = {0, 1, 31, 32, 8191, 8192, 16383, 16384, 16385, 65536, 1 << 20, 3 << 20};
   std::vector<std::string> payloads;
@@ -291,37 +291,34 @@ TEST_F(TlsLinkTest, AChildWithAnotherNodesCertificateIsRefusedByTheParent) {
 
 // --- Client links.
 
-FrameSocketListener Listen() {
-  absl::StatusOr<FrameSocketListener> l = FrameSocketListener::Open("127.0.0.1");
-  EXPECT_TRUE(l.ok()) << l.status();
-  return *std::move(l);
-}
-
-ClientLinkTls NodeSide(const std::string& caller_cert) {
+std::string CallerDer(const std::string& caller_cert) {
   absl::StatusOr<std::string> der = CertificateDer(Certificates::Pem(caller_cert + ".crt"));
   EXPECT_TRUE(der.ok()) << der.status();
-  return ClientLinkTls{Certificates::Context("node-node-a"), "", der.value_or("")};
+  return der.value_or("");
 }
 
 ClientLinkTls ClientSide(const std::string& cert) {
-  return ClientLinkTls{Certificates::Context(cert), "node", ""};
+  return ClientLinkTls{Certificates::Context(cert), "node"};
 }
 
 TEST(TlsClientLinkTest, FramesFlowBothWaysOverTlsWithTheCallersCertificate) {
-  FrameSocketListener listener = Listen();
+  testing::LinkServerFixture node(Certificates::Context("node-node-a"));
   const std::string token = NewClientLinkToken();
+  auto offer = node.Offer(token, CallerDer("publisher-pub"));
   std::vector<std::string> payloads;
   for (size_t size : {size_t{0}, size_t{5}, size_t{16384}, size_t{100000}, size_t{2} << 20}) {
     std::string p(size, '\0');
     for (size_t j = 0; j < p.size(); ++j) p[j] = static_cast<char>((j * 7 + size) & 0xff);
     payloads.push_back(p);
   }
-  std::thread client([&] {
-    auto link = ConnectClientLink(Endpoint{"127.0.0.1", listener.port()}, token, kDeadline,
-                                  ClientSide("publisher-pub"));
-    ASSERT_TRUE(link.ok()) << link.status();
-    EXPECT_TRUE(link->tls());
-    EXPECT_EQ(link->peer_certificate()->common_name, "node-a");
+  auto client = ClientLink::Connect(node.at(), token, kDeadline, ClientSide("publisher-pub"));
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_THAT((*client)->security(), HasSubstr("TLS"));
+  auto connection = offer->Await(kDeadline);
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  EXPECT_EQ((*connection)->peer().common_name, "pub");
+  ClientLink link(*connection);
+  std::thread writer([&] {
     // Headers and payloads as separate parts of one gathered write.
     std::vector<std::array<char, kHeaderSize>> headers(payloads.size());
     std::vector<absl::string_view> parts;
@@ -330,96 +327,70 @@ TEST(TlsClientLinkTest, FramesFlowBothWaysOverTlsWithTheCallersCertificate) {
       parts.push_back(absl::string_view(headers[i].data(), kHeaderSize));
       parts.push_back(payloads[i]);
     }
-    EXPECT_TRUE(link->Write(parts, nullptr).ok());
-    std::string payload;
-    auto h = link->ReadInto(payload, 1 << 20, nullptr);
-    ASSERT_TRUE(h.ok()) << h.status();
-    EXPECT_EQ(payload, "camera");
-    link->ShutdownWrite();
+    EXPECT_TRUE((*client)->Write(parts).ok());
   });
-  auto link = AcceptClientLink(listener, token, absl::Now() + kDeadline, nullptr,
-                               NodeSide("publisher-pub"));
-  ASSERT_TRUE(link.ok()) << link.status();
-  EXPECT_THAT(link->security(), HasSubstr("TLS"));
   for (size_t i = 0; i < payloads.size(); ++i) {
-    std::string payload;
-    auto h = link->ReadInto(payload, 4 << 20, nullptr);
-    ASSERT_TRUE(h.ok()) << h.status();
-    EXPECT_EQ(h->sequence, i + 1);
-    EXPECT_TRUE(payload == payloads[i]) << "payload " << i;
+    auto bytes = link.ReadFrame(4 << 20);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    auto frame = Frame::Adopt(*std::move(bytes), 4 << 20);
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    EXPECT_EQ((*frame)->header().sequence, i + 1);
+    EXPECT_TRUE((*frame)->payload() == payloads[i]) << "payload " << i;
   }
+  writer.join();
   FramePtr source = MakeSource(1, 2, "camera");
   const absl::string_view parts[] = {source->bytes()};
-  EXPECT_TRUE(link->Write(parts, nullptr).ok());
+  EXPECT_TRUE(link.Write(parts).ok());
+  std::string payload;
+  auto h = (*client)->ReadInto(payload, 1 << 20);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(payload, "camera");
   // The client's close_notify is a clean end between frames.
-  EXPECT_EQ(link->Read(1 << 20, nullptr).status().code(), absl::StatusCode::kOutOfRange);
-  client.join();
+  (*client)->ShutdownWrite();
+  EXPECT_EQ(link.ReadFrame(1 << 20).status().code(), absl::StatusCode::kOutOfRange);
 }
 
 TEST(TlsClientLinkTest, AnotherCertificateThanTheCallersIsRefusedAndTheCallerStillGetsIn) {
-  FrameSocketListener listener = Listen();
+  testing::LinkServerFixture node(Certificates::Context("node-node-a"));
   const std::string token = NewClientLinkToken();
-  std::atomic<int> refused{0};
-  std::thread clients([&] {
-    const Endpoint node{"127.0.0.1", listener.port()};
-    // alice knows the token but is not the caller.
-    auto stranger = ConnectClientLink(node, token, kDeadline, ClientSide("operator-alice"));
-    ASSERT_TRUE(stranger.ok()) << stranger.status();
-    std::string ignored;
-    EXPECT_FALSE(stranger->ReadInto(ignored, 1 << 20, nullptr).ok());
-    auto caller = ConnectClientLink(node, token, kDeadline, ClientSide("publisher-pub"));
-    ASSERT_TRUE(caller.ok()) << caller.status();
-  });
-  auto link = AcceptClientLink(listener, token, absl::Now() + kDeadline, nullptr,
-                               NodeSide("publisher-pub"), [&](const absl::Status& why) {
-                                 EXPECT_THAT(why.message(), HasSubstr("CN=alice"));
-                                 refused.fetch_add(1);
-                               });
-  ASSERT_TRUE(link.ok()) << link.status();
-  EXPECT_EQ(link->peer_certificate()->common_name, "pub");
-  EXPECT_EQ(refused.load(), 1);
-  clients.join();
+  auto offer = node.Offer(token, CallerDer("publisher-pub"));
+  // alice knows the token but is not the caller.
+  auto stranger = ClientLink::Connect(node.at(), token, kDeadline, ClientSide("operator-alice"));
+  ASSERT_TRUE(stranger.ok()) << stranger.status();
+  std::string ignored;
+  EXPECT_FALSE((*stranger)->ReadInto(ignored, 1 << 20).ok());
+  EXPECT_EQ(node.server().refused(), 1u);
+  auto caller = ClientLink::Connect(node.at(), token, kDeadline, ClientSide("publisher-pub"));
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  auto connection = offer->Await(kDeadline);
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  EXPECT_EQ((*connection)->peer().common_name, "pub");
 }
 
 TEST(TlsClientLinkTest, APlaintextClientWithTheTokenVoidsTheOffer) {
-  FrameSocketListener listener = Listen();
+  testing::LinkServerFixture node(Certificates::Context("node-node-a"));
   const std::string token = NewClientLinkToken();
-  std::atomic<int> refused{0};
-  std::thread client([&] {
-    // A stranger in plaintext without the token is only refused...
-    auto stranger = ConnectClientLink(Endpoint{"127.0.0.1", listener.port()}, "0123", kDeadline);
-    ASSERT_TRUE(stranger.ok()) << stranger.status();
-    std::string ignored;
-    EXPECT_FALSE(stranger->ReadInto(ignored, 1 << 20, nullptr).ok());
-    // ...the client in plaintext ends the offer.
-    auto plaintext = ConnectClientLink(Endpoint{"127.0.0.1", listener.port()}, token, kDeadline);
-    ASSERT_TRUE(plaintext.ok()) << plaintext.status();
-  });
-  auto link =
-      AcceptClientLink(listener, token, absl::Now() + kDeadline, nullptr, NodeSide("publisher-pub"),
-                       [&](const absl::Status&) { refused.fetch_add(1); });
-  client.join();
+  auto offer = node.Offer(token, CallerDer("publisher-pub"));
+  // A stranger in plaintext without the token is only refused...
+  auto stranger = ClientLink::Connect(node.at(), "0123", kDeadline);
+  ASSERT_TRUE(stranger.ok()) << stranger.status();
+  std::string ignored;
+  EXPECT_FALSE((*stranger)->ReadInto(ignored, 1 << 20).ok());
+  // ...the client in plaintext ends the offer.
+  auto plaintext = ClientLink::Connect(node.at(), token, kDeadline);
+  ASSERT_TRUE(plaintext.ok()) << plaintext.status();
+  auto link = offer->Await(kDeadline);
   EXPECT_EQ(link.status().code(), absl::StatusCode::kFailedPrecondition) << link.status();
   EXPECT_THAT(link.status().message(), HasSubstr("without TLS"));
-  EXPECT_EQ(refused.load(), 2);
+  EXPECT_EQ(node.server().refused(), 2u);
 }
 
 TEST(TlsClientLinkTest, AClientAcceptsOnlyANodeCertificate) {
-  FrameSocketListener listener = Listen();
-  std::thread node([&] {
-    // Something holding alice's (operator) certificate serves the port.
-    auto s = listener.Accept(absl::Now() + kDeadline, nullptr);
-    ASSERT_TRUE(s.ok()) << s.status();
-    s->StartTls(*Certificates::Context("operator-alice"), TlsRole::kAccept, "", nullptr)
-        .IgnoreError();
-    std::string ignored;
-    s->ReadInto(ignored, 1 << 20, [] { return false; }).IgnoreError();
-  });
-  auto link = ConnectClientLink(Endpoint{"127.0.0.1", listener.port()}, "token", kDeadline,
-                                ClientSide("publisher-pub"));
+  // Something holding alice's (operator) certificate serves the port.
+  testing::LinkServerFixture impostor(Certificates::Context("operator-alice"));
+  auto link = ClientLink::Connect(impostor.at(), "token", kDeadline, ClientSide("publisher-pub"));
   EXPECT_EQ(link.status().code(), absl::StatusCode::kPermissionDenied) << link.status();
   EXPECT_THAT(link.status().message(), HasSubstr("OU=operator"));
-  node.join();  // the refused connection is closed: the node's read ends
 }
 
 }  // namespace
