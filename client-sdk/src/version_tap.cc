@@ -1,0 +1,164 @@
+#include "src/version_tap.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "boost/endian/conversion.hpp"
+#include "src/object_codec.h"
+
+namespace canopy {
+namespace {
+
+// An object asked for is asked again after this long without a message of
+// it, at most kMaxFetches times in all.
+constexpr absl::Duration kFetchAgainAfter = absl::Seconds(5);
+constexpr int kMaxFetches = 4;
+// VERSION records kept (for objects in flight and the chain fetched).
+constexpr size_t kMaxRecords = 256;
+// Longest wait inside Next() before looking at due fetches again.
+constexpr absl::Duration kSlice = absl::Seconds(1);
+
+}  // namespace
+
+const VersionRecord* VersionTap::LastStarted() const {
+  auto it = records_.find(last_manifest_);
+  return it == records_.end() ? nullptr : &it->second;
+}
+
+bool VersionTap::TakeVersionsMessage(const ReceivedMessage& m) {
+  absl::StatusOr<VersionMessageKind> kind = PeekVersionKind(m.payload);
+  if (!kind.ok()) return false;
+  if (*kind == VersionMessageKind::kVersion) {
+    absl::StatusOr<VersionRecord> r = DecodeVersion(m.payload);
+    if (!r.ok()) return true;  // malformed: its object is never admitted
+    auto key = std::make_pair(m.source, r->object_id);
+    if (records_.emplace(key, *std::move(r)).second) {
+      record_order_.push_back(key);
+      if (record_order_.size() > kMaxRecords) {
+        records_.erase(record_order_.front());
+        admitted_.erase(record_order_.front().second);
+        record_order_.pop_front();
+      }
+    }
+    return true;
+  }
+  if (m.resent) return true;  // an old announcement says nothing new
+  absl::StatusOr<Announcement> a = DecodeAnnouncement(m.payload);
+  if (!a.ok()) return true;
+  last_heard_stream_ = a->stream;
+  latest_[a->stream] = Latest{m.source, *std::move(a), m.sequence};
+  if (latest_.size() > 16) {  // streams of publishers long gone
+    for (auto it = latest_.begin(); it != latest_.end(); ++it) {
+      if (it->first != last_heard_stream_ && (!held_ || it->first != held_->stream)) {
+        latest_.erase(it);
+        break;
+      }
+    }
+  }
+  return true;
+}
+
+bool VersionTap::Admit(const VersionRecord& r) {
+  if (held_ && r.stream == held_->stream && r.version <= held_->version) return false;
+  if (admitted_.count(r.object_id) != 0) return true;
+  if (r.delta &&
+      !(held_ && held_->stream == r.stream && held_->version == r.base_version)) {
+    return false;
+  }
+  admitted_.insert(r.object_id);
+  return true;
+}
+
+absl::StatusOr<ReceivedMessage> VersionTap::Next(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (absl::Status s = MaybeFetch(); !s.ok()) return s;
+    const absl::Time now = absl::Now();
+    absl::StatusOr<ReceivedMessage> m = inner_.Next(std::min(deadline - now, kSlice));
+    if (absl::IsDeadlineExceeded(m.status())) {
+      if (absl::Now() >= deadline) return m.status();
+      continue;
+    }
+    if (!m.ok()) return m.status();
+    if (TakeVersionsMessage(*m)) continue;
+    absl::StatusOr<ObjectMessageKind> kind = PeekKind(m->payload);
+    if (!kind.ok()) return m;  // other traffic; the object receiver skips it
+    const uint64_t id = boost::endian::load_big_u64(
+        reinterpret_cast<const unsigned char*>(m->payload.data() + 8));
+    auto record = records_.find({m->source, id});
+    if (record == records_.end() || !Admit(record->second)) continue;
+    if (*kind == ObjectMessageKind::kManifest) last_manifest_ = {m->source, id};
+    last_passed_ = absl::Now();
+    return m;
+  }
+}
+
+absl::Status VersionTap::MaybeFetch() {
+  if (!fetch_error_.ok()) return fetch_error_;
+  if (busy_) return absl::OkStatus();
+  auto it = held_ ? latest_.find(held_->stream) : latest_.end();
+  if (it == latest_.end()) it = latest_.find(last_heard_stream_);
+  if (it == latest_.end()) return absl::OkStatus();
+  const Latest& l = it->second;
+  const Announcement& a = l.announcement;
+  const bool same_stream = held_ && held_->stream == a.stream;
+  if (same_stream && held_->version >= a.version) {
+    fetch_ = Fetch{};
+    return absl::OkStatus();
+  }
+  size_t next = 0;
+  if (same_stream) {
+    for (size_t k = 0; k < a.chain.size(); ++k) {
+      if (a.chain[k].version == held_->version) next = k + 1;
+    }
+  }
+  const ChainEntry& e = a.chain[next];
+  const absl::Time now = absl::Now();
+  if (fetch_.object_id == e.object_id) {
+    if (now - std::max(fetch_.at, last_passed_) < kFetchAgainAfter) return absl::OkStatus();
+    if (fetch_.times >= kMaxFetches) {
+      fetch_error_ = absl::DataLossError(absl::StrCat(
+          "version ", e.version, " of ", l.source, " was asked for ", fetch_.times,
+          " times and did not come: no node holds it any more (give the publisher's node a "
+          "larger --replay-mib, or push it whole)"));
+      return fetch_error_;
+    }
+  } else {
+    fetch_ = Fetch{e.object_id, now, 0};
+  }
+  if (l.sequence <= e.back) return absl::OkStatus();  // not a chain of this flow
+  const uint64_t first = l.sequence - e.back;
+  fetch_.at = now;
+  ++fetch_.times;
+  if (absl::Status s = inner_.RequestResend(l.source, first, first + e.messages - 1); !s.ok()) {
+    fetch_error_ = absl::FailedPreconditionError(
+        absl::StrCat("cannot fetch version ", e.version, " of ", l.source, ": ", s.message()));
+    return fetch_error_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VersionTap::TakeFetchError() {
+  absl::Status s = fetch_error_;
+  if (!s.ok()) {
+    fetch_error_ = absl::OkStatus();
+    fetch_ = Fetch{};
+  }
+  return s;
+}
+
+std::string VersionTap::Waiting() const {
+  auto it = held_ ? latest_.find(held_->stream) : latest_.end();
+  if (it == latest_.end()) it = latest_.find(last_heard_stream_);
+  if (it == latest_.end()) {
+    return held_ ? absl::StrCat("no version newer than ", held_->version, " arrived in time")
+                 : std::string("no version arrived in time (none was announced)");
+  }
+  return absl::StrCat("version ", it->second.announcement.version, " of ", it->second.source,
+                      " did not arrive in time",
+                      fetch_.times > 0 ? absl::StrCat(" (asked the nodes ", fetch_.times,
+                                                      " times)")
+                                       : std::string());
+}
+
+}  // namespace canopy
