@@ -41,6 +41,13 @@ struct VersionPublisher::Sent {
 
 absl::StatusOr<std::unique_ptr<VersionPublisher>> VersionPublisher::Open(
     PublisherOptions publisher, VersionPublisherOptions options) {
+  absl::StatusOr<std::unique_ptr<Publisher>> p = Publisher::Open(std::move(publisher));
+  if (!p.ok()) return p.status();
+  return Open(*std::move(p), options);
+}
+
+absl::StatusOr<std::unique_ptr<VersionPublisher>> VersionPublisher::Open(
+    std::unique_ptr<Publisher> publisher, VersionPublisherOptions options) {
   if (options.chunk_bytes < kMinChunkBytes || options.chunk_bytes > kMaxChunkBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("chunk size must be ", kMinChunkBytes, "..", kMaxChunkBytes, " bytes"));
@@ -52,9 +59,7 @@ absl::StatusOr<std::unique_ptr<VersionPublisher>> VersionPublisher::Open(
   if (options.announce_every < absl::Milliseconds(10)) {
     return absl::InvalidArgumentError("announce_every must be at least 10 ms");
   }
-  absl::StatusOr<std::unique_ptr<Publisher>> p = Publisher::Open(std::move(publisher));
-  if (!p.ok()) return p.status();
-  return std::unique_ptr<VersionPublisher>(new VersionPublisher(*std::move(p), options));
+  return std::unique_ptr<VersionPublisher>(new VersionPublisher(std::move(publisher), options));
 }
 
 VersionPublisher::VersionPublisher(std::unique_ptr<Publisher> publisher,

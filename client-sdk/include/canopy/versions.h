@@ -91,6 +91,9 @@ class VersionPublisher {
   // InvalidArgument for a bad chunk size or chain bound.
   static absl::StatusOr<std::unique_ptr<VersionPublisher>> Open(
       PublisherOptions publisher, VersionPublisherOptions options = {});
+  // Pushes through `publisher`, which it owns from now on. REQUIRES: not null.
+  static absl::StatusOr<std::unique_ptr<VersionPublisher>> Open(
+      std::unique_ptr<Publisher> publisher, VersionPublisherOptions options = {});
   ~VersionPublisher();
 
   // Sends `data` as the next version: a delta if it has the size and
