@@ -135,6 +135,7 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
   const absl::Time deadline = options.timeout == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : called + options.timeout;
+  uint64_t received_total = 0;
   while (true) {
     const absl::Duration remaining = deadline - absl::Now();
     if (remaining <= absl::ZeroDuration()) return absl::DeadlineExceededError(tap_->Waiting());
@@ -264,9 +265,12 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
       held_->chunk_hashes = rec.chunk_hashes;
       held_->segments = attempt.segments;
       tap_->SetHeld(HeldVersion{rec.stream, rec.version});
+      received_total += attempt.received;
+      // Catching up: the latest announced version, not each one on the way.
+      if (tap_->Behind() && absl::Now() < deadline) continue;
       ReceivedVersion out;
       out.info = held_->info;
-      out.received_bytes = attempt.received;
+      out.received_bytes = received_total;
       out.seconds = Seconds(absl::Now() - called);
       return out;
     }

@@ -138,6 +138,12 @@ absl::Status VersionTap::MaybeFetch() {
   return absl::OkStatus();
 }
 
+bool VersionTap::Behind() const {
+  if (!held_) return false;
+  auto it = latest_.find(held_->stream);
+  return it != latest_.end() && it->second.announcement.version > held_->version;
+}
+
 absl::Status VersionTap::TakeFetchError() {
   absl::Status s = fetch_error_;
   if (!s.ok()) {

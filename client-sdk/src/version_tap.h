@@ -60,6 +60,10 @@ class VersionTap final : public Subscriber {
   // without arriving (no node holds it any more).
   absl::Status MaybeFetch();
 
+  // True if the announcement followed names a version of the held stream
+  // newer than the one held (a receive then goes on to it).
+  bool Behind() const;
+
   // The error MaybeFetch() gave up with, if any; cleared, so a later
   // receive tries again.
   absl::Status TakeFetchError();
