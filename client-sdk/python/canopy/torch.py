@@ -14,6 +14,7 @@ Importing this module imports torch; ``import canopy`` alone does not.
 from __future__ import annotations
 
 import collections
+import struct
 import time
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -48,6 +49,13 @@ class PushResult(int):
     delta: bool
     seconds: float
     digest: str         # SHA-256 of the whole version
+
+    @classmethod
+    def _of(cls, sent, start: float) -> "PushResult":
+        out = cls(sent.version)
+        out.bytes, out.sent_bytes, out.delta = sent.size, sent.sent_bytes, sent.delta
+        out.seconds, out.digest = time.monotonic() - start, sent.sha256
+        return out
 
 
 class WeightPublisher:
@@ -111,10 +119,27 @@ class WeightPublisher:
         sent = self._versions.push(staging.numpy(), version=version, name="model.safetensors",
                                    table=self._header, whole=whole, wait_for=wait_for,
                                    timeout=timeout, on_progress=on_progress)
-        out = PushResult(sent.version)
-        out.bytes, out.sent_bytes, out.delta = sent.size, sent.sent_bytes, sent.delta
-        out.seconds, out.digest = time.monotonic() - start, sent.sha256
-        return out
+        return PushResult._of(sent, start)
+
+    def push_file(self, path, version: Optional[int] = None, *, whole: bool = False
+                  ) -> PushResult:
+        """Sends a ``.safetensors`` file as the next version, mapped read-only
+        (no copy); receivers load it as they would a pushed state_dict."""
+        import mmap
+        import os
+        start = time.monotonic()
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            (n,) = struct.unpack("<Q", data[:8])
+            header = bytes(data[:8 + n])
+            try:
+                _, _, size = safetensors.parse_header(header)
+            except ValueError as e:
+                raise InvalidArgument(f"{path}: {e}") from None
+            if size != len(data):
+                raise InvalidArgument(f"{path}: {len(data)} bytes, its header says {size}")
+            sent = self._versions.push(data, version=version, name=os.path.basename(path),
+                                       table=header, whole=whole)
+        return PushResult._of(sent, start)
 
     @property
     def version(self) -> int:
@@ -310,7 +335,6 @@ def load_safetensors(path, into: Optional[Mapping[str, torch.Tensor]] = None
     first, as receive() does), or into new tensors."""
     with open(path, "rb") as f:
         head = f.read(8)
-        import struct
         (n,) = struct.unpack("<Q", head)
         header = head + f.read(n)
         _, entries, _ = safetensors.parse_header(header)

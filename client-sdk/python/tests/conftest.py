@@ -1,13 +1,8 @@
 """Fixtures: a real overlay (controller + 3 nodes on loopback) per module."""
 
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from overlay import Overlay  # noqa: E402
+from canopy.local import Overlay
 
 
 @pytest.fixture(scope="module")

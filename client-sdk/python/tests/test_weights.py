@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 import canopy  # noqa: E402
 from canopy.torch import StateDictMismatch, WeightPublisher, WeightReceiver  # noqa: E402
 
-from overlay import WAIT, poll  # noqa: E402
+from canopy.local import WAIT, poll  # noqa: E402
 
 CHUNK = 64 << 10
 

@@ -1,9 +1,10 @@
-"""A real controller and nodes on loopback for the Python tests.
+"""A real Canopy controller and nodes on this machine's loopback.
 
-The Python counterpart of tests/system/overlay.h: processes from
-$CANOPY_BIN_DIR (default build/bin), free ports, a temporary directory, and
-everything killed when the overlay closes. Waits poll with a deadline; no
-test sleeps on wall time to wait for something.
+For tests, examples and benchmarks: ``Overlay()`` starts canopy-controller
+and ``start_node(id)`` a canopy-node, from $CANOPY_BIN_DIR (default: the
+build tree's build/bin), on free loopback ports with a temporary directory;
+``close()`` (or leaving a ``with`` block) stops them all. Waits poll with a
+deadline. The Python counterpart of tests/system/overlay.h.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ WAIT = 30.0  # seconds: deadline for anything a test waits for on loopback
 
 
 def bin_path(name: str) -> str:
+    """Path of a Canopy program: $CANOPY_BIN_DIR/name, else build/bin/name
+    of the build tree this package was imported from (build/python/canopy)."""
     root = os.environ.get("CANOPY_BIN_DIR") or os.path.join(
-        os.path.dirname(__file__), "..", "..", "..", "build", "bin")
-    return os.path.join(root, name)
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "bin")
+    return os.path.normpath(os.path.join(root, name))
 
 
 def poll(done: Callable[[], object], what: str, timeout: float = WAIT, every: float = 0.02):
@@ -109,6 +112,12 @@ class Node:
 
 class Overlay:
     """A controller plus nodes started with :meth:`start_node`."""
+
+    def __enter__(self) -> "Overlay":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="canopy-pytest-")
