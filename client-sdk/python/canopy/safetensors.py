@@ -38,9 +38,13 @@ class TensorEntry:
 
 
 def build_header(tensors: Sequence[Tuple[str, str, Sequence[int]]],
-                 metadata: Optional[Dict[str, str]] = None) -> Tuple[bytes, List[TensorEntry]]:
+                 metadata: Optional[Dict[str, str]] = None,
+                 align: int = 8) -> Tuple[bytes, List[TensorEntry]]:
     """The header bytes (length prefix included) for ``(name, dtype, shape)``
-    tensors laid out in that order, and each tensor's place in the file."""
+    tensors laid out in that order, and each tensor's place in the file.
+    The header is padded with spaces so the data starts at a multiple of
+    ``align`` (a multiple of 8): with the chunk size, a tensor that changes
+    touches no chunk of its neighbours beyond the ones it shares."""
     table: Dict[str, object] = {}
     if metadata:
         table["__metadata__"] = dict(metadata)
@@ -59,7 +63,9 @@ def build_header(tensors: Sequence[Tuple[str, str, Sequence[int]]],
         spans.append((name, dtype, tuple(int(d) for d in shape), at, at + n))
         at += n
     text = json.dumps(table, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
+    if align % 8:
+        raise ValueError("align must be a multiple of 8")
+    text += b" " * ((align - (8 + len(text)) % align) % align)
     head = struct.pack("<Q", len(text)) + text
     return head, [TensorEntry(name, dtype, shape, len(head) + b, len(head) + e)
                   for name, dtype, shape, b, e in spans]

@@ -41,6 +41,38 @@ def _bytes_of(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1).view(torch.uint8) if t.numel() else torch.empty(0, dtype=torch.uint8)
 
 
+def _table(state_dict: Mapping[str, torch.Tensor]) -> tuple:
+    """(name, safetensors dtype, shape) of each tensor, in order."""
+    tensors = []
+    for name, t in state_dict.items():
+        if not isinstance(t, torch.Tensor):
+            raise InvalidArgument(f"{name}: not a tensor ({type(t).__name__})")
+        if t.dtype not in _TO_ST:
+            raise InvalidArgument(f"{name}: dtype {t.dtype} cannot be sent")
+        tensors.append((name, _TO_ST[t.dtype], tuple(t.shape)))
+    return tuple(tensors)
+
+
+def _plan(table: tuple, chunk_bytes: int):
+    """The safetensors header and tensor places a push of ``table`` uses.
+    Tensors start on a chunk boundary when the model spans many chunks, so
+    a delta does not carry the header's chunk too."""
+    data_bytes = sum(safetensors.DTYPE_BYTES[d] * int(torch.Size(s).numel())
+                     for _, d, s in table)
+    align = chunk_bytes if data_bytes >= 8 * chunk_bytes and chunk_bytes % 8 == 0 else 8
+    return safetensors.build_header(table, metadata={"format": "pt"}, align=align)
+
+
+def _unpadded(table: bytes) -> bytes:
+    """The header a version's table stands for: the table travels without
+    the spaces that pad the header to the data's alignment."""
+    if len(table) >= 8:
+        (n,) = struct.unpack("<Q", table[:8])
+        if len(table) < 8 + n and n <= safetensors.MAX_HEADER_BYTES:
+            return table + b" " * (8 + n - len(table))
+    return table
+
+
 class PushResult(int):
     """The version pushed (an int), with what the push sent."""
 
@@ -74,23 +106,16 @@ class WeightPublisher:
                                           announce_every=announce_every, max_chain=max_chain,
                                           max_chain_bytes=max_chain_bytes, transport=transport,
                                           tls=tls)
+        self._chunk_bytes = chunk_bytes
         self._layout: Optional[tuple] = None
         self._header = b""
         self._entries: List[safetensors.TensorEntry] = []
         self._staging: Optional[torch.Tensor] = None
 
     def _stage(self, state_dict: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        tensors = []
-        for name, t in state_dict.items():
-            if not isinstance(t, torch.Tensor):
-                raise InvalidArgument(f"{name}: not a tensor ({type(t).__name__})")
-            if t.dtype not in _TO_ST:
-                raise InvalidArgument(f"{name}: dtype {t.dtype} cannot be sent")
-            tensors.append((name, _TO_ST[t.dtype], tuple(t.shape)))
-        layout = tuple(tensors)
+        layout = _table(state_dict)
         if layout != self._layout:
-            self._header, self._entries = safetensors.build_header(
-                tensors, metadata={"format": "pt"})
+            self._header, self._entries = _plan(layout, self._chunk_bytes)
             size = self._entries[-1].end if self._entries else len(self._header)
             self._staging = torch.empty(size, dtype=torch.uint8)
             self._staging[:len(self._header)].copy_(
@@ -117,8 +142,8 @@ class WeightPublisher:
         start = time.monotonic()
         staging = self._stage(state_dict)
         sent = self._versions.push(staging.numpy(), version=version, name="model.safetensors",
-                                   table=self._header, whole=whole, wait_for=wait_for,
-                                   timeout=timeout, on_progress=on_progress)
+                                   table=self._header.rstrip(b" "), whole=whole,
+                                   wait_for=wait_for, timeout=timeout, on_progress=on_progress)
         return PushResult._of(sent, start)
 
     def push_file(self, path, version: Optional[int] = None, *, whole: bool = False
@@ -138,7 +163,7 @@ class WeightPublisher:
             if size != len(data):
                 raise InvalidArgument(f"{path}: {len(data)} bytes, its header says {size}")
             sent = self._versions.push(data, version=version, name=os.path.basename(path),
-                                       table=header, whole=whole)
+                                       table=header.rstrip(b" "), whole=whole)
         return PushResult._of(sent, start)
 
     @property
@@ -244,8 +269,9 @@ class WeightReceiver:
         state = {"entries": None, "targets": None, "done": None, "pending": None}
 
         def destination(info: dict):
+            table = _unpadded(bytes(info["table"]))
             try:
-                _, entries, size = safetensors.parse_header(info["table"])
+                _, entries, size = safetensors.parse_header(table)
             except ValueError as e:
                 raise StateDictMismatch(f"version {info['version']}: {e}") from None
             if size != info["size"]:
@@ -257,7 +283,6 @@ class WeightReceiver:
             else:
                 targets = collections.OrderedDict(
                     (e.name, torch.empty(e.shape, dtype=_FROM_ST[e.dtype])) for e in entries)
-            table = bytes(info["table"])
             if bytes(self._header) != table:
                 self._header = bytearray(table)
             parts: List[object] = [self._header]
@@ -350,11 +375,12 @@ def load_safetensors(path, into: Optional[Mapping[str, torch.Tensor]] = None
         return out
 
 
-def save_safetensors(state_dict: Mapping[str, torch.Tensor], path) -> None:
-    """Writes ``state_dict`` as a ``.safetensors`` file (the layout push sends)."""
-    header, entries = safetensors.build_header(
-        [(n, _TO_ST[t.dtype], tuple(t.shape)) for n, t in state_dict.items()],
-        metadata={"format": "pt"})
+def save_safetensors(state_dict: Mapping[str, torch.Tensor], path, *,
+                     chunk_bytes: int = 1 << 20) -> None:
+    """Writes ``state_dict`` as a ``.safetensors`` file: the bytes a
+    WeightPublisher with ``chunk_bytes`` pushes, so the file's SHA-256 is the
+    version's digest."""
+    header, _ = _plan(_table(state_dict), chunk_bytes)
     with open(path, "wb") as f:
         f.write(header)
         for t in state_dict.values():

@@ -46,7 +46,7 @@ def digest(sd):
     import tempfile
     from canopy.torch import save_safetensors
     with tempfile.NamedTemporaryFile() as f:
-        save_safetensors(sd, f.name)
+        save_safetensors(sd, f.name, chunk_bytes=CHUNK)
         return hashlib.sha256(open(f.name, "rb").read()).hexdigest()
 
 
