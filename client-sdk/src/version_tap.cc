@@ -9,10 +9,12 @@
 namespace canopy {
 namespace {
 
-// An object asked for is asked again after this long without a message of
-// it, at most kMaxFetches times in all.
+// A window asked for is asked again after this long without a message of
+// it, at most kMaxFetches times in all; the next window is asked for once
+// half of the one before came.
 constexpr absl::Duration kFetchAgainAfter = absl::Seconds(5);
 constexpr int kMaxFetches = 4;
+constexpr uint64_t kWindow = 16;
 // VERSION records kept (for objects in flight and the chain fetched).
 constexpr size_t kMaxRecords = 256;
 // Longest wait inside Next() before looking at due fetches again.
@@ -80,6 +82,11 @@ absl::StatusOr<ReceivedMessage> VersionTap::Next(absl::Duration timeout) {
       continue;
     }
     if (!m.ok()) return m.status();
+    if (m->resent && m->source == fetch_.source && m->sequence >= fetch_.first &&
+        m->sequence <= fetch_.last && m->sequence > fetch_.seen_to) {
+      fetch_.seen_to = m->sequence;
+      fetch_.at = absl::Now();
+    }
     if (TakeVersionsMessage(*m)) continue;
     absl::StatusOr<ObjectMessageKind> kind = PeekKind(m->payload);
     if (!kind.ok()) return m;  // other traffic; the object receiver skips it
@@ -95,6 +102,9 @@ absl::StatusOr<ReceivedMessage> VersionTap::Next(absl::Duration timeout) {
 
 absl::Status VersionTap::MaybeFetch() {
   if (!fetch_error_.ok()) return fetch_error_;
+  const absl::Time now = absl::Now();
+  const bool fetching = fetch_.object_id != 0 && fetch_.seen_to < fetch_.last;
+  if (fetching) return ContinueFetch(now);
   if (busy_) return absl::OkStatus();
   auto it = held_ ? latest_.find(held_->stream) : latest_.end();
   if (it == latest_.end()) it = latest_.find(last_heard_stream_);
@@ -113,26 +123,47 @@ absl::Status VersionTap::MaybeFetch() {
     }
   }
   const ChainEntry& e = a.chain[next];
-  const absl::Time now = absl::Now();
-  if (fetch_.object_id == e.object_id) {
-    if (now - std::max(fetch_.at, last_passed_) < kFetchAgainAfter) return absl::OkStatus();
-    if (fetch_.times >= kMaxFetches) {
-      fetch_error_ = absl::DataLossError(absl::StrCat(
-          "version ", e.version, " of ", l.source, " was asked for ", fetch_.times,
-          " times and did not come: no node holds it any more (give the publisher's node a "
-          "larger --replay-mib, or push it whole)"));
-      return fetch_error_;
-    }
-  } else {
-    fetch_ = Fetch{e.object_id, now, 0};
-  }
   if (l.sequence <= e.back) return absl::OkStatus();  // not a chain of this flow
-  const uint64_t first = l.sequence - e.back;
+  if (fetch_.object_id == e.object_id) {
+    // All of it came back but it was not received (a chunk lost on the
+    // way): the object receiver repairs it; ask again only after a silence.
+    if (now - std::max(fetch_.at, last_passed_) < kFetchAgainAfter) return absl::OkStatus();
+    fetch_.seen_to = fetch_.first - 1;
+    return ContinueFetch(now);
+  }
+  fetch_ = Fetch{};
+  fetch_.object_id = e.object_id;
+  fetch_.version = e.version;
+  fetch_.source = l.source;
+  fetch_.first = l.sequence - e.back;
+  fetch_.last = fetch_.first + e.messages - 1;
+  fetch_.seen_to = fetch_.first - 1;
+  return Ask(fetch_.first, now);
+}
+
+absl::Status VersionTap::ContinueFetch(absl::Time now) {
+  if (fetch_.asked_to < fetch_.last && fetch_.seen_to + kWindow / 2 >= fetch_.asked_to) {
+    return Ask(fetch_.asked_to + 1, now);
+  }
+  if (now - std::max(fetch_.at, last_passed_) < kFetchAgainAfter) return absl::OkStatus();
+  if (++fetch_.times >= kMaxFetches) {
+    fetch_error_ = absl::DataLossError(absl::StrCat(
+        "version ", fetch_.version, " of ", fetch_.source, ": messages from ",
+        fetch_.seen_to + 1, " on were asked for ", fetch_.times,
+        " times and did not come: no node holds them any more (give the publisher's node a "
+        "larger --replay-mib, or push it whole)"));
+    return fetch_error_;
+  }
+  return Ask(fetch_.seen_to + 1, now);
+}
+
+absl::Status VersionTap::Ask(uint64_t first, absl::Time now) {
+  const uint64_t last = std::min(fetch_.last, first + kWindow - 1);
+  fetch_.asked_to = std::max(fetch_.asked_to, last);
   fetch_.at = now;
-  ++fetch_.times;
-  if (absl::Status s = inner_.RequestResend(l.source, first, first + e.messages - 1); !s.ok()) {
-    fetch_error_ = absl::FailedPreconditionError(
-        absl::StrCat("cannot fetch version ", e.version, " of ", l.source, ": ", s.message()));
+  if (absl::Status s = inner_.RequestResend(fetch_.source, first, last); !s.ok()) {
+    fetch_error_ = absl::FailedPreconditionError(absl::StrCat(
+        "cannot fetch version ", fetch_.version, " of ", fetch_.source, ": ", s.message()));
     return fetch_error_;
   }
   return absl::OkStatus();

@@ -56,8 +56,10 @@ class VersionTap final : public Subscriber {
   const std::string& LastStartedSource() const { return last_manifest_.first; }
 
   // Asks for the next object the latest announcement says is missing, if
-  // one is due. DataLoss once an object was asked for kMaxFetches times
-  // without arriving (no node holds it any more).
+  // one is due, kWindow messages at a time (so a node's link to this
+  // receiver never holds a whole model at once). DataLoss once a window was
+  // asked for kMaxFetches times without arriving (no node holds it any
+  // more).
   absl::Status MaybeFetch();
 
   // True if the announcement followed names a version of the held stream
@@ -77,16 +79,27 @@ class VersionTap final : public Subscriber {
     Announcement announcement;
     uint64_t sequence = 0;  // of the ANNOUNCE
   };
+  // The chain entry being fetched: messages first..last of `source`, asked
+  // for a window at a time up to `asked_to`; `seen_to` is the highest of
+  // them that came back.
   struct Fetch {
     uint64_t object_id = 0;
+    uint64_t version = 0;
+    std::string source;
+    uint64_t first = 0, last = 0;
+    uint64_t asked_to = 0, seen_to = 0;
     absl::Time at;
-    int times = 0;
+    int times = 0;  // windows asked again after a silence
   };
 
   // Records a versions message; false if `m` is not one.
   bool TakeVersionsMessage(const ReceivedMessage& m);
   // Whether the object messages of `record` go on to the receiver.
   bool Admit(const VersionRecord& record);
+  // Asks for fetch_'s next window, or for the current one again after a
+  // silence.
+  absl::Status ContinueFetch(absl::Time now);
+  absl::Status Ask(uint64_t first, absl::Time now);
 
   Subscriber& inner_;
   std::optional<HeldVersion> held_;

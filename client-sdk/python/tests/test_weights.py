@@ -188,8 +188,8 @@ import sys, time
 sys.path[:0] = [{path!r}]
 from canopy.torch import WeightReceiver
 w = WeightReceiver({node!r}, {group!r})
-print("receiving", flush=True)
 try:
+    print("receiving", flush=True)  # the parent's SIGINT may land before receive() blocks
     w.receive(timeout=None)
 except KeyboardInterrupt:
     print("interrupted", flush=True)
@@ -203,6 +203,9 @@ def test_ctrl_c_during_receive_raises_keyboard_interrupt(overlay, group):
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "receiving"
+        # Blocked in receive(): its main thread sleeps (waits without the GIL).
+        poll(lambda: open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "S",
+             "the child to block in receive()")
         sent = time.monotonic()
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=WAIT) == 3
