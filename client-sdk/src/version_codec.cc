@@ -14,7 +14,7 @@ namespace endian = boost::endian;
 constexpr char kMagic[4] = {'C', 'N', 'V', 'S'};
 constexpr uint8_t kFormat = 1;
 constexpr size_t kVersionFixedBytes = kVersionHeaderBytes + 8 + 8 + 4 + 4 + 8 + 32 + 8 + 32 + 4 + 4 + 4;
-constexpr size_t kAnnounceFixedBytes = kVersionHeaderBytes + 8 + 32 + 2;
+constexpr size_t kAnnounceFixedBytes = kVersionHeaderBytes + 8 + 32 + 4 + 2;
 constexpr size_t kChainEntryBytes = 32;
 constexpr uint32_t kDeltaFlag = 1;
 
@@ -72,7 +72,8 @@ std::string EncodeAnnouncement(const Announcement& a) {
   PutHeader(VersionMessageKind::kAnnounce, a.stream, p);
   endian::store_big_u64(U(p + 16), a.version);
   std::memcpy(p + 24, a.sha256.data(), 32);
-  endian::store_big_u16(U(p + 56), static_cast<uint16_t>(a.chain.size()));
+  endian::store_big_u32(U(p + 56), a.chunk_bytes);
+  endian::store_big_u16(U(p + 60), static_cast<uint16_t>(a.chain.size()));
   char* at = p + kAnnounceFixedBytes;
   for (const ChainEntry& e : a.chain) {
     endian::store_big_u64(U(at), e.version);
@@ -160,7 +161,11 @@ absl::StatusOr<Announcement> DecodeAnnouncement(absl::string_view message) {
   a.stream = endian::load_big_u64(U(p + 8));
   a.version = endian::load_big_u64(U(p + 16));
   std::memcpy(a.sha256.data(), p + 24, 32);
-  const uint16_t n = endian::load_big_u16(U(p + 56));
+  a.chunk_bytes = endian::load_big_u32(U(p + 56));
+  if (a.chunk_bytes == 0 || a.chunk_bytes > kMaxChunkBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("ANNOUNCE chunk size ", a.chunk_bytes));
+  }
+  const uint16_t n = endian::load_big_u16(U(p + 60));
   if (n == 0 || n > kMaxChainEntries ||
       message.size() != kAnnounceFixedBytes + kChainEntryBytes * n) {
     return absl::InvalidArgumentError(absl::StrCat("ANNOUNCE with ", n, " chain entries"));

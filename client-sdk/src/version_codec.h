@@ -65,6 +65,7 @@ struct Announcement {
   uint64_t stream = 0;
   uint64_t version = 0;
   Sha256 sha256{};
+  uint32_t chunk_bytes = 0;  // of the chain's objects (a fetch sizes its windows by it)
   // A whole version first, then deltas each on the one before; the last
   // entry is `version`.
   std::vector<ChainEntry> chain;

@@ -96,6 +96,7 @@ absl::Status VersionPublisher::Announce() {
   a.stream = stream_;
   a.version = version_;
   std::copy(sha256_.begin(), sha256_.end(), a.sha256.begin());
+  a.chunk_bytes = options_.chunk_bytes;
   const uint64_t at = messages_ + 1;  // the ANNOUNCE itself
   for (const auto& sent : chain_) {
     a.chain.push_back({sent->version, sent->object_id, at - sent->first_message, sent->messages});

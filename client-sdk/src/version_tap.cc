@@ -10,11 +10,11 @@ namespace canopy {
 namespace {
 
 // A window asked for is asked again after this long without a message of
-// it, at most kMaxFetches times in all; the next window is asked for once
-// half of the one before came.
+// it, at most kMaxFetches times in all. A window is half a node link's high
+// watermark (wire/outbound_link.h).
 constexpr absl::Duration kFetchAgainAfter = absl::Seconds(5);
 constexpr int kMaxFetches = 4;
-constexpr uint64_t kWindow = 16;
+constexpr uint64_t kWindowBytes = 4u << 20;
 // VERSION records kept (for objects in flight and the chain fetched).
 constexpr size_t kMaxRecords = 256;
 // Longest wait inside Next() before looking at due fetches again.
@@ -138,11 +138,12 @@ absl::Status VersionTap::MaybeFetch() {
   fetch_.first = l.sequence - e.back;
   fetch_.last = fetch_.first + e.messages - 1;
   fetch_.seen_to = fetch_.first - 1;
+  fetch_.window = std::max<uint64_t>(1, kWindowBytes / a.chunk_bytes);
   return Ask(fetch_.first, now);
 }
 
 absl::Status VersionTap::ContinueFetch(absl::Time now) {
-  if (fetch_.asked_to < fetch_.last && fetch_.seen_to + kWindow / 2 >= fetch_.asked_to) {
+  if (fetch_.asked_to < fetch_.last && fetch_.seen_to >= fetch_.asked_to) {
     return Ask(fetch_.asked_to + 1, now);
   }
   if (now - std::max(fetch_.at, last_passed_) < kFetchAgainAfter) return absl::OkStatus();
@@ -158,7 +159,7 @@ absl::Status VersionTap::ContinueFetch(absl::Time now) {
 }
 
 absl::Status VersionTap::Ask(uint64_t first, absl::Time now) {
-  const uint64_t last = std::min(fetch_.last, first + kWindow - 1);
+  const uint64_t last = std::min(fetch_.last, first + fetch_.window - 1);
   fetch_.asked_to = std::max(fetch_.asked_to, last);
   fetch_.at = now;
   if (absl::Status s = inner_.RequestResend(fetch_.source, first, last); !s.ok()) {

@@ -56,8 +56,9 @@ class VersionTap final : public Subscriber {
   const std::string& LastStartedSource() const { return last_manifest_.first; }
 
   // Asks for the next object the latest announcement says is missing, if
-  // one is due, kWindow messages at a time (so a node's link to this
-  // receiver never holds a whole model at once). DataLoss once a window was
+  // one is due, kWindowBytes at a time, the next window once the one before
+  // came: a node's link to this receiver then stays below its high
+  // watermark, where the relay would detach it. DataLoss once a window was
   // asked for kMaxFetches times without arriving (no node holds it any
   // more).
   absl::Status MaybeFetch();
@@ -88,6 +89,7 @@ class VersionTap final : public Subscriber {
     std::string source;
     uint64_t first = 0, last = 0;
     uint64_t asked_to = 0, seen_to = 0;
+    uint64_t window = 1;  // messages asked for at a time
     absl::Time at;
     int times = 0;  // windows asked again after a silence
   };
