@@ -186,24 +186,39 @@ class Lab:
         self.procs = []
 
 
-def line_with(p: subprocess.Popen, key: str, what: str, timeout: float = 600) -> dict:
-    result = {}
+def read_until(p: subprocess.Popen, found, what: str, timeout: float):
+    """The first stdout line of ``p`` for which ``found(line)`` is not None
+    (its value); exits the benchmark naming ``what`` at the deadline."""
+    result = []
 
     def read():
         for line in p.stdout:
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if key in d:
-                result.update(d)
+            value = found(line)
+            if value is not None:
+                result.append(value)
                 return
     t = threading.Thread(target=read, daemon=True)
     t.start()
     t.join(timeout)
     if not result:
-        raise SystemExit(f"bench-weights: no '{key}' from {what} (see its log)")
-    return result
+        raise SystemExit(f"bench-weights: nothing from {what} in time (see its log)")
+    return result[0]
+
+
+def line_with(p: subprocess.Popen, key: str, what: str, timeout: float = 600) -> dict:
+    """The next JSON line of ``p`` that has ``key``."""
+    def found(line):
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        return d if key in d else None
+    return read_until(p, found, f"{what} ('{key}')", timeout)
+
+
+def line_with_text(p: subprocess.Popen, text: str, timeout: float = 60) -> str:
+    """The next stdout line of ``p`` that contains ``text``."""
+    return read_until(p, lambda line: line if text in line else None, p.args[4], timeout)
 
 
 def run(a) -> int:
@@ -308,22 +323,6 @@ def run(a) -> int:
           f"model beyond what the worker had before allocating it")
     print(json.dumps(out))
     return 0
-
-
-def line_with_text(p: subprocess.Popen, text: str, timeout: float = 60) -> str:
-    found = []
-
-    def read():
-        for line in p.stdout:
-            if text in line:
-                found.append(line)
-                return
-    t = threading.Thread(target=read, daemon=True)
-    t.start()
-    t.join(timeout)
-    if not found:
-        raise SystemExit(f"bench-weights: '{text}' did not come from {p.args[4]}")
-    return found[0]
 
 
 def main() -> int:

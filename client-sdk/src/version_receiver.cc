@@ -17,6 +17,10 @@ namespace {
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
+// Versions one receive goes through to reach the latest (the longest chain
+// an ANNOUNCE lists).
+constexpr int kMaxCatchUp = kMaxChainEntries;
+
 // Calls `fn(segment, offset in the segment, offset in [offset, offset +
 // size), bytes)` for each piece of the range the segments hold.
 template <typename Fn>
@@ -136,6 +140,7 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
                                   ? absl::InfiniteFuture()
                                   : called + options.timeout;
   uint64_t received_total = 0;
+  int completed = 0;
   while (true) {
     const absl::Duration remaining = deadline - absl::Now();
     if (remaining <= absl::ZeroDuration()) return absl::DeadlineExceededError(tap_->Waiting());
@@ -220,7 +225,7 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
       attempt.writing = true;
       held_.reset();  // from here on the memory is between versions
       tap_->SetHeld(std::nullopt);
-      tap_->SetBusy(true);
+      tap_->SetAssembling(rec.object_id);
       return absl::OkStatus();
     };
     o.on_chunk = [&](uint64_t offset, absl::string_view bytes) {
@@ -245,7 +250,7 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
 
     ObjectReceiver objects(*tap_);
     absl::StatusOr<ReceivedObject> got = objects.ReceiveChunks(o);
-    tap_->SetBusy(false);
+    tap_->SetAssembling(0);
     if (!attempt.destination_error.ok()) return attempt.destination_error;
     const VersionRecord& rec = attempt.record;
     if (got.ok() && attempt.error.ok()) {
@@ -266,8 +271,9 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
       held_->segments = attempt.segments;
       tap_->SetHeld(HeldVersion{rec.stream, rec.version});
       received_total += attempt.received;
-      // Catching up: the latest announced version, not each one on the way.
-      if (tap_->Behind() && absl::Now() < deadline) continue;
+      // Catching up: the latest version, not each one on the way; bounded,
+      // so a publisher faster than this receiver does not keep it here.
+      if (++completed < kMaxCatchUp && absl::Now() < deadline && tap_->Behind()) continue;
       ReceivedVersion out;
       out.info = held_->info;
       out.received_bytes = received_total;

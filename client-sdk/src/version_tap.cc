@@ -71,7 +71,37 @@ bool VersionTap::Admit(const VersionRecord& r) {
   return true;
 }
 
+std::optional<ReceivedMessage> VersionTap::Filter(ReceivedMessage m) {
+  if (m.resent && m.source == fetch_.source && m.sequence >= fetch_.first &&
+      m.sequence <= fetch_.last && m.sequence > fetch_.seen_to) {
+    fetch_.seen_to = m.sequence;
+    fetch_.at = absl::Now();
+  }
+  if (TakeVersionsMessage(m)) return std::nullopt;
+  absl::StatusOr<ObjectMessageKind> kind = PeekKind(m.payload);
+  if (!kind.ok()) return m;  // other traffic; the object receiver skips it
+  const uint64_t id = boost::endian::load_big_u64(
+      reinterpret_cast<const unsigned char*>(m.payload.data() + 8));
+  auto record = records_.find({m.source, id});
+  if (record == records_.end() || !Admit(record->second)) return std::nullopt;
+  if (*kind == ObjectMessageKind::kManifest) {
+    last_manifest_ = {m.source, id};
+  } else if (assembling_ != id) {
+    // The middle of an object no one is receiving (its MANIFEST went by
+    // while another object was): ask for it from its MANIFEST, once.
+    if (assembling_ == 0 && restarted_.insert(id).second) RestartObject(m, record->second, *kind);
+    return std::nullopt;
+  }
+  last_passed_ = absl::Now();
+  return m;
+}
+
 absl::StatusOr<ReceivedMessage> VersionTap::Next(absl::Duration timeout) {
+  if (peeked_) {
+    ReceivedMessage m = *std::move(peeked_);
+    peeked_.reset();
+    return m;
+  }
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     if (absl::Status s = MaybeFetch(); !s.ok()) return s;
@@ -82,22 +112,33 @@ absl::StatusOr<ReceivedMessage> VersionTap::Next(absl::Duration timeout) {
       continue;
     }
     if (!m.ok()) return m.status();
-    if (m->resent && m->source == fetch_.source && m->sequence >= fetch_.first &&
-        m->sequence <= fetch_.last && m->sequence > fetch_.seen_to) {
-      fetch_.seen_to = m->sequence;
-      fetch_.at = absl::Now();
-    }
-    if (TakeVersionsMessage(*m)) continue;
-    absl::StatusOr<ObjectMessageKind> kind = PeekKind(m->payload);
-    if (!kind.ok()) return m;  // other traffic; the object receiver skips it
-    const uint64_t id = boost::endian::load_big_u64(
-        reinterpret_cast<const unsigned char*>(m->payload.data() + 8));
-    auto record = records_.find({m->source, id});
-    if (record == records_.end() || !Admit(record->second)) continue;
-    if (*kind == ObjectMessageKind::kManifest) last_manifest_ = {m->source, id};
-    last_passed_ = absl::Now();
-    return m;
+    if (std::optional<ReceivedMessage> pass = Filter(*std::move(m))) return *std::move(pass);
   }
+}
+
+void VersionTap::RestartObject(const ReceivedMessage& m, const VersionRecord& r,
+                               ObjectMessageKind kind) {
+  const uint64_t chunks = r.delta ? r.changed.size() : r.chunk_count();
+  uint64_t before = chunks + 1;  // an END: the MANIFEST and every chunk came first
+  if (kind == ObjectMessageKind::kChunk) {
+    absl::StatusOr<ChunkView> c = DecodeChunk(m.payload);
+    if (!c.ok()) return;
+    before = uint64_t{c->index} + 1;
+  }
+  if (m.sequence <= before) return;
+  const uint64_t manifest = m.sequence - before;
+  inner_.RequestResend(m.source, manifest, manifest + chunks + 1).IgnoreError();
+  if (restarted_.size() > kMaxRecords) restarted_.erase(restarted_.begin());
+}
+
+bool VersionTap::PeekPassable() {
+  while (!peeked_) {
+    absl::StatusOr<ReceivedMessage> m = inner_.Next(absl::ZeroDuration());
+    if (!m.ok()) return false;
+    std::optional<ReceivedMessage> pass = Filter(*std::move(m));
+    if (pass && PeekKind(pass->payload).ok()) peeked_ = std::move(pass);
+  }
+  return true;
 }
 
 absl::Status VersionTap::MaybeFetch() {
@@ -105,7 +146,7 @@ absl::Status VersionTap::MaybeFetch() {
   const absl::Time now = absl::Now();
   const bool fetching = fetch_.object_id != 0 && fetch_.seen_to < fetch_.last;
   if (fetching) return ContinueFetch(now);
-  if (busy_) return absl::OkStatus();
+  if (assembling_ != 0) return absl::OkStatus();
   auto it = held_ ? latest_.find(held_->stream) : latest_.end();
   if (it == latest_.end()) it = latest_.find(last_heard_stream_);
   if (it == latest_.end()) return absl::OkStatus();
@@ -170,8 +211,9 @@ absl::Status VersionTap::Ask(uint64_t first, absl::Time now) {
   return absl::OkStatus();
 }
 
-bool VersionTap::Behind() const {
+bool VersionTap::Behind() {
   if (!held_) return false;
+  if (PeekPassable()) return true;
   auto it = latest_.find(held_->stream);
   return it != latest_.end() && it->second.announcement.version > held_->version;
 }

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "canopy/subscriber.h"
+#include "src/object_codec.h"
 #include "src/version_codec.h"
 
 namespace canopy {
@@ -48,8 +49,9 @@ class VersionTap final : public Subscriber {
   // What the receiver holds now (nullopt: nothing, or a version being
   // written over).
   void SetHeld(std::optional<HeldVersion> held) { held_ = held; }
-  // Whether an object is being received: no fetch is asked for meanwhile.
-  void SetBusy(bool busy) { busy_ = busy; }
+  // Whether an object is being received (0 = none): no fetch is asked for
+  // meanwhile, and only that object's chunks go on.
+  void SetAssembling(uint64_t object_id) { assembling_ = object_id; }
 
   // The record of the object whose MANIFEST was passed on last.
   const VersionRecord* LastStarted() const;
@@ -64,8 +66,10 @@ class VersionTap final : public Subscriber {
   absl::Status MaybeFetch();
 
   // True if the announcement followed names a version of the held stream
-  // newer than the one held (a receive then goes on to it).
-  bool Behind() const;
+  // newer than the one held, or a message of an object the receiver can
+  // use now is already waiting (a receive then goes on to it rather than
+  // return a version that is already outdated).
+  bool Behind();
 
   // The error MaybeFetch() gave up with, if any; cleared, so a later
   // receive tries again.
@@ -103,9 +107,22 @@ class VersionTap final : public Subscriber {
   absl::Status ContinueFetch(absl::Time now);
   absl::Status Ask(uint64_t first, absl::Time now);
 
+  // Takes what the subscription already holds, without waiting, until a
+  // message to pass on turns up (kept in peeked_). True if one did.
+  bool PeekPassable();
+  // The message Next() passes on; nullopt for one that stays here.
+  std::optional<ReceivedMessage> Filter(ReceivedMessage m);
+  // Asks for the object that message `m` (a chunk or END of it) belongs to
+  // from its MANIFEST to its END.
+  void RestartObject(const ReceivedMessage& m, const VersionRecord& r, ObjectMessageKind kind);
+
   Subscriber& inner_;
+  std::optional<ReceivedMessage> peeked_;
   std::optional<HeldVersion> held_;
-  bool busy_ = false;
+  uint64_t assembling_ = 0;
+  // Objects whose chunks came while no object was being received: asked
+  // for again from their MANIFEST (once each).
+  std::set<uint64_t> restarted_;
   // VERSION records by (source, object id), the oldest dropped first.
   std::map<std::pair<std::string, uint64_t>, VersionRecord> records_;
   std::deque<std::pair<std::string, uint64_t>> record_order_;

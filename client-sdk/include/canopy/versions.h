@@ -188,9 +188,9 @@ class VersionReceiver {
   // Receives the next version newer than the one held (of any publisher on
   // the group; a delta only on the version it was made from) and returns
   // once it is in place and its SHA-256 matched. A receiver that is behind
-  // (a late joiner) goes on through the announced chain and returns the
-  // latest version; `destination` and `on_verified` are then called for
-  // each version on the way. DeadlineExceeded at the
+  // (a late joiner, or one whose next versions are already waiting) goes
+  // on to the latest version, through at most 64 versions, and returns it;
+  // `destination` and `on_verified` are then called for each on the way. DeadlineExceeded at the
   // timeout (saying what it waited for); the destination's error; DataLoss
   // when what a version needs is held by no node any more; the
   // subscription's error. After an error nothing is held: the next receive

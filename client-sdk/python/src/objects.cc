@@ -15,24 +15,24 @@ namespace py = pybind11;
 namespace canopy::python {
 namespace {
 
-py::dict SentDict(const SentObject& s) {
+py::dict InfoDict(const ObjectInfo& info) {
   py::dict d;
-  d["name"] = s.info.name;
-  d["size"] = s.info.size;
-  d["chunk_bytes"] = s.info.chunk_bytes;
-  d["chunk_count"] = s.info.chunk_count;
-  d["sha256"] = s.info.sha256_hex;
+  d["name"] = info.name;
+  d["size"] = info.size;
+  d["chunk_bytes"] = info.chunk_bytes;
+  d["chunk_count"] = info.chunk_count;
+  d["sha256"] = info.sha256_hex;
+  return d;
+}
+
+py::dict SentDict(const SentObject& s) {
+  py::dict d = InfoDict(s.info);
   d["seconds"] = s.seconds;
   return d;
 }
 
 py::dict ReceivedDict(const ReceivedObject& r) {
-  py::dict d;
-  d["name"] = r.info.name;
-  d["size"] = r.info.size;
-  d["chunk_bytes"] = r.info.chunk_bytes;
-  d["chunk_count"] = r.info.chunk_count;
-  d["sha256"] = r.info.sha256_hex;
+  py::dict d = InfoDict(r.info);
   d["source"] = r.source;
   d["seconds"] = r.seconds;
   d["first_byte_seconds"] = r.first_byte_seconds;

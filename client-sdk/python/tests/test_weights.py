@@ -216,36 +216,36 @@ def test_ctrl_c_during_receive_raises_keyboard_interrupt(overlay, group):
 
 
 def test_two_trainers_on_one_group_never_mix(overlay, group):
+    # Each round both trainers push at once (their objects interleave on the
+    # group), then each worker receives: whatever it holds must be exactly
+    # one version one trainer pushed.
+    states = {"trainer-a": make_state(10), "trainer-b": make_state(20)}
+    pubs = {"trainer-a": WeightPublisher(overlay.nodes["n1"].client, group, "trainer-a",
+                                         chunk_bytes=CHUNK),
+            "trainer-b": WeightPublisher(overlay.nodes["n3"].client, group, "trainer-b",
+                                         chunk_bytes=CHUNK)}
     digests = {}
-    lock = threading.Lock()
 
-    def train(source, seed, node):
-        sd = make_state(seed)
-        with WeightPublisher(overlay.nodes[node].client, group, source, chunk_bytes=CHUNK) as pub:
-            for step in range(6):
-                sd[f"layer{step}.weight"].add_(1.0)
-                r = pub.push(sd)
-                with lock:
-                    digests.setdefault(r.digest, (source, int(r)))
+    def push(source, step):
+        states[source][f"layer{step}.weight"].add_(1.0)
+        r = pubs[source].push(states[source])
+        digests[r.digest] = (source, int(r))
 
     workers = [WeightReceiver(overlay.nodes[n].client, group) for n in ("n2", "n3")]
     models = [zeros_like(make_state(0)) for _ in workers]
-    trainers = [threading.Thread(target=train, args=("trainer-a", 10, "n1")),
-                threading.Thread(target=train, args=("trainer-b", 20, "n3"))]
-    for t in trainers:
-        t.start()
-    seen = []
     try:
-        for _ in range(4):
-            got = receive_in_threads(workers, models)
-            for m, r in zip(models, got):
-                seen.append((digest(m), r.digest))
+        for step in range(5):
+            trainers = [threading.Thread(target=push, args=(s, step)) for s in pubs]
+            for t in trainers:
+                t.start()
+            for t in trainers:
+                t.join()
+            for m, r in zip(models, receive_in_threads(workers, models)):
+                assert digest(m) == r.digest
+                assert r.digest in digests, "a worker's model is no version any trainer pushed"
     finally:
-        for t in trainers:
-            t.join()
-    for actual, reported in seen:
-        assert actual == reported
-        assert actual in digests, "a worker's model is no version any trainer pushed"
+        for p in pubs.values():
+            p.close()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (Debian's torch is CPU-only)")
