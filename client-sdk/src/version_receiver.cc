@@ -273,7 +273,7 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
       received_total += attempt.received;
       // Catching up: the latest version, not each one on the way; bounded,
       // so a publisher faster than this receiver does not keep it here.
-      if (++completed < kMaxCatchUp && absl::Now() < deadline && tap_->Behind()) continue;
+      if (++completed < kMaxCatchUp && absl::Now() < deadline && tap_->Behind(deadline)) continue;
       ReceivedVersion out;
       out.info = held_->info;
       out.received_bytes = received_total;

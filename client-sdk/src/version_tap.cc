@@ -19,6 +19,11 @@ constexpr uint64_t kWindowBytes = 4u << 20;
 constexpr size_t kMaxRecords = 256;
 // Longest wait inside Next() before looking at due fetches again.
 constexpr absl::Duration kSlice = absl::Seconds(1);
+// How long a receiver that completed a version waits for the first
+// announcement of its stream (publishers announce every second by default).
+constexpr absl::Duration kConfirmWait = absl::Seconds(2);
+// Messages closer together than this are a burst still arriving.
+constexpr absl::Duration kBurstGap = absl::Milliseconds(20);
 
 }  // namespace
 
@@ -72,6 +77,7 @@ bool VersionTap::Admit(const VersionRecord& r) {
 }
 
 std::optional<ReceivedMessage> VersionTap::Filter(ReceivedMessage m) {
+  last_arrival_ = absl::Now();
   if (m.resent && m.source == fetch_.source && m.sequence >= fetch_.first &&
       m.sequence <= fetch_.last && m.sequence > fetch_.seen_to) {
     fetch_.seen_to = m.sequence;
@@ -211,11 +217,32 @@ absl::Status VersionTap::Ask(uint64_t first, absl::Time now) {
   return absl::OkStatus();
 }
 
-bool VersionTap::Behind() {
+bool VersionTap::Behind(absl::Time deadline) {
   if (!held_) return false;
-  if (PeekPassable()) return true;
-  auto it = latest_.find(held_->stream);
-  return it != latest_.end() && it->second.announcement.version > held_->version;
+  const absl::Time until = std::min(deadline, absl::Now() + kConfirmWait);
+  while (true) {
+    if (PeekPassable()) return true;
+    auto it = latest_.find(held_->stream);
+    const absl::Time now = absl::Now();
+    if (it != latest_.end()) {
+      if (it->second.announcement.version > held_->version) return true;
+      // Messages still pouring in (a node replaying the flow's history to
+      // a new subscriber, old announcements included): look a moment
+      // longer before calling the held version the latest.
+      if (now - last_arrival_ >= kBurstGap || now >= until) return false;
+      TakeOne(std::min(until, now + kBurstGap));
+      continue;
+    }
+    if (now >= until) return false;
+    TakeOne(until);
+  }
+}
+
+void VersionTap::TakeOne(absl::Time until) {
+  absl::StatusOr<ReceivedMessage> m = inner_.Next(std::min(until - absl::Now(), kSlice));
+  if (!m.ok()) return;
+  std::optional<ReceivedMessage> pass = Filter(*std::move(m));
+  if (pass && PeekKind(pass->payload).ok()) peeked_ = std::move(pass);
 }
 
 absl::Status VersionTap::TakeFetchError() {

@@ -68,8 +68,10 @@ class VersionTap final : public Subscriber {
   // True if the announcement followed names a version of the held stream
   // newer than the one held, or a message of an object the receiver can
   // use now is already waiting (a receive then goes on to it rather than
-  // return a version that is already outdated).
-  bool Behind();
+  // return a version that is already outdated). A receiver that has heard
+  // no announcement of the held stream yet waits for one until `deadline`,
+  // at most kConfirmWait.
+  bool Behind(absl::Time deadline);
 
   // The error MaybeFetch() gave up with, if any; cleared, so a later
   // receive tries again.
@@ -110,6 +112,9 @@ class VersionTap final : public Subscriber {
   // Takes what the subscription already holds, without waiting, until a
   // message to pass on turns up (kept in peeked_). True if one did.
   bool PeekPassable();
+  // Takes one message, waiting until `until`, keeping it in peeked_ if it
+  // goes on.
+  void TakeOne(absl::Time until);
   // The message Next() passes on; nullopt for one that stays here.
   std::optional<ReceivedMessage> Filter(ReceivedMessage m);
   // Asks for the object that message `m` (a chunk or END of it) belongs to
@@ -134,6 +139,7 @@ class VersionTap final : public Subscriber {
   uint64_t last_heard_stream_ = 0;
   Fetch fetch_;
   absl::Time last_passed_ = absl::InfinitePast();
+  absl::Time last_arrival_ = absl::InfinitePast();  // of any message
   absl::Status fetch_error_;
 };
 
