@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
       ->check(canopy::IntegerIn<uint32_t>(1, kMaxCheckpointMib));
   std::string source = "trainer-" + std::to_string(getpid());
   app.add_option("--source", source, "trainer: publisher id (default trainer-PID)")
-      ->check(canopy::CheckedBy(canopy::ValidateSourceId, "ID"));
+      ->check(canopy::CheckedBy(canopy::ValidateSourceId, "SOURCE"));
   canopy::TlsFlags tls_flags;
   canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "param_broadcast", argc, argv)) {

@@ -12,7 +12,6 @@
 namespace canopy {
 namespace {
 
-constexpr uint32_t kMinChunkBytes = 1024;
 
 uint64_t RandomId() {
   std::random_device entropy;
