@@ -1,8 +1,9 @@
 // param_broadcast: a trainer pushes a checkpoint to many GPU workers.
 //
-//   param_broadcast --role trainer --node HOST:PORT --group G
+//   param_broadcast --role trainer --node HOST:PORT --group G [--source ID]
 //                   [--tensors N] [--tensor-kib K] [--seed S]
 //   param_broadcast --role worker --node HOST:PORT --group G [--max-mib M]
+//   (both: [--tls-ca FILE --tls-cert FILE --tls-key FILE])
 //
 // The trainer builds a safetensors-style file in memory (an 8-byte
 // little-endian header length, a JSON header naming each tensor's dtype,
@@ -31,6 +32,7 @@
 #include "canopy/publisher.h"
 #include "canopy/subscriber.h"
 #include "proto/program.h"
+#include "proto/tls_credentials.h"
 #include "proto/validation.h"
 
 namespace {
@@ -116,8 +118,21 @@ int main(int argc, char** argv) {
   app.add_option("--max-mib", max_mib, "worker: size of the receive buffer in MiB")
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint32_t>(1, kMaxCheckpointMib));
+  std::string source = "trainer-" + std::to_string(getpid());
+  app.add_option("--source", source, "trainer: publisher id (default trainer-PID)")
+      ->check(canopy::CheckedBy(canopy::ValidateSourceId, "SOURCE"));
+  canopy::TlsFlags tls_flags;
+  canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "param_broadcast", argc, argv)) {
     return *exit_code;
+  }
+  std::optional<canopy::ClientTlsFiles> tls;
+  if (auto resolved = canopy::ResolveTlsFlags(tls_flags); !resolved.ok()) {
+    std::fprintf(stderr, "param_broadcast: %s (see --help)\n",
+                 std::string(resolved.status().message()).c_str());
+    return 2;
+  } else if (resolved->has_value()) {
+    tls = canopy::ClientTlsFiles{(*resolved)->ca, (*resolved)->cert, (*resolved)->key};
   }
   // The trainer holds the whole checkpoint in memory.
   if (role == "trainer" &&
@@ -131,7 +146,12 @@ int main(int argc, char** argv) {
 
   if (role == "trainer") {
     const std::string checkpoint = BuildCheckpoint(tensors, size_t{tensor_kib} * 1024, seed);
-    auto pub = canopy::Publisher::Open({node, group, "trainer-" + std::to_string(getpid())});
+    canopy::PublisherOptions pub_options;
+    pub_options.node_address = node;
+    pub_options.group = group;
+    pub_options.source = source;
+    pub_options.tls = tls;
+    auto pub = canopy::Publisher::Open(pub_options);
     if (!pub.ok()) {
       std::fprintf(stderr, "param_broadcast: %s\n", pub.status().ToString().c_str());
       return 1;
@@ -153,6 +173,7 @@ int main(int argc, char** argv) {
   canopy::SubscriberOptions sub_options;
   sub_options.node_address = node;
   sub_options.group = group;
+  sub_options.tls = tls;
   auto sub = canopy::Subscriber::Open(sub_options);
   if (!sub.ok() || !(*sub)->WaitJoined(absl::Seconds(30)).ok()) {
     std::fprintf(stderr, "param_broadcast: cannot join %s at %s\n", group.c_str(), node.c_str());

@@ -74,7 +74,7 @@ absl::StatusOr<SentObject> SendObject(absl::Span<Publisher* const> stripes, absl
   }
   const absl::Time start = absl::Now();
   ObjectManifest m;
-  m.object_id = NewObjectId();
+  m.object_id = options.object_id != 0 ? options.object_id : NewObjectId();
   m.size = data.size();
   m.chunk_bytes = options.chunk_bytes;
   const uint64_t count = data.size() / m.chunk_bytes + (data.size() % m.chunk_bytes != 0);

@@ -37,6 +37,8 @@ struct SendObjectOptions {
   uint32_t chunk_bytes = 1u << 20;
   // Called after each chunk was handed to the node, with the bytes so far.
   std::function<void(uint64_t sent_bytes)> on_progress;
+  // The object's id (docs/objects.md); 0 = a random one.
+  uint64_t object_id = 0;
 };
 
 struct SentObject {
