@@ -121,6 +121,11 @@ void NodeMetrics::AddRelay(ops::MetricsRegistry& registry, const Relay& relay) {
     out.push_back(SingleSampleFamily("canopy_node_resumes_served_total",
                                      "RESUME requests from children this node served.",
                                      MetricType::kCounter, static_cast<double>(c.resumes_served)));
+    out.push_back(SingleSampleFamily(
+        "canopy_node_resumes_held_total",
+        "RESUME requests that came before this node's table named their sender a child of the "
+        "flow; held and served once the table caught up.",
+        MetricType::kCounter, static_cast<double>(c.resumes_held)));
     out.push_back(SingleSampleFamily("canopy_node_frames_replayed_total",
                                      "Frames sent again from the replay ring.",
                                      MetricType::kCounter, static_cast<double>(c.frames_replayed)));

@@ -104,6 +104,7 @@ void Relay::ScheduleTick() {
     }
     lan_.Tick(*snapshot);
     parents_.Prune();
+    if (held_resumes_.size() != 0) RetryHeldResumes();
     ReportGauges(*snapshot);
     ScheduleTick();
   });
@@ -296,22 +297,52 @@ void Relay::OnChildControl(wire::FramePtr frame, const std::shared_ptr<wire::Que
     link->Close();
     return;
   }
+  if (ServeResumeIfChild(*request, link)) return;
+  // The child may know of its new parent before this node knows of its new
+  // child (tables reach nodes in any order): hold the request a while.
+  if (held_resumes_.Hold(HeldResumes::Held{link, link->peer_node(), *request,
+                                           scheduler_.Now() + options_.unknown_flow_wait})) {
+    RelayTally::Add(tally_.resumes_held);
+    return;
+  }
   const std::shared_ptr<const FlowTable> snapshot = table();
   const FlowRoute* route = snapshot->Find(request->group_handle, request->source_id);
-  if (route == nullptr) return;  // a flow this node no longer carries
+  RefuseFrame(route != nullptr ? route->counters : nullptr,
+              route != nullptr ? route->group() : std::string(TrafficCounters::kOtherGroup),
+              "RESUME", link->peer_node(), "only its children");
+}
+
+bool Relay::ServeResumeIfChild(const wire::ResumeRequest& request,
+                               const std::shared_ptr<wire::QueuedLink>& link) {
+  const std::shared_ptr<const FlowTable> snapshot = table();
+  const FlowRoute* route = snapshot->Find(request.group_handle, request.source_id);
+  if (route == nullptr) return false;
   // Only a child the table names for the flow may ask for it again.
   const bool child = std::any_of(
       route->children.begin(), route->children.end(),
       [&](const FlowRoute::Child& c) { return c.slot->node_id() == link->peer_node(); });
-  if (!child) {
-    RefuseFrame(route->counters, route->group(), "RESUME", link->peer_node(), "only its children");
-    return;
-  }
+  if (!child) return false;
   // The table says this node carries the flow, even if no frame of it has
   // arrived yet (a relay that just started).
   absl::MutexLock flow_lock(&route->state->mu);
-  repair_.ServeResume(*route, *route->state, RepairTarget{link, nullptr, nullptr}, request->after,
-                      request->until);
+  repair_.ServeResume(*route, *route->state, RepairTarget{link, nullptr, nullptr}, request.after,
+                      request.until);
+  return true;
+}
+
+void Relay::RetryHeldResumes() {
+  const absl::Time now = scheduler_.Now();
+  for (HeldResumes::Held& held : held_resumes_.TakeAll()) {
+    std::shared_ptr<wire::QueuedLink> link = held.link.lock();
+    if (link == nullptr || link->closed()) continue;  // the child went away
+    if (ServeResumeIfChild(held.request, link)) continue;
+    if (now < held.until && held_resumes_.Hold(held)) continue;
+    const std::shared_ptr<const FlowTable> snapshot = table();
+    const FlowRoute* route = snapshot->Find(held.request.group_handle, held.request.source_id);
+    RefuseFrame(route != nullptr ? route->counters : nullptr,
+                route != nullptr ? route->group() : std::string(TrafficCounters::kOtherGroup),
+                "RESUME", held.peer, "only its children");
+  }
 }
 
 absl::Status Relay::ResendToSubscriber(const std::shared_ptr<SubscriberQueue>& subscriber,
@@ -414,7 +445,10 @@ void Relay::OnTableChanged() {
   table_.store(compiled, std::memory_order_release);
   clients_.PruneGroups();
   UpdateMulticastGroups(*compiled);
-  asio::post(io_, [this] { ResumeFromParents(nullptr); });
+  asio::post(io_, [this] {
+    ResumeFromParents(nullptr);
+    RetryHeldResumes();
+  });
 }
 
 void Relay::UpdateMulticastGroups(const FlowTable& table) {

@@ -24,6 +24,7 @@
 #include "node/flow_states.h"
 #include "node/flow_table.h"
 #include "node/forwarding_state.h"
+#include "node/held_resumes.h"
 #include "node/lan_multicast.h"
 #include "node/local_clients.h"
 #include "node/local_intake.h"
@@ -146,6 +147,13 @@ class Relay {
   bool HandleData(const wire::FramePtr& frame, const std::shared_ptr<wire::InboundLink>& link);
   void OnGap(const wire::FramePtr& frame, const wire::InboundLink& link);
   void OnChildControl(wire::FramePtr frame, const std::shared_ptr<wire::QueuedLink>& link);
+  // Answers a child's RESUME if the table names `link`'s peer a child of
+  // the flow; returns false (answering nothing) if it does not.
+  bool ServeResumeIfChild(const wire::ResumeRequest& request,
+                          const std::shared_ptr<wire::QueuedLink>& link);
+  // Answers held RESUMEs whose sender the table now names a child; refuses
+  // those held past their time. I/O thread.
+  void RetryHeldResumes();
   // Sends RESUME to the parent of every flow whose parent is `peer`, or
   // whose parent changed, over the link from that parent. I/O thread.
   void ResumeFromParents(const std::string* peer);
@@ -184,6 +192,7 @@ class Relay {
   FanOut fan_out_;
   LanMulticast lan_;
   LocalIntake intake_;
+  HeldResumes held_resumes_{4096};
 
   std::atomic<std::shared_ptr<const FlowTable>> table_;
   // Serialises OnTableChanged (compiles come from the controller session).

@@ -12,6 +12,7 @@ RelayCounters RelayTally::Read() const {
   c.out_of_order_dropped = out_of_order_dropped.load(kRelaxed);
   c.resumes_sent = resumes_sent.load(kRelaxed);
   c.resumes_served = resumes_served.load(kRelaxed);
+  c.resumes_held = resumes_held.load(kRelaxed);
   c.frames_replayed = frames_replayed.load(kRelaxed);
   c.sequences_lost = sequences_lost.load(kRelaxed);
   c.multicast_frames_sent = multicast_frames_sent.load(kRelaxed);

@@ -19,6 +19,9 @@ struct RelayCounters {
   uint64_t out_of_order_dropped = 0;
   uint64_t resumes_sent = 0;
   uint64_t resumes_served = 0;
+  // RESUMEs from a peer this node's table did not yet name a child of the
+  // flow, held until the table caught up (HeldResumes).
+  uint64_t resumes_held = 0;
   // Frames sent again from the replay ring.
   uint64_t frames_replayed = 0;
   // Sequences declared lost for good (GAP) by or through this node.
@@ -50,6 +53,7 @@ struct RelayTally {
   std::atomic<uint64_t> out_of_order_dropped{0};
   std::atomic<uint64_t> resumes_sent{0};
   std::atomic<uint64_t> resumes_served{0};
+  std::atomic<uint64_t> resumes_held{0};
   std::atomic<uint64_t> frames_replayed{0};
   std::atomic<uint64_t> sequences_lost{0};
   std::atomic<uint64_t> multicast_frames_sent{0};

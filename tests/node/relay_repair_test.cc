@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "node/forwarding_state.h"
+#include "node/held_resumes.h"
 #include "node/local_clients.h"
 #include "node/relay.h"
 
@@ -32,25 +33,41 @@ struct TestNode {
   }
   ~TestNode() { relay->Stop(); }
 
-  // Installs a table with the one flow ("g", "s") = ids (1, 1).
-  void SetFlow(const std::string& parent, const std::vector<const TestNode*>& children,
-               bool local_delivery) {
+  // One flow of source "s": its group, group handle, parent and children.
+  struct Flow {
+    std::string group;
+    uint32_t group_handle = 1;
+    std::string parent;
+    std::vector<const TestNode*> children;
+    bool local_delivery = false;
+  };
+
+  // Installs a table with these flows.
+  void SetFlows(const std::vector<Flow>& flows) {
     v1::ForwardingTable table;
     table.set_version(++version);
-    v1::FlowEntry* e = table.add_flows();
-    e->set_group("g");
-    e->set_source("s");
-    e->set_group_handle(1);
-    e->set_source_id(1);
-    e->set_parent(parent);
-    e->set_local_delivery(local_delivery);
-    for (const TestNode* child : children) {
-      v1::Hop* hop = e->add_children();
-      hop->set_node_id(child->id);
-      hop->set_data_address(child->address);
+    for (const Flow& flow : flows) {
+      v1::FlowEntry* e = table.add_flows();
+      e->set_group(flow.group);
+      e->set_source("s");
+      e->set_group_handle(flow.group_handle);
+      e->set_source_id(1);
+      e->set_parent(flow.parent);
+      e->set_local_delivery(flow.local_delivery);
+      for (const TestNode* child : flow.children) {
+        v1::Hop* hop = e->add_children();
+        hop->set_node_id(child->id);
+        hop->set_data_address(child->address);
+      }
     }
     state.ApplyTable(table, absl::Now());
     relay->OnTableChanged();
+  }
+
+  // Installs a table with the one flow ("g", "s") = ids (1, 1).
+  void SetFlow(const std::string& parent, const std::vector<const TestNode*>& children,
+               bool local_delivery) {
+    SetFlows({Flow{"g", 1, parent, children, local_delivery}});
   }
   const std::string id;
   ForwardingState state;
@@ -165,6 +182,54 @@ TEST(RelayParentTest, OnlyTheFlowsParentMayFeedIt) {
   }
   EXPECT_EQ(c.relay->counters().not_from_parent_dropped, 20u);
   EXPECT_TRUE(sub->Pop(absl::ZeroDuration()) == std::nullopt);
+}
+
+TEST(RelayParentTest, ResumeBeforeTheParentsTableNamesTheChildIsServedOnceItDoes) {
+  // Tables reach nodes in any order. Flow g keeps a link a → c up; flow h
+  // runs a → b → c until b goes. c learns first that a is now h's parent
+  // and asks a to resume h after 50, while a's table still feeds h to b.
+  TestNode a("a", 64 << 20), b("b", 64 << 20), c("c", 64 << 20);
+  auto sub_g = std::make_shared<SubscriberQueue>("g", v1::SourceFilter(), 64 << 20, 16 << 20);
+  auto sub_h = std::make_shared<SubscriberQueue>("h", v1::SourceFilter(), 64 << 20, 16 << 20);
+  c.clients.AddSubscriber(sub_g);
+  c.clients.AddSubscriber(sub_h);
+  using Flow = TestNode::Flow;
+  c.SetFlows({Flow{"g", 1, "a", {}, true}, Flow{"h", 2, "b", {}, true}});
+  b.SetFlows({Flow{"h", 2, "a", {&c}, false}});
+  a.SetFlows({Flow{"g", 1, "", {&c}, false}, Flow{"h", 2, "", {&b}, false}});
+  a.relay->PublishLocal("g", "s", "m");
+  ASSERT_EQ(Receive(*sub_g, 1), Range(1, 1));
+  for (int i = 1; i <= 50; ++i) a.relay->PublishLocal("h", "s", "m");
+  ASSERT_EQ(Receive(*sub_h, 50), Range(1, 50));
+
+  b.relay->Stop();
+  for (int i = 51; i <= 60; ++i) a.relay->PublishLocal("h", "s", "m");
+  c.SetFlows({Flow{"g", 1, "a", {}, true}, Flow{"h", 2, "a", {}, true}});
+  const absl::Time deadline = absl::Now() + kWait;
+  while (a.relay->counters().resumes_held == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(a.relay->counters().resumes_held, 1u) << "c's RESUME never reached a";
+  EXPECT_EQ(a.relay->counters().not_from_parent_dropped, 0u);
+
+  a.SetFlows({Flow{"g", 1, "", {&c}, false}, Flow{"h", 2, "", {&c}, false}});
+  EXPECT_EQ(Receive(*sub_h, 60), Range(51, 60));
+  EXPECT_EQ(c.relay->counters().sequences_lost, 0u);
+}
+
+TEST(HeldResumesTest, KeepsTheNewestPerPeerAndFlowAndIsBounded) {
+  HeldResumes held(2);
+  const absl::Time until = absl::Now();
+  EXPECT_TRUE(held.Hold({{}, "c", wire::ResumeRequest{1, 1, 10, 0}, until}));
+  EXPECT_TRUE(held.Hold({{}, "c", wire::ResumeRequest{1, 1, 20, 0}, until}));
+  EXPECT_TRUE(held.Hold({{}, "d", wire::ResumeRequest{1, 1, 5, 0}, until}));
+  EXPECT_FALSE(held.Hold({{}, "e", wire::ResumeRequest{1, 1, 5, 0}, until}));
+  std::vector<HeldResumes::Held> taken = held.TakeAll();
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(taken[0].peer, "c");
+  EXPECT_EQ(taken[0].request.after, 20u);
+  EXPECT_EQ(taken[1].peer, "d");
+  EXPECT_EQ(held.size(), 0u);
 }
 
 }  // namespace
