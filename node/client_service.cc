@@ -420,6 +420,7 @@ absl::Status ClientService::OfferLink(const grpc::ServerContextBase& context, v1
   offer.set_port(links_.bound().port);
   offer.set_token(wire::NewClientLinkToken());
   offer.set_max_payload_bytes(options_.max_payload);
+  offer.set_local_socket(links_.local_name());
   links_.Offer(offer.token(), std::move(peer_der), absl::Now() + options_.link_accept_timeout,
                std::move(on_link));
   return absl::OkStatus();

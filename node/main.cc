@@ -65,6 +65,18 @@ int main(int argc, char** argv) {
   app.add_option("--client-links", client_links,
                  "the one TCP endpoint of client links HOST:PORT (default: --listen's host and "
                  "its port + 2, or any free port when --listen's port is 0)");
+  uint32_t local_ring_mib = 8;
+  app.add_option("--local-ring-mib", local_ring_mib,
+                 "each shared-memory ring of a local client link, MiB: a power of two up to "
+                 "1024; 0 = no local links (clients on this host then use TCP)")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(0, 1024))
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            const unsigned long n = std::stoul(text);  // IntegerIn checked it
+            return (n & (n - 1)) == 0 ? "" : "'" + text + "' is not 0 or a power of two";
+          },
+          ""));
   app.add_option("--max-fanout", max_fanout, "most children per tree (0 = no limit)")
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint32_t>(0, 1 << 16));
@@ -270,7 +282,8 @@ int main(int argc, char** argv) {
   service_options.certified_sources = tls_pem.has_value();
   // Client links: one port, served on a thread of their own.
   auto links = canopy::wire::ClientLinkServer::Open(
-      canopy::wire::Endpoint{links_address.host, links_address.port}, data_tls.context);
+      canopy::wire::Endpoint{links_address.host, links_address.port}, data_tls.context,
+      size_t{local_ring_mib} << 20);
   if (!links.ok()) return Fail("--client-links: " + std::string(links.status().message()));
   canopy::node::ClientService service(service_options, state, clients, relay, **links);
   canopy::ops::GrpcHealth::Enable();

@@ -1,6 +1,10 @@
 #include "wire/client_link.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -9,6 +13,8 @@
 #include "boost/asio/connect.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "wire/shm_handover.h"
+#include "wire/unique_fd.h"
 
 namespace canopy::wire {
 namespace asio = boost::asio;
@@ -107,6 +113,41 @@ absl::StatusOr<std::unique_ptr<ClientLink>> ClientLink::Connect(const Endpoint& 
   if (absl::Status w = link->Write(parts); !w.ok()) {
     return absl::UnavailableError(absl::StrCat(where, ": ", w.message()));
   }
+  return link;
+}
+
+absl::StatusOr<std::unique_ptr<ClientLink>> ClientLink::ConnectLocal(absl::string_view name,
+                                                                     absl::string_view token,
+                                                                     absl::Duration timeout) {
+  if (name.empty() || name.size() > 100 || name.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "' is no local-link name"));
+  }
+  const std::string where = absl::StrCat("local link @", name);
+  const auto address = AbstractUnixEndpoint(name);
+  UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::UnavailableError(absl::StrCat(where, ": ", std::strerror(errno)));
+  if (connect(fd.get(), address.data(), static_cast<socklen_t>(address.size())) != 0) {
+    return absl::UnavailableError(absl::StrCat(where, ": ", std::strerror(errno)));
+  }
+  const FramePtr hello = Frame::Make(FrameType::kHello, 0, 0, 0, token);
+  if (send(fd.get(), hello->bytes().data(), hello->bytes().size(), MSG_NOSIGNAL) < 0) {
+    return absl::UnavailableError(absl::StrCat(where, ": ", std::strerror(errno)));
+  }
+  absl::StatusOr<ShmDirections> rings = ReceiveShmDirections(fd.get(), timeout);
+  if (!rings.ok()) {
+    return absl::Status(rings.status().code(), absl::StrCat(where, ": ", rings.status().message()));
+  }
+  std::unique_ptr<ClientLink> link(new ClientLink());
+  link->Run<bool>([&](auto report) {
+    ShmStream::Socket socket(link->own_io_->io());
+    boost::system::error_code ignored;
+    socket.assign(LocalLinkProtocol(), fd.release(), ignored);
+    link->connection_ = Connection::AdoptLocal(ShmStream::Create(
+        std::move(socket), std::move(rings->from_node), std::move(rings->to_node)));
+    report(true);
+  });
+  link->remote_ = link->connection_->remote();
+  link->security_ = link->connection_->security();
   return link;
 }
 

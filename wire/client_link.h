@@ -54,6 +54,16 @@ class ClientLink {
                                                              absl::string_view token,
                                                              absl::Duration timeout,
                                                              const ClientLinkTls& tls = {});
+  // Connects to the node's local links at the abstract Unix socket `name`
+  // (LinkOffer.local_socket), presents `token` and maps the shared-memory
+  // rings the node hands over (docs/wire-format.md, "Local links").
+  // Unavailable if nothing listens there — the node runs on another host
+  // or network namespace — or the node refused the token, or handed over
+  // nothing within `timeout`; InvalidArgument for a bad name or a handover
+  // that is not one.
+  static absl::StatusOr<std::unique_ptr<ClientLink>> ConnectLocal(absl::string_view name,
+                                                                  absl::string_view token,
+                                                                  absl::Duration timeout);
   // Wraps an established connection; its executor's thread must keep
   // running while this object lives.
   explicit ClientLink(std::shared_ptr<Connection> connection);
@@ -80,7 +90,8 @@ class ClientLink {
   // Ends both directions; blocked calls return with an error. Idempotent.
   void Shutdown();
 
-  // "ip:port" of the node; "plaintext" or the TLS protocol and suite.
+  // "ip:port" of the node ("local pid N" for a local link); "plaintext",
+  // "shared memory" or the TLS protocol and suite.
   std::string peer() const { return remote_; }
   std::string security() const { return security_; }
   // The node's certificate on a TLS link; empty on a plaintext one.

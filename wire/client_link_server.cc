@@ -11,6 +11,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "spdlog/spdlog.h"
 #include "wire/log_throttle.h"
+#include "wire/shm_handover.h"
 
 namespace canopy::wire {
 namespace asio = boost::asio;
@@ -42,18 +43,44 @@ std::string NewClientLinkToken() {
 }
 
 absl::StatusOr<std::unique_ptr<ClientLinkServer>> ClientLinkServer::Open(
-    const Endpoint& address, std::shared_ptr<TlsContext> tls) {
+    const Endpoint& address, std::shared_ptr<TlsContext> tls, size_t local_ring_bytes) {
   std::unique_ptr<ClientLinkServer> server(new ClientLinkServer(std::move(tls)));
   if (absl::Status s = server->Bind(address); !s.ok()) return s;
+  server->local_ring_bytes_ = local_ring_bytes;
+  if (local_ring_bytes > 0) {
+    if (absl::Status s = server->BindLocal(); !s.ok()) {
+      spdlog::warn("no local (shared-memory) client links: {}", std::string(s.message()));
+    } else {
+      spdlog::info("local client links at @{}: shared-memory rings of {} KiB each way",
+                   server->local_name_, local_ring_bytes >> 10);
+    }
+  }
   asio::post(server->io(), [s = server.get()] {
     s->Accept();
+    if (!s->local_name_.empty()) s->AcceptLocal();
     s->ExpireOffers();
   });
   return server;
 }
 
+absl::Status ClientLinkServer::BindLocal() {
+  if (absl::StatusOr<ShmRing> probe = ShmRing::Create(local_ring_bytes_); !probe.ok()) {
+    return probe.status();
+  }
+  const std::string name = NewLocalLinkName();
+  boost::system::error_code ec;
+  local_acceptor_.open(LocalLinkProtocol(), ec);
+  const auto endpoint = AbstractUnixEndpoint(name);
+  if (!ec) local_acceptor_.bind(endpoint, ec);
+  if (!ec) local_acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on @", name, ": ", ec.message()));
+  local_name_ = name;
+  return absl::OkStatus();
+}
+
 ClientLinkServer::ClientLinkServer(std::shared_ptr<TlsContext> tls)
     : acceptor_(io_thread_.io()),
+      local_acceptor_(io_thread_.io()),
       tls_(std::move(tls)),
       expiry_(std::make_unique<asio::steady_timer>(io_thread_.io())) {}
 
@@ -120,6 +147,7 @@ void ClientLinkServer::Close() {
   asio::post(io(), [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    local_acceptor_.close(ignored);
     expiry_->cancel();
   });
   for (auto& [token, pending] : offers) {
@@ -198,30 +226,9 @@ void ClientLinkServer::ReadHello(const std::shared_ptr<Connection>& connection,
       return Refuse(connection, "the first frame is not HELLO");
     }
     const absl::string_view token = (*hello)->payload();
-    LinkHandler handler;
     std::string why;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = offers_.end();
-      for (auto o = offers_.begin(); o != offers_.end(); ++o) {
-        if (SameToken(o->first, token)) it = o;
-      }
-      if (it == offers_.end()) {
-        why = "wrong token";
-      } else if (plaintext_on_tls) {
-        // The token went out in plaintext: the offer is void.
-        handler = std::move(it->second.on_link);
-        offers_.erase(it);
-      } else if (!it->second.peer_der.empty() && connection->peer().der != it->second.peer_der) {
-        why = absl::StrCat("its certificate (OU=",
-                           connection->peer().unit.empty() ? "(none)" : connection->peer().unit,
-                           ", CN=", connection->peer().common_name,
-                           ") is not the one the call that was offered the link came with");
-      } else {
-        handler = std::move(it->second.on_link);
-        offers_.erase(it);
-      }
-    }
+    LinkHandler handler =
+        TakeOffer(token, plaintext_on_tls ? nullptr : &connection->peer(), &why);
     if (plaintext_on_tls) {
       Refuse(connection, "plaintext, but this node's client links need TLS");
       if (handler) {
@@ -238,15 +245,96 @@ void ClientLinkServer::ReadHello(const std::shared_ptr<Connection>& connection,
   });
 }
 
+ClientLinkServer::LinkHandler ClientLinkServer::TakeOffer(absl::string_view token,
+                                                          const PeerCertificate* peer,
+                                                          std::string* why) {
+  absl::MutexLock lock(&mu_);
+  auto it = offers_.end();
+  for (auto o = offers_.begin(); o != offers_.end(); ++o) {
+    if (SameToken(o->first, token)) it = o;
+  }
+  if (it == offers_.end()) {
+    *why = "wrong token";
+    return nullptr;
+  }
+  if (peer != nullptr && !it->second.peer_der.empty() && peer->der != it->second.peer_der) {
+    *why = absl::StrCat("its certificate (OU=", peer->unit.empty() ? "(none)" : peer->unit,
+                        ", CN=", peer->common_name,
+                        ") is not the one the call that was offered the link came with");
+    return nullptr;
+  }
+  LinkHandler handler = std::move(it->second.on_link);
+  offers_.erase(it);
+  return handler;
+}
+
+void ClientLinkServer::CountRefusal(const std::string& from, const std::string& why) {
+  const uint64_t refused = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (WorthALogLine(refused)) {
+    spdlog::warn("refused client link from {}: {} ({} refused so far)", from, why, refused);
+  }
+}
+
 void ClientLinkServer::Refuse(const std::shared_ptr<Connection>& connection,
                               const std::string& why) {
   if (connection->closed()) return;
-  const uint64_t refused = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (WorthALogLine(refused)) {
-    spdlog::warn("refused client link from {}: {} ({} refused so far)", connection->remote(), why,
-                 refused);
-  }
+  CountRefusal(connection->remote(), why);
   connection->Close();
+}
+
+void ClientLinkServer::AcceptLocal() {
+  local_acceptor_.async_accept([this](const boost::system::error_code& ec, LocalSocket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) AdmitLocal(std::make_shared<LocalSocket>(std::move(socket)));
+    if (local_acceptor_.is_open()) AcceptLocal();
+  });
+}
+
+void ClientLinkServer::RefuseLocal(LocalSocket& socket, const std::string& why) {
+  if (!socket.is_open()) return;
+  CountRefusal("a local client", why);
+  boost::system::error_code ignored;
+  socket.close(ignored);
+}
+
+void ClientLinkServer::AdmitLocal(std::shared_ptr<LocalSocket> socket) {
+  auto deadline = std::make_shared<asio::steady_timer>(
+      io(), std::chrono::microseconds(absl::ToInt64Microseconds(kHelloTimeout)));
+  deadline->async_wait([this, socket](const boost::system::error_code& ec) {
+    if (!ec) RefuseLocal(*socket, "no HELLO in time");
+  });
+  // A HELLO is one message: a frame header and a token.
+  struct Hello {
+    std::array<char, kHeaderSize + kMaxControlPayload + 1> bytes;
+    asio::socket_base::message_flags flags = 0;
+  };
+  auto hello = std::make_shared<Hello>();
+  socket->async_receive(
+      asio::buffer(hello->bytes), hello->flags,
+      [this, socket, deadline, hello](const boost::system::error_code& ec, size_t n) {
+        if (!socket->is_open()) return;  // refused on the deadline
+        deadline->cancel();
+        if (ec || n == 0) return RefuseLocal(*socket, "it sent no HELLO");
+        absl::StatusOr<FramePtr> frame = Frame::Adopt(
+            FrameBuffer::CopyOf(absl::string_view(hello->bytes.data(), n)), kMaxControlPayload);
+        if (!frame.ok()) return RefuseLocal(*socket, std::string(frame.status().message()));
+        if ((*frame)->header().type != FrameType::kHello) {
+          return RefuseLocal(*socket, "the first frame is not HELLO");
+        }
+        // The rings first: an offer is taken only when it can be kept.
+        absl::StatusOr<ShmDirections> rings = CreateShmDirections(local_ring_bytes_);
+        if (!rings.ok()) return RefuseLocal(*socket, std::string(rings.status().message()));
+        std::string why;
+        LinkHandler handler = TakeOffer((*frame)->payload(), nullptr, &why);
+        if (!handler) return RefuseLocal(*socket, why);
+        if (absl::Status sent = SendShmDirections(socket->native_handle(), *rings); !sent.ok()) {
+          RefuseLocal(*socket, std::string(sent.message()));
+          return handler(sent);
+        }
+        auto stream = ShmStream::Create(std::move(*socket), std::move(rings->to_node),
+                                        std::move(rings->from_node));
+        handler(Connection::AdoptLocal(std::move(stream)));
+      });
 }
 
 }  // namespace canopy::wire

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/generic/seq_packet_protocol.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "wire/connection.h"
 #include "wire/endpoint.h"
@@ -34,6 +35,13 @@ std::string NewClientLinkToken();
 // with a wrong or no token (none within kHelloTimeout), a failed handshake
 // or another certificate are closed and counted.
 //
+// Local links (docs/wire-format.md, "Local links"): the server also
+// listens on an abstract Unix socket (local_name()); a client on the
+// node's host that connects there and presents an offer's token in a
+// HELLO gets the link as two shared-memory rings instead of TCP. The
+// kernel vouches for the socket and the token travelled on the call's own
+// (TLS) channel, so no certificate check applies there.
+//
 // Thread-safe; the accept loop, the handshakes and whatever is given the
 // links' executor run on a thread of the server's own, which lives as long
 // as the server: destroying it closes the port and ends pending offers.
@@ -49,15 +57,20 @@ class ClientLinkServer {
   using LinkHandler = std::function<void(absl::StatusOr<std::shared_ptr<Connection>>)>;
 
   // Binds `address` (port 0 = any free port; no SO_REUSEPORT) and starts
-  // accepting. `tls` null = plaintext links. Unavailable naming the address
-  // if it cannot be bound.
+  // accepting. `tls` null = plaintext links. `local_ring_bytes` is the
+  // capacity of each ring of a local link (a power of two, see ShmRing);
+  // 0 = no local links. Unavailable naming the address if it cannot be
+  // bound; a local socket that cannot be opened only logs why.
   static absl::StatusOr<std::unique_ptr<ClientLinkServer>> Open(const Endpoint& address,
-                                                                std::shared_ptr<TlsContext> tls);
+                                                                std::shared_ptr<TlsContext> tls,
+                                                                size_t local_ring_bytes = 0);
   ClientLinkServer(const ClientLinkServer&) = delete;
   ClientLinkServer& operator=(const ClientLinkServer&) = delete;
   ~ClientLinkServer();
 
   Endpoint bound() const { return bound_; }
+  // The abstract Unix-socket name of local links; empty = none.
+  const std::string& local_name() const { return local_name_; }
   bool tls() const { return tls_ != nullptr; }
   // The io_context links are served on (by the server's thread).
   boost::asio::io_context& io() { return io_thread_.io(); }
@@ -81,8 +94,20 @@ class ClientLinkServer {
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
+  using LocalSocket = boost::asio::generic::seq_packet_protocol::socket;
+
   explicit ClientLinkServer(std::shared_ptr<TlsContext> tls);
   absl::Status Bind(const Endpoint& address);
+  absl::Status BindLocal();
+  void AcceptLocal();
+  // Reads a local client's HELLO, hands the rings over and the link to
+  // its offer.
+  void AdmitLocal(std::shared_ptr<LocalSocket> socket);
+  void RefuseLocal(LocalSocket& socket, const std::string& why);
+  // The offer `token` names, taken (its handler), or null and *why. With
+  // `peer` (a TLS link) the offer's certificate must match.
+  LinkHandler TakeOffer(absl::string_view token, const PeerCertificate* peer, std::string* why);
+  void CountRefusal(const std::string& from, const std::string& why);
   void Accept();
   // After the handshake (if any): reads the HELLO and hands the link over.
   void ReadHello(const std::shared_ptr<Connection>& connection,
@@ -94,6 +119,9 @@ class ClientLinkServer {
   IoThread io_thread_;
   boost::asio::ip::tcp::acceptor acceptor_;
   Endpoint bound_;
+  boost::asio::basic_socket_acceptor<boost::asio::generic::seq_packet_protocol> local_acceptor_;
+  std::string local_name_;
+  size_t local_ring_bytes_ = 0;
   const std::shared_ptr<TlsContext> tls_;
   std::atomic<uint64_t> refused_{0};
 

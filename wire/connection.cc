@@ -26,7 +26,20 @@ std::shared_ptr<Connection> Connection::Adopt(Socket socket) {
   return std::shared_ptr<Connection>(new Connection(std::move(socket)));
 }
 
+std::shared_ptr<Connection> Connection::AdoptLocal(std::shared_ptr<ShmStream> stream) {
+  std::shared_ptr<Connection> c(new Connection(Socket(stream->get_executor())));
+  c->remote_ = absl::StrCat("local ", stream->peer_process());
+  c->shm_ = std::move(stream);
+  return c;
+}
+
+Connection::~Connection() {
+  // A local link's stream may wait on its eventfds: end that.
+  if (shm_ != nullptr) shm_->Close();
+}
+
 Connection::Connection(Socket socket) : socket_(std::move(socket)) {
+  if (!socket_.is_open()) return;  // a local link's (AdoptLocal)
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   const asio::ip::tcp::endpoint ep = socket_.remote_endpoint(ec);
@@ -35,7 +48,9 @@ Connection::Connection(Socket socket) : socket_(std::move(socket)) {
 
 template <typename Op>
 void Connection::OnStream(Op&& op) {
-  if (tls_) {
+  if (shm_) {
+    op(*shm_);
+  } else if (tls_) {
     op(*tls_);
   } else {
     op(socket_);
@@ -73,7 +88,7 @@ void Connection::Handshake(std::shared_ptr<TlsContext> context, TlsRole role,
         timer->cancel();
         if (ec) {
           long verify = SSL_get_verify_result(self->tls_->native_handle());
-          std::string why = absl::StrCat("TLS handshake failed: ", ec.message());
+          std::string why = absl::StrCat("TLS handshake failed: ", self->Describe(ec));
           if (verify != X509_V_OK) {
             absl::StrAppend(&why, " (", X509_verify_cert_error_string(verify), ")");
           }
@@ -86,7 +101,13 @@ void Connection::Handshake(std::shared_ptr<TlsContext> context, TlsRole role,
       });
 }
 
+std::string Connection::Describe(const boost::system::error_code& ec) const {
+  if (shm_ != nullptr && !shm_->error().ok()) return std::string(shm_->error().message());
+  return ec.message();
+}
+
 std::string Connection::security() const {
+  if (shm_) return "shared memory";
   return tls_ ? SessionDescription(tls_->native_handle()) : "plaintext";
 }
 
@@ -97,7 +118,7 @@ void Connection::PeekFirstByte(std::function<void(absl::StatusOr<uint8_t>)> done
       [self, done = std::move(done)](const boost::system::error_code& ec, size_t n) {
         if (ec || n != 1) {
           return done(absl::UnavailableError(
-              absl::StrCat("read from ", self->remote_, ": ", ec ? ec.message() : "closed")));
+              absl::StrCat("read from ", self->remote_, ": ", ec ? self->Describe(ec) : "closed")));
         }
         done(self->first_byte_);
       });
@@ -117,7 +138,7 @@ void Connection::ReadHeader(uint32_t max_payload, std::function<void(FrameHeader
           }
           if (ec) {
             return fail(absl::UnavailableError(
-                absl::StrCat("read from ", self->remote_, ": ", ec.message())));
+                absl::StrCat("read from ", self->remote_, ": ", self->Describe(ec))));
           }
           absl::StatusOr<FrameHeader> h = DecodeHeader(
               absl::string_view(self->header_.data(), self->header_.size()), max_payload);
@@ -145,7 +166,7 @@ void Connection::ReadFrame(uint32_t max_payload,
                       absl::UnavailableError(absl::StrCat("read from ", self->remote_,
                                                           ": the peer closed the link inside a "
                                                           "frame (",
-                                                          ec.message(), ")")),
+                                                          self->Describe(ec), ")")),
                       header);
                 }
                 (*shared_done)(std::move(*bytes), header);
@@ -170,7 +191,7 @@ void Connection::ReadFrameInto(std::string* payload, uint32_t max_payload,
                 if (ec) {
                   return (*shared_done)(absl::UnavailableError(absl::StrCat(
                       "read from ", self->remote_, ": the peer closed the link inside a frame (",
-                      ec.message(), ")")));
+                      self->Describe(ec), ")")));
                 }
                 const absl::string_view header_view(self->header_.data(), self->header_.size());
                 if (FrameChecksum(header_view, *payload) != header.checksum) {
@@ -194,7 +215,7 @@ void Connection::Write(std::vector<asio::const_buffer> buffers, std::shared_ptr<
                           const boost::system::error_code& ec, size_t) {
                         if (ec) {
                           return done(absl::UnavailableError(
-                              absl::StrCat("write to ", self->remote_, ": ", ec.message())));
+                              absl::StrCat("write to ", self->remote_, ": ", self->Describe(ec))));
                         }
                         done(absl::OkStatus());
                       });
@@ -202,6 +223,7 @@ void Connection::Write(std::vector<asio::const_buffer> buffers, std::shared_ptr<
 }
 
 void Connection::ShutdownWrite() {
+  if (shm_) return shm_->ShutdownWrite();
   if (tls_) {
     // close_notify; the peer answers with its own when it closes, which
     // ends the shutdown (its result does not matter).
@@ -216,6 +238,7 @@ void Connection::ShutdownWrite() {
 void Connection::Close() {
   if (closed_) return;
   closed_ = true;
+  if (shm_) return shm_->Close();
   boost::system::error_code ignored;
   socket_.shutdown(Socket::shutdown_both, ignored);
   socket_.close(ignored);

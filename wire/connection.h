@@ -15,6 +15,7 @@
 #include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "wire/frame.h"
+#include "wire/shm_stream.h"
 #include "wire/tls_context.h"
 
 namespace canopy::wire {
@@ -22,11 +23,12 @@ namespace canopy::wire {
 // Which end of a TLS handshake this is.
 enum class TlsRole { kConnect, kAccept };
 
-// One established TCP connection carrying frames, with mutual TLS over it
-// when configured: reads one frame at a time (its header, then a buffer of
-// exactly the length announced, bounded by the caller's limit) and writes
-// runs of frames with one gathered write. The one byte-stream layer under
-// client links on both ends; frames, limits and TLS are those of
+// One established connection carrying frames — a TCP connection, with
+// mutual TLS over it when configured, or a local link's shared-memory
+// rings (ShmStream): reads one frame at a time (its header, then a buffer
+// of exactly the length announced, bounded by the caller's limit) and
+// writes runs of frames with one gathered write. The one byte-stream layer
+// under client links on both ends; frames, limits and TLS are those of
 // docs/wire-format.md.
 //
 // Thread-compatible: every method runs on the connection's executor (the
@@ -38,10 +40,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Adopts a connected socket.
   static std::shared_ptr<Connection> Adopt(Socket socket);
+  // Adopts a local link's rings.
+  static std::shared_ptr<Connection> AdoptLocal(std::shared_ptr<ShmStream> stream);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
+  ~Connection();
 
-  // Runs the TLS handshake of `role` with `context` within `timeout`; a
+  // TCP only. Runs the TLS handshake of `role` with `context` within `timeout`; a
   // connecting end also checks that the peer's certificate names
   // `verify_host` (an IP address or DNS name; empty = no check). Then
   // every read and write goes through TLS, and peer() says who the peer
@@ -76,16 +81,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close();
   bool closed() const { return closed_; }
 
-  // Peeks at the first byte without consuming it: `done` gets it, or an
+  // TCP only. Peeks at the first byte without consuming it: `done` gets it, or an
   // error if the peer sent nothing / went away.
   void PeekFirstByte(std::function<void(absl::StatusOr<uint8_t>)> done);
 
   // With TLS after the handshake: the peer's verified certificate, and the
-  // negotiated protocol and suite. Empty without TLS.
+  // negotiated protocol and suite ("plaintext" without TLS, "shared
+  // memory" for a local link).
   const PeerCertificate& peer() const { return peer_; }
   std::string security() const;
   bool secure() const { return tls_ != nullptr; }
-  // "ip:port" of the remote end.
+  bool local() const { return shm_ != nullptr; }
+  // "ip:port" of the remote end ("local pid N" for a local link).
   const std::string& remote() const { return remote_; }
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
 
@@ -93,7 +100,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using TlsStream = boost::asio::ssl::stream<Socket&>;
   explicit Connection(Socket socket);
 
-  // Runs `op` on the TLS stream or the bare socket.
+  // What `ec` means here (a corrupt ring says what was wrong).
+  std::string Describe(const boost::system::error_code& ec) const;
+  // Runs `op` on the rings, the TLS stream or the bare socket.
   template <typename Op>
   void OnStream(Op&& op);
   // Reads and checks a frame header, then runs `then` with it (or `fail`
@@ -103,6 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Socket socket_;
   std::unique_ptr<TlsStream> tls_;
+  std::shared_ptr<ShmStream> shm_;
   PeerCertificate peer_;
   std::string remote_;
   std::array<char, kHeaderSize> header_{};

@@ -16,8 +16,10 @@ namespace canopy::wire::testing {
 // offer brings.
 class LinkServerFixture {
  public:
-  explicit LinkServerFixture(std::shared_ptr<TlsContext> tls = nullptr) {
-    auto server = ClientLinkServer::Open(Endpoint{"127.0.0.1", 0}, std::move(tls));
+  // `local_ring_bytes` > 0 also serves local (shared-memory) links.
+  explicit LinkServerFixture(std::shared_ptr<TlsContext> tls = nullptr,
+                             size_t local_ring_bytes = 0) {
+    auto server = ClientLinkServer::Open(Endpoint{"127.0.0.1", 0}, std::move(tls), local_ring_bytes);
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }

@@ -1,0 +1,39 @@
+#ifndef CANOPY_WIRE_UNIQUE_FD_H_
+#define CANOPY_WIRE_UNIQUE_FD_H_
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace canopy::wire {
+
+// Owns one file descriptor and closes it when it goes away. -1 = none.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Gives up ownership.
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace canopy::wire
+
+#endif  // CANOPY_WIRE_UNIQUE_FD_H_
