@@ -13,6 +13,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "transport_flag.h"
 #include "canopy/publisher.h"
 #include "proto/program.h"
 #include "proto/tls_credentials.h"
@@ -29,11 +30,7 @@ int main(int argc, char** argv) {
       ->check(canopy::CheckedBy(canopy::ValidateGroupName, "GROUP"));
   app.add_option("--source", options.source, "publisher id (default pub-PID)")
       ->check(canopy::CheckedBy(canopy::ValidateSourceId, "SOURCE"));
-  std::string transport = "link";
-  app.add_option("--transport", transport,
-                 "link: messages as frames on a TCP link the node offers (fastest); "
-                 "grpc: inside the gRPC stream (only the node's gRPC port needed)")
-      ->check(CLI::IsMember({"link", "grpc"}));
+  canopy::AddTransportFlag(app, options.transport);
   canopy::TlsFlags tls_flags;
   canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-pub", argc, argv)) return *exit_code;
@@ -44,8 +41,6 @@ int main(int argc, char** argv) {
   } else if (tls->has_value()) {
     options.tls = canopy::ClientTlsFiles{(*tls)->ca, (*tls)->cert, (*tls)->key};
   }
-  options.transport =
-      transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
 
   auto publisher = canopy::Publisher::Open(options);
   if (!publisher.ok()) {

@@ -1,7 +1,7 @@
 // canopy-recv: receives objects sent to a group and writes each to a file.
 //
 //   canopy-recv --node HOST:PORT --group G --out DIR [--count N]
-//               [--timeout-s S] [--max-mib M] [--transport link|grpc]
+//               [--timeout-s S] [--max-mib M] [--transport auto|shm|link|grpc]
 //               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Writes DIR/NAME (through DIR/.NAME.partial, renamed once the object's
@@ -24,6 +24,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "transport_flag.h"
 #include "absl/cleanup/cleanup.h"
 #include "canopy/object.h"
 #include "canopy/subscriber.h"
@@ -45,7 +46,7 @@ bool PlainFileName(const std::string& name) {
 int main(int argc, char** argv) {
   CLI::App app{"canopy-recv: receive objects from a Canopy group into a directory"};
   canopy::SubscriberOptions options;
-  std::string out_dir, transport = "link";
+  std::string out_dir;
   int count = 1;
   double timeout_s = 0;
   uint64_t max_mib = canopy::kDefaultMaxObjectBytes >> 20;
@@ -67,8 +68,7 @@ int main(int argc, char** argv) {
                  "refuse an object larger than this many MiB before writing any of it")
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint64_t>(1, uint64_t{1} << 24));
-  app.add_option("--transport", transport, "link (default) or grpc, as for canopy-sub")
-      ->check(CLI::IsMember({"link", "grpc"}));
+  canopy::AddTransportFlag(app, options.transport);
   canopy::TlsFlags tls_flags;
   canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-recv", argc, argv)) return *exit_code;
@@ -79,8 +79,6 @@ int main(int argc, char** argv) {
   } else if (tls->has_value()) {
     options.tls = canopy::ClientTlsFiles{(*tls)->ca, (*tls)->cert, (*tls)->key};
   }
-  options.transport =
-      transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
 
   auto subscriber = canopy::Subscriber::Open(options);
   if (!subscriber.ok()) {

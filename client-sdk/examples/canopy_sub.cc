@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "transport_flag.h"
 #include "canopy/subscriber.h"
 #include "proto/program.h"
 #include "proto/tls_credentials.h"
@@ -44,11 +45,7 @@ int main(int argc, char** argv) {
   app.add_option("--join-timeout", join_timeout_s, "seconds to wait for the join")
       ->capture_default_str()
       ->check(canopy::NumberIn(0, 86400));
-  std::string transport = "link";
-  app.add_option("--transport", transport,
-                 "link: messages as frames on a TCP link the node offers (fastest); "
-                 "grpc: inside the gRPC stream (only the node's gRPC port needed)")
-      ->check(CLI::IsMember({"link", "grpc"}));
+  canopy::AddTransportFlag(app, options.transport);
   canopy::TlsFlags tls_flags;
   canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-sub", argc, argv)) return *exit_code;
@@ -59,8 +56,6 @@ int main(int argc, char** argv) {
   } else if (tls->has_value()) {
     options.tls = canopy::ClientTlsFiles{(*tls)->ca, (*tls)->cert, (*tls)->key};
   }
-  options.transport =
-      transport == "grpc" ? canopy::Transport::kGrpcStream : canopy::Transport::kClientLink;
   if (!include.empty()) {
     options.mode = canopy::FilterMode::kInclude;
     options.sources = canopy::SplitList(include);

@@ -28,8 +28,28 @@ uint32_t OfferedMaxPayload(const v1::LinkOffer& offer) {
 }
 
 absl::StatusOr<std::unique_ptr<wire::ClientLink>> ConnectOfferedLink(
-    const HostPort& node, const v1::LinkOffer& offer, const wire::ClientLinkTls& tls) {
+    const HostPort& node, const v1::LinkOffer& offer, const wire::ClientLinkTls& tls,
+    Transport transport) {
   constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
+  if (transport == Transport::kSharedMemory && offer.local_socket().empty()) {
+    return absl::FailedPreconditionError(
+        "the node offers no shared-memory link (it runs with --local-ring-mib 0, or its "
+        "version has none); use --transport link");
+  }
+  if (transport != Transport::kClientLink && !offer.local_socket().empty()) {
+    absl::StatusOr<std::unique_ptr<wire::ClientLink>> local =
+        wire::ClientLink::ConnectLocal(offer.local_socket(), offer.token(), kConnectTimeout);
+    if (local.ok() || transport == Transport::kSharedMemory) {
+      if (!local.ok() && absl::IsUnavailable(local.status())) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("no shared-memory link to the node (is it on this host, in this "
+                         "network namespace?): ",
+                         local.status().message()));
+      }
+      return local;
+    }
+    // Another host or network namespace: the TCP link below.
+  }
   if (offer.port() == 0 || offer.port() > 65535) {
     return absl::InternalError(absl::StrCat("the node offered port ", offer.port()));
   }

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "canopy/tls.h"
+#include "canopy/transport.h"
 #include "canopy/v1/node.pb.h"
 #include "proto/address.h"
 #include "wire/client_link.h"
@@ -23,13 +24,18 @@ absl::StatusOr<wire::ClientLinkTls> ClientLinkTlsFor(const std::optional<ClientT
 // nothing), never more than the wire format's wire::kMaxPayloadLimit.
 uint32_t OfferedMaxPayload(const v1::LinkOffer& offer);
 
-// Connects to the client link the node at `node` offered, runs the TLS
-// handshake of `tls`, and presents its token. Internal for an offer
-// without a valid port; Unavailable if the link cannot be reached within
-// 5 s; Unauthenticated / PermissionDenied if the node's certificate does
-// not do.
+// Connects to the link the node at `node` offered, as `transport` asks
+// (kAuto, kSharedMemory or kClientLink), and presents its token:
+//  - shared memory through the offer's local socket (kSharedMemory; kAuto
+//    when the offer names one and it answers);
+//  - else the TCP client link, with the TLS handshake of `tls`.
+// FailedPrecondition for kSharedMemory when the node offers no shared
+// memory or is not on this host; Internal for an offer without a valid
+// port; Unavailable if the link cannot be reached within 5 s;
+// Unauthenticated / PermissionDenied if the node's certificate does not do.
 absl::StatusOr<std::unique_ptr<wire::ClientLink>> ConnectOfferedLink(
-    const HostPort& node, const v1::LinkOffer& offer, const wire::ClientLinkTls& tls);
+    const HostPort& node, const v1::LinkOffer& offer, const wire::ClientLinkTls& tls,
+    Transport transport);
 
 }  // namespace canopy
 

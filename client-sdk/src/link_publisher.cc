@@ -41,7 +41,7 @@ class LinkPublisher final : public Publisher {
       return End(absl::InternalError("the node did not offer a client link"));
     }
     absl::StatusOr<std::unique_ptr<wire::ClientLink>> link =
-        ConnectOfferedLink(node, event.link_offer(), tls);
+        ConnectOfferedLink(node, event.link_offer(), tls, options.transport);
     if (!link.ok()) return End(link.status());
     link_ = *std::move(link);
     max_payload_ = OfferedMaxPayload(event.link_offer());

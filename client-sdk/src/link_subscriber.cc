@@ -28,6 +28,7 @@ class LinkSubscriber final : public Subscriber {
         address_(options.node_address),
         node_(std::move(node)),
         tls_(std::move(tls)),
+        transport_(options.transport),
         queue_(options.group, options.on_source_status) {
     reader_ = stub_->Subscribe(&context_, MakeSubscribeRequest(options, /*frame_link=*/true));
     control_thread_ = std::thread([this] { ControlLoop(); });
@@ -79,7 +80,7 @@ class LinkSubscriber final : public Subscriber {
     while (reader_->Read(&d)) {
       if (d.has_link_offer() && !data_thread.joinable()) {
         absl::StatusOr<std::unique_ptr<wire::ClientLink>> link =
-            ConnectOfferedLink(node_, d.link_offer(), tls_);
+            ConnectOfferedLink(node_, d.link_offer(), tls_, transport_);
         if (!link.ok()) {
           link_status = link.status();
           break;
@@ -157,6 +158,7 @@ class LinkSubscriber final : public Subscriber {
   const std::string address_;  // as the caller gave it
   const HostPort node_;
   const wire::ClientLinkTls tls_;
+  const Transport transport_;
   grpc::ClientContext context_;
   DeliveryQueue queue_;
   std::unique_ptr<grpc::ClientReader<v1::Delivery>> reader_;

@@ -84,7 +84,7 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Open(PublisherOptions opti
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       CreateNodeChannel(options.node_address, options.tls);
   if (!channel.ok()) return channel.status();
-  if (options.transport == Transport::kClientLink) {
+  if (options.transport != Transport::kGrpcStream) {
     return OpenLinkPublisher(options, *std::move(channel));
   }
   auto publisher = std::make_unique<GrpcPublisher>(options, *std::move(channel));

@@ -95,7 +95,7 @@ absl::StatusOr<std::unique_ptr<Subscriber>> Subscriber::Open(SubscriberOptions o
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       CreateNodeChannel(options.node_address, options.tls);
   if (!channel.ok()) return channel.status();
-  if (options.transport == Transport::kClientLink) {
+  if (options.transport != Transport::kGrpcStream) {
     return OpenLinkSubscriber(options, *std::move(channel));
   }
   return std::unique_ptr<Subscriber>(new GrpcSubscriber(options, *std::move(channel)));

@@ -1,14 +1,16 @@
-// Client links against a real node: both transports interoperate, and a
+// Client links against a real node: every transport interoperates, and a
 // client that sends garbage on its link loses only its own call.
 
 #include "wire/client_link.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "canopy/publisher.h"
 #include "canopy/subscriber.h"
+#include "canopy/transport.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -36,21 +38,26 @@ void ExpectMessages(Subscriber& sub, int n, const std::string& source) {
   }
 }
 
-TEST(NodeClientLinkTest, LinkAndGrpcTransportsInteroperate) {
+TEST(NodeClientLinkTest, EveryTransportInteroperates) {
   Overlay overlay;
   overlay.StartNode("node-a");
   overlay.StartNode("node-b");
-  SubscriberOptions on_link{overlay.client_address("node-b"), "mixed"};
-  SubscriberOptions on_grpc{overlay.client_address("node-b"), "mixed"};
-  on_grpc.transport = Transport::kGrpcStream;
-  auto link_sub = Subscriber::Open(on_link);
-  auto grpc_sub = Subscriber::Open(on_grpc);
-  ASSERT_TRUE(link_sub.ok() && grpc_sub.ok());
-  ASSERT_TRUE((*link_sub)->WaitJoined(kWait).ok());
-  ASSERT_TRUE((*grpc_sub)->WaitJoined(kWait).ok());
+  // Subscribers at node-b on shared memory (the default on the node's
+  // host), on a TCP link, and inside the gRPC stream.
+  std::vector<std::unique_ptr<Subscriber>> subs;
+  for (Transport t : {Transport::kAuto, Transport::kClientLink, Transport::kGrpcStream}) {
+    SubscriberOptions options{overlay.client_address("node-b"), "mixed"};
+    options.transport = t;
+    auto sub = Subscriber::Open(options);
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    ASSERT_TRUE((*sub)->WaitJoined(kWait).ok());
+    subs.push_back(*std::move(sub));
+  }
+  ASSERT_TRUE(overlay.node("node-b").WaitForStderr("(shared memory)", kWait))
+      << overlay.Logs();
 
-  for (Transport t : {Transport::kClientLink, Transport::kGrpcStream}) {
-    const std::string source = t == Transport::kClientLink ? "via-link" : "via-grpc";
+  for (Transport t : {Transport::kSharedMemory, Transport::kClientLink, Transport::kGrpcStream}) {
+    const std::string source = absl::StrCat("via-", TransportName(t));
     PublisherOptions options{overlay.client_address("node-a"), "mixed", source};
     options.transport = t;
     auto pub = Publisher::Open(options);
@@ -60,9 +67,28 @@ TEST(NodeClientLinkTest, LinkAndGrpcTransportsInteroperate) {
     ASSERT_TRUE(summary.ok()) << summary.status();
     EXPECT_EQ(summary->messages, 300u);
     EXPECT_EQ(summary->last_sequence - summary->first_sequence, 299u);
-    ExpectMessages(**link_sub, 300, source);
-    ExpectMessages(**grpc_sub, 300, source);
+    for (auto& sub : subs) ExpectMessages(*sub, 300, source);
   }
+  ASSERT_TRUE(overlay.node("node-a").WaitForStderr(
+      "publisher via-shm of group mixed on client link from local pid", kWait))
+      << overlay.Logs();
+}
+
+TEST(NodeClientLinkTest, SharedMemoryIsRefusedClearlyWhenTheNodeOffersNone) {
+  Overlay overlay;
+  overlay.StartNode("node-a", 0, {"--local-ring-mib", "0"});
+  PublisherOptions options{overlay.client_address("node-a"), "plain", "cam"};
+  options.transport = Transport::kSharedMemory;
+  auto pub = Publisher::Open(options);
+  ASSERT_FALSE(pub.ok());
+  EXPECT_EQ(pub.status().code(), absl::StatusCode::kFailedPrecondition) << pub.status();
+  EXPECT_THAT(std::string(pub.status().message()), HasSubstr("--local-ring-mib 0"));
+  // The default falls back to the TCP link.
+  auto fallback = Publisher::Open({overlay.client_address("node-a"), "plain", "cam"});
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  ASSERT_TRUE((*fallback)->Send("m").ok());
+  ASSERT_TRUE((*fallback)->Finish().ok());
+  EXPECT_TRUE(overlay.node("node-a").WaitForStderr("(plaintext)", kWait)) << overlay.Logs();
 }
 
 TEST(NodeClientLinkTest, ASubscriberGetsMessagesAgainOnRequest) {

@@ -466,16 +466,19 @@ TEST_F(TlsTest, TlsNodesRelayAStreamBitExactOverEncryptedLinks) {
   ASSERT_TRUE(AwaitNodeListed("node-a")) << node_a->Stderr();
   ASSERT_TRUE(AwaitNodeListed("node-b")) << node_b->Stderr();
   // Publisher on node-a, subscriber on node-b: the stream crosses the
-  // node-a -> node-b data link. Both use client links (the default).
+  // node-a -> node-b data link. Both use TCP client links (on the node's
+  // host the default would be shared memory, which never leaves it).
   SubscriberOptions sub_options;
   sub_options.node_address = clients_.at("node-b");
   sub_options.group = "g";
   sub_options.tls = ClientTls("operator-alice");
+  sub_options.transport = Transport::kClientLink;
   absl::StatusOr<std::unique_ptr<Subscriber>> sub = Subscriber::Open(sub_options);
   ASSERT_TRUE(sub.ok()) << sub.status();
   ASSERT_TRUE((*sub)->WaitJoined(kWait).ok()) << node_b->Stderr();
   PublisherOptions pub_options{clients_.at("node-a"), "g", "a"};
   pub_options.tls = ClientTls("publisher-a");
+  pub_options.transport = Transport::kClientLink;
   absl::StatusOr<std::unique_ptr<Publisher>> pub = Publisher::Open(pub_options);
   ASSERT_TRUE(pub.ok()) << pub.status() << node_a->Stderr();
   constexpr int kMessages = 120;
@@ -496,6 +499,31 @@ TEST_F(TlsTest, TlsNodesRelayAStreamBitExactOverEncryptedLinks) {
   EXPECT_THAT(LineWith(b_log, "subscriber of group g on client link"), HasSubstr("(TLSv1.3"));
   EXPECT_EQ(Refused("node-b", "link_tls"), 0);
   EXPECT_EQ(Refused("node-b", "link_identity"), 0);
+}
+
+TEST_F(TlsTest, ClientsOnATlsNodesHostUseSharedMemory) {
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  auto node_a = StartNode("node-a", "node-node-a");
+  ASSERT_TRUE(AwaitNodeListed("node-a")) << node_a->Stderr();
+  // The calls are mutual TLS (certificates checked as ever); the link
+  // token they carry opens rings that never leave the host.
+  SubscriberOptions sub_options;
+  sub_options.node_address = clients_.at("node-a");
+  sub_options.group = "g";
+  sub_options.tls = ClientTls("operator-alice");
+  absl::StatusOr<std::unique_ptr<Subscriber>> sub = Subscriber::Open(sub_options);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE((*sub)->WaitJoined(kWait).ok()) << node_a->Stderr();
+  PublisherOptions pub_options{clients_.at("node-a"), "g", "a"};
+  pub_options.tls = ClientTls("publisher-a");
+  absl::StatusOr<std::unique_ptr<Publisher>> pub = Publisher::Open(pub_options);
+  ASSERT_TRUE(pub.ok()) << pub.status() << node_a->Stderr();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE((*pub)->Send(Payload(i)).ok()) << i;
+  ASSERT_TRUE((*pub)->Finish().ok());
+  ExpectMessages(**sub, 0, 50, node_a->Stderr());
+  const std::string log = node_a->Stderr();
+  EXPECT_THAT(LineWith(log, "publisher a of group g on client link"), HasSubstr("(shared memory)"));
+  EXPECT_THAT(LineWith(log, "subscriber of group g on client link"), HasSubstr("(shared memory)"));
 }
 
 TEST_F(TlsTest, DataLinksFromImpostorsAreRefusedCountedAndHarmless) {

@@ -22,7 +22,7 @@ struct PublisherOptions {
   // Publisher id ([A-Za-z0-9._:-], at most 64 bytes), matched against the
   // group's allow-list and subscribers' filters.
   std::string source;
-  Transport transport = Transport::kClientLink;
+  Transport transport = Transport::kAuto;
   // Mutual TLS with the node, which then requires a certificate for
   // `source` (ClientTlsFiles). Empty: plaintext.
   std::optional<ClientTlsFiles> tls = std::nullopt;

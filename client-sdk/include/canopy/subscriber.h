@@ -41,7 +41,7 @@ struct SubscriberOptions {
   // Default: EXCLUDE {} = every source.
   FilterMode mode = FilterMode::kExclude;
   std::vector<std::string> sources;
-  Transport transport = Transport::kClientLink;
+  Transport transport = Transport::kAuto;
   // Mutual TLS with the node (ClientTlsFiles). Empty: plaintext.
   std::optional<ClientTlsFiles> tls = std::nullopt;
   // Called (on the subscription's receiving thread; must not block) when a

@@ -75,10 +75,12 @@ class Publisher:
     Raises :class:`canopy.InvalidArgument` for a malformed option,
     :class:`canopy.PermissionDenied` for a source the group refuses,
     :class:`canopy.Unavailable` when the node cannot be reached.
+    ``transport`` is ``"auto"`` (shared memory when the node runs on this
+    host, else a TCP link), ``"shm"``, ``"link"`` or ``"grpc"``.
     Not thread-safe: one thread at a time.
     """
 
-    def __init__(self, node: str, group: str, source: str, *, transport: str = "link",
+    def __init__(self, node: str, group: str, source: str, *, transport: str = "auto",
                  tls: Optional[TlsFiles] = None) -> None:
         self._impl = _canopy.Publisher(node, group, source, transport, _tls(tls))
         self.group, self.source = group, source
@@ -107,12 +109,14 @@ class Subscriber:
     order, and a :class:`Gap` right before a message when messages of its
     source were lost. ``sources`` with ``mode="include"`` receives only
     those sources, with ``mode="exclude"`` (default) all but those.
-    ``transport="grpc"`` carries messages inside the gRPC call (one port;
-    no resends, so no late-joiner catch-up for versions).
+    ``transport`` is ``"auto"`` (shared memory when the node runs on this
+    host, else a TCP link), ``"shm"``, ``"link"`` or ``"grpc"``; ``"grpc"``
+    carries messages inside the gRPC call (one port; no resends, so no
+    late-joiner catch-up for versions).
     """
 
     def __init__(self, node: str, group: str, *, sources: Sequence[str] = (),
-                 mode: str = "exclude", transport: str = "link",
+                 mode: str = "exclude", transport: str = "auto",
                  tls: Optional[TlsFiles] = None, wait_joined: Optional[float] = 30.0) -> None:
         self._impl = _canopy.Subscriber(node, group, mode, list(sources), transport, _tls(tls))
         self.group = group

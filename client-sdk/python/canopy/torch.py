@@ -101,7 +101,7 @@ class WeightPublisher:
 
     def __init__(self, node: str, group: str, source: str, *, chunk_bytes: int = 1 << 20,
                  announce_every: float = 1.0, max_chain: int = 16, max_chain_bytes: int = 0,
-                 transport: str = "link", tls: Optional[TlsFiles] = None) -> None:
+                 transport: str = "auto", tls: Optional[TlsFiles] = None) -> None:
         self._versions = VersionPublisher(node, group, source, chunk_bytes=chunk_bytes,
                                           announce_every=announce_every, max_chain=max_chain,
                                           max_chain_bytes=max_chain_bytes, transport=transport,
@@ -216,7 +216,7 @@ class WeightReceiver:
     """
 
     def __init__(self, node: str, group: str, *, sources: Sequence[str] = (),
-                 transport: str = "link", tls: Optional[TlsFiles] = None,
+                 transport: str = "auto", tls: Optional[TlsFiles] = None,
                  staging_bytes: int = 4 << 20) -> None:
         self._subscriber = Subscriber(node, group, sources=sources,
                                       mode="include" if sources else "exclude",

@@ -70,7 +70,7 @@ class VersionPublisher:
 
     def __init__(self, node: str, group: str, source: str, *, chunk_bytes: int = 1 << 20,
                  announce_every: float = 1.0, max_chain: int = 16, max_chain_bytes: int = 0,
-                 transport: str = "link", tls: Optional[TlsFiles] = None) -> None:
+                 transport: str = "auto", tls: Optional[TlsFiles] = None) -> None:
         self._impl = _canopy.VersionPublisher(node, group, source, transport, _tls(tls),
                                               chunk_bytes, announce_every, max_chain,
                                               max_chain_bytes)

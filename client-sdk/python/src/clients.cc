@@ -12,10 +12,10 @@ namespace py = pybind11;
 namespace canopy::python {
 namespace {
 
-Transport ParseTransport(const std::string& t) {
-  if (t == "link") return Transport::kClientLink;
-  if (t == "grpc") return Transport::kGrpcStream;
-  Raise(absl::InvalidArgumentError("transport must be 'link' or 'grpc', not '" + t + "'"));
+Transport TransportNamed(const std::string& t) {
+  if (std::optional<Transport> transport = ParseTransport(t)) return *transport;
+  Raise(absl::InvalidArgumentError("transport must be 'auto', 'shm', 'link' or 'grpc', not '" +
+                                   t + "'"));
 }
 
 std::optional<ClientTlsFiles> ToTls(const TlsTuple& tls) {
@@ -51,7 +51,7 @@ std::unique_ptr<PySubscriber> OpenSubscriber(const std::string& node, const std:
     Raise(absl::InvalidArgumentError("mode must be 'include' or 'exclude', not '" + mode + "'"));
   }
   options.sources = sources;
-  options.transport = ParseTransport(transport);
+  options.transport = TransportNamed(transport);
   options.tls = ToTls(tls);
   auto s = std::make_unique<PySubscriber>();
   s->subscriber = std::make_unique<InterruptibleSubscriber>(
@@ -74,7 +74,7 @@ PublisherOptions MakePublisherOptions(const std::string& node, const std::string
   options.node_address = node;
   options.group = group;
   options.source = source;
-  options.transport = ParseTransport(transport);
+  options.transport = TransportNamed(transport);
   options.tls = ToTls(tls);
   return options;
 }
