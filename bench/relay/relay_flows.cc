@@ -3,10 +3,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +43,7 @@ class FlowSession {
       options.node_address = overlay.client_address(node);
       options.group = flow.group;
       options.tls = overlay.client_tls();
+      options.transport = flow.transport;
       auto sub = Subscriber::Open(std::move(options));
       if (!sub.ok()) return sub.status();
       session->subscribers_.push_back(std::move(*sub));
@@ -51,6 +55,7 @@ class FlowSession {
     }
     PublisherOptions pub_options{overlay.client_address(flow.ingress), flow.group, kSource};
     pub_options.tls = overlay.client_tls();
+    pub_options.transport = flow.transport;
     auto pub = Publisher::Open(std::move(pub_options));
     if (!pub.ok()) return pub.status();
     session->publisher_ = std::move(*pub);
@@ -174,6 +179,59 @@ absl::StatusOr<ThroughputResult> MeasureThroughput(RelayOverlay& overlay, const 
   result.client_cpu_seconds = client1 - client0;
   result.tree = (*session)->tree();
   return result;
+}
+
+namespace {
+
+// A field of /proc/PID/status ("Threads", "VmRSS"): its first number; 0
+// if the process or the field is gone.
+long ProcStatusField(pid_t pid, const std::string& field) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) != 0) continue;
+    long value = 0;
+    std::istringstream(line.substr(field.size() + 1)) >> value;
+    return value;
+  }
+  return 0;
+}
+
+}  // namespace
+
+absl::StatusOr<IdleCost> MeasureIdleSubscriptions(RelayOverlay& overlay, const std::string& node,
+                                                  const std::string& group, int count,
+                                                  Transport transport) {
+  const pid_t pid = overlay.node_pid(node);
+  IdleCost cost;
+  cost.subscriptions = count;
+  cost.threads_before = ProcStatusField(pid, "Threads");
+  cost.rss_kib_before = ProcStatusField(pid, "VmRSS");
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  std::vector<std::unique_ptr<Subscriber>> subscribers;
+  subscribers.reserve(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    if (absl::Now() > deadline) return absl::DeadlineExceededError("opening idle subscriptions");
+    SubscriberOptions options;
+    options.node_address = overlay.client_address(node);
+    options.group = group;
+    options.tls = overlay.client_tls();
+    options.transport = transport;
+    auto sub = Subscriber::Open(std::move(options));
+    if (!sub.ok()) return sub.status();
+    subscribers.push_back(*std::move(sub));
+  }
+  for (auto& sub : subscribers) {
+    const absl::Duration left = deadline - absl::Now();
+    if (absl::Status s = sub->WaitJoined(std::max(left, absl::ZeroDuration())); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("idle subscriber join: ", s.message()));
+    }
+  }
+  cost.threads_after = ProcStatusField(pid, "Threads");
+  cost.rss_kib_after = ProcStatusField(pid, "VmRSS");
+  for (auto& sub : subscribers) sub->Cancel();
+  subscribers.clear();
+  return cost;
 }
 
 absl::StatusOr<LatencyResult> MeasureLatency(RelayOverlay& overlay, const FlowSpec& flow,

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bench/relay/overlay.h"
+#include "canopy/transport.h"
 
 namespace canopy::bench {
 
@@ -19,6 +20,9 @@ struct FlowSpec {
   std::string group;
   std::string ingress;
   std::vector<std::string> receivers;
+  // How the publisher and subscribers reach their nodes: TCP client links
+  // unless a phase measures shared memory.
+  Transport transport = Transport::kClientLink;
 };
 
 struct ThroughputResult {
@@ -54,6 +58,22 @@ struct LatencyResult {
 // Publishes `count` messages of `message_bytes` at `rate_per_s` (open loop),
 // each stamped with its send time, to a flow with one receiver.
 // REQUIRES: flow.receivers.size() == 1, message_bytes >= 8.
+// What `count` idle subscriptions to one node cost it.
+struct IdleCost {
+  int subscriptions = 0;
+  long threads_before = 0;
+  long threads_after = 0;
+  long rss_kib_before = 0;
+  long rss_kib_after = 0;
+};
+
+// Opens `count` subscriptions of group `group` on `node` with `transport`,
+// waits until all joined (bounded: 60 s), reads the node's threads and
+// resident memory, and closes them all again.
+absl::StatusOr<IdleCost> MeasureIdleSubscriptions(RelayOverlay& overlay, const std::string& node,
+                                                  const std::string& group, int count,
+                                                  Transport transport);
+
 absl::StatusOr<LatencyResult> MeasureLatency(RelayOverlay& overlay, const FlowSpec& flow,
                                              size_t message_bytes, int count, double rate_per_s);
 
