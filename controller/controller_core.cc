@@ -351,17 +351,17 @@ void ControllerCore::Push() {
       ++tables_pushed_;
     }
   }
+  // The views first, then the versions, under one lock: a watcher woken by
+  // a new version reads the trees of that version.
+  const std::vector<std::pair<std::string, uint64_t>> versions =
+      PublishView(touched, changed_groups);
   // One log line per planned change, naming a few of the groups.
   constexpr size_t kGroupsLogged = 8;
   std::string names;
   size_t count = 0;
-  {
-    absl::MutexLock lock(&view_mu_);
-    for (const std::string& group : changed_groups) {
-      const uint64_t version = ++tree_versions_[group];
-      if (count++ < kGroupsLogged) {
-        absl::StrAppend(&names, names.empty() ? "" : ", ", group, " (version ", version, ")");
-      }
+  for (const auto& [group, version] : versions) {
+    if (count++ < kGroupsLogged) {
+      absl::StrAppend(&names, names.empty() ? "" : ", ", group, " (version ", version, ")");
     }
   }
   if (count == 1) {
@@ -370,10 +370,10 @@ void ControllerCore::Push() {
     spdlog::info("trees of {} groups changed: {}{}", count, names,
                  count > kGroupsLogged ? ", …" : "");
   }
-  PublishView(touched);
 }
 
-void ControllerCore::PublishView(const std::set<std::string>& groups) {
+std::vector<std::pair<std::string, uint64_t>> ControllerCore::PublishView(
+    const std::set<std::string>& groups, const std::set<std::string>& changed) {
   std::map<std::string, GroupView> fresh;
   for (const std::string& group : groups) {
     GroupView& view = fresh[group];
@@ -405,6 +405,10 @@ void ControllerCore::PublishView(const std::set<std::string>& groups) {
     }
   }
   planner_stats_ = std::move(stats);
+  std::vector<std::pair<std::string, uint64_t>> versions;
+  versions.reserve(changed.size());
+  for (const std::string& group : changed) versions.emplace_back(group, ++tree_versions_[group]);
+  return versions;
 }
 
 void ControllerCore::PushProbePeers() {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -175,8 +176,11 @@ class ControllerCore {
   // Sends every node the peers it should measure RTTs to.
   void PushProbePeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
   // Copies what inspection shows of `groups` (and the stats) out of the
-  // planner into the view.
-  void PublishView(const std::set<std::string>& groups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
+  // planner into the view and, in the same step, bumps the tree versions
+  // of `changed`; returns them with their new versions.
+  std::vector<std::pair<std::string, uint64_t>> PublishView(const std::set<std::string>& groups,
+                                                            const std::set<std::string>& changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
   // Reports a planned change to options_.on_planned.
   void Planned(const char* event, absl::Time start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
   // Closes a session's stream once (Detach follows when it ends).

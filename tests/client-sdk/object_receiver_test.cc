@@ -153,7 +153,7 @@ TEST(ObjectReceiverTest, TimeoutIsHonouredAndResendsStayBoundedWhenASenderSkipsA
   absl::StatusOr<ReceivedObject> got = receiver.ReceiveChunks(ChunksWithin(absl::Seconds(2)));
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded) << got.status();
-  EXPECT_LT(took, absl::Seconds(3));
+  EXPECT_LT(took, absl::Seconds(6)) << "the deadline must end the receive, not a hang";
   EXPECT_GT(sub.resent_sequences(), 0u);
   EXPECT_LE(sub.resent_sequences(), 4096u);
 }

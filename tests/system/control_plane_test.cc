@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_format.h"
 #include "canopy/v1/node.grpc.pb.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -251,7 +252,9 @@ TEST(ControlPlaneTest, CanopyctlShowsMembersStatsAndWatchesChanges) {
   auto pub = overlay.StartPublisher("node-a", "g", "trainer");
   pub->WriteStdin("hello\n");
   // The new source's tree shows up in the watch.
-  EXPECT_TRUE(watch.WaitForStdout("node-a  [ingress]", kWait)) << watch.Stderr();
+  EXPECT_TRUE(watch.WaitForStdout("node-a  [ingress]", kWait))
+      << watch.Stderr() << absl::StrJoin(watch.StdoutLines(), "\n") << overlay.Logs()
+      << pub->Stderr();
   watch.Signal(SIGINT);
   EXPECT_EQ(watch.Wait(kWait), 0);
 
