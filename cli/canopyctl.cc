@@ -9,6 +9,11 @@
 //                                                     [--ttl N] [--slow reliable|realtime]
 //   canopyctl --controller HOST:PORT watch GROUP [--source S] [--format text|json]
 //   canopyctl --controller HOST:PORT stats [--format text|json]
+//   canopyctl --controller HOST:PORT status [--format text|json]
+//
+// --controller takes several replicas, HOST:PORT,HOST:PORT,...: canopyctl
+// follows a follower's redirect to the leader and tries the next address
+// when one does not answer.
 //
 // With --tls-ca, --tls-cert and --tls-key canopyctl talks mutual TLS
 // (README "TLS"): `policy set` needs an operator certificate, the other
@@ -28,15 +33,19 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "cli/json.h"
@@ -44,7 +53,9 @@
 #include "cli/render_dot.h"
 #include "cli/render_text.h"
 #include "grpcpp/create_channel.h"
+#include "proto/address.h"
 #include "proto/grpc_status.h"
+#include "proto/leader_redirect.h"
 #include "proto/program.h"
 #include "proto/server_kind.h"
 #include "proto/tls_credentials.h"
@@ -93,9 +104,8 @@ int RpcFailed(const grpc::Status& s, const Options& o) {
                  .ToString();
       break;
     default:
-      line = absl::StrCat(
-          absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())), ": ",
-          s.error_message());
+      line = absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())),
+                          ": ", s.error_message());
   }
   std::fprintf(stderr, "canopyctl: %s\n", OneLine(line).c_str());
   return 1;
@@ -119,71 +129,138 @@ std::unique_ptr<grpc::ClientContext> Unary() {
   return context;
 }
 
-// Calls one unary RPC and prints its answer as JSON or with `text`.
+// The controller replicas canopyctl was given, and a stub for each address
+// it calls (given or redirected to).
+class Controllers {
+ public:
+  Controllers(std::vector<std::string> given, std::shared_ptr<grpc::ChannelCredentials> credentials)
+      : addresses_(std::move(given)), credentials_(std::move(credentials)) {}
+
+  // Calls `call(stub, context)` on the leader: follows a follower's
+  // redirect, and tries the next given address when one is unreachable.
+  // Returns the last call's status.
+  template <typename Call>
+  grpc::Status OnLeader(Call call) {
+    while (true) {
+      std::unique_ptr<grpc::ClientContext> context = Unary();
+      grpc::Status s = call(Stub(), *context);
+      const std::optional<std::string> leader = canopy::RedirectedTo(*context, s);
+      const bool retry = leader || s.error_code() == grpc::StatusCode::UNAVAILABLE;
+      if (s.ok() || !retry) return s;
+      if (!addresses_.Advance(leader) && !leader) return s;
+    }
+  }
+
+  Controller::Stub& Stub() {
+    std::unique_ptr<Controller::Stub>& stub = stubs_[addresses_.current()];
+    if (stub == nullptr) {
+      stub = Controller::NewStub(grpc::CreateChannel(addresses_.current(), credentials_));
+    }
+    return *stub;
+  }
+  canopy::ControllerAddresses& addresses() { return addresses_; }
+
+ private:
+  canopy::ControllerAddresses addresses_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  std::map<std::string, std::unique_ptr<Controller::Stub>> stubs_;
+};
+
+// Calls one unary RPC on the leader and prints its answer as JSON or with
+// `text`.
 template <typename Request, typename Response, typename Call, typename TextFn>
-int Show(const Options& o, const Request& request, Call call, TextFn text) {
+int Show(Controllers& controllers, const Options& o, const Request& request, Call call,
+         TextFn text) {
   Response response;
-  grpc::Status s = call(Unary().get(), request, &response);
+  grpc::Status s = controllers.OnLeader([&](Controller::Stub& stub, grpc::ClientContext& c) {
+    return call(stub, &c, request, &response);
+  });
   if (!s.ok()) return RpcFailed(s, o);
   if (o.format == "json") return Emit(canopy::cli::ToJson(response, JsonStyle::kPretty));
   return Emit(text(response));
 }
 
-int SetPolicy(Controller::Stub& stub, const Options& o, const canopy::cli::PolicyEdit& edit) {
+int SetPolicy(Controllers& controllers, const Options& o, const canopy::cli::PolicyEdit& edit) {
   canopy::v1::GetPolicyRequest get;
   get.set_group(o.group);
   canopy::v1::GroupPolicy policy;
-  grpc::Status s = stub.GetPolicy(Unary().get(), get, &policy);
+  grpc::Status s = controllers.OnLeader([&](Controller::Stub& stub, grpc::ClientContext& c) {
+    return stub.GetPolicy(&c, get, &policy);
+  });
   if (!s.ok()) return RpcFailed(s, o);
   policy.set_group(o.group);
   canopy::cli::ApplyPolicyEdit(edit, policy);
   canopy::v1::GroupPolicy stored;
-  s = stub.SetPolicy(Unary().get(), policy, &stored);
+  s = controllers.OnLeader([&](Controller::Stub& stub, grpc::ClientContext& c) {
+    return stub.SetPolicy(&c, policy, &stored);
+  });
   if (!s.ok()) return RpcFailed(s, o);
   return Emit(canopy::cli::RenderPolicyText(stored));
 }
 
 // Streams tree changes until the stream ends (exit 1) or a shutdown signal
 // arrives (exit 0). REQUIRES: `signals` blocked in every thread.
-int Watch(Controller::Stub& stub, const Options& o, const sigset_t& signals) {
-  grpc::ClientContext context;
-  std::atomic<bool> finished{false};
-  std::atomic<bool> interrupted{false};
+int Watch(Controllers& controllers, const Options& o, const sigset_t& signals) {
+  absl::Mutex mu;
+  grpc::ClientContext* context = nullptr;  // the stream's, while one is open
+  bool finished = false, interrupted = false;
   std::thread waiter([&] {
     canopy::WaitForShutdownSignal(signals);
-    if (!finished.load()) {
-      interrupted.store(true);
-      context.TryCancel();
-    }
+    absl::MutexLock lock(&mu);
+    if (finished) return;
+    interrupted = true;
+    if (context != nullptr) context->TryCancel();
   });
   canopy::v1::GetTreeRequest request;
   request.set_group(o.group);
   request.set_source(o.source);
-  std::unique_ptr<grpc::ClientReader<canopy::v1::GetTreeResponse>> reader =
-      stub.WatchTree(&context, request);
-  canopy::v1::GetTreeResponse response;
   int update = 0;
   int code = 0;
-  while (code == 0 && reader->Read(&response)) {
-    ++update;
-    const absl::Time now = absl::Now();
-    if (o.format == "json") {
-      code = Emit(canopy::cli::WatchJsonLine(now, update, response));
-    } else {
-      code = Emit(absl::StrCat(canopy::cli::RenderWatchHeader(now, o.group, update),
-                               canopy::cli::RenderTreeText(response)));
+  grpc::Status s;
+  // Until a stream delivered something: follow redirects to the leader and
+  // try the next replica when one is unreachable.
+  while (true) {
+    grpc::ClientContext stream_context;
+    {
+      absl::MutexLock lock(&mu);
+      if (interrupted) break;
+      context = &stream_context;
     }
-    if (code != 0) context.TryCancel();
+    std::unique_ptr<grpc::ClientReader<canopy::v1::GetTreeResponse>> reader =
+        controllers.Stub().WatchTree(&stream_context, request);
+    canopy::v1::GetTreeResponse response;
+    while (code == 0 && reader->Read(&response)) {
+      ++update;
+      const absl::Time now = absl::Now();
+      if (o.format == "json") {
+        code = Emit(canopy::cli::WatchJsonLine(now, update, response));
+      } else {
+        code = Emit(absl::StrCat(canopy::cli::RenderWatchHeader(now, o.group, update),
+                                 canopy::cli::RenderTreeText(response)));
+      }
+      if (code != 0) stream_context.TryCancel();
+    }
+    s = reader->Finish();
+    {
+      absl::MutexLock lock(&mu);
+      context = nullptr;
+    }
+    const std::optional<std::string> leader = canopy::RedirectedTo(stream_context, s);
+    const bool retry = leader || s.error_code() == grpc::StatusCode::UNAVAILABLE;
+    if (update > 0 || s.ok() || !retry) break;
+    if (!controllers.addresses().Advance(leader) && !leader) break;
   }
-  grpc::Status s = reader->Finish();
-  finished.store(true);
+  {
+    absl::MutexLock lock(&mu);
+    finished = true;
+  }
   pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if no signal came
   waiter.join();
-  if (interrupted.load()) return 0;
+  if (interrupted) return 0;
   if (code != 0) return code;
   if (s.ok()) {
     std::fprintf(stderr, "canopyctl: watch ended: the controller at %s closed the stream\n",
-                 o.controller.c_str());
+                 controllers.addresses().current().c_str());
     return 1;
   }
   return RpcFailed(s, o);
@@ -202,7 +279,9 @@ int main(int argc, char** argv) {
   CLI::App app{"canopyctl: inspect and steer a Canopy controller"};
   app.require_subcommand(1);
   app.fallthrough();  // --controller may also follow the subcommand
-  app.add_option("--controller", o.controller, "controller gRPC address HOST:PORT")
+  app.add_option("--controller", o.controller,
+                 "controller gRPC address HOST:PORT, or several replicas' HOST:PORT,... (the "
+                 "leader is found and followed)")
       ->capture_default_str();
   canopy::AddTlsFlags(app, o.tls, /*server=*/false);
   auto add_format = [&](CLI::App* sub, std::vector<std::string> formats) {
@@ -248,10 +327,16 @@ int main(int argc, char** argv) {
   add_format(watch, {"text", "json"});
   CLI::App* stats = app.add_subcommand("stats", "print the controller's counters");
   add_format(stats, {"text", "json"});
+  CLI::App* status = app.add_subcommand(
+      "status", "print the leader, the replicas, the store in use and its health");
+  add_format(status, {"text", "json"});
 
   if (auto exit_code = canopy::ParseCommandLine(app, "canopyctl", argc, argv)) return *exit_code;
   absl::StatusOr<std::optional<canopy::TlsFiles>> tls = canopy::ResolveTlsFlags(o.tls);
   if (!tls.ok()) return BadCommandLine(tls.status());
+  absl::StatusOr<std::vector<canopy::HostPort>> controller_list =
+      canopy::ParseHostPortList(o.controller);
+  if (!controller_list.ok()) return BadCommandLine(controller_list.status());
 
   canopy::cli::PolicyEdit edit;
   if (policy_set->parsed()) {
@@ -275,27 +360,40 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  o.channel = grpc::CreateChannel(o.controller, *credentials);
-  auto stub = Controller::NewStub(o.channel);
+  std::vector<std::string> given;
+  for (const canopy::HostPort& c : *controller_list) given.push_back(c.ToString());
+  // What a wrong kind of server is explained against (RpcFailed): the
+  // first given address.
+  o.channel = grpc::CreateChannel(given.front(), *credentials);
+  Controllers controllers(std::move(given), *credentials);
   namespace v1 = canopy::v1;
   namespace cli = canopy::cli;
   using Ctx = grpc::ClientContext*;
 
   if (nodes->parsed()) {
     return Show<v1::ListNodesRequest, v1::ListNodesResponse>(
-        o, {}, [&](Ctx c, auto& rq, auto* rs) { return stub->ListNodes(c, rq, rs); },
+        controllers, o, {},
+        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) {
+          return stub.ListNodes(c, rq, rs);
+        },
         cli::RenderNodesText);
   }
   if (groups->parsed()) {
     return Show<v1::ListGroupsRequest, v1::ListGroupsResponse>(
-        o, {}, [&](Ctx c, auto& rq, auto* rs) { return stub->ListGroups(c, rq, rs); },
+        controllers, o, {},
+        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) {
+          return stub.ListGroups(c, rq, rs);
+        },
         cli::RenderGroupsText);
   }
   if (members->parsed()) {
     v1::ListMembersRequest request;
     request.set_group(o.group);
     return Show<v1::ListMembersRequest, v1::ListMembersResponse>(
-        o, request, [&](Ctx c, auto& rq, auto* rs) { return stub->ListMembers(c, rq, rs); },
+        controllers, o, request,
+        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) {
+          return stub.ListMembers(c, rq, rs);
+        },
         cli::RenderMembersText);
   }
   if (tree->parsed()) {
@@ -303,22 +401,35 @@ int main(int argc, char** argv) {
     request.set_group(o.group);
     request.set_source(o.source);
     return Show<v1::GetTreeRequest, v1::GetTreeResponse>(
-        o, request, [&](Ctx c, auto& rq, auto* rs) { return stub->GetTree(c, rq, rs); },
+        controllers, o, request,
+        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) { return stub.GetTree(c, rq, rs); },
         o.format == "dot" ? cli::RenderTreeDot : cli::RenderTreeText);
   }
   if (policy_get->parsed()) {
     v1::GetPolicyRequest request;
     request.set_group(o.group);
     return Show<v1::GetPolicyRequest, v1::GroupPolicy>(
-        o, request, [&](Ctx c, auto& rq, auto* rs) { return stub->GetPolicy(c, rq, rs); },
+        controllers, o, request,
+        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) {
+          return stub.GetPolicy(c, rq, rs);
+        },
         cli::RenderPolicyText);
   }
-  if (policy_set->parsed()) return SetPolicy(*stub, o, edit);
-  if (watch->parsed()) return Watch(*stub, o, signals);
+  if (policy_set->parsed()) return SetPolicy(controllers, o, edit);
+  if (watch->parsed()) return Watch(controllers, o, signals);
   if (stats->parsed()) {
     return Show<v1::GetStatsRequest, v1::ControllerStats>(
-        o, {}, [&](Ctx c, auto& rq, auto* rs) { return stub->GetStats(c, rq, rs); },
+        controllers, o, {},
+        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) { return stub.GetStats(c, rq, rs); },
         cli::RenderStatsText);
+  }
+  if (status->parsed()) {
+    return Show<v1::GetStatusRequest, v1::ControllerStatus>(
+        controllers, o, {},
+        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) {
+          return stub.GetStatus(c, rq, rs);
+        },
+        cli::RenderStatusText);
   }
   return 2;
 }

@@ -81,13 +81,12 @@ std::string Plural(size_t n, absl::string_view one, absl::string_view many) {
 void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::string& out) {
   const ChildMap children = ChildrenOf(tree);
   const std::set<std::string> receivers(tree.receivers().begin(), tree.receivers().end());
-  absl::StrAppend(&out, "group ", group, "  source ", tree.source(), "  (",
-                  ProfileName(tree.profile()), ", total cost ", tree.cost(), " µs, ",
-                  Plural(receivers.size(), "receiver", "receivers"),
-                  tree.unreachable().empty()
-                      ? std::string()
-                      : absl::StrCat(", ", tree.unreachable_size(), " unreachable"),
-                  ")\n");
+  absl::StrAppend(
+      &out, "group ", group, "  source ", tree.source(), "  (", ProfileName(tree.profile()),
+      ", total cost ", tree.cost(), " µs, ", Plural(receivers.size(), "receiver", "receivers"),
+      tree.unreachable().empty() ? std::string()
+                                 : absl::StrCat(", ", tree.unreachable_size(), " unreachable"),
+      ")\n");
   absl::StrAppend(&out, tree.root().empty() ? "(no root)" : tree.root(), "  [ingress]  (",
                   FanOut(tree, children, tree.root()), ")",
                   receivers.contains(tree.root()) ? "  [receiver]" : "", "\n");
@@ -187,10 +186,41 @@ std::string RenderStatsText(const v1::ControllerStats& stats) {
       case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
         value = absl::StrCat(reflection->GetInt64(stats, field));
         break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
+        value = reflection->GetBool(stats, field) ? "yes" : "no";
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        value = reflection->GetString(stats, field);
+        if (value.empty()) value = "-";
+        break;
       default:
-        continue;  // counters only; other kinds are for --format json
+        continue;  // other kinds are for --format json
     }
     absl::StrAppend(&out, absl::StrFormat("%-*s  ", width, field->name()), value, "\n");
+  }
+  return out;
+}
+
+std::string RenderStatusText(const v1::ControllerStatus& status) {
+  std::string out;
+  absl::StrAppend(&out, "leader    ", status.leader().empty() ? "-" : status.leader(), " (term ",
+                  status.term(), ")\n");
+  absl::StrAppend(&out, "version   ", status.version(), "\n");
+  absl::StrAppend(&out, "store     ", status.store(), " ", status.store_location(), " (",
+                  status.store_reachable() ? "reachable" : "UNREACHABLE: " + status.store_error(),
+                  ")\n");
+  absl::StrAppend(&out, "replicas\n");
+  for (const v1::Replica& r : status.replicas()) {
+    absl::StrAppend(&out, absl::StrFormat("  %-24s %-9s %s\n", r.address(),
+                                          r.leader() ? "leader" : "follower", r.version()));
+  }
+  if (!status.etcd_endpoints().empty()) {
+    absl::StrAppend(&out, "etcd endpoints\n");
+    for (const v1::EtcdEndpoint& e : status.etcd_endpoints()) {
+      const std::string health =
+          e.healthy() ? absl::StrCat("healthy   etcd ", e.version()) : "UNHEALTHY " + e.error();
+      absl::StrAppend(&out, absl::StrFormat("  %-32s %s\n", e.endpoint(), health));
+    }
   }
   return out;
 }

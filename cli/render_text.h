@@ -32,9 +32,14 @@ std::string RenderMembersText(const v1::ListMembersResponse& response);
 // The policy, one "field  value" line per field (defaults marked).
 std::string RenderPolicyText(const v1::GroupPolicy& policy);
 
-// Every ControllerStats counter, one "name  value" line each, in field
-// order, names as in the .proto (and the JSON).
+// Every ControllerStats field, one "name  value" line each, in field
+// order, names as in the .proto (and the JSON); booleans as yes/no, an
+// empty string as "-".
 std::string RenderStatsText(const v1::ControllerStats& stats);
+
+// `canopyctl status`: the leader and its term, the build, the store in use
+// and whether it answers, the replicas, and each etcd endpoint's health.
+std::string RenderStatusText(const v1::ControllerStatus& status);
 
 // A table of the attached nodes with a header line.
 std::string RenderNodesText(const v1::ListNodesResponse& response);

@@ -14,12 +14,13 @@ function(canopy_library NAME)
 endfunction()
 
 # canopy_binary(NAME SRCS file... [DEPS target...])
-# An executable installed into build/bin/.
+# An executable installed into build/bin/, with the build's version and
+# commit (canopy_build_info: --version).
 function(canopy_binary NAME)
   cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
   add_executable(${NAME} ${ARG_SRCS})
   target_compile_options(${NAME} PRIVATE ${CANOPY_WARNINGS})
-  target_link_libraries(${NAME} PRIVATE ${ARG_DEPS})
+  target_link_libraries(${NAME} PRIVATE ${ARG_DEPS} canopy_build_info)
 endfunction()
 
 # canopy_test(NAME SRCS file... [DEPS target...] [TIMEOUT seconds] [LABELS l...]

@@ -16,20 +16,51 @@ using google::protobuf::util::MessageDifferencer;
 
 absl::StatusOr<std::unique_ptr<ControllerCore>> ControllerCore::Create(ControllerOptions options,
                                                                        PolicyStore& store) {
-  absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store.AllPolicies();
-  if (!policies.ok()) return policies.status();
-  absl::StatusOr<std::vector<StaticLink>> links = store.StaticLinks();
-  if (!links.ok()) return links.status();
   std::unique_ptr<ControllerCore> core(new ControllerCore(options, store));
-  absl::MutexLock lock(&core->plan_mu_);
-  for (const v1::GroupPolicy& p : *policies) core->planner_.SetPolicy(p);
-  core->planner_.SetStaticLinks(*std::move(links));
-  core->Push();
+  if (absl::Status s = core->LoadDurable(); !s.ok()) return s;
   return core;
 }
 
 ControllerCore::ControllerCore(ControllerOptions options, PolicyStore& store)
-    : options_(options), store_(store), planner_(options.planner, store) {}
+    : options_(options),
+      store_(store),
+      sole_leadership_(options.leadership == nullptr ? std::make_unique<SoleLeadership>("")
+                                                     : nullptr),
+      leadership_(options.leadership != nullptr ? options.leadership : sole_leadership_.get()),
+      planner_(options.planner, store) {}
+
+absl::Status ControllerCore::LoadDurable() {
+  absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store_.AllPolicies();
+  if (!policies.ok()) return policies.status();
+  absl::StatusOr<std::vector<StaticLink>> links = store_.StaticLinks();
+  if (!links.ok()) return links.status();
+  absl::StatusOr<std::optional<MulticastMapping>> mapping = store_.GetMulticastMapping();
+  if (!mapping.ok()) return mapping.status();
+  const absl::Time start = absl::Now();
+  absl::MutexLock lock(&plan_mu_);
+  std::set<std::string> stored;
+  for (const v1::GroupPolicy& p : *policies) {
+    planner_.SetPolicy(p);
+    stored.insert(p.group());
+  }
+  for (const std::string& group : stored_policy_groups_) {
+    if (stored.contains(group)) continue;
+    v1::GroupPolicy unset;  // removed from the store: the default again
+    unset.set_group(group);
+    planner_.SetPolicy(unset);
+  }
+  stored_policy_groups_ = std::move(stored);
+  planner_.SetStaticLinks(*std::move(links));
+  if (*mapping)
+    planner_.SetMulticastMapping((*mapping)->base, (*mapping)->prefix, (*mapping)->port);
+  {
+    absl::MutexLock sessions(&sessions_mu_);
+    if (!shutting_down_ && leadership_->PushTerm(absl::Now())) PushPolicies(nullptr);
+  }
+  Push();
+  Planned("replan", start);
+  return absl::OkStatus();
+}
 
 ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
   for (auto& [node, session] : nodes_) {
@@ -73,7 +104,9 @@ absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello, Node
     session_id = s.id;
     spdlog::info("node {} attached (data {}, clients {}, max fan-out {})", id, hello.data_address(),
                  hello.client_address(), hello.max_fanout());
-    // Policies first: the node refuses publishers until it has them.
+    // Who leads first, then policies: the node refuses publishers until it
+    // has them.
+    s.channel->Send(BeatInstruction(leadership_->term()));
     PushPolicies(&s);
   }
   absl::MutexLock plan(&plan_mu_);
@@ -233,8 +266,8 @@ void ControllerCore::ExpireSilentNodes(absl::Time now) {
       Session& s = it->second;
       const absl::Time oldest = s.channel->OldestQueued();
       const bool silent = now - s.last_seen > options_.liveness_timeout;
-      const bool stuck = s.channel->overflowed() ||
-                         (oldest != absl::InfiniteFuture() && now - oldest > options_.drain_timeout);
+      const bool stuck = s.channel->overflowed() || (oldest != absl::InfiniteFuture() &&
+                                                     now - oldest > options_.drain_timeout);
       if (silent) {
         spdlog::warn("node {} silent for {}; declared dead", it->first,
                      absl::FormatDuration(now - s.last_seen));
@@ -312,6 +345,44 @@ void ControllerCore::BeginShutdown() {
   shutting_down_ = true;
 }
 
+v1::NodeInstruction ControllerCore::BeatInstruction(uint64_t term) const {
+  v1::NodeInstruction beat;
+  beat.mutable_leader()->set_term(term);
+  beat.mutable_leader()->set_leader(leadership_->self_address());
+  return beat;
+}
+
+void ControllerCore::Beat(absl::Time now) {
+  const std::optional<uint64_t> term = leadership_->PushTerm(now);
+  if (!term) return;
+  if (push_owed_.exchange(false)) {
+    const absl::Time start = absl::Now();
+    absl::MutexLock plan(&plan_mu_);
+    Push();
+    Planned("replan", start);
+  }
+  const v1::NodeInstruction beat = BeatInstruction(*term);
+  absl::MutexLock lock(&sessions_mu_);
+  for (auto& [id, s] : nodes_) s.channel->Send(beat);
+}
+
+void ControllerCore::StepDown() {
+  absl::MutexLock plan(&plan_mu_);
+  std::vector<std::string> gone;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    for (auto& [id, s] : nodes_) {
+      CloseSession(s);
+      gone.push_back(id);
+    }
+    nodes_.clear();
+  }
+  if (!gone.empty()) spdlog::info("not leading: closed the sessions of {} node(s)", gone.size());
+  for (const std::string& id : gone) planner_.RemoveNode(id);
+  Push();  // nothing leaves: this replica does not lead
+  push_owed_ = false;
+}
+
 void ControllerCore::Push() {
   std::set<std::string> changed_groups = planner_.TakeChangedGroups();
   std::set<std::string> touched = planner_.TakeTouchedGroups();
@@ -319,7 +390,15 @@ void ControllerCore::Push() {
   std::vector<Rejection> rejections = planner_.TakeRejections();
   // Changed nodes arrive ingress-last; a new node counts as changed.
   const std::vector<std::string> changed_nodes = planner_.TakeChangedNodes();
-  if (!shutting_down_) {
+  const std::optional<uint64_t> term = leadership_->PushTerm(absl::Now());
+  if (!shutting_down_ && !term) {
+    // Not certain to lead now: hold the tables back (Beat pushes them once
+    // it is). Rejections go too: the planner tells them again on the
+    // source's next report.
+    for (const std::string& id : changed_nodes) planner_.MarkNodeChanged(id);
+    push_owed_ = true;
+  }
+  if (!shutting_down_ && term) {
     absl::MutexLock lock(&sessions_mu_);
     for (const Rejection& r : rejections) {
       auto it = nodes_.find(r.node);
@@ -345,6 +424,7 @@ void ControllerCore::Push() {
       v1::NodeInstruction instruction;
       *instruction.mutable_table() = std::move(table);
       instruction.mutable_table()->set_version(s.version_sent);
+      instruction.mutable_table()->set_term(*term);
       spdlog::debug("table v{} to {}: {} flow(s)", s.version_sent, id,
                     instruction.table().flows_size());
       s.channel->Send(instruction);
@@ -459,13 +539,15 @@ absl::StatusOr<v1::GroupPolicy> ControllerCore::GetPolicy(const std::string& gro
 
 absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
   const absl::Time start = absl::Now();
-  absl::MutexLock plan(&plan_mu_);
+  absl::MutexLock writing(&policy_mu_);
   if (absl::Status s = store_.SetPolicy(policy); !s.ok()) return s;
+  absl::MutexLock plan(&plan_mu_);
+  stored_policy_groups_.insert(policy.group());
   spdlog::info("policy of group {} set: {} allowed source(s), profile {}, ttl {}, {}",
                policy.group(), policy.allowed_sources_size(),
                v1::TreeProfile_Name(policy.profile()), policy.ttl(),
                v1::SlowReceiverPolicy_Name(policy.slow_receiver()));
-  if (!shutting_down_) {
+  if (!shutting_down_ && leadership_->PushTerm(absl::Now())) {
     absl::MutexLock lock(&sessions_mu_);
     PushPolicies(nullptr);
   }
@@ -477,8 +559,9 @@ absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
 
 absl::Status ControllerCore::SetStaticLinks(const std::vector<StaticLink>& links) {
   const absl::Time start = absl::Now();
-  absl::MutexLock plan(&plan_mu_);
+  absl::MutexLock writing(&policy_mu_);
   if (absl::Status s = store_.SetStaticLinks(links); !s.ok()) return s;
+  absl::MutexLock plan(&plan_mu_);
   planner_.SetStaticLinks(links);
   Push();
   Planned("links", start);
@@ -595,12 +678,30 @@ v1::ControllerStats ControllerCore::Stats() const {
     }
     stats.set_groups(static_cast<uint32_t>(groups.size()));
   }
+  const StoreHealth store = store_.Health();
+  stats.set_store(store.kind);
+  stats.set_store_reachable(store.reachable);
+  stats.set_store_error(store.error);
+  stats.set_leader_term(leadership_->term());
   absl::MutexLock lock(&sessions_mu_);
   stats.set_nodes(static_cast<uint32_t>(nodes_.size()));
   stats.set_tables_pushed(tables_pushed_);
   stats.set_nodes_expired(nodes_expired_);
   stats.set_nodes_disconnected_stuck(nodes_disconnected_stuck_);
   return stats;
+}
+
+v1::ControllerStatus ControllerCore::Status() const {
+  v1::ControllerStatus status;
+  status.set_leader(leadership_->leader_address());
+  status.set_term(leadership_->term());
+  status.set_replica(leadership_->self_address());
+  const StoreHealth store = store_.Health();
+  status.set_store(store.kind);
+  status.set_store_location(store.location);
+  status.set_store_reachable(store.reachable);
+  status.set_store_error(store.error);
+  return status;
 }
 
 std::map<std::string, ControllerCore::GroupGauges> ControllerCore::GroupGaugesSnapshot() const {

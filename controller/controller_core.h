@@ -1,6 +1,7 @@
 #ifndef CANOPY_CONTROLLER_CONTROLLER_CORE_H_
 #define CANOPY_CONTROLLER_CONTROLLER_CORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -16,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "canopy/v1/controller.pb.h"
+#include "controller/leadership.h"
 #include "controller/node_channel.h"
 #include "controller/planner.h"
 #include "controller/policy_store.h"
@@ -39,6 +41,9 @@ struct ControllerOptions {
   // call into the core to the pushed tables. Runs with the planning lock
   // held: must be quick and must not call the core. May be empty.
   std::function<void(const char* event, absl::Duration latency)> on_planned;
+  // Who leads (leadership.h); not owned, must outlive the core. Null: this
+  // controller alone leads, term 0 (SQLite).
+  const Leadership* leadership = nullptr;
 };
 
 // The control plane: sessions of attached nodes (liveness, soft-state
@@ -54,7 +59,13 @@ struct ControllerOptions {
 //     take it; planning never waits on a node (NodeChannel::Send queues).
 //   - the view lock: what inspection reads (trees, members, stats), copied
 //     out after each planned change, so inspection never waits on planning.
-// Lock order: planning, then sessions, then view.
+// Lock order: policy writes, then planning, then sessions, then view.
+//
+// Replicas: every table is stamped with the leader's term and pushed only
+// while Leadership::PushTerm allows; what it holds back is pushed once it
+// allows again. A replica that stops leading closes every session
+// (StepDown); one that starts leading loads the durable state again
+// (LoadDurable) and gets the nodes' soft state as they attach.
 //
 // Thread-safe.
 class ControllerCore {
@@ -104,6 +115,19 @@ class ControllerCore {
   // Re-plans every flow from scratch and pushes what changed.
   void ReplanAll();
 
+  // Sends every attached node a LeaderBeat (and pushes what the fence held
+  // back, if it allows now). Call every 500 ms.
+  void Beat(absl::Time now);
+
+  // Loads policies, static links and the multicast mapping from the store
+  // into the planner again and pushes what changed: when this replica
+  // starts leading, and when the store changed under it.
+  absl::Status LoadDurable();
+
+  // This replica no longer leads: closes every session (the nodes look for
+  // the leader) and forgets their soft state.
+  void StepDown();
+
   // The controller is stopping: sessions that end from now on are not
   // re-planned around and nothing more is pushed, so nodes keep forwarding
   // with their last tables until a controller is back.
@@ -122,6 +146,10 @@ class ControllerCore {
   absl::StatusOr<v1::GetTreeResponse> GetTree(const v1::GetTreeRequest& request) const;
   absl::StatusOr<v1::ListMembersResponse> ListMembers(const std::string& group) const;
   v1::ControllerStats Stats() const;
+  // Leadership and store for ControllerStatus, without the parts that ask
+  // etcd (the caller adds replicas and endpoints).
+  v1::ControllerStatus Status() const;
+  const Leadership& leadership() const { return *leadership_; }
 
   // Per group that has member nodes or ever had a tree: how many nodes have
   // subscribers of it, and its tree version (see TreeVersion). For metrics.
@@ -185,13 +213,27 @@ class ControllerCore {
   void Planned(const char* event, absl::Time start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
   // Closes a session's stream once (Detach follows when it ends).
   void CloseSession(Session& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
+  // The LeaderBeat every stream starts with and gets every 500 ms.
+  v1::NodeInstruction BeatInstruction(uint64_t term) const;
 
   const ControllerOptions options_;
   PolicyStore& store_;
+  // options_.leadership, or a SoleLeadership of the core's own.
+  std::unique_ptr<SoleLeadership> sole_leadership_;
+  const Leadership* leadership_;
+
+  // Serialises policy writes: store first (which may wait on etcd), then
+  // the planner, without holding the planning lock across the store.
+  absl::Mutex policy_mu_ ABSL_ACQUIRED_BEFORE(plan_mu_);
 
   mutable absl::Mutex plan_mu_ ABSL_ACQUIRED_BEFORE(sessions_mu_);
   Planner planner_ ABSL_GUARDED_BY(plan_mu_);
   bool shutting_down_ ABSL_GUARDED_BY(plan_mu_) = false;
+  // Tables the fence held back (Push() found no PushTerm): Beat pushes
+  // them once it allows.
+  std::atomic<bool> push_owed_{false};
+  // Groups whose policy LoadDurable last found in the store.
+  std::set<std::string> stored_policy_groups_ ABSL_GUARDED_BY(plan_mu_);
 
   mutable absl::Mutex sessions_mu_ ABSL_ACQUIRED_BEFORE(view_mu_);
   uint64_t next_session_ ABSL_GUARDED_BY(sessions_mu_) = 1;

@@ -5,7 +5,9 @@
 #include "controller/policy_validation.h"
 #include "controller/report_validation.h"
 #include "proto/address.h"
+#include "proto/build_info.h"
 #include "proto/grpc_status.h"
+#include "proto/leader_redirect.h"
 #include "proto/tls_credentials.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
@@ -30,6 +32,12 @@ grpc::Status ControllerService::Authorize(const grpc::ServerContextBase& context
   if (absl::Status s = RequireRole(*peer, roles, action); !s.ok()) return ToGrpc(s);
   if (caller != nullptr) *caller = peer->common_name;
   return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::RequireLeader(grpc::ServerContextBase& context) const {
+  const Leadership& leadership = core_.leadership();
+  if (leadership.leading()) return grpc::Status::OK;
+  return NotLeader(context, leadership.self_address(), leadership.leader_address());
 }
 
 grpc::Status ControllerService::AuthorizeInspection(const grpc::ServerContextBase& context,
@@ -112,6 +120,10 @@ class ControllerService::AttachReactor final
  private:
   // The first report: a valid hello from the node its certificate names.
   void BeginAttach(absl::Time now) {
+    if (grpc::Status leader = service_.RequireLeader(*context_); !leader.ok()) {
+      Finish(leader);
+      return;
+    }
     if (!report_.has_hello()) {
       Refuse("hello", grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                    "the first report on an Attach stream must be a hello"));
@@ -185,6 +197,7 @@ grpc::ServerBidiReactor<v1::NodeReport, v1::NodeInstruction>* ControllerService:
 
 grpc::Status ControllerService::ListNodes(grpc::ServerContext* context, const v1::ListNodesRequest*,
                                           v1::ListNodesResponse* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   if (grpc::Status s = AuthorizeInspection(*context, "ListNodes"); !s.ok()) return s;
   *response = core_.ListNodes();
   return grpc::Status::OK;
@@ -193,6 +206,7 @@ grpc::Status ControllerService::ListNodes(grpc::ServerContext* context, const v1
 grpc::Status ControllerService::ListGroups(grpc::ServerContext* context,
                                            const v1::ListGroupsRequest*,
                                            v1::ListGroupsResponse* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   if (grpc::Status s = AuthorizeInspection(*context, "ListGroups"); !s.ok()) return s;
   absl::StatusOr<v1::ListGroupsResponse> groups = core_.ListGroups();
   if (!groups.ok()) return ToGrpc(groups.status());
@@ -203,6 +217,7 @@ grpc::Status ControllerService::ListGroups(grpc::ServerContext* context,
 grpc::Status ControllerService::GetTree(grpc::ServerContext* context,
                                         const v1::GetTreeRequest* request,
                                         v1::GetTreeResponse* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   if (grpc::Status s = AuthorizeInspection(*context, "GetTree"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   if (!request->source().empty()) {
@@ -217,6 +232,7 @@ grpc::Status ControllerService::GetTree(grpc::ServerContext* context,
 grpc::Status ControllerService::GetPolicy(grpc::ServerContext* context,
                                           const v1::GetPolicyRequest* request,
                                           v1::GroupPolicy* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   if (grpc::Status s = AuthorizeInspection(*context, "GetPolicy"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<v1::GroupPolicy> policy = core_.GetPolicy(request->group());
@@ -228,6 +244,7 @@ grpc::Status ControllerService::GetPolicy(grpc::ServerContext* context,
 grpc::Status ControllerService::SetPolicy(grpc::ServerContext* context,
                                           const v1::GroupPolicy* request,
                                           v1::GroupPolicy* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   std::string operator_name;
   if (grpc::Status s = Authorize(*context, {kRoleOperator}, "SetPolicy", &operator_name); !s.ok()) {
     spdlog::warn("refused a policy change for group {} from {}: {}", request->group(),
@@ -244,6 +261,7 @@ grpc::Status ControllerService::SetPolicy(grpc::ServerContext* context,
 grpc::Status ControllerService::ListMembers(grpc::ServerContext* context,
                                             const v1::ListMembersRequest* request,
                                             v1::ListMembersResponse* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   if (grpc::Status s = AuthorizeInspection(*context, "ListMembers"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<v1::ListMembersResponse> members = core_.ListMembers(request->group());
@@ -255,11 +273,13 @@ grpc::Status ControllerService::ListMembers(grpc::ServerContext* context,
 grpc::Status ControllerService::WatchTree(grpc::ServerContext* context,
                                           const v1::GetTreeRequest* request,
                                           grpc::ServerWriter<v1::GetTreeResponse>* writer) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   if (grpc::Status s = AuthorizeInspection(*context, "WatchTree"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   uint64_t seen = core_.TreeVersion(request->group());
   bool first = true;
   while (!context->IsCancelled()) {
+    if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;  // deposed meanwhile
     if (!first) {
       const uint64_t now = core_.WaitForTreeChange(request->group(), seen, kWatchPoll);
       if (now == seen) continue;
@@ -280,9 +300,24 @@ grpc::Status ControllerService::WatchTree(grpc::ServerContext* context,
 
 grpc::Status ControllerService::GetStats(grpc::ServerContext* context, const v1::GetStatsRequest*,
                                          v1::ControllerStats* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   if (grpc::Status s = AuthorizeInspection(*context, "GetStats"); !s.ok()) return s;
   *response = core_.Stats();
   response->set_reports_pending(static_cast<uint32_t>(dispatcher_.pending()));
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest*,
+                                          v1::ControllerStatus* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
+  if (grpc::Status s = AuthorizeInspection(*context, "GetStatus"); !s.ok()) return s;
+  *response = core_.Status();
+  response->set_version(BuildVersion());
+  // These may ask etcd: no lock is held.
+  for (v1::Replica& r : core_.leadership().Replicas()) *response->add_replicas() = std::move(r);
+  for (v1::EtcdEndpoint& e : core_.leadership().EtcdEndpoints()) {
+    *response->add_etcd_endpoints() = std::move(e);
+  }
   return grpc::Status::OK;
 }
 

@@ -25,7 +25,8 @@ enum class CallerChecks {
   kCertificateRoles,
 };
 
-// The Controller gRPC service (controller.proto): checks the caller's
+// The Controller gRPC service (controller.proto): refuses every call while
+// this controller does not lead (naming the leader), checks the caller's
 // identity (if asked to), validates each request, calls ControllerCore,
 // maps its status.
 //
@@ -71,6 +72,8 @@ class ControllerService final
                          grpc::ServerWriter<v1::GetTreeResponse>* writer) override;
   grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,
                         v1::ControllerStats* response) override;
+  grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
+                         v1::ControllerStatus* response) override;
 
  private:
   // OK if callers are not checked or this one's certificate has one of
@@ -80,6 +83,9 @@ class ControllerService final
   grpc::Status Authorize(const grpc::ServerContextBase& context,
                          std::initializer_list<absl::string_view> roles, absl::string_view action,
                          std::string* caller = nullptr) const;
+  // OK while this controller leads; else the follower's answer naming the
+  // leader (proto/leader_redirect.h).
+  grpc::Status RequireLeader(grpc::ServerContextBase& context) const;
   // Authorize for the read-only calls (operators and nodes).
   grpc::Status AuthorizeInspection(const grpc::ServerContextBase& context,
                                    absl::string_view action) const;

@@ -1,8 +1,6 @@
 // canopy-controller: the control plane. Keeps the node registry, membership
 // and policy, computes trees and pushes forwarding tables to the nodes.
 
-#include <arpa/inet.h>
-
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -13,16 +11,21 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/numbers.h"
 #include "absl/synchronization/notification.h"
 #include "controller/controller_core.h"
 #include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
+#include "controller/etcd_client.h"
+#include "controller/etcd_policy_store.h"
+#include "controller/leader_election.h"
+#include "controller/leadership.h"
+#include "controller/multicast_mapping.h"
 #include "controller/policy_file.h"
 #include "controller/policy_store.h"
 #include "controller/static_links.h"
 #include "grpcpp/server_builder.h"
 #include "proto/address.h"
+#include "proto/build_info.h"
 #include "proto/grpc_server.h"
 #include "proto/ops/health.h"
 #include "proto/ops/metrics.h"
@@ -43,6 +46,12 @@ int Fail(const std::string& message) {
 constexpr absl::Duration kLivenessCheckInterval = absl::Milliseconds(250);
 // The longest interval or timeout a flag takes: a day.
 constexpr uint32_t kMaxMillis = 24 * 3600 * 1000;
+// Nodes hear from their controller this often (LeaderBeat).
+constexpr absl::Duration kBeatInterval = absl::Milliseconds(500);
+// grpc.health.v1 service names: "" is ready (this controller leads), this
+// one is alive (the process serves; followers too), kStoreHealth is the
+// durable store answering.
+constexpr char kStoreHealth[] = "canopy.v1.Controller.store";
 
 // Reads a whole (small) file; nullopt if it cannot be read.
 std::optional<std::string> ReadFile(const std::string& path) {
@@ -91,17 +100,42 @@ int main(int argc, char** argv) {
       ->check(canopy::NumberIn(0.0, 100.0))
       ->capture_default_str();
   std::string multicast_range = "239.0.0.0/8";
-  app.add_option("--multicast-range", multicast_range,
-                 "IPv4 multicast CIDR that groups are mapped into on LANs with native "
-                 "multicast (by hash of the group name)")
-      ->capture_default_str();
+  CLI::Option* multicast_range_flag =
+      app.add_option("--multicast-range", multicast_range,
+                     "IPv4 multicast CIDR that groups are mapped into on LANs with native "
+                     "multicast (by hash of the group name)")
+          ->capture_default_str();
   uint16_t multicast_port = 7800;
-  app.add_option("--multicast-port", multicast_port, "UDP port of the mapped group addresses")
-      ->capture_default_str()
-      ->check(canopy::IntegerIn<uint16_t>(1, 65535));
+  CLI::Option* multicast_port_flag =
+      app.add_option("--multicast-port", multicast_port, "UDP port of the mapped group addresses")
+          ->capture_default_str()
+          ->check(canopy::IntegerIn<uint16_t>(1, 65535));
   app.add_option("--policies", policies_path,
                  "JSON file of group policies ({\"policies\": [GroupPolicy, ...]}) stored at "
                  "start; other groups keep their stored policy");
+  std::string etcd, etcd_prefix = "/canopy/", advertise, health_listen;
+  uint32_t etcd_lease_ttl_ms = 5000;
+  canopy::TlsFiles etcd_tls;
+  app.add_option("--etcd", etcd,
+                 "run as one of several replicas on this etcd cluster "
+                 "(URL[,URL...], http://HOST:PORT or https://HOST:PORT) instead of --store: one "
+                 "leads, by etcd's election; the durable state lives in etcd");
+  app.add_option("--etcd-prefix", etcd_prefix, "key prefix of this deployment in etcd")
+      ->capture_default_str();
+  app.add_option("--etcd-lease-ttl-ms", etcd_lease_ttl_ms,
+                 "a leader that stops renewing its etcd lease (dead, paused, cut off) loses the "
+                 "leadership this long after its last renewal (whole seconds in etcd)")
+      ->check(CLI::Range(1000u, 600000u))
+      ->capture_default_str();
+  app.add_option("--etcd-tls-ca", etcd_tls.ca, "CA of etcd's certificates (https endpoints)");
+  app.add_option("--etcd-tls-cert", etcd_tls.cert, "client certificate for etcd");
+  app.add_option("--etcd-tls-key", etcd_tls.key, "key of --etcd-tls-cert");
+  app.add_option("--advertise", advertise,
+                 "HOST:PORT at which nodes and canopyctl reach this replica (followers name the "
+                 "leader's); default: the bound --listen address");
+  app.add_option("--health-listen", health_listen,
+                 "also serve grpc.health.v1, and nothing else, in plaintext on HOST:PORT (for "
+                 "the kubelet's probes when --listen wants mutual TLS)");
   CLI::Option* metrics_flag =
       app.add_option("--metrics-listen", metrics_listen,
                      "Prometheus /metrics HTTP address HOST:PORT (port 0 = any free port)")
@@ -128,12 +162,58 @@ int main(int argc, char** argv) {
   if (!metrics_address.ok()) {
     return Fail("--metrics-listen: " + std::string(metrics_address.status().message()));
   }
-  auto store = canopy::controller::PolicyStore::Open(store_path);
-  if (!store.ok()) return Fail(std::string(store.status().message()));
+  absl::StatusOr<canopy::controller::MulticastMapping> mapping =
+      canopy::controller::MakeMulticastMapping(multicast_range, multicast_port);
+  if (!mapping.ok()) return Fail("--multicast-range: " + std::string(mapping.status().message()));
+  // Given on the command line: stored (and so used by every replica).
+  const bool mapping_given = multicast_range_flag->count() > 0 || multicast_port_flag->count() > 0;
+  std::optional<std::string> links_text, policies_text;
+  if (!links_path.empty()) {
+    links_text = ReadFile(links_path);
+    if (!links_text) return Fail("cannot read links file '" + links_path + "'");
+  }
+  if (!policies_path.empty()) {
+    policies_text = ReadFile(policies_path);
+    if (!policies_text) return Fail("cannot read policies file '" + policies_path + "'");
+  }
+  std::optional<canopy::HostPort> health_address;
+  if (!health_listen.empty()) {
+    auto parsed = canopy::ParseHostPort(health_listen);
+    if (!parsed.ok()) return Fail("--health-listen: " + std::string(parsed.status().message()));
+    health_address = *parsed;
+  }
+
+  // The durable store: SQLite (one controller) or etcd (replicas).
+  std::unique_ptr<canopy::controller::EtcdClient> etcd_client;
+  std::unique_ptr<canopy::controller::EtcdPolicyStore> etcd_store;
+  std::unique_ptr<canopy::controller::PolicyStore> sqlite_store;
+  canopy::controller::PolicyStore* store = nullptr;
+  if (!etcd.empty()) {
+    auto endpoints = canopy::controller::ParseEtcdEndpoints(etcd);
+    if (!endpoints.ok()) return Fail("--etcd: " + std::string(endpoints.status().message()));
+    canopy::controller::EtcdClientOptions etcd_options;
+    etcd_options.endpoints = *std::move(endpoints);
+    if (!etcd_tls.ca.empty() || !etcd_tls.cert.empty() || !etcd_tls.key.empty()) {
+      auto pem = canopy::LoadTlsFiles(etcd_tls);
+      if (!pem.ok()) return Fail("--etcd-tls-*: " + std::string(pem.status().message()));
+      etcd_options.tls = *std::move(pem);
+    }
+    auto client = canopy::controller::EtcdClient::Create(std::move(etcd_options));
+    if (!client.ok()) return Fail(std::string(client.status().message()));
+    etcd_client = *std::move(client);
+    etcd_store = std::make_unique<canopy::controller::EtcdPolicyStore>(*etcd_client, etcd_prefix);
+    store = etcd_store.get();
+  } else {
+    auto opened = canopy::controller::PolicyStore::Open(store_path);
+    if (!opened.ok()) return Fail(std::string(opened.status().message()));
+    sqlite_store = *std::move(opened);
+    store = sqlite_store.get();
+  }
 
   const sigset_t signals = canopy::BlockShutdownSignals();
 
   canopy::ops::MetricsRegistry registry;
+  canopy::ops::AddBuildInfo(registry);
   canopy::controller::ControllerMetrics metrics(registry);
   canopy::controller::ControllerOptions options;
   options.on_planned = metrics.PlanObserver();
@@ -141,45 +221,86 @@ int main(int argc, char** argv) {
   options.membership_timeout = absl::Milliseconds(membership_timeout_ms);
   options.drain_timeout = absl::Milliseconds(drain_timeout_ms);
   options.planner.hysteresis_percent = hysteresis_percent;
-  {
-    // A.B.C.D/N inside 224.0.0.0/4, with room for more than two addresses.
-    const size_t slash = multicast_range.find('/');
-    in_addr base{};
-    int prefix = -1;
-    if (slash != std::string::npos &&
-        inet_pton(AF_INET, multicast_range.substr(0, slash).c_str(), &base) == 1) {
-      if (!absl::SimpleAtoi(multicast_range.substr(slash + 1), &prefix)) prefix = -1;
+  options.planner.multicast_base = mapping->base;
+  options.planner.multicast_prefix = mapping->prefix;
+  options.planner.multicast_port = mapping->port;
+
+  // Who leads: this controller alone, or the replica etcd elects.
+  canopy::controller::SoleLeadership sole(canopy::BuildVersion());
+  std::unique_ptr<canopy::controller::LeaderElection> election;
+  std::unique_ptr<canopy::controller::ControllerCore> core_holder;
+  // Applies the command line's durable settings (--links, --policies, a
+  // given multicast mapping) to the store and the planner: at start with
+  // SQLite, when first elected with etcd.
+  auto apply_given = [&](canopy::controller::ControllerCore& core) -> absl::Status {
+    if (mapping_given) {
+      if (absl::Status s = store->SetMulticastMapping(*mapping); !s.ok()) return s;
     }
-    if (prefix < 4 || prefix > 30 || (ntohl(base.s_addr) >> 28) != 0xE) {
-      return Fail("--multicast-range: '" + multicast_range +
-                  "' is not an IPv4 multicast CIDR with a prefix of 4..30");
+    if (links_text) {
+      auto links = canopy::controller::ParseStaticLinks(*links_text);
+      if (!links.ok()) {
+        return absl::InvalidArgumentError(links_path + ": " +
+                                          std::string(links.status().message()));
+      }
+      if (absl::Status s = core.SetStaticLinks(*links); !s.ok()) return s;
+      spdlog::info("{} static link(s) from {}", links->size(), links_path);
     }
-    options.planner.multicast_base = ntohl(base.s_addr);
-    options.planner.multicast_prefix = prefix;
-    options.planner.multicast_port = multicast_port;
+    if (policies_text) {
+      auto policies = canopy::controller::ParsePolicyFile(*policies_text);
+      if (!policies.ok()) {
+        return absl::InvalidArgumentError(policies_path + ": " +
+                                          std::string(policies.status().message()));
+      }
+      for (const auto& policy : *policies) {
+        if (absl::Status s = core.SetPolicy(policy); !s.ok()) return s;
+      }
+      spdlog::info("{} group policy(ies) from {}", policies->size(), policies_path);
+    }
+    return absl::OkStatus();
+  };
+  if (etcd_store) {
+    canopy::controller::LeaderElectionOptions election_options;
+    election_options.prefix = etcd_prefix;
+    election_options.lease_ttl = absl::Milliseconds(etcd_lease_ttl_ms);
+    election_options.version = canopy::BuildVersion();
+    bool given_applied = false;
+    election_options.on_elected = [&](uint64_t term, const std::string& key) -> absl::Status {
+      etcd_store->Fence(key, static_cast<int64_t>(term));
+      canopy::controller::ControllerCore& core = *core_holder;
+      if (absl::Status s = etcd_store->Load([&core] {
+            if (absl::Status r = core.LoadDurable(); !r.ok()) {
+              spdlog::warn("cannot reload the store: {}", std::string(r.message()));
+            }
+          });
+          !s.ok()) {
+        return s;
+      }
+      if (!given_applied) {
+        if (absl::Status s = apply_given(core); !s.ok()) return s;
+        given_applied = true;
+      }
+      return core.LoadDurable();
+    };
+    election_options.on_deposed = [&] {
+      etcd_store->StopWatching();
+      core_holder->StepDown();
+    };
+    election_options.on_reachability = [&](const absl::Status& s) {
+      etcd_store->ReportReachability(s);
+    };
+    election = std::make_unique<canopy::controller::LeaderElection>(*etcd_client,
+                                                                    std::move(election_options));
+    options.leadership = election.get();
+  } else {
+    options.leadership = &sole;
   }
-  auto created = canopy::controller::ControllerCore::Create(options, **store);
+  auto created = canopy::controller::ControllerCore::Create(options, *store);
   if (!created.ok()) return Fail(created.status().ToString());
-  canopy::controller::ControllerCore& core = **created;
-  if (!links_path.empty()) {
-    std::optional<std::string> text = ReadFile(links_path);
-    if (!text) return Fail("cannot read links file '" + links_path + "'");
-    auto links = canopy::controller::ParseStaticLinks(*text);
-    if (!links.ok()) return Fail(links_path + ": " + std::string(links.status().message()));
-    if (auto s = core.SetStaticLinks(*links); !s.ok()) return Fail(s.ToString());
-    spdlog::info("{} static link(s) from {}", links->size(), links_path);
-  }
-  if (!policies_path.empty()) {
-    std::optional<std::string> text = ReadFile(policies_path);
-    if (!text) return Fail("cannot read policies file '" + policies_path + "'");
-    auto policies = canopy::controller::ParsePolicyFile(*text);
-    if (!policies.ok()) {
-      return Fail(policies_path + ": " + std::string(policies.status().message()));
-    }
-    for (const auto& policy : *policies) {
-      if (auto s = core.SetPolicy(policy); !s.ok()) return Fail(s.ToString());
-    }
-    spdlog::info("{} group policy(ies) from {}", policies->size(), policies_path);
+  core_holder = *std::move(created);
+  canopy::controller::ControllerCore& core = *core_holder;
+  if (!etcd_store) {
+    if (absl::Status s = apply_given(core); !s.ok()) return Fail(s.ToString());
+    if (absl::Status s = core.LoadDurable(); !s.ok()) return Fail(s.ToString());
   }
   metrics.CollectFrom(core);
   canopy::controller::ControllerService service(
@@ -195,10 +316,44 @@ int main(int argc, char** argv) {
   if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
   std::unique_ptr<grpc::Server> server = std::move(listening->server);
   const canopy::HostPort bound = listening->bound;
-  // The store is open and the gRPC server is up: ready (grpc.health.v1).
-  canopy::ops::GrpcHealth health(*server);
-  health.SetServing("", true);
-  health.SetServing(canopy::v1::Controller::service_full_name(), true);
+  // Health alone, in plaintext, for probes that cannot do mutual TLS.
+  std::unique_ptr<grpc::Server> health_server;
+  std::string health_field;
+  if (health_address) {
+    grpc::ServerBuilder health_builder;
+    int health_port = 0;
+    health_builder.AddListeningPort(health_address->ToString(), grpc::InsecureServerCredentials(),
+                                    &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (health_server == nullptr || health_port == 0) {
+      return Fail("--health-listen: cannot listen on " + health_address->ToString());
+    }
+    health_field =
+        " health=" +
+        canopy::HostPort{health_address->host, static_cast<uint16_t>(health_port)}.ToString();
+  }
+  std::string self = bound.ToString();
+  if (!advertise.empty()) {
+    auto parsed = canopy::ParseHostPort(advertise);
+    if (!parsed.ok() || parsed->port == 0) {
+      return Fail("--advertise: '" + advertise + "' is not HOST:PORT with a port above 0");
+    }
+    self = parsed->ToString();
+  } else if (etcd_store && (bound.host == "0.0.0.0" || bound.host == "::")) {
+    return Fail("--etcd: give --advertise HOST:PORT: the others cannot reach " + self);
+  }
+  sole.set_self_address(self);
+  // Alive now; ready ("") while this controller leads (always without etcd).
+  std::unique_ptr<canopy::ops::GrpcHealth> health =
+      health_server ? std::make_unique<canopy::ops::GrpcHealth>(*server, *health_server)
+                    : std::make_unique<canopy::ops::GrpcHealth>(*server);
+  health->SetServing(canopy::v1::Controller::service_full_name(), true);
+  auto sync_health = [&] {
+    health->SetServing("", core.leadership().leading());
+    health->SetServing(kStoreHealth, store->Health().reachable);
+  };
+  sync_health();
+  if (election) election->Start(self);
 
   canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
   absl::StatusOr<std::string> metrics_field = canopy::ops::StartMetricsEndpoint(
@@ -208,9 +363,16 @@ int main(int argc, char** argv) {
   absl::Notification stopping;
   std::thread liveness([&] {
     absl::Time next_reoptimize = absl::Now() + absl::Milliseconds(reoptimize_ms);
+    absl::Time next_beat = absl::Now();
     while (!stopping.WaitForNotificationWithTimeout(kLivenessCheckInterval)) {
       const absl::Time now = absl::Now();
+      sync_health();
+      if (!core.leadership().leading()) continue;
       core.ExpireSilentNodes(now);
+      if (now >= next_beat) {
+        core.Beat(now);
+        next_beat = now + kBeatInterval;
+      }
       if (reoptimize_ms > 0 && now >= next_reoptimize) {
         core.Reoptimize();
         next_reoptimize = now + absl::Milliseconds(reoptimize_ms);
@@ -218,17 +380,23 @@ int main(int argc, char** argv) {
     }
   });
 
-  std::printf("canopy-controller listening grpc=%s store=%s%s tls=%s\n", bound.ToString().c_str(),
-              store_path.c_str(), metrics_field->c_str(), tls_pem ? "on" : "off");
+  const std::string store_field =
+      etcd_store ? "etcd:" + etcd_prefix + " advertise=" + self : store_path;
+  std::printf("canopy-controller listening grpc=%s store=%s%s%s tls=%s\n", bound.ToString().c_str(),
+              store_field.c_str(), metrics_field->c_str(), health_field.c_str(),
+              tls_pem ? "on" : "off");
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
   stopping.Notify();
   liveness.join();
-  health.Shutdown();
+  health->Shutdown();
   metrics_server.Stop();
   core.BeginShutdown();
+  // Resign: another replica leads at once instead of after the lease.
+  if (election) election->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
   service.Stop();
   return 0;
 }

@@ -23,7 +23,12 @@ using tree::RootedTree;
 using tree::VertexId;
 
 Planner::Planner(PlannerOptions options, IdSource& ids)
-    : options_(options), ids_(ids), topology_(options.default_link_cost_us) {}
+    : options_(options),
+      ids_(ids),
+      multicast_base_(options.multicast_base),
+      multicast_prefix_(options.multicast_prefix),
+      multicast_port_(options.multicast_port),
+      topology_(options.default_link_cost_us) {}
 
 // ---- Inputs ---------------------------------------------------------------
 
@@ -79,14 +84,22 @@ bool Planner::AnyMulticastDomain() const {
 }
 
 std::string Planner::MulticastAddressOf(const std::string& group) const {
-  const int host_bits = 32 - std::clamp(options_.multicast_prefix, 4, 30);
+  const int host_bits = 32 - std::clamp(multicast_prefix_, 4, 30);
   const uint64_t span = uint64_t{1} << host_bits;
   // Skip the range's first and last address.
-  const uint32_t offset = static_cast<uint32_t>(1 + XXH3_64bits(group.data(), group.size()) %
-                                                        (span - 2));
-  const uint32_t a = (options_.multicast_base & ~static_cast<uint32_t>(span - 1)) + offset;
+  const uint32_t offset =
+      static_cast<uint32_t>(1 + XXH3_64bits(group.data(), group.size()) % (span - 2));
+  const uint32_t a = (multicast_base_ & ~static_cast<uint32_t>(span - 1)) + offset;
   return absl::StrCat(a >> 24, ".", (a >> 16) & 0xFF, ".", (a >> 8) & 0xFF, ".", a & 0xFF, ":",
-                      options_.multicast_port);
+                      multicast_port_);
+}
+
+void Planner::SetMulticastMapping(uint32_t base, int prefix, uint16_t port) {
+  if (base == multicast_base_ && prefix == multicast_prefix_ && port == multicast_port_) return;
+  multicast_base_ = base;
+  multicast_prefix_ = prefix;
+  multicast_port_ = port;
+  ReplanAll();
 }
 
 void Planner::SetStaticLinks(std::vector<StaticLink> links) {
@@ -776,7 +789,8 @@ int Planner::ReoptimizeBulk(const std::vector<SourceKey>& set, double keep) {
     before_trees.push_back(flow.tree);
     after_trees.push_back(candidate.tree);
     const int64_t b = TreeCost(graph_, flow.tree), a = TreeCost(graph_, candidate.tree);
-    before_cost = (before_cost == kInvalidCost || b == kInvalidCost) ? kInvalidCost : before_cost + b;
+    before_cost =
+        (before_cost == kInvalidCost || b == kInvalidCost) ? kInvalidCost : before_cost + b;
     after_cost = (after_cost == kInvalidCost || a == kInvalidCost) ? kInvalidCost : after_cost + a;
   }
   // The set moves together, so a forest's stripes never mix with another's,

@@ -93,6 +93,9 @@ class Planner {
   bool SetMulticastDomains(std::map<std::string, std::string> domain_of);
   // "A.B.C.D:PORT": the address `group` is mapped to on LANs.
   std::string MulticastAddressOf(const std::string& group) const;
+  // Replaces the mapping of groups to LAN addresses (initially the
+  // options'); re-plans every flow if it changed.
+  void SetMulticastMapping(uint32_t base, int prefix, uint16_t port);
   // Recorded; the next Reoptimize() plans with them.
   void ReportRtts(const std::string& node,
                   const std::vector<std::pair<std::string, uint64_t>>& rtts);
@@ -224,6 +227,10 @@ class Planner {
 
   const PlannerOptions options_;
   IdSource& ids_;
+  // The multicast mapping in force (options_'s until SetMulticastMapping).
+  uint32_t multicast_base_;
+  int multicast_prefix_;
+  uint16_t multicast_port_;
   Topology topology_;
   tree::OverlayGraph graph_;
   std::vector<std::string> names_;                // vertex → node id

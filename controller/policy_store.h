@@ -3,71 +3,71 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "canopy/v1/common.pb.h"
+#include "controller/multicast_mapping.h"
 #include "controller/planner.h"
 #include "controller/static_links.h"
 
-struct sqlite3;
-
 namespace canopy::controller {
 
-// The controller's durable state in one SQLite file: group policies, static
-// links, and the numeric ids that data frames carry (group → handle,
-// (group, source) → id). Ids never change once given out.
+// Whether the store answers now.
+struct StoreHealth {
+  std::string kind;      // "sqlite" or "etcd"
+  std::string location;  // the file, or the etcd key prefix
+  bool reachable = true;
+  std::string error;  // why not, when it does not
+};
+
+// The controller's durable state: group policies, static links, the
+// multicast mapping, and the numeric ids that data frames carry (group →
+// handle, (group, source) → id). Ids never change once given out.
+// Two implementations: SQLite for one controller (sqlite_policy_store.h),
+// etcd for replicas (etcd_policy_store.h).
 //
-// Thread-safe.
-class PolicyStore final : public IdSource {
+// Implementations are thread-safe.
+class PolicyStore : public IdSource {
  public:
-  // Opens (creating if needed) the store at `path`. Returns an error naming
-  // the file if it cannot be opened or is not a Canopy store.
+  // Opens (creating if needed) the SQLite store at `path`, the embedded
+  // default. Returns an error naming the file if it cannot be opened or is
+  // not a Canopy store.
   static absl::StatusOr<std::unique_ptr<PolicyStore>> Open(const std::string& path);
 
-  PolicyStore(const PolicyStore&) = delete;
-  PolicyStore& operator=(const PolicyStore&) = delete;
-  ~PolicyStore() override;
+  ~PolicyStore() override = default;
 
   // The group's policy; a default one (anyone may publish) if none is stored.
-  absl::StatusOr<v1::GroupPolicy> GetPolicy(const std::string& group);
+  virtual absl::StatusOr<v1::GroupPolicy> GetPolicy(const std::string& group) = 0;
 
-  // Stores the policy, replacing the previous one.
-  absl::Status SetPolicy(const v1::GroupPolicy& policy);
+  // Stores the policy, replacing the previous one. Unavailable (naming the
+  // store) when the store cannot be written now.
+  virtual absl::Status SetPolicy(const v1::GroupPolicy& policy) = 0;
 
   // Every stored policy, ordered by group.
-  absl::StatusOr<std::vector<v1::GroupPolicy>> AllPolicies();
+  virtual absl::StatusOr<std::vector<v1::GroupPolicy>> AllPolicies() = 0;
 
   // The group's handle, given out (and stored) on first use. Handles start
   // at 1.
-  absl::StatusOr<uint32_t> GroupHandle(const std::string& group) override;
+  absl::StatusOr<uint32_t> GroupHandle(const std::string& group) override = 0;
 
   // The source's id within its group, given out on first use, from 1.
   absl::StatusOr<uint32_t> SourceId(const std::string& group,
-                                    const std::string& source) override;
+                                    const std::string& source) override = 0;
 
   // The configured static links (empty = full mesh) / replaces them all.
-  absl::StatusOr<std::vector<StaticLink>> StaticLinks();
-  absl::Status SetStaticLinks(const std::vector<StaticLink>& links);
+  virtual absl::StatusOr<std::vector<StaticLink>> StaticLinks() = 0;
+  virtual absl::Status SetStaticLinks(const std::vector<StaticLink>& links) = 0;
 
- private:
-  explicit PolicyStore(sqlite3* db) : db_(db) {}
-  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adds columns that a store written by an older version lacks.
-  absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Runs `select_sql` (?1 = group, ?2 = source if given); if it finds no
-  // row, runs `insert_sql` (same parameters, RETURNING the new id).
-  absl::StatusOr<uint32_t> SelectOrInsertId(const char* select_sql, const char* insert_sql,
-                                            const std::string& group, const std::string* source)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Error(const std::string& what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stored multicast mapping (nullopt: none stored yet) / replaces it.
+  virtual absl::StatusOr<std::optional<MulticastMapping>> GetMulticastMapping() = 0;
+  virtual absl::Status SetMulticastMapping(const MulticastMapping& mapping) = 0;
 
-  absl::Mutex mu_;
-  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
+  // What the store is and whether it answers now. Never blocks.
+  virtual StoreHealth Health() const = 0;
 };
 
 }  // namespace canopy::controller

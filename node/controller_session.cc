@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <random>
+#include <string_view>
 #include <utility>
 
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "proto/grpc_status.h"
+#include "proto/leader_redirect.h"
 #include "proto/server_kind.h"
 #include "spdlog/spdlog.h"
 
@@ -17,12 +19,18 @@ ControllerSession::ControllerSession(ControllerSessionOptions options, Forwardin
     : options_(std::move(options)),
       state_(state),
       clients_(clients),
-      on_table_changed_(std::move(on_table_changed)),
-      channel_(grpc::CreateChannel(options_.controller_address,
-                                   options_.credentials != nullptr
-                                       ? options_.credentials
-                                       : grpc::InsecureChannelCredentials())),
-      stub_(v1::Controller::NewStub(channel_)) {}
+      on_table_changed_(std::move(on_table_changed)) {}
+
+ControllerSession::Connection& ControllerSession::ConnectionTo(const std::string& address) {
+  Connection& c = connections_[address];
+  if (c.stub == nullptr) {
+    c.channel = grpc::CreateChannel(address, options_.credentials != nullptr
+                                                 ? options_.credentials
+                                                 : grpc::InsecureChannelCredentials());
+    c.stub = v1::Controller::NewStub(c.channel);
+  }
+  return c;
+}
 
 ControllerSession::~ControllerSession() { Stop(); }
 
@@ -44,6 +52,16 @@ void ControllerSession::Stop() {
 bool ControllerSession::connected() const {
   absl::MutexLock lock(&mu_);
   return stream_ != nullptr && hello_sent_;
+}
+
+uint64_t ControllerSession::leader_term() const {
+  absl::MutexLock lock(&mu_);
+  return leader_term_;
+}
+
+uint64_t ControllerSession::stale_tables() const {
+  absl::MutexLock lock(&mu_);
+  return stale_tables_;
 }
 
 bool ControllerSession::Write(const v1::NodeReport& report) {
@@ -82,6 +100,7 @@ void ControllerSession::ReportLocalState() {
 void ControllerSession::RunStream() {
   std::mt19937_64 random(std::random_device{}());
   absl::Duration backoff = options_.reconnect_initial;
+  ControllerAddresses addresses(options_.controller_addresses);
   // Logged once per change: reachable ↔ not.
   bool reported_unreachable = false;
   while (!stopping_.HasBeenNotified()) {
@@ -92,12 +111,15 @@ void ControllerSession::RunStream() {
       if (stopping_.HasBeenNotified()) break;
       context_ = &context;  // Stop() cancels it, ending any wait below
     }
+    const std::string controller = addresses.current();
     state_.ResetVersion();
-    stream = stub_->Attach(&context);
+    Connection& connection = ConnectionTo(controller);
+    stream = connection.stub->Attach(&context);
     {
       absl::MutexLock lock(&mu_);
       stream_ = stream.get();
       hello_sent_ = false;
+      last_heard_ = absl::Now();
     }
     v1::NodeReport hello;
     *hello.mutable_hello() = options_.hello;
@@ -112,16 +134,26 @@ void ControllerSession::RunStream() {
       local_state_due_ = true;  // soft state goes again on every new stream
     }
     bool announced = false;
+    bool deposed = false;
     v1::NodeInstruction instruction;
     while (stream->Read(&instruction)) {
+      {
+        absl::MutexLock lock(&mu_);
+        last_heard_ = absl::Now();
+      }
       if (!announced) {
-        spdlog::info("attached to controller {}", options_.controller_address);
+        spdlog::info("attached to controller {}", controller);
         announced = true;
         reported_unreachable = false;
         backoff = options_.reconnect_initial;
+        addresses.Succeeded();
         if (options_.on_attached) options_.on_attached(true);
       }
-      Apply(instruction);
+      if (!Apply(instruction)) {
+        deposed = true;
+        context.TryCancel();
+        break;
+      }
     }
     // The call is over (the controller finished it or the connection
     // broke), so a write still in progress fails now too.
@@ -133,26 +165,33 @@ void ControllerSession::RunStream() {
       hello_sent_ = false;
     }
     if (announced && options_.on_attached) options_.on_attached(false);
-    const absl::Status status =
-        ExplainWrongServer(FromGrpc(stream->Finish()), channel_, options_.controller_address,
-                           CanopyServer::kController);
+    const grpc::Status finished = stream->Finish();
     if (stopping_.HasBeenNotified()) break;
-    const std::string why = status.message().empty() ? "closed" : std::string(status.message());
+    const std::optional<std::string> leader = RedirectedTo(context, finished);
+    const bool round_left = addresses.Advance(leader);
+    if (leader) {
+      spdlog::info("controller {} is a follower; following the leader at {}", controller, *leader);
+      continue;  // at once
+    }
+    const absl::Status status = ExplainWrongServer(FromGrpc(finished), connection.channel,
+                                                   controller, CanopyServer::kController);
+    const std::string why = deposed                    ? "it no longer leads"
+                            : status.message().empty() ? "closed"
+                                                       : std::string(status.message());
     const uint64_t version = state_.version();
-    const std::string forwarding =
-        state_.Entries().empty() && version == 0
-            ? std::string("no table yet")
-            : "forwarding with the last table it sent";
+    const std::string forwarding = state_.Entries().empty() && version == 0
+                                       ? std::string("no table yet")
+                                       : "forwarding with the last table it sent";
     if (announced) {
-      spdlog::warn("lost controller {} ({}); {}; reconnecting", options_.controller_address, why,
-                   forwarding);
+      spdlog::warn("lost controller {} ({}); {}; reconnecting", controller, why, forwarding);
       reported_unreachable = true;
-    } else if (!reported_unreachable) {
+    } else if (!reported_unreachable && !round_left) {
       spdlog::warn("cannot reach controller {} ({}); {}; retrying every {} at most",
-                   options_.controller_address, why, forwarding,
+                   addresses.given(), why, forwarding,
                    absl::FormatDuration(options_.reconnect_max));
       reported_unreachable = true;
     }
+    if (round_left && !announced) continue;  // the next given address at once
     // Full jitter: a random wait up to the backoff, so nodes that lost the
     // controller together do not come back together.
     const int64_t cap_us = std::max<int64_t>(1, absl::ToInt64Microseconds(backoff));
@@ -177,6 +216,13 @@ void ControllerSession::RunWriter() {
     {
       absl::MutexLock lock(&mu_);
       if (stream_ == nullptr || !hello_sent_) continue;
+      if (now - last_heard_ > options_.controller_silence && context_ != nullptr) {
+        spdlog::warn("controller silent for {}; attaching again",
+                     absl::FormatDuration(now - last_heard_));
+        last_heard_ = now;  // once per stream
+        context_->TryCancel();
+        continue;
+      }
       if (now >= next_refresh) local_state_due_ = true;
       local_state = std::exchange(local_state_due_, false);
       rtts = std::exchange(rtts_due_, std::nullopt);
@@ -214,9 +260,26 @@ void ControllerSession::RunWriter() {
   }
 }
 
-void ControllerSession::Apply(const v1::NodeInstruction& instruction) {
+bool ControllerSession::Apply(const v1::NodeInstruction& instruction) {
+  // A term below the highest seen: a deposed leader still speaking.
+  auto current_term = [this](uint64_t term, const char* what) {
+    absl::MutexLock lock(&mu_);
+    if (term < leader_term_) {
+      spdlog::warn("ignored a {} of leader term {}: term {} leads now", what, term, leader_term_);
+      if (std::string_view(what) == "table") ++stale_tables_;
+      return false;
+    }
+    if (term > leader_term_ && leader_term_ != 0) {
+      spdlog::info("new leader term {} (was {})", term, leader_term_);
+    }
+    leader_term_ = term;
+    return true;
+  };
   switch (instruction.body_case()) {
+    case v1::NodeInstruction::kLeader:
+      return current_term(instruction.leader().term(), "beat");
     case v1::NodeInstruction::kTable:
+      if (!current_term(instruction.table().term(), "table")) return false;
       spdlog::debug("table v{}: {} flow(s)", instruction.table().version(),
                     instruction.table().flows_size());
       state_.ApplyTable(instruction.table(), absl::Now());
@@ -238,6 +301,7 @@ void ControllerSession::Apply(const v1::NodeInstruction& instruction) {
       spdlog::warn("controller sent an empty instruction; ignored");
       break;
   }
+  return true;
 }
 
 }  // namespace canopy::node

@@ -2,6 +2,7 @@
 #define CANOPY_NODE_CONTROLLER_SESSION_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,7 +21,10 @@
 namespace canopy::node {
 
 struct ControllerSessionOptions {
-  std::string controller_address;  // HOST:PORT
+  // HOST:PORT of each controller replica (canopy-node --controller A,B,C):
+  // the node attaches to the first that leads, follows a follower's
+  // redirect to the leader, and tries the next on failure.
+  std::vector<std::string> controller_addresses;
   // How to reach the controller: mutual TLS (proto/tls_credentials.h) or,
   // when null, plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
@@ -33,6 +37,10 @@ struct ControllerSessionOptions {
   // over once the controller answered.
   absl::Duration reconnect_initial = absl::Milliseconds(250);
   absl::Duration reconnect_max = absl::Seconds(4);
+  // A controller that sent nothing (not even its 500 ms LeaderBeat) for
+  // this long is taken for gone (paused, cut off): the node attaches again,
+  // to the leader.
+  absl::Duration controller_silence = absl::Seconds(2);
   // Called with true once the controller answers a new stream (the node is
   // attached) and with false when that stream ends. Runs on the session's
   // stream thread; must not block. May be empty.
@@ -48,6 +56,12 @@ struct ControllerSessionOptions {
 // back. When the controller is away the node keeps forwarding with its last
 // table and reconnects with exponential backoff and jitter, logging each
 // change of state once.
+//
+// Replicas: the session follows a follower's redirect to the leader, tries
+// the other given addresses, and leaves a controller that has been silent
+// for options.controller_silence. It remembers the highest leader term it
+// has seen (LeaderBeat, ForwardingTable.term): a table or beat of a lower
+// term comes from a deposed leader; it is ignored and the stream ended.
 //
 // Reports are written by a writer thread of the session's own: callers
 // (local clients joining, the prober) never wait for the controller, and a
@@ -79,21 +93,35 @@ class ControllerSession {
 
   // True while a stream to the controller is up.
   bool connected() const;
+  // The highest leader term seen (0 before any, and without etcd).
+  uint64_t leader_term() const;
+  // Tables ignored because their term was stale.
+  uint64_t stale_tables() const;
 
  private:
+  // A channel and stub to one controller address.
+  struct Connection {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<v1::Controller::Stub> stub;
+  };
+
   void RunStream();
   void RunWriter();
   // Writes one report on the current stream; false if there is none or it
   // broke. REQUIRES: the writer thread, or hello time on the stream thread.
   bool Write(const v1::NodeReport& report) ABSL_LOCKS_EXCLUDED(mu_);
-  void Apply(const v1::NodeInstruction& instruction);
+  // Applies one instruction; false if it came from a deposed leader (the
+  // stream must end).
+  bool Apply(const v1::NodeInstruction& instruction);
+  // The connection to `address`, made on first use.
+  Connection& ConnectionTo(const std::string& address);
 
   const ControllerSessionOptions options_;
   ForwardingState& state_;
   LocalClients& clients_;
   const std::function<void()> on_table_changed_;
-  const std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Controller::Stub> stub_;
+  // One per controller address; only the stream thread uses them.
+  std::map<std::string, Connection> connections_;
 
   absl::Notification stopping_;
   std::thread stream_thread_;
@@ -111,6 +139,10 @@ class ControllerSession {
   bool local_state_due_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<v1::RttReport> rtts_due_ ABSL_GUARDED_BY(mu_);
   std::optional<v1::MulticastPeers> peers_due_ ABSL_GUARDED_BY(mu_);
+  // When the current stream last brought an instruction.
+  absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
+  uint64_t leader_term_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t stale_tables_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace canopy::node

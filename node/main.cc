@@ -56,7 +56,16 @@ int main(int argc, char** argv) {
   uint64_t upload_bps = 0;
   uint32_t max_payload = canopy::wire::kDefaultMaxPayload;
   app.add_option("--id", id, "node id, unique in the overlay ([A-Za-z0-9._-])")->required();
-  app.add_option("--controller", controller, "controller gRPC address HOST:PORT")->required();
+  app.add_option("--controller", controller,
+                 "controller gRPC address HOST:PORT, or several replicas' HOST:PORT,... (the node "
+                 "follows the leader)")
+      ->required();
+  uint32_t controller_silence_ms = 2000;
+  app.add_option("--controller-silence-ms", controller_silence_ms,
+                 "take a controller that sent nothing (it beats every 500 ms) for this long for "
+                 "gone and attach again, to the leader")
+      ->check(CLI::Range(600u, 600000u))
+      ->capture_default_str();
   app.add_option("--listen", listen, "gRPC endpoint for local clients HOST:PORT (port 0 = any)")
       ->capture_default_str();
   app.add_option("--data", data, "wire endpoint for other nodes HOST:PORT (port 0 = any)")
@@ -197,8 +206,9 @@ int main(int argc, char** argv) {
   if (absl::Status s = canopy::CheckCanListen(links_address); !s.ok()) {
     return Fail("--client-links: " + std::string(s.message()));
   }
-  if (auto c = canopy::ParseHostPort(controller); !c.ok()) {
-    return Fail(std::string(c.status().message()));
+  auto controllers = canopy::ParseHostPortList(controller);
+  if (!controllers.ok()) {
+    return Fail("--controller: " + std::string(controllers.status().message()));
   }
   auto discovery_address = canopy::ParseHostPort(discovery);
   if (!discovery_address.ok()) {
@@ -302,6 +312,7 @@ int main(int argc, char** argv) {
   health.SetServing(canopy::v1::Node::service_full_name(), true);
 
   canopy::ops::MetricsRegistry registry;
+  canopy::ops::AddBuildInfo(registry);
   canopy::node::NodeMetrics metrics(registry, state, clients, traffic);
   metrics.AddRelay(registry, relay);
   metrics.AddRefusals(registry, relay, service);
@@ -311,7 +322,10 @@ int main(int argc, char** argv) {
   if (!metrics_field.ok()) return Fail(std::string(metrics_field.status().message()));
 
   canopy::node::ControllerSessionOptions session_options;
-  session_options.controller_address = controller;
+  for (const canopy::HostPort& c : *controllers) {
+    session_options.controller_addresses.push_back(c.ToString());
+  }
+  session_options.controller_silence = absl::Milliseconds(controller_silence_ms);
   if (tls_pem) session_options.credentials = canopy::TlsChannelCredentials(*tls_pem);
   session_options.hello.set_node_id(id);
   session_options.hello.set_data_address(bound_data->ToString());

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace canopy {
 
@@ -32,6 +33,23 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
         absl::StrCat("address '", text, "' has a bad port '", port_text, "'"));
   }
   return HostPort{std::string(host), static_cast<uint16_t>(port)};
+}
+
+absl::StatusOr<std::vector<HostPort>> ParseHostPortList(absl::string_view text) {
+  std::vector<HostPort> out;
+  for (absl::string_view entry : absl::StrSplit(text, ',')) {
+    if (entry.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("address list '", text, "' has an empty entry"));
+    }
+    absl::StatusOr<HostPort> address = ParseHostPort(entry);
+    if (!address.ok()) return address.status();
+    if (address->port == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("address '", entry, "' needs a port above 0"));
+    }
+    out.push_back(*std::move(address));
+  }
+  return out;
 }
 
 }  // namespace canopy

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -22,6 +23,11 @@ struct HostPort {
 // InvalidArgument naming the problem for an empty host, a missing or
 // non-numeric port, or a port above 65535.
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text);
+
+// Parses "HOST:PORT[,HOST:PORT...]" (several replicas of one service, e.g.
+// canopy-node --controller A,B,C): at least one address, none empty, each
+// as ParseHostPort with a port above 0. Errors name the bad entry.
+absl::StatusOr<std::vector<HostPort>> ParseHostPortList(absl::string_view text);
 
 }  // namespace canopy
 

@@ -15,18 +15,24 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "proto/build_info.h"
 
 namespace canopy {
 
 // Conventions every Canopy program keeps (README "Command lines").
 
-// Parses the command line: --help prints usage and gives exit code 0; a bad
-// flag prints one line "NAME: reason (see --help)" on stderr and gives 2.
-// Returns nullopt when the program should go on, else its exit code.
+// Parses the command line: --help prints usage and --version the build
+// (VersionLine, build_info.h), each with exit code 0; a bad flag prints one
+// line "NAME: reason (see --help)" on stderr and gives 2. Returns nullopt
+// when the program should go on, else its exit code.
+// REQUIRES: the binary links canopy_build_info (canopy_binary does).
 inline std::optional<int> ParseCommandLine(CLI::App& app, const char* name, int argc, char** argv) {
+  app.set_version_flag("--version", VersionLine(name), "print the version and commit, then exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "%s: %s (see --help)\n", name, e.what());

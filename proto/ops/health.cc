@@ -26,10 +26,20 @@ GrpcHealth::GrpcHealth(grpc::Server& server) : service_(ServiceOf(server)) {
   service_->SetServingStatus("", false);
 }
 
-void GrpcHealth::SetServing(const std::string& service, bool serving) {
-  service_->SetServingStatus(service, serving);
+GrpcHealth::GrpcHealth(grpc::Server& server, grpc::Server& mirror)
+    : service_(ServiceOf(server)), mirror_(ServiceOf(mirror)) {
+  service_->SetServingStatus("", false);
+  mirror_->SetServingStatus("", false);
 }
 
-void GrpcHealth::Shutdown() { service_->Shutdown(); }
+void GrpcHealth::SetServing(const std::string& service, bool serving) {
+  service_->SetServingStatus(service, serving);
+  if (mirror_ != nullptr) mirror_->SetServingStatus(service, serving);
+}
+
+void GrpcHealth::Shutdown() {
+  service_->Shutdown();
+  if (mirror_ != nullptr) mirror_->Shutdown();
+}
 
 }  // namespace canopy::ops

@@ -22,6 +22,10 @@ class GrpcHealth {
   // own default for "" is SERVING; it is overridden here at once).
   // REQUIRES: `server` was built after Enable() and outlives this object.
   explicit GrpcHealth(grpc::Server& server);
+  // The same statuses on `server` and on `mirror`, a server that carries
+  // nothing but health (a plaintext port for the kubelet's probes when
+  // `server` wants mutual TLS). REQUIRES: as above, for both.
+  GrpcHealth(grpc::Server& server, grpc::Server& mirror);
   GrpcHealth(const GrpcHealth&) = delete;
   GrpcHealth& operator=(const GrpcHealth&) = delete;
 
@@ -35,6 +39,7 @@ class GrpcHealth {
 
  private:
   grpc::HealthCheckServiceInterface* const service_;
+  grpc::HealthCheckServiceInterface* const mirror_ = nullptr;
 };
 
 }  // namespace canopy::ops

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "proto/build_info.h"
+
 namespace canopy::ops {
 namespace {
 
@@ -190,6 +192,13 @@ std::string MetricsRegistry::Render() const {
   for (const auto& snapshot : snapshots) families.push_back(snapshot());
   for (const Collector& collect : collectors) collect(families);
   return RenderExposition(families);
+}
+
+void AddBuildInfo(MetricsRegistry& registry) {
+  registry
+      .AddGauge("canopy_build_info", "The running build: version and git commit (always 1).",
+                {"version", "commit"})
+      .Set({BuildVersion(), BuildCommit()}, 1);
 }
 
 }  // namespace canopy::ops

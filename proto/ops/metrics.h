@@ -128,6 +128,10 @@ class MetricsRegistry {
   std::vector<Collector> collectors_ ABSL_GUARDED_BY(mu_);
 };
 
+// Adds canopy_build_info{version,commit} 1 (proto/build_info.h), the build
+// every server exports. REQUIRES: the program links canopy_build_info.
+void AddBuildInfo(MetricsRegistry& registry);
+
 }  // namespace canopy::ops
 
 #endif  // CANOPY_PROTO_OPS_METRICS_H_

@@ -156,6 +156,11 @@ v1::ControllerStats Stats() {
   s.set_tables_pushed(118);
   s.set_nodes_expired(1);
   s.set_last_full_plan_us(1234);
+  // A leader whose etcd does not answer.
+  s.set_store("etcd");
+  s.set_store_reachable(false);
+  s.set_store_error("etcd lease keep-alive at http://10.0.0.5:2379: Deadline Exceeded");
+  s.set_leader_term(731);
   return s;
 }
 

@@ -1,4 +1,4 @@
-#include "controller/policy_store.h"
+#include "controller/sqlite_policy_store.h"
 
 #include <sqlite3.h>
 
@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS static_link (
 CREATE TABLE IF NOT EXISTS group_handle (
   group_name TEXT PRIMARY KEY,
   handle INTEGER NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS setting (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS source_id (
   group_name TEXT NOT NULL,
@@ -95,7 +99,7 @@ constexpr std::pair<const char*, const char*> kPolicyColumns[] = {
 
 }  // namespace
 
-absl::Status PolicyStore::Migrate() {
+absl::Status SqlitePolicyStore::Migrate() {
   std::set<std::string> present;
   {
     Statement st(db_, "SELECT name FROM pragma_table_info('group_policy')");
@@ -112,6 +116,13 @@ absl::Status PolicyStore::Migrate() {
 }
 
 absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<SqlitePolicyStore>> store = SqlitePolicyStore::Open(path);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<PolicyStore>(*std::move(store));
+}
+
+absl::StatusOr<std::unique_ptr<SqlitePolicyStore>> SqlitePolicyStore::Open(
+    const std::string& path) {
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &db,
@@ -126,7 +137,7 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string
   // statement, and the file stays consistent if the controller dies.
   sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr, nullptr,
                nullptr);
-  std::unique_ptr<PolicyStore> store(new PolicyStore(db));
+  std::unique_ptr<SqlitePolicyStore> store(new SqlitePolicyStore(db, path));
   absl::MutexLock lock(&store->mu_);
   absl::Status schema = store->Exec(kSchema);
   if (schema.ok()) schema = store->Migrate();
@@ -137,9 +148,9 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string
   return store;
 }
 
-PolicyStore::~PolicyStore() { sqlite3_close(db_); }
+SqlitePolicyStore::~SqlitePolicyStore() { sqlite3_close(db_); }
 
-absl::Status PolicyStore::Exec(const char* sql) {
+absl::Status SqlitePolicyStore::Exec(const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error ? error : "unknown error";
@@ -149,11 +160,11 @@ absl::Status PolicyStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
-absl::Status PolicyStore::Error(const std::string& what) {
+absl::Status SqlitePolicyStore::Error(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(db_)));
 }
 
-absl::StatusOr<v1::GroupPolicy> PolicyStore::GetPolicy(const std::string& group) {
+absl::StatusOr<v1::GroupPolicy> SqlitePolicyStore::GetPolicy(const std::string& group) {
   absl::MutexLock lock(&mu_);
   const std::string sql = absl::StrCat(kPolicyRow, "WHERE group_name = ?");
   Statement st(db_, sql.c_str());
@@ -167,7 +178,7 @@ absl::StatusOr<v1::GroupPolicy> PolicyStore::GetPolicy(const std::string& group)
   return policy;
 }
 
-absl::Status PolicyStore::SetPolicy(const v1::GroupPolicy& policy) {
+absl::Status SqlitePolicyStore::SetPolicy(const v1::GroupPolicy& policy) {
   absl::MutexLock lock(&mu_);
   Statement st(db_,
                "INSERT INTO group_policy (group_name, allowed_sources, profile, ttl, "
@@ -184,7 +195,7 @@ absl::Status PolicyStore::SetPolicy(const v1::GroupPolicy& policy) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<v1::GroupPolicy>> PolicyStore::AllPolicies() {
+absl::StatusOr<std::vector<v1::GroupPolicy>> SqlitePolicyStore::AllPolicies() {
   absl::MutexLock lock(&mu_);
   const std::string sql = absl::StrCat(kPolicyRow, "ORDER BY group_name");
   Statement st(db_, sql.c_str());
@@ -196,10 +207,10 @@ absl::StatusOr<std::vector<v1::GroupPolicy>> PolicyStore::AllPolicies() {
   return out;
 }
 
-absl::StatusOr<uint32_t> PolicyStore::SelectOrInsertId(const char* select_sql,
-                                                       const char* insert_sql,
-                                                       const std::string& group,
-                                                       const std::string* source) {
+absl::StatusOr<uint32_t> SqlitePolicyStore::SelectOrInsertId(const char* select_sql,
+                                                             const char* insert_sql,
+                                                             const std::string& group,
+                                                             const std::string* source) {
   {
     Statement st(db_, select_sql);
     if (!st.ok()) return Error("read id");
@@ -215,7 +226,7 @@ absl::StatusOr<uint32_t> PolicyStore::SelectOrInsertId(const char* select_sql,
   return static_cast<uint32_t>(insert.Int(0));
 }
 
-absl::StatusOr<uint32_t> PolicyStore::GroupHandle(const std::string& group) {
+absl::StatusOr<uint32_t> SqlitePolicyStore::GroupHandle(const std::string& group) {
   absl::MutexLock lock(&mu_);
   return SelectOrInsertId("SELECT handle FROM group_handle WHERE group_name = ?1",
                           "INSERT INTO group_handle (group_name, handle) "
@@ -224,8 +235,8 @@ absl::StatusOr<uint32_t> PolicyStore::GroupHandle(const std::string& group) {
                           group, nullptr);
 }
 
-absl::StatusOr<uint32_t> PolicyStore::SourceId(const std::string& group,
-                                               const std::string& source) {
+absl::StatusOr<uint32_t> SqlitePolicyStore::SourceId(const std::string& group,
+                                                     const std::string& source) {
   absl::MutexLock lock(&mu_);
   return SelectOrInsertId("SELECT id FROM source_id WHERE group_name = ?1 AND source = ?2",
                           "INSERT INTO source_id (group_name, source, id) "
@@ -234,7 +245,7 @@ absl::StatusOr<uint32_t> PolicyStore::SourceId(const std::string& group,
                           group, &source);
 }
 
-absl::StatusOr<std::vector<StaticLink>> PolicyStore::StaticLinks() {
+absl::StatusOr<std::vector<StaticLink>> SqlitePolicyStore::StaticLinks() {
   absl::MutexLock lock(&mu_);
   Statement st(db_, "SELECT node_a, node_b, cost_us FROM static_link ORDER BY node_a, node_b");
   if (!st.ok()) return Error("read static links");
@@ -245,7 +256,7 @@ absl::StatusOr<std::vector<StaticLink>> PolicyStore::StaticLinks() {
   return out;
 }
 
-absl::Status PolicyStore::SetStaticLinks(const std::vector<StaticLink>& links) {
+absl::Status SqlitePolicyStore::SetStaticLinks(const std::vector<StaticLink>& links) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = Exec("BEGIN"); !s.ok()) return s;
   absl::Status result = Exec("DELETE FROM static_link");
@@ -264,5 +275,30 @@ absl::Status PolicyStore::SetStaticLinks(const std::vector<StaticLink>& links) {
   if (absl::Status s = Exec(result.ok() ? "COMMIT" : "ROLLBACK"); result.ok()) result = s;
   return result;
 }
+
+absl::StatusOr<std::optional<MulticastMapping>> SqlitePolicyStore::GetMulticastMapping() {
+  absl::MutexLock lock(&mu_);
+  Statement st(db_, "SELECT value FROM setting WHERE name = 'multicast_mapping'");
+  if (!st.ok()) return Error("read multicast mapping");
+  const int rc = st.Step();
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) return Error("read multicast mapping");
+  absl::StatusOr<MulticastMapping> mapping = ParseMulticastMapping(st.Text(0));
+  if (!mapping.ok()) return mapping.status();
+  return *mapping;
+}
+
+absl::Status SqlitePolicyStore::SetMulticastMapping(const MulticastMapping& mapping) {
+  absl::MutexLock lock(&mu_);
+  Statement st(db_,
+               "INSERT INTO setting (name, value) VALUES ('multicast_mapping', ?) "
+               "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+  if (!st.ok()) return Error("write multicast mapping");
+  st.Bind(1, mapping.ToString());
+  if (st.Step() != SQLITE_DONE) return Error("write multicast mapping");
+  return absl::OkStatus();
+}
+
+StoreHealth SqlitePolicyStore::Health() const { return StoreHealth{"sqlite", path_, true, ""}; }
 
 }  // namespace canopy::controller
