@@ -22,8 +22,25 @@ Overlay::Overlay(std::vector<std::string> controller_args, const std::string& li
     controller_args_.push_back(WriteFile("links.txt", links));
   }
   if (!StartController("127.0.0.1:0")) return;
-  stub_ = v1::Controller::NewStub(
-      grpc::CreateChannel(controller_address_, grpc::InsecureChannelCredentials()));
+  nodes_controller_ = controller_address_;
+  UseController(controller_address_);
+}
+
+std::unique_ptr<Overlay> Overlay::OnReplicas(const std::string& controllers,
+                                             const std::string& leader) {
+  static int counter = 0;
+  std::unique_ptr<Overlay> overlay(new Overlay(NoController{}));
+  overlay->dir_ = std::filesystem::temp_directory_path() /
+                  absl::StrCat("canopy-replicated-", getpid(), "-", counter++);
+  std::filesystem::create_directories(overlay->dir_);
+  overlay->nodes_controller_ = controllers;
+  overlay->UseController(leader);
+  return overlay;
+}
+
+void Overlay::UseController(const std::string& address) {
+  controller_address_ = address;
+  stub_ = v1::Controller::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
 }
 
 bool Overlay::StartController(const std::string& listen) {
@@ -65,7 +82,7 @@ std::string Overlay::StartNodeAgain(const std::string& id, bool await_listed) {
                                    "--id",
                                    id,
                                    "--controller",
-                                   controller_address_,
+                                   nodes_controller_,
                                    "--listen",
                                    clients_.at(id),
                                    "--data",
@@ -131,7 +148,7 @@ std::string Overlay::StartNode(const std::string& id, int max_fanout,
                                    "--id",
                                    id,
                                    "--controller",
-                                   controller_address_,
+                                   nodes_controller_,
                                    "--listen",
                                    "127.0.0.1:0",
                                    "--data",

@@ -1,13 +1,12 @@
 #ifndef CANOPY_TESTS_SYSTEM_OVERLAY_H_
 #define CANOPY_TESTS_SYSTEM_OVERLAY_H_
 
+#include <csignal>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <csignal>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -27,7 +26,15 @@ class Overlay {
   // `controller_args` are added to its command line. With `links` (lines
   // "NODE_A NODE_B COST_US"), the overlay has exactly those static links.
   explicit Overlay(std::vector<std::string> controller_args = {}, const std::string& links = "");
+  // An overlay on controller replicas it does not run: nodes get
+  // `--controller controllers` (HOST:PORT,...), the stub talks to `leader`.
+  static std::unique_ptr<Overlay> OnReplicas(const std::string& controllers,
+                                             const std::string& leader);
   ~Overlay();
+
+  // The stub (and everything that polls the controller) talks to `address`
+  // from now on (the leader after a failover).
+  void UseController(const std::string& address);
 
   // Stops the controller (SIGTERM, or `signal`) and starts it again on the
   // same address with the same store. Returns false if it did not come back.
@@ -90,12 +97,17 @@ class Overlay {
   v1::Controller::Stub& stub() { return *stub_; }
 
  private:
+  struct NoController {};
+  explicit Overlay(NoController) {}
   bool StartController(const std::string& listen);
 
   std::filesystem::path dir_;
   std::vector<std::string> controller_args_;
   std::unique_ptr<Process> controller_;
   std::string controller_address_;
+  // What nodes get as --controller: the controller's address, or the
+  // replicas'.
+  std::string nodes_controller_;
   std::unique_ptr<v1::Controller::Stub> stub_;
   std::map<std::string, std::unique_ptr<Process>> nodes_;
   std::map<std::string, std::string> clients_;
