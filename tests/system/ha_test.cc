@@ -240,7 +240,7 @@ TEST_F(HaTest, EtcdLosingItsQuorumRefusesPolicyChangesWhilePlanningGoesOn) {
   stream.Publish(kBatch);
   ASSERT_TRUE(stream.AwaitDelivered()) << Logs();
   auto late = overlay_->StartSubscriber("c", {"--group", "g", "--with-source"});
-  ASSERT_TRUE(late->WaitForStdout("joined", kWait)) << late->Stderr();
+  ASSERT_TRUE(late->WaitForStderr("joined", kWait)) << late->Stderr();
   stream.Publish(10);
   EXPECT_TRUE(late->WaitForStdout(NumberedStream::Message(stream.published()), kWait))
       << late->Stderr() << Logs();
