@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   app.add_option("--etcd-lease-ttl-ms", etcd_lease_ttl_ms,
                  "a leader that stops renewing its etcd lease (dead, paused, cut off) loses the "
                  "leadership this long after its last renewal (whole seconds in etcd)")
-      ->check(CLI::Range(1000u, 600000u))
+      ->check(canopy::IntegerIn<uint32_t>(1000, 600000))
       ->capture_default_str();
   app.add_option("--etcd-tls-ca", etcd_tls.ca, "CA of etcd's certificates (https endpoints)");
   app.add_option("--etcd-tls-cert", etcd_tls.cert, "client certificate for etcd");
@@ -320,17 +320,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> health_server;
   std::string health_field;
   if (health_address) {
-    grpc::ServerBuilder health_builder;
-    int health_port = 0;
-    health_builder.AddListeningPort(health_address->ToString(), grpc::InsecureServerCredentials(),
-                                    &health_port);
-    health_server = health_builder.BuildAndStart();
-    if (health_server == nullptr || health_port == 0) {
-      return Fail("--health-listen: cannot listen on " + health_address->ToString());
-    }
-    health_field =
-        " health=" +
-        canopy::HostPort{health_address->host, static_cast<uint16_t>(health_port)}.ToString();
+    canopy::HostPort health_bound;
+    auto started = canopy::ops::StartHealthOnlyServer(*health_address, &health_bound);
+    if (!started.ok()) return Fail("--health-listen: " + std::string(started.status().message()));
+    health_server = *std::move(started);
+    health_field = " health=" + health_bound.ToString();
   }
   std::string self = bound.ToString();
   if (!advertise.empty()) {

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   app.add_option("--controller-silence-ms", controller_silence_ms,
                  "take a controller that sent nothing (it beats every 500 ms) for this long for "
                  "gone and attach again, to the leader")
-      ->check(CLI::Range(600u, 600000u))
+      ->check(canopy::IntegerIn<uint32_t>(600, 600000))
       ->capture_default_str();
   app.add_option("--listen", listen, "gRPC endpoint for local clients HOST:PORT (port 0 = any)")
       ->capture_default_str();
@@ -167,6 +167,10 @@ int main(int argc, char** argv) {
                  "reliable groups: detach a receiver that stays full this long")
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint32_t>(1, kMaxMillis));
+  std::string health_listen;
+  app.add_option("--health-listen", health_listen,
+                 "also serve grpc.health.v1, and nothing else, in plaintext on HOST:PORT (for "
+                 "the kubelet's probes when --listen wants mutual TLS)");
   std::string metrics_listen = "127.0.0.1:7691";
   CLI::Option* metrics_flag =
       app.add_option("--metrics-listen", metrics_listen,
@@ -306,9 +310,25 @@ int main(int argc, char** argv) {
   if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
   std::unique_ptr<grpc::Server> server = std::move(listening->server);
   const canopy::HostPort bound_clients = listening->bound;
+  std::unique_ptr<grpc::Server> health_server;
+  std::string health_field;
+  if (!health_listen.empty()) {
+    auto health_address = canopy::ParseHostPort(health_listen);
+    if (!health_address.ok()) {
+      return Fail("--health-listen: " + std::string(health_address.status().message()));
+    }
+    canopy::HostPort health_bound;
+    auto started = canopy::ops::StartHealthOnlyServer(*health_address, &health_bound);
+    if (!started.ok()) return Fail("--health-listen: " + std::string(started.status().message()));
+    health_server = *std::move(started);
+    health_field = " health=" + health_bound.ToString();
+  }
   // grpc.health.v1: the Node service is up (liveness); "" (readiness) is
   // SERVING only while attached to the controller.
-  canopy::ops::GrpcHealth health(*server);
+  std::unique_ptr<canopy::ops::GrpcHealth> health_holder =
+      health_server ? std::make_unique<canopy::ops::GrpcHealth>(*server, *health_server)
+                    : std::make_unique<canopy::ops::GrpcHealth>(*server);
+  canopy::ops::GrpcHealth& health = *health_holder;
   health.SetServing(canopy::v1::Node::service_full_name(), true);
 
   canopy::ops::MetricsRegistry registry;
@@ -395,9 +415,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("canopy-node %s listening clients=%s data=%s links=%s%s tls=%s\n", id.c_str(),
+  std::printf("canopy-node %s listening clients=%s data=%s links=%s%s%s tls=%s\n", id.c_str(),
               bound_clients.ToString().c_str(), bound_data->ToString().c_str(),
-              (*links)->bound().ToString().c_str(), metrics_field->c_str(), tls_pem ? "on" : "off");
+              (*links)->bound().ToString().c_str(), metrics_field->c_str(), health_field.c_str(),
+              tls_pem ? "on" : "off");
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
@@ -410,6 +431,7 @@ int main(int argc, char** argv) {
   metrics_server.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   (*links)->Stop();  // no client link is served after this
+  if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
   multicast.Stop();  // no more frames into the relay
   live_relay.store(nullptr);
   relay.Stop();

@@ -4,6 +4,8 @@
 #include <cstdlib>
 
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
 
 namespace canopy::ops {
 namespace {
@@ -40,6 +42,19 @@ void GrpcHealth::SetServing(const std::string& service, bool serving) {
 void GrpcHealth::Shutdown() {
   service_->Shutdown();
   if (mirror_ != nullptr) mirror_->Shutdown();
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthOnlyServer(const HostPort& address,
+                                                                    HostPort* bound) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(address.ToString(), grpc::InsecureServerCredentials(), &port);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError("cannot listen on " + address.ToString());
+  }
+  *bound = HostPort{address.host, static_cast<uint16_t>(port)};
+  return server;
 }
 
 }  // namespace canopy::ops

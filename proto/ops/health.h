@@ -1,9 +1,12 @@
 #ifndef CANOPY_PROTO_OPS_HEALTH_H_
 #define CANOPY_PROTO_OPS_HEALTH_H_
 
+#include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "grpcpp/server.h"
+#include "proto/address.h"
 
 namespace canopy::ops {
 
@@ -41,6 +44,14 @@ class GrpcHealth {
   grpc::HealthCheckServiceInterface* const service_;
   grpc::HealthCheckServiceInterface* const mirror_ = nullptr;
 };
+
+// Starts a server that carries grpc.health.v1 and nothing else, in plaintext
+// on `address` (port 0 = any free port), and sets `*bound` to where it
+// listens: the kubelet's gRPC probes reach it while the program's own port
+// wants mutual TLS (--health-listen). Pass it to GrpcHealth as the mirror.
+// REQUIRES: GrpcHealth::Enable() was called.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthOnlyServer(const HostPort& address,
+                                                                    HostPort* bound);
 
 }  // namespace canopy::ops
 

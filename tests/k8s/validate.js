@@ -201,7 +201,9 @@ function selects(selector, labels) {
 
 function checkCanopy(docs) {
   const kinds = new Set(docs.map((d) => d && d.kind));
-  for (const kind of ['Namespace', 'ServiceAccount', 'ConfigMap', 'PersistentVolumeClaim',
+  // (A PersistentVolumeClaim only where a controller keeps SQLite: replicas
+  // on etcd have none.)
+  for (const kind of ['Namespace', 'ServiceAccount', 'ConfigMap',
                       'Deployment', 'DaemonSet', 'Service', 'PodDisruptionBudget']) {
     if (!kinds.has(kind)) problem('manifests', `no ${kind}`);
   }
@@ -217,6 +219,15 @@ function checkCanopy(docs) {
     }
     for (const container of pod.containers || []) {
       checkContainer(where, container, pod.securityContext || {});
+      const args = container.args || [];
+      const tls = args.some((a) => String(a).startsWith('--tls-cert'));
+      if (tls && args.includes('--plaintext')) {
+        problem(where, `container ${container.name}: --plaintext with --tls-cert`);
+      }
+      if (tls && !args.some((a) => String(a).startsWith('--health-listen'))) {
+        problem(where, `container ${container.name}: mutual TLS without --health-listen: ` +
+                       'the kubelet\'s gRPC probes cannot present a certificate');
+      }
     }
     if (!budgets.some((b) => selects(b.spec && b.spec.selector, labels))) {
       problem(where, 'no PodDisruptionBudget selects its pods');
