@@ -103,6 +103,9 @@ void ControllerSession::RunStream() {
   ControllerAddresses addresses(options_.controller_addresses);
   // Logged once per change: reachable ↔ not.
   bool reported_unreachable = false;
+  // A follower answered since the last wait: the control plane lives and
+  // an election is under way, so the next wait does not grow.
+  bool follower_answered = false;
   while (!stopping_.HasBeenNotified()) {
     grpc::ClientContext context;
     std::unique_ptr<grpc::ClientReaderWriter<v1::NodeReport, v1::NodeInstruction>> stream;
@@ -168,6 +171,7 @@ void ControllerSession::RunStream() {
     const grpc::Status finished = stream->Finish();
     if (stopping_.HasBeenNotified()) break;
     const std::optional<std::string> leader = RedirectedTo(context, finished);
+    if (RefusedByFollower(context)) follower_answered = true;
     const bool round_left = addresses.Advance(leader);
     if (leader) {
       spdlog::info("controller {} is a follower; following the leader at {}", controller, *leader);
@@ -198,7 +202,9 @@ void ControllerSession::RunStream() {
     const absl::Duration wait =
         absl::Microseconds(std::uniform_int_distribution<int64_t>(cap_us / 4, cap_us)(random));
     stopping_.WaitForNotificationWithTimeout(wait);
-    backoff = std::min(backoff * 2, options_.reconnect_max);
+    backoff = follower_answered ? options_.reconnect_initial
+                                : std::min(backoff * 2, options_.reconnect_max);
+    follower_answered = false;
   }
 }
 

@@ -34,7 +34,8 @@ struct ControllerSessionOptions {
   absl::Duration refresh_interval = absl::Seconds(5);
   // Reconnecting after the stream broke waits a random time up to the
   // current backoff, which starts here and doubles up to the cap; it starts
-  // over once the controller answered.
+  // over once the controller answered. It does not grow while followers
+  // answer (an election is under way and a leader is due any moment).
   absl::Duration reconnect_initial = absl::Milliseconds(250);
   absl::Duration reconnect_max = absl::Seconds(4);
   // A controller that sent nothing (not even its 500 ms LeaderBeat) for

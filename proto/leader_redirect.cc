@@ -14,6 +14,7 @@ constexpr size_t kMaxRedirects = 3;
 
 grpc::Status NotLeader(grpc::ServerContextBase& context, const std::string& self,
                        const std::string& leader) {
+  context.AddTrailingMetadata(kFollowerMetadataKey, self);
   if (leader.empty()) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         absl::StrCat("the controller at ", self,
@@ -33,6 +34,11 @@ std::optional<std::string> RedirectedTo(const grpc::ClientContext& context,
   auto it = trailers.find(kLeaderMetadataKey);
   if (it == trailers.end() || it->second.empty()) return std::nullopt;
   return std::string(it->second.data(), it->second.size());
+}
+
+bool RefusedByFollower(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  return trailers.find(kFollowerMetadataKey) != trailers.end();
 }
 
 ControllerAddresses::ControllerAddresses(std::vector<std::string> given)

@@ -16,6 +16,11 @@ namespace canopy {
 // the leader and whose trailing metadata kLeaderMetadataKey holds its
 // HOST:PORT; while nobody is known to lead it answers UNAVAILABLE.
 inline constexpr char kLeaderMetadataKey[] = "canopy-leader";
+// Every follower's refusal (leader known or not) also carries
+// kFollowerMetadataKey with the follower's own HOST:PORT, so a client can
+// tell a live replica waiting for an election from a controller that is
+// down.
+inline constexpr char kFollowerMetadataKey[] = "canopy-follower";
 
 // Server side: the answer of a replica at `self` that does not lead, with
 // the metadata added to `context` when `leader` is known (not "").
@@ -27,6 +32,13 @@ grpc::Status NotLeader(grpc::ServerContextBase& context, const std::string& self
 // REQUIRES: the call has finished.
 std::optional<std::string> RedirectedTo(const grpc::ClientContext& context,
                                         const grpc::Status& status);
+
+// Client side: whether a finished call was refused by a live follower
+// (kFollowerMetadataKey), with or without a leader to name. A node that
+// only hears followers while an election is under way retries promptly
+// instead of backing off as from a dead controller.
+// REQUIRES: the call has finished.
+bool RefusedByFollower(const grpc::ClientContext& context);
 
 // The controller addresses a client was given (--controller A,B,C) and the
 // one it tries now: it starts with the first, follows a redirect to the

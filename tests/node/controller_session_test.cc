@@ -65,9 +65,10 @@ class FakeController final : public v1::Controller::Service {
   }
   ~FakeController() override { server_->Shutdown(std::chrono::system_clock::now()); }
 
-  // Makes this controller a follower of `leader`.
+  // Makes this controller a follower of `leader` ("": none known yet).
   void Follow(const std::string& leader) {
     absl::MutexLock lock(&mu_);
+    following_ = true;
     leader_ = leader;
   }
 
@@ -76,6 +77,10 @@ class FakeController final : public v1::Controller::Service {
     absl::MutexLock lock(&mu_);
     return attaches_;
   }
+  int refusals() const {
+    absl::MutexLock lock(&mu_);
+    return refusals_;
+  }
 
   grpc::Status Attach(
       grpc::ServerContext* context,
@@ -83,7 +88,10 @@ class FakeController final : public v1::Controller::Service {
     int attach;
     {
       absl::MutexLock lock(&mu_);
-      if (!leader_.empty()) return NotLeader(*context, address(), leader_);
+      if (following_) {
+        ++refusals_;
+        return NotLeader(*context, address(), leader_);
+      }
     }
     v1::NodeReport report;
     if (!stream->Read(&report) || !report.has_hello()) {
@@ -106,8 +114,10 @@ class FakeController final : public v1::Controller::Service {
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   mutable absl::Mutex mu_;
+  bool following_ ABSL_GUARDED_BY(mu_) = false;
   std::string leader_ ABSL_GUARDED_BY(mu_);
   int attaches_ ABSL_GUARDED_BY(mu_) = 0;
+  int refusals_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class ControllerSessionTest : public ::testing::Test {
@@ -118,7 +128,7 @@ class ControllerSessionTest : public ::testing::Test {
     options.controller_addresses = std::move(addresses);
     options.hello.set_node_id("n1");
     options.reconnect_initial = absl::Milliseconds(20);
-    options.reconnect_max = absl::Milliseconds(100);
+    options.reconnect_max = absl::Seconds(2);
     options.controller_silence = silence;
     auto session = std::make_unique<ControllerSession>(std::move(options), state_, clients_, [this] {
       absl::MutexLock lock(&mu_);
@@ -178,11 +188,29 @@ TEST_F(ControllerSessionTest, FollowsAFollowersRedirectToTheLeader) {
   session->Stop();
 }
 
+TEST_F(ControllerSessionTest, KeepsAskingPromptlyWhileFollowersAwaitAnElection) {
+  FakeController follower([](int) -> std::vector<v1::NodeInstruction> { return {}; });
+  follower.Follow("");  // alive, no leader yet
+  // Backoff from 20 ms, capped at 2 s: doubling would allow about eight
+  // tries in the first two seconds; the session must not back off at all.
+  auto session = Session({follower.address()});
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(Eventually([&] { return follower.refusals() >= 30; }));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2))
+      << "backed off from a live follower: " << follower.refusals() << " tries";
+  // The leader appears: the node attaches there at once.
+  FakeController leader([](int) -> std::vector<v1::NodeInstruction> { return {Beat(2)}; });
+  follower.Follow(leader.address());
+  ASSERT_TRUE(Eventually([&] { return session->leader_term() == 2; }));
+  EXPECT_EQ(leader.attaches(), 1);
+  session->Stop();
+}
+
 TEST_F(ControllerSessionTest, PassesOverAnAddressThatDoesNotAnswer) {
   FakeController controller([](int) -> std::vector<v1::NodeInstruction> { return {Beat(1)}; });
   // Nothing listens on port 1 of loopback.
   auto session = Session({"127.0.0.1:1", controller.address()});
-  ASSERT_TRUE(Eventually([&] { return session->connected(); }));
+  ASSERT_TRUE(Eventually([&] { return session->leader_term() == 1; }));
   EXPECT_EQ(controller.attaches(), 1);
   session->Stop();
 }
