@@ -16,6 +16,10 @@ namespace {
 constexpr int kAssignAttempts = 8;
 // Waits between attempts to watch again after the stream broke.
 constexpr absl::Duration kWatchRetry = absl::Milliseconds(500);
+// While etcd is known to be unreachable, writes fail at once; one is let
+// through to etcd this long after the last failure, so the store finds
+// out by itself that etcd is back.
+constexpr absl::Duration kRetryUnreachable = absl::Seconds(1);
 
 std::string LinksText(const std::vector<StaticLink>& links) {
   std::string text;
@@ -222,11 +226,12 @@ void EtcdPolicyStore::NoteResult(const absl::Status& status) {
   }
   reachable_ = status.ok();
   error_ = status.ok() ? "" : std::string(status.message());
+  if (!status.ok()) last_failure_ = absl::Now();
 }
 
 absl::Status EtcdPolicyStore::CheckReachable(const char* what) const {
   absl::MutexLock lock(&mu_);
-  if (reachable_) return absl::OkStatus();
+  if (reachable_ || absl::Now() - last_failure_ >= kRetryUnreachable) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat("etcd unreachable (", error_, "): ", what,
                                              " cannot be stored until it answers"));
 }
@@ -279,6 +284,11 @@ absl::StatusOr<bool> EtcdPolicyStore::Write(
   }
   absl::StatusOr<etcdserverpb::TxnResponse> response = client_.Txn(txn);
   NoteResult(response.status());
+  if (absl::IsUnavailable(response.status()) || absl::IsDeadlineExceeded(response.status())) {
+    // No quorum, or no member answers: one kind of refusal, naming etcd.
+    return absl::UnavailableError(absl::StrCat("etcd unreachable (", response.status().message(),
+                                               "): the change cannot be stored until it answers"));
+  }
   if (!response.ok()) return response.status();
   if (response->succeeded()) return true;
   if (fenced && response->responses_size() > 0) {

@@ -37,7 +37,9 @@ namespace canopy::controller {
 // state while etcd is unreachable. Writes go to etcd first, as transactions
 // that hold only while the writer still leads (Fence), and then to the
 // cache. While etcd is known to be unreachable, writes and new ids fail at
-// once with UNAVAILABLE naming etcd.
+// once with UNAVAILABLE naming etcd; one goes through to etcd a second
+// after the last failure, so the store notices by itself when etcd is back
+// (the election's lease renewals tell it too, ReportReachability).
 //
 // Thread-safe.
 class EtcdPolicyStore final : public PolicyStore {
@@ -116,6 +118,8 @@ class EtcdPolicyStore final : public PolicyStore {
   int64_t fence_revision_ ABSL_GUARDED_BY(mu_) = 0;
   bool reachable_ ABSL_GUARDED_BY(mu_) = true;
   std::string error_ ABSL_GUARDED_BY(mu_);
+  // When a call last found etcd unreachable.
+  absl::Time last_failure_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
   // The watch: its thread, and the context that cancels its stream.
   absl::Mutex watch_mu_ ABSL_ACQUIRED_BEFORE(mu_);
