@@ -84,10 +84,15 @@ std::string OneLine(std::string text) {
 }
 
 // Prints the one-line error for a failed RPC; returns the exit code 1.
-int RpcFailed(const grpc::Status& s, const Options& o) {
+// `from_follower`: a live controller replica refused it (no leader yet).
+int RpcFailed(const grpc::Status& s, const Options& o, bool from_follower = false) {
   std::string line;
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
+      if (from_follower) {
+        line = absl::StrCat("UNAVAILABLE: ", s.error_message());
+        break;
+      }
       line = absl::StrCat("controller unreachable at ", o.controller, " (", s.error_message(), ")");
       // A controller that serves TLS closes plaintext connections at once.
       if (o.tls.files.ca.empty()) {
@@ -145,6 +150,7 @@ class Controllers {
       std::unique_ptr<grpc::ClientContext> context = Unary();
       grpc::Status s = call(Stub(), *context);
       const std::optional<std::string> leader = canopy::RedirectedTo(*context, s);
+      refused_by_follower_ = !s.ok() && canopy::RefusedByFollower(*context);
       const bool retry = leader || s.error_code() == grpc::StatusCode::UNAVAILABLE;
       if (s.ok() || !retry) return s;
       if (!addresses_.Advance(leader) && !leader) return s;
@@ -159,8 +165,11 @@ class Controllers {
     return *stub;
   }
   canopy::ControllerAddresses& addresses() { return addresses_; }
+  // Whether the last call OnLeader made was refused by a follower.
+  bool refused_by_follower() const { return refused_by_follower_; }
 
  private:
+  bool refused_by_follower_ = false;
   canopy::ControllerAddresses addresses_;
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::map<std::string, std::unique_ptr<Controller::Stub>> stubs_;
@@ -175,7 +184,7 @@ int Show(Controllers& controllers, const Options& o, const Request& request, Cal
   grpc::Status s = controllers.OnLeader([&](Controller::Stub& stub, grpc::ClientContext& c) {
     return call(stub, &c, request, &response);
   });
-  if (!s.ok()) return RpcFailed(s, o);
+  if (!s.ok()) return RpcFailed(s, o, controllers.refused_by_follower());
   if (o.format == "json") return Emit(canopy::cli::ToJson(response, JsonStyle::kPretty));
   return Emit(text(response));
 }
@@ -187,14 +196,14 @@ int SetPolicy(Controllers& controllers, const Options& o, const canopy::cli::Pol
   grpc::Status s = controllers.OnLeader([&](Controller::Stub& stub, grpc::ClientContext& c) {
     return stub.GetPolicy(&c, get, &policy);
   });
-  if (!s.ok()) return RpcFailed(s, o);
+  if (!s.ok()) return RpcFailed(s, o, controllers.refused_by_follower());
   policy.set_group(o.group);
   canopy::cli::ApplyPolicyEdit(edit, policy);
   canopy::v1::GroupPolicy stored;
   s = controllers.OnLeader([&](Controller::Stub& stub, grpc::ClientContext& c) {
     return stub.SetPolicy(&c, policy, &stored);
   });
-  if (!s.ok()) return RpcFailed(s, o);
+  if (!s.ok()) return RpcFailed(s, o, controllers.refused_by_follower());
   return Emit(canopy::cli::RenderPolicyText(stored));
 }
 
@@ -263,7 +272,7 @@ int Watch(Controllers& controllers, const Options& o, const sigset_t& signals) {
                  controllers.addresses().current().c_str());
     return 1;
   }
-  return RpcFailed(s, o);
+  return RpcFailed(s, o, controllers.refused_by_follower());
 }
 
 int BadCommandLine(const absl::Status& status) {

@@ -1,6 +1,7 @@
 // canopyctl as a subprocess: exit codes and one-line errors for bad command
 // lines and an unreachable controller; read-modify-write policy set and
-// watch against a fake controller.
+// watch against a fake controller; several controller addresses and a
+// follower's redirect to the leader.
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "proto/leader_redirect.h"
 #include "tests/cli/subprocess.h"
 
 namespace canopy::cli::testing {
@@ -126,6 +128,34 @@ class FakeController final : public v1::Controller::Service {
   absl::Mutex mu_;
   v1::GroupPolicy policy_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::GroupPolicy> set_requests_ ABSL_GUARDED_BY(mu_);
+};
+
+// A controller replica that does not lead: refuses the policy calls naming
+// `leader`, as canopy-controller --etcd followers do.
+class FollowerController final : public v1::Controller::Service {
+ public:
+  explicit FollowerController(std::string leader) : leader_(std::move(leader)) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~FollowerController() override { server_->Shutdown(std::chrono::system_clock::now()); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  grpc::Status GetPolicy(grpc::ServerContext* context, const v1::GetPolicyRequest*,
+                         v1::GroupPolicy*) override {
+    return NotLeader(*context, address(), leader_);
+  }
+  grpc::Status SetPolicy(grpc::ServerContext* context, const v1::GroupPolicy*,
+                         v1::GroupPolicy*) override {
+    return NotLeader(*context, address(), leader_);
+  }
+
+ private:
+  const std::string leader_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
 };
 
 class CanopyctlTest : public ::testing::Test {
@@ -262,6 +292,31 @@ TEST_F(CanopyctlTest, WatchJsonIsOneObjectPerLine) {
   EXPECT_EQ(Lines(out), 2) << out;
   EXPECT_TRUE(absl::StartsWith(out, "{\"time\":\"")) << out;
   EXPECT_THAT(out, HasSubstr("\"update\":2,\"tree\":{\"group\":\"g\""));
+}
+
+TEST_F(CanopyctlTest, SeveralControllersTheFirstDown) {
+  Subprocess p(Ctl(ClosedPort() + "," + address_, {"policy", "set", "g", "--ttl", "9"}));
+  ASSERT_EQ(p.Wait(kWait), 0) << p.Stderr();
+  auto sets = fake_.set_requests();
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_EQ(sets[0].ttl(), 9u);
+}
+
+TEST_F(CanopyctlTest, FollowsAFollowerToTheLeader) {
+  FollowerController follower(address_);
+  Subprocess p(Ctl(follower.address(), {"policy", "set", "g", "--ttl", "7"}));
+  ASSERT_EQ(p.Wait(kWait), 0) << p.Stderr();
+  auto sets = fake_.set_requests();
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_EQ(sets[0].ttl(), 7u);
+}
+
+TEST_F(CanopyctlTest, NoLeaderKnownExitsOneSayingSo) {
+  FollowerController follower("");
+  Subprocess p(Ctl(follower.address(), {"policy", "get", "g"}));
+  EXPECT_EQ(p.Wait(kWait), 1);
+  EXPECT_THAT(p.Stderr(), HasSubstr("no leader is known yet")) << p.Stderr();
+  EXPECT_EQ(Lines(p.Stderr()), 1) << p.Stderr();
 }
 
 }  // namespace
