@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "controller/leadership.h"
 #include "controller/session_outbox.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,6 +16,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 const absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
@@ -71,6 +73,39 @@ v1::SourceReport Publishes(const std::string& group, const std::string& source) 
   k->set_group(group);
   k->set_source(source);
   return report;
+}
+
+// Leadership the test steers: leading with `term`, and whether it may push
+// now (an unconfirmed lease may not).
+class FakeLeadership final : public Leadership {
+ public:
+  void Set(bool may_push) {
+    absl::MutexLock lock(&mu_);
+    may_push_ = may_push;
+  }
+  bool leading() const override { return true; }
+  uint64_t term() const override { return 7; }
+  std::optional<uint64_t> PushTerm(absl::Time) const override {
+    absl::MutexLock lock(&mu_);
+    return may_push_ ? std::optional<uint64_t>(7) : std::nullopt;
+  }
+  std::string leader_address() const override { return "127.0.0.1:7600"; }
+  std::string self_address() const override { return "127.0.0.1:7600"; }
+  std::vector<v1::Replica> Replicas() const override { return {}; }
+  std::vector<v1::EtcdEndpoint> EtcdEndpoints() const override { return {}; }
+
+ private:
+  mutable absl::Mutex mu_;
+  bool may_push_ ABSL_GUARDED_BY(mu_) = true;
+};
+
+// The tables among `sent`.
+std::vector<v1::ForwardingTable> Tables(const std::vector<v1::NodeInstruction>& sent) {
+  std::vector<v1::ForwardingTable> tables;
+  for (const v1::NodeInstruction& i : sent) {
+    if (i.has_table()) tables.push_back(i.table());
+  }
+  return tables;
 }
 
 class ControllerCoreTest : public ::testing::Test {
@@ -243,6 +278,56 @@ TEST_F(ControllerCoreTest, CutOffMemberIsToldAndHealsWhenTheRelayReturns) {
   ASSERT_THAT(tc.flows(), SizeIs(1));
   EXPECT_EQ(tc.flows(0).parent(), "b");
   EXPECT_EQ(core_->Stats().unreachable_members(), 0u);
+}
+
+TEST_F(ControllerCoreTest, TablesCarryTheTermAndWaitWhileTheLeaseIsUnconfirmed) {
+  FakeLeadership leadership;
+  ControllerOptions options;
+  options.leadership = &leadership;
+  Create(options);
+  DrainingChannel a, b;
+  auto sa = core_->Attach(Hello("a", 7000), &a, kStart);
+  auto sb = core_->Attach(Hello("b", 7010), &b, kStart);
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  // Who leads comes first on every stream.
+  ASSERT_FALSE(a.sent().empty());
+  ASSERT_TRUE(a.sent().front().has_leader());
+  EXPECT_EQ(a.sent().front().leader().term(), 7u);
+  core_->OnSources(*sa, Publishes("g", "s"), kStart);
+  core_->OnMembership(*sa, Joins({}), kStart);
+  core_->OnMembership(*sb, Joins({"g"}), kStart);
+  ASSERT_THAT(Tables(b.sent()), Not(IsEmpty()));
+  for (const v1::ForwardingTable& t : Tables(b.sent())) EXPECT_EQ(t.term(), 7u);
+  const size_t b_tables = Tables(b.sent()).size();
+  const size_t a_tables = Tables(a.sent()).size();
+
+  // The lease cannot be confirmed (a paused leader waking up): a change is
+  // planned but no table leaves, nor a beat.
+  leadership.Set(false);
+  core_->OnMembership(*sb, Joins({}, 2), kStart);
+  core_->Beat(kStart);
+  EXPECT_EQ(Tables(b.sent()).size(), b_tables);
+  EXPECT_EQ(Tables(a.sent()).size(), a_tables);
+
+  // Confirmed again: the next beat pushes what was held back.
+  leadership.Set(true);
+  core_->Beat(kStart + absl::Milliseconds(500));
+  EXPECT_GT(Tables(b.sent()).size() + Tables(a.sent()).size(), b_tables + a_tables);
+  EXPECT_TRUE(b.sent().back().has_leader());
+  core_.reset();  // before the leadership it uses
+}
+
+TEST_F(ControllerCoreTest, SteppingDownClosesEverySession) {
+  FakeLeadership leadership;
+  ControllerOptions options;
+  options.leadership = &leadership;
+  Create(options);
+  DrainingChannel a;
+  ASSERT_TRUE(core_->Attach(Hello("a", 7000), &a, kStart).ok());
+  core_->StepDown();
+  EXPECT_TRUE(a.closed());
+  EXPECT_THAT(NodeIds(), IsEmpty());
+  core_.reset();  // before the leadership it uses
 }
 
 }  // namespace
