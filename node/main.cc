@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
   canopy::TlsFlags tls_flags;
   canopy::AddTlsFlags(app, tls_flags, /*server=*/true);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-node", argc, argv)) return *exit_code;
+  canopy::RaiseOpenFileLimit();
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-node"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n " + id + "] %v");
   spdlog::cfg::load_env_levels();  // e.g. SPDLOG_LEVEL=debug

@@ -1,6 +1,8 @@
 #ifndef CANOPY_PROTO_PROGRAM_H_
 #define CANOPY_PROTO_PROGRAM_H_
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -165,6 +167,21 @@ inline std::string ListeningField(const std::string& line, const std::string& ke
   if (at == std::string::npos) return "";
   const size_t start = at + key.size() + 1;
   return line.substr(start, line.find(' ', start) - start);
+}
+
+// Raises the soft limit on open files to the hard limit: a server holds a
+// few descriptors per client, and the usual soft limit (1024) would cap
+// its clients far below --max-subscriptions. Returns the soft limit now in
+// force.
+inline rlim_t RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return raised.rlim_cur;
+  }
+  return limit.rlim_cur;
 }
 
 // Waits for SIGINT or SIGTERM; returns the signal number.

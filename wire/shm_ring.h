@@ -52,8 +52,11 @@ class ShmRing {
   ShmRing& operator=(const ShmRing&) = delete;
   ~ShmRing();
 
-  // The memfd, to hand to the peer.
+  // The memfd, to hand to the peer; -1 after CloseFd().
   int fd() const { return fd_.get(); }
+  // Closes the memfd once the ring was handed over; the mapping stays, so
+  // a link holds no descriptor for its rings.
+  void CloseFd() { fd_.reset(); }
   size_t capacity() const { return capacity_; }
 
   // --- Producer side.

@@ -54,6 +54,9 @@ absl::StatusOr<ShmDirections> CreateShmDirections(size_t capacity) {
 }
 
 std::shared_ptr<ShmStream> ShmStream::Create(Socket socket, ShmDirection in, ShmDirection out) {
+  // Both sides hold their mappings; the memfds were handed over already.
+  in.ring.CloseFd();
+  out.ring.CloseFd();
   std::shared_ptr<ShmStream> stream(new ShmStream(std::move(socket), std::move(in), std::move(out)));
   stream->WatchPeer();
   return stream;
