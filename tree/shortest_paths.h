@@ -38,7 +38,8 @@ class PathLabels {
   int64_t Dist(VertexId v) const { return dist_[v]; }
   // Predecessor on the shortest path, kNoVertex for sources and unreached
   // vertices. Among equally short paths the predecessor u with the smallest
-  // (Dist(u), u) wins, so results do not depend on heap order.
+  // (Dist(u), u) wins (or the smallest u, see SearchLimits), so results do
+  // not depend on heap order.
   VertexId Pred(VertexId v) const { return pred_[v]; }
   // All distances / predecessors, indexed by vertex.
   const std::vector<int64_t>& Dists() const { return dist_; }
@@ -77,6 +78,9 @@ struct SearchLimits {
   WorkBudget* budget = nullptr;
   // Stop as soon as `budget` is exhausted (checked once per distance level).
   bool stop_when_spent = false;
+  // Among equally short paths take the predecessor with the lowest id,
+  // instead of the smallest (distance, id).
+  bool ties_to_lower_id = false;
 };
 
 // What ended a search.
@@ -214,14 +218,17 @@ class PathSearch {
   }
 
   // An edge that did not shorten e.v's path but matches it takes over as
-  // predecessor if its tail is smaller in (distance, id).
+  // predecessor if its tail is smaller in (distance, id), or in id alone.
   void BreakTie(const Edge& e) {
     if (e.cost <= 0 || !allow_(e)) return;
     std::vector<int64_t>& dist = labels_.dist_;
     std::vector<VertexId>& pred = labels_.pred_;
     const VertexId p = pred[e.v];
     if (p == kNoVertex || dist[e.u] + e.cost != dist[e.v]) return;
-    if (dist[e.u] < dist[p] || (dist[e.u] == dist[p] && e.u < p)) pred[e.v] = e.u;
+    if (limits_.ties_to_lower_id ? e.u < p
+                                 : dist[e.u] < dist[p] || (dist[e.u] == dist[p] && e.u < p)) {
+      pred[e.v] = e.u;
+    }
   }
 
   const OverlayGraph& graph_;
