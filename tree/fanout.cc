@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <functional>
-#include <queue>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "tree/internal/steiner_core.h"
+#include "tree/shortest_paths.h"
 
 namespace canopy::tree {
 
@@ -102,51 +102,33 @@ absl::Status RepairFanout(const OverlayGraph& graph, absl::Span<const VertexId> 
     return out;
   };
   std::sort(detached.begin(), detached.end());
-  std::vector<int64_t> dist(n);
-  std::vector<VertexId> pred(n);
+  PathLabels labels(n);
   for (VertexId r : detached) {
-    // Dijkstra from r through vertices in no tree part to a main-tree vertex
-    // with a free slot.
-    std::fill(dist.begin(), dist.end(), internal::kInf);
-    std::fill(pred.begin(), pred.end(), kNoVertex);
-    using Item = std::pair<int64_t, VertexId>;
-    std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
-    dist[r] = 0;
-    heap.emplace(0, r);
-    VertexId target = kNoVertex;
-    while (!heap.empty()) {
-      auto [d, v] = heap.top();
-      heap.pop();
-      if (d > dist[v]) continue;
-      if (in_main[v]) {
-        target = v;
-        break;
-      }
-      for (const Edge& e : graph.Adjacent(v)) {
-        VertexId w = e.v;
-        if (in_main[w]) {
-          if (limit(w) > 0 && children[w] >= limit(w)) continue;
-        } else if (in_any[w]) {
-          continue;
-        }
-        if (d + e.cost < dist[w]) {
-          dist[w] = d + e.cost;
-          pred[w] = v;
-          heap.emplace(dist[w], w);
-        }
-      }
-    }
+    // Shortest path from r through vertices in no tree part to a main-tree
+    // vertex with a free slot.
+    labels.Reset();
+    labels.Seed(r, 0);
+    const VertexId sources[] = {r};
+    auto allowed = [&](const Edge& e) {
+      const VertexId w = e.v;
+      if (in_main[w]) return !(limit(w) > 0 && children[w] >= limit(w));
+      return !in_any[w];
+    };
+    const VertexId target =
+        ShortestPaths(graph, sources, SearchLimits{}, labels, allowed,
+                      [&](VertexId v) { return in_main[v] != 0; })
+            .target;
     if (target == kNoVertex) {
       return absl::FailedPreconditionError(
           absl::StrCat("fan-out limits leave no feasible tree: cannot attach ",
                        graph.Vertex(r).name));
     }
-    for (VertexId x = target; x != r; x = pred[x]) {
-      tree.parent[pred[x]] = x;
+    for (VertexId x = target; x != r; x = labels.Pred(x)) {
+      tree.parent[labels.Pred(x)] = x;
       ++children[x];
     }
     for (VertexId v : subtree_of(r)) in_main[v] = 1;
-    for (VertexId x = target; x != kNoVertex; x = pred[x]) {
+    for (VertexId x = target; x != kNoVertex; x = labels.Pred(x)) {
       in_main[x] = 1;
       in_any[x] = 1;
     }

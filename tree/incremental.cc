@@ -1,8 +1,6 @@
 #include "tree/incremental.h"
 
 #include <algorithm>
-#include <functional>
-#include <queue>
 #include <utility>
 #include <vector>
 
@@ -11,6 +9,7 @@
 #include "tree/internal/local_search.h"
 #include "tree/internal/steiner_core.h"
 #include "tree/rooted_tree_util.h"
+#include "tree/shortest_paths.h"
 
 namespace canopy::tree {
 
@@ -25,37 +24,22 @@ absl::Status GraftMember(const OverlayGraph& graph, VertexId member, RootedTree&
     int32_t limit = graph.Vertex(v).max_fanout;
     return limit <= 0 || kids[v] < limit;
   };
-  std::vector<int64_t> dist(n, internal::kInf);
-  std::vector<VertexId> pred(n, kNoVertex);
-  using Item = std::pair<int64_t, VertexId>;
-  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
-  dist[member] = 0;
-  heap.emplace(0, member);
-  VertexId target = kNoVertex;
-  while (!heap.empty()) {
-    auto [d, v] = heap.top();
-    heap.pop();
-    if (d > dist[v]) continue;
-    if (v != member && tree.Contains(v)) {
-      target = v;
-      break;
-    }
-    for (const Edge& e : graph.Adjacent(v)) {
-      if (tree.Contains(e.v) && !has_slot(e.v)) continue;
-      if (d + e.cost < dist[e.v]) {
-        dist[e.v] = d + e.cost;
-        pred[e.v] = v;
-        heap.emplace(dist[e.v], e.v);
-      }
-    }
-  }
+  PathLabels labels(n);
+  labels.Seed(member, 0);
+  const VertexId sources[] = {member};
+  const VertexId target =
+      ShortestPaths(
+          graph, sources, SearchLimits{}, labels,
+          [&](const Edge& e) { return !tree.Contains(e.v) || has_slot(e.v); },
+          [&](VertexId v) { return v != member && tree.Contains(v); })
+          .target;
   if (target == kNoVertex) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot graft ", graph.Vertex(member).name,
                      ": no path to a tree vertex with a free fan-out slot"));
   }
-  for (VertexId x = target; x != member; x = pred[x]) tree.parent[pred[x]] = x;
-  tree.cost += dist[target];
+  for (VertexId x = target; x != member; x = labels.Pred(x)) tree.parent[labels.Pred(x)] = x;
+  tree.cost += labels.Dist(target);
   return absl::OkStatus();
 }
 

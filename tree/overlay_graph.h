@@ -31,6 +31,8 @@ struct Edge {
   VertexId v = kNoVertex;
   int64_t cost = 0;
   int64_t capacity_bps = 0;
+
+  friend bool operator==(const Edge&, const Edge&) = default;
 };
 
 // An undirected graph of overlay nodes and links. Parallel edges are folded

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tree/shortest_paths.h"
 
 namespace canopy::tree {
 namespace {
@@ -41,6 +42,9 @@ void PruneNonMemberLeaves(const OverlayGraph& graph,
 // Grows the tree from `root` Prim-style on shortest distances: repeatedly
 // attaches the outside vertex with the smallest distance through an inside
 // vertex that still has a free fan-out slot. Lazy binary heap: O(E log E).
+// Kept by hand: with fan-out limits a vertex's label depends on which
+// parents still have slots when it is attached, which is not a
+// shortest-path problem Boost's Dijkstra (ShortestPaths) can express.
 void GrowWithHeap(const OverlayGraph& graph, VertexId root, RootedTree& tree,
                   std::vector<bool>& in_tree) {
   const int32_t n = graph.VertexCount();
@@ -103,6 +107,30 @@ void GrowDense(const OverlayGraph& graph, VertexId root, RootedTree& tree,
   }
 }
 
+// The tree of shortest paths when no vertex limits its fan-out. Ties go to
+// the lower parent id, as in GrowWithHeap.
+void GrowShortest(const OverlayGraph& graph, VertexId root, RootedTree& tree,
+                  std::vector<bool>& in_tree) {
+  PathLabels labels(graph.VertexCount());
+  labels.Seed(root, 0);
+  SearchLimits limits;
+  limits.ties_to_lower_id = true;
+  const VertexId sources[] = {root};
+  ShortestPaths(graph, sources, limits, labels);
+  for (VertexId v = 0; v < graph.VertexCount(); ++v) {
+    if (labels.Dist(v) >= kUnreachable) continue;
+    in_tree[v] = true;
+    tree.parent[v] = labels.Pred(v);
+  }
+}
+
+bool HasFanoutLimits(const OverlayGraph& graph) {
+  for (VertexId v = 0; v < graph.VertexCount(); ++v) {
+    if (graph.Vertex(v).max_fanout > 0) return true;
+  }
+  return false;
+}
+
 // Dense graphs without fan-out limits take the array-scan growth.
 bool UseDenseGrowth(const OverlayGraph& graph) {
   const int64_t n = graph.VertexCount();
@@ -137,8 +165,10 @@ absl::StatusOr<RootedTree> ShortestPathTree(const OverlayGraph& graph,
   std::vector<bool> in_tree(n, false);
   if (UseDenseGrowth(graph)) {
     GrowDense(graph, root, tree, in_tree);
-  } else {
+  } else if (HasFanoutLimits(graph)) {
     GrowWithHeap(graph, root, tree, in_tree);
+  } else {
+    GrowShortest(graph, root, tree, in_tree);
   }
 
   std::vector<std::string> unreachable;

@@ -1,10 +1,9 @@
 #include "tree/internal/exact_small.h"
 
-#include <functional>
-#include <queue>
 #include <utility>
 
 #include "tree/internal/steiner_core.h"
+#include "tree/shortest_paths.h"
 
 namespace canopy::tree::internal {
 namespace {
@@ -41,8 +40,10 @@ bool ExactSteinerSmall(const OverlayGraph& graph, const std::vector<VertexId>& t
   // singleton; <= -2: merge of subset -(trace + 2) and its complement in S.
   std::vector<int32_t> trace(layers * static_cast<size_t>(n), -1);
   auto at = [n](uint32_t s, VertexId v) { return static_cast<size_t>(s) * n + v; };
-  using Item = std::pair<int64_t, VertexId>;
-  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  PathLabels labels(n);
+  std::vector<VertexId> sources;
+  SearchLimits limits;
+  limits.budget = budget;
   for (uint32_t s = 1; s <= full; ++s) {
     if (budget != nullptr && budget->Exhausted()) return false;
     int64_t work = 0;
@@ -70,23 +71,21 @@ bool ExactSteinerSmall(const OverlayGraph& graph, const std::vector<VertexId>& t
       }
       work /= kMergesPerUnit;
     }
+    // Spread the layer along shortest paths: every labelled vertex is a
+    // source with its label as head start. ShortestPaths charges the edges.
+    sources.clear();
     for (VertexId v = 0; v < n; ++v) {
-      if (layer[v] < kInf) heap.emplace(layer[v], v);
-    }
-    while (!heap.empty()) {
-      auto [d, v] = heap.top();
-      heap.pop();
-      if (d > layer[v]) continue;
-      for (const Edge& e : graph.Adjacent(v)) {
-        ++work;
-        int64_t nd = d + e.cost;
-        if (nd < layer[e.v]) {
-          layer[e.v] = nd;
-          tr[e.v] = v;
-          heap.emplace(nd, e.v);
-        }
+      if (layer[v] < kInf) {
+        sources.push_back(v);
+        labels.Seed(v, layer[v]);
       }
     }
+    ShortestPaths(graph, sources, limits, labels);
+    for (VertexId v = 0; v < n; ++v) {
+      layer[v] = labels.Dist(v);
+      if (labels.Pred(v) != kNoVertex) tr[v] = labels.Pred(v);
+    }
+    labels.Reset();
     if (budget != nullptr) budget->Charge(work + n);
   }
   const VertexId root = terminals[q];

@@ -32,6 +32,10 @@ std::vector<char> ShortestPathHeuristic(const OverlayGraph& graph,
   std::vector<char> in_tree(n, 0);
   int32_t remaining = 0;
   for (VertexId v = 0; v < n; ++v) remaining += is_terminal[v] ? 1 : 0;
+  // Kept by hand rather than on ShortestPaths: each attached path re-enters
+  // the running search as new sources at distance 0, i.e. settled vertices
+  // are reopened. Boost's Dijkstra cannot reopen a settled vertex; one search
+  // per terminal instead would repeat the work up to once per terminal.
   using Item = std::pair<int64_t, VertexId>;
   std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
   in_tree[root] = 1;

@@ -59,6 +59,11 @@ bool MstPrune(const OverlayGraph& graph, const std::vector<char>& is_terminal,
   const int32_t n = graph.VertexCount();
   out.clear();
   std::vector<char> done(n, 0);
+  // Prim's algorithm, not a shortest-path search, so not on ShortestPaths.
+  // Kept by hand rather than boost::prim_minimum_spanning_tree: which of
+  // several equally cheap spanning trees comes out decides what PruneLeaves
+  // keeps, and this heap's (cost, vertex, from) order is what every Steiner
+  // result so far was computed with.
   using Item = std::tuple<int64_t, VertexId, VertexId>;  // cost, v, from
   std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
   heap.emplace(0, start, kNoVertex);
