@@ -421,9 +421,10 @@ void AttachFirst(const v1::NodeReport& report) {
   }
   FUZZ_CHECK(session.ok());
   if (same_id != nullptr) FUZZ_CHECK(f->channels[same_id - kNodes].closed);
-  // The node hears the policies first, then is listed as it said.
-  FUZZ_CHECK(!channel.sent.empty() && channel.sent[0].has_policies());
-  FUZZ_CHECK(channel.sent[0].policies().policies_size() == 3);
+  // The node hears who leads, then the policies, then is listed as it said.
+  FUZZ_CHECK(channel.sent.size() >= 2 && channel.sent[0].has_leader());
+  FUZZ_CHECK(channel.sent[1].has_policies());
+  FUZZ_CHECK(channel.sent[1].policies().policies_size() == 3);
   const v1::ListNodesResponse nodes = f->ListNodes();
   FUZZ_CHECK(nodes.nodes_size() == (same_id != nullptr ? 3 : 4));
   bool listed = false;
