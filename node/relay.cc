@@ -136,6 +136,15 @@ void Relay::RefuseFrame(TrafficCounters::GroupCell* counters, const std::string&
   }
 }
 
+void Relay::RefuseFrameOfFlow(uint32_t group_handle, uint32_t source_id, const std::string& what,
+                              const std::string& from, const std::string& rightful) {
+  const std::shared_ptr<const FlowTable> snapshot = table();
+  const FlowRoute* route = snapshot->Find(group_handle, source_id);
+  RefuseFrame(route != nullptr ? route->counters : nullptr,
+              route != nullptr ? route->group() : std::string(TrafficCounters::kOtherGroup), what,
+              from, rightful);
+}
+
 void Relay::OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link) {
   switch (frame->header().type) {
     case wire::FrameType::kHello:
@@ -152,13 +161,9 @@ void Relay::OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link) {
     case wire::FrameType::kResume: {
       // A parent never asks its child for frames: whoever sends this is
       // not the flow's child on this link.
-      const std::shared_ptr<const FlowTable> snapshot = table();
-      const FlowRoute* route =
-          snapshot->Find(frame->header().group_handle, frame->header().source_id);
-      RefuseFrame(route != nullptr ? route->counters : nullptr,
-                  route != nullptr ? route->group() : std::string(TrafficCounters::kOtherGroup),
-                  "RESUME", absl::StrCat(link.peer_node(), " (", link.remote(), ")"),
-                  "only the flow's children, on links this node opened");
+      RefuseFrameOfFlow(frame->header().group_handle, frame->header().source_id, "RESUME",
+                        absl::StrCat(link.peer_node(), " (", link.remote(), ")"),
+                        "only the flow's children, on links this node opened");
       return;
     }
     default:
@@ -305,11 +310,8 @@ void Relay::OnChildControl(wire::FramePtr frame, const std::shared_ptr<wire::Que
     RelayTally::Add(tally_.resumes_held);
     return;
   }
-  const std::shared_ptr<const FlowTable> snapshot = table();
-  const FlowRoute* route = snapshot->Find(request->group_handle, request->source_id);
-  RefuseFrame(route != nullptr ? route->counters : nullptr,
-              route != nullptr ? route->group() : std::string(TrafficCounters::kOtherGroup),
-              "RESUME", link->peer_node(), "only its children");
+  RefuseFrameOfFlow(request->group_handle, request->source_id, "RESUME", link->peer_node(),
+                    "only its children");
 }
 
 bool Relay::ServeResumeIfChild(const wire::ResumeRequest& request,
@@ -337,11 +339,8 @@ void Relay::RetryHeldResumes() {
     if (link == nullptr || link->closed()) continue;  // the child went away
     if (ServeResumeIfChild(held.request, link)) continue;
     if (now < held.until && held_resumes_.Hold(held)) continue;
-    const std::shared_ptr<const FlowTable> snapshot = table();
-    const FlowRoute* route = snapshot->Find(held.request.group_handle, held.request.source_id);
-    RefuseFrame(route != nullptr ? route->counters : nullptr,
-                route != nullptr ? route->group() : std::string(TrafficCounters::kOtherGroup),
-                "RESUME", held.peer, "only its children");
+    RefuseFrameOfFlow(held.request.group_handle, held.request.source_id, "RESUME", held.peer,
+                      "only its children");
   }
 }
 

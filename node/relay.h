@@ -164,6 +164,10 @@ class Relay {
   // for its role, and logs the first of every thousand.
   void RefuseFrame(TrafficCounters::GroupCell* counters, const std::string& group,
                    const std::string& what, const std::string& from, const std::string& rightful);
+  // RefuseFrame for a frame of the flow with these ids, counted for its
+  // group when the table has the flow.
+  void RefuseFrameOfFlow(uint32_t group_handle, uint32_t source_id, const std::string& what,
+                         const std::string& from, const std::string& rightful);
   // Joins and leaves the LAN multicast groups `table` names.
   void UpdateMulticastGroups(const FlowTable& table);
   // Every 250 ms on the I/O thread: expires flow watchers and repairs,
