@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
+#include "wire/ack_frames.h"
 #include "wire/control_frames.h"
 
 namespace canopy::node {
@@ -17,11 +18,12 @@ constexpr size_t kBatchBytes = 4u << 20;
 
 SubscriberLink::SubscriberLink(std::shared_ptr<wire::Connection> connection,
                                std::shared_ptr<SubscriberQueue> queue, EventSink on_event,
-                               Resend resend, Ended on_end)
+                               Resend resend, Ended on_end, Acknowledge acknowledge)
     : connection_(std::move(connection)),
       queue_(std::move(queue)),
       on_event_(std::move(on_event)),
       resend_(std::move(resend)),
+      acknowledge_(std::move(acknowledge)),
       on_end_(std::move(on_end)) {}
 
 void SubscriberLink::Start() {
@@ -105,10 +107,18 @@ void SubscriberLink::ReadRequests() {
     absl::StatusOr<wire::FramePtr> frame =
         wire::Frame::Adopt(*std::move(bytes), wire::kMaxControlPayload);
     if (!frame.ok()) return self->End(frame.status());
+    if ((*frame)->header().type == wire::FrameType::kAck && self->acknowledge_) {
+      absl::StatusOr<uint64_t> object = wire::ParseAck(**frame);
+      absl::Status taken = object.ok() ? self->acknowledge_((*frame)->header().group_handle,
+                                                            (*frame)->header().source_id, *object)
+                                       : object.status();
+      if (!taken.ok()) return self->End(taken);
+      return self->ReadRequests();
+    }
     absl::StatusOr<wire::ResumeRequest> r = wire::ParseResume(**frame);
     if (!r.ok()) {
       return self->End(absl::InvalidArgumentError(
-          absl::StrCat("a subscriber sends only RESUME: ", r.status().message())));
+          absl::StrCat("a subscriber sends only RESUME and ACK: ", r.status().message())));
     }
     if (r->until == 0) {
       return self->End(

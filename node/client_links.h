@@ -21,7 +21,8 @@ namespace canopy::node {
 // leave its SubscriberQueue in gathered writes, with a SOURCE frame before
 // each run of another source's frames; events (joined, a source's status)
 // go to `on_event` in their place (they travel on the gRPC stream). The
-// subscriber's RESUME frames (resend requests) go to `resend`.
+// subscriber's RESUME frames (resend requests) go to `resend`, its ACK
+// frames (it holds an object verified) to `acknowledge`.
 //
 // Thread-safe: Start and Stop from any thread.
 class SubscriberLink : public std::enable_shared_from_this<SubscriberLink> {
@@ -32,10 +33,12 @@ class SubscriberLink : public std::enable_shared_from_this<SubscriberLink> {
   using EventSink = std::function<bool(const DeliveryItem&)>;
   // Why the link ended (OK: the subscriber closed it cleanly). Runs once.
   using Ended = std::function<void(const absl::Status&)>;
+  // (group handle, source id, object id); an error ends the link with it.
+  using Acknowledge = std::function<absl::Status(uint32_t, uint32_t, uint64_t)>;
 
   SubscriberLink(std::shared_ptr<wire::Connection> connection,
                  std::shared_ptr<SubscriberQueue> queue, EventSink on_event, Resend resend,
-                 Ended on_end);
+                 Ended on_end, Acknowledge acknowledge = nullptr);
 
   void Start();
   // Closes the link; on_end runs with Cancelled unless it ran already.
@@ -50,6 +53,7 @@ class SubscriberLink : public std::enable_shared_from_this<SubscriberLink> {
   const std::shared_ptr<SubscriberQueue> queue_;
   const EventSink on_event_;
   const Resend resend_;
+  const Acknowledge acknowledge_;
   Ended on_end_;  // used on the executor
   // Items taken from the queue and not yet sent (on the executor).
   std::deque<DeliveryItem> pending_;

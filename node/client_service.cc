@@ -6,6 +6,8 @@
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
 #include "node/client_links.h"
@@ -15,6 +17,7 @@
 #include "proto/tls_credentials.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
+#include "wire/ack_frames.h"
 #include "wire/tls_context.h"
 
 namespace canopy::node {
@@ -24,6 +27,53 @@ namespace {
 // Deliveries waiting to be written to one gRPC-transport subscriber; more
 // wait in its SubscriberQueue, where back pressure applies.
 constexpr size_t kStreamOutbox = 8;
+// Acknowledgement totals waiting to be written to one publisher; older
+// ones are dropped (each carries running totals).
+constexpr size_t kAcksOutbox = 64;
+
+// The name acknowledgements give a subscriber that named itself not: the
+// call's peer address ("ipv4:10.0.0.7:51234" → "10.0.0.7:51234"), in the
+// characters a member name may have.
+std::string MemberFromPeer(absl::string_view peer) {
+  for (absl::string_view scheme : {"ipv4:", "ipv6:", "unix:"}) {
+    if (absl::StartsWith(peer, scheme)) peer.remove_prefix(scheme.size());
+  }
+  std::string out;
+  for (char c : peer.substr(0, kMaxIdBytes)) {
+    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                    absl::string_view("._:@/-").find(c) != absl::string_view::npos;
+    out.push_back(ok ? c : '_');
+  }
+  return out.empty() ? std::string("subscriber") : out;
+}
+
+// The acknowledgement totals of a flow as a publisher gets them.
+v1::DeliveryAcks AcksEvent(const wire::AckSummary& s) {
+  v1::DeliveryAcks acks;
+  acks.set_object_id(s.object_id);
+  acks.set_receivers(s.receivers);
+  acks.set_acked(s.acked);
+  acks.set_missing_count(s.missing);
+  for (const wire::AckMissing& m : s.names) {
+    switch (m.kind) {
+      case wire::AckMissingKind::kPending:
+        acks.add_missing(absl::StrCat(m.member, "@", m.node));
+        break;
+      case wire::AckMissingKind::kLeft:
+        acks.add_missing(absl::StrCat(m.member, "@", m.node, " (left)"));
+        break;
+      case wire::AckMissingKind::kSilent:
+        acks.add_missing(absl::StrCat(m.node, " (no answer)"));
+        break;
+      case wire::AckMissingKind::kGone:
+        acks.add_missing(m.member.empty()
+                             ? absl::StrCat(m.node, " (left the tree)")
+                             : absl::StrCat(m.member, "@", m.node, " (its node left the tree)"));
+        break;
+    }
+  }
+  return acks;
+}
 }  // namespace
 
 // One Subscribe call: the join, the subscription's queue, and the way its
@@ -85,6 +135,11 @@ class ClientService::SubscribeReactor final : public grpc::ServerWriteReactor<v1
   void Start(const v1::SubscribeRequest& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_->mu) {
     if (absl::Status s = ValidateGroupName(request.group()); !s.ok()) return EndLocked(ToGrpc(s));
     if (absl::Status s = ValidateFilter(request.filter()); !s.ok()) return EndLocked(ToGrpc(s));
+    if (!request.member().empty()) {
+      if (absl::Status s = ValidateMemberName(request.member()); !s.ok()) {
+        return EndLocked(ToGrpc(s));
+      }
+    }
     if (AdmitsNothing(request.filter())) {
       return EndLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                     "filter INCLUDE {} admits no source; name at least one"));
@@ -97,9 +152,10 @@ class ClientService::SubscribeReactor final : public grpc::ServerWriteReactor<v1
     }
     slot_ = true;
     link_mode_ = request.frame_link();
-    queue_ = std::make_shared<SubscriberQueue>(request.group(), request.filter(),
-                                               service_.options_.subscriber_high_watermark_bytes,
-                                               service_.options_.subscriber_low_watermark_bytes);
+    queue_ = std::make_shared<SubscriberQueue>(
+        request.group(), request.filter(), service_.options_.subscriber_high_watermark_bytes,
+        service_.options_.subscriber_low_watermark_bytes,
+        request.member().empty() ? MemberFromPeer(context_->peer()) : request.member());
     service_.clients_.AddSubscriber(queue_);
     spdlog::info("subscriber joined group {}{}", request.group(),
                  link_mode_ ? " (client link)" : "");
@@ -156,6 +212,9 @@ class ClientService::SubscribeReactor final : public grpc::ServerWriteReactor<v1
                          std::string(status.message()));
           }
           EndLocked(absl::IsCancelled(status) ? grpc::Status::OK : ToGrpc(status));
+        },
+        [&relay, queue = queue_](uint32_t handle, uint32_t id, uint64_t object) {
+          return relay.acks().OnLocalAck(*queue, handle, id, object);
         });
     link_->Start();
   }
@@ -440,8 +499,17 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
     std::optional<absl::StatusOr<std::shared_ptr<wire::Connection>>> link ABSL_GUARDED_BY(mu);
     std::optional<absl::Status> end ABSL_GUARDED_BY(mu);
     PublishTally tally ABSL_GUARDED_BY(mu);
+    // Acknowledgement totals of the flow, to be written (the newest kept).
+    std::deque<v1::DeliveryAcks> acks ABSL_GUARDED_BY(mu);
   };
   auto outcome = std::make_shared<Outcome>();
+  const uint64_t watch =
+      relay_.acks().Watch(group, source, [outcome](const wire::AckSummary& summary) {
+        absl::MutexLock lock(&outcome->mu);
+        if (outcome->acks.size() >= kAcksOutbox) outcome->acks.pop_front();
+        outcome->acks.push_back(AcksEvent(summary));
+      });
+  absl::Cleanup unwatch = [this, watch] { relay_.acks().Unwatch(watch); };
   v1::PublishLinkEvent offer;
   if (absl::Status s = OfferLink(*context, *offer.mutable_link_offer(),
                                  [outcome](absl::StatusOr<std::shared_ptr<wire::Connection>> link) {
@@ -486,16 +554,29 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
   link->Start();
   absl::Status end;
   PublishTally tally;
-  {
-    absl::MutexLock lock(&outcome->mu);
-    auto ended = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) {
-      return outcome->end.has_value();
-    };
-    while (!outcome->mu.AwaitWithTimeout(absl::Condition(&ended), kCancelCheck)) {
-      if (context->IsCancelled()) link->Stop();
+  auto ended_or_acks = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) {
+    return outcome->end.has_value() || !outcome->acks.empty();
+  };
+  while (true) {
+    // Acknowledgement totals go out as they come, written outside the lock.
+    std::deque<v1::DeliveryAcks> acks;
+    bool waited_out = false;
+    {
+      absl::MutexLock lock(&outcome->mu);
+      waited_out = !outcome->mu.AwaitWithTimeout(absl::Condition(&ended_or_acks), kCancelCheck);
+      acks = std::exchange(outcome->acks, {});
+      if (acks.empty() && outcome->end.has_value()) {
+        end = *outcome->end;
+        tally = outcome->tally;
+        break;
+      }
     }
-    end = *outcome->end;
-    tally = outcome->tally;
+    if (waited_out && context->IsCancelled()) link->Stop();
+    for (const v1::DeliveryAcks& a : acks) {
+      v1::PublishLinkEvent event;
+      *event.mutable_acks() = a;
+      if (!writer->Write(event)) link->Stop();  // the client left
+    }
   }
   connection->Close();
   if (!end.ok()) {

@@ -43,7 +43,7 @@ void CollectTraffic(const TrafficCounters& traffic, std::vector<Family>& out) {
   Family drops{"canopy_node_dropped_frames_total",
                "Frames of the group dropped at this node, by reason: duplicate, "
                "realtime_overflow, disallowed, unknown_flow, detached, not_from_parent (DATA, GAP "
-               "or RESUME from a link the table does not name for that role).",
+               "RESUME or ACK_SUMMARY from a link the table does not name for that role).",
                MetricType::kCounter,
                {}};
   for (const auto& [group, totals] : t.groups) {

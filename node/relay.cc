@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
 #include "spdlog/spdlog.h"
+#include "wire/ack_frames.h"
 #include "wire/control_frames.h"
 #include "wire/log_throttle.h"
 #include "wire/outbound_link.h"
@@ -55,6 +56,8 @@ Relay::Relay(RelayOptions options, ForwardingState& state, LocalClients& clients
            options_.multicast, fan_out_, parents_, tally_, scheduler_),
       intake_([this] { return table(); }, flows_, clients_, fan_out_, children_, options_.traffic,
               options_.max_payload),
+      acks_(AckAggregatorOptions{}, options_.node_id, scheduler_, parents_,
+            [this] { return table(); }),
       table_(std::make_shared<const FlowTable>()) {}
 
 Relay::~Relay() { Stop(); }
@@ -103,6 +106,7 @@ void Relay::ScheduleTick() {
       if (!route->state->repairs.empty()) repair_.Expire(*route, *route->state);
     }
     lan_.Tick(*snapshot);
+    acks_.Tick();
     parents_.Prune();
     if (held_resumes_.size() != 0) RetryHeldResumes();
     ReportGauges(*snapshot);
@@ -294,6 +298,10 @@ void Relay::OnGap(const wire::FramePtr& frame, const wire::InboundLink& link) {
 }
 
 void Relay::OnChildControl(wire::FramePtr frame, const std::shared_ptr<wire::QueuedLink>& link) {
+  if (frame->header().type == wire::FrameType::kAckSummary) {
+    OnChildAckSummary(*frame, link);
+    return;
+  }
   if (frame->header().type != wire::FrameType::kResume) return;
   absl::StatusOr<wire::ResumeRequest> request = wire::ParseResume(*frame);
   if (!request.ok()) {
@@ -342,6 +350,29 @@ void Relay::RetryHeldResumes() {
     RefuseFrameOfFlow(held.request.group_handle, held.request.source_id, "RESUME", held.peer,
                       "only its children");
   }
+}
+
+void Relay::OnChildAckSummary(const wire::Frame& frame,
+                              const std::shared_ptr<wire::QueuedLink>& link) {
+  absl::StatusOr<wire::AckSummary> summary = wire::ParseAckSummary(frame);
+  if (!summary.ok()) {
+    spdlog::warn("closing link to {}: {}", link->peer_node(),
+                 std::string(summary.status().message()));
+    link->Close();
+    return;
+  }
+  const std::shared_ptr<const FlowTable> snapshot = table();
+  const FlowRoute* route = snapshot->Find(frame.header().group_handle, frame.header().source_id);
+  if (route == nullptr || route->retired) return;  // a flow this node no longer carries
+  const bool child = std::any_of(
+      route->children.begin(), route->children.end(),
+      [&](const FlowRoute::Child& c) { return c.slot->node_id() == link->peer_node(); });
+  if (!child) {
+    RefuseFrame(route->counters, route->group(), "ACK_SUMMARY", link->peer_node(),
+                "only its children");
+    return;
+  }
+  acks_.OnChildSummary(*route, link->peer_node(), *summary);
 }
 
 absl::Status Relay::ResendToSubscriber(const std::shared_ptr<SubscriberQueue>& subscriber,

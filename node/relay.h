@@ -17,6 +17,7 @@
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "node/ack_aggregator.h"
 #include "node/child_links.h"
 #include "node/fan_out.h"
 #include "node/fault_injection.h"
@@ -118,6 +119,10 @@ class Relay {
                                         wire::FrameBuffer frame);
   LocalIntake& intake() { return intake_; }
 
+  // Delivery acknowledgements: local subscribers' ACKs go in here, and
+  // local publishers watch their flows' totals here.
+  AckAggregator& acks() { return acks_; }
+
   // Sends a local subscriber the frames (after, until] of the flow with
   // these ids again: from this node's replay ring, or asked of its parent
   // when the ring lacks them. The frames join the subscriber's queue behind
@@ -154,6 +159,9 @@ class Relay {
   // Answers held RESUMEs whose sender the table now names a child; refuses
   // those held past their time. I/O thread.
   void RetryHeldResumes();
+  // A child's ACK_SUMMARY: taken only from a child the table names for the
+  // flow; a malformed one closes the link.
+  void OnChildAckSummary(const wire::Frame& frame, const std::shared_ptr<wire::QueuedLink>& link);
   // Sends RESUME to the parent of every flow whose parent is `peer`, or
   // whose parent changed, over the link from that parent. I/O thread.
   void ResumeFromParents(const std::string* peer);
@@ -197,6 +205,7 @@ class Relay {
   LanMulticast lan_;
   LocalIntake intake_;
   HeldResumes held_resumes_{4096};
+  AckAggregator acks_;
 
   std::atomic<std::shared_ptr<const FlowTable>> table_;
   // Serialises OnTableChanged (compiles come from the controller session).

@@ -1,15 +1,23 @@
 #include "node/subscriber_queue.h"
 
+#include <atomic>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
 
 namespace canopy::node {
 
+namespace {
+std::atomic<uint64_t> next_subscriber_id{1};
+}  // namespace
+
 SubscriberQueue::SubscriberQueue(std::string group, v1::SourceFilter filter,
-                                 size_t high_watermark_bytes, size_t low_watermark_bytes)
+                                 size_t high_watermark_bytes, size_t low_watermark_bytes,
+                                 std::string member)
     : group_(std::move(group)),
       filter_(std::move(filter)),
+      member_(std::move(member)),
+      id_(next_subscriber_id.fetch_add(1)),
       high_watermark_bytes_(high_watermark_bytes),
       low_watermark_bytes_(low_watermark_bytes) {}
 

@@ -40,13 +40,18 @@ struct DeliveryItem {
 // Thread-safe.
 class SubscriberQueue {
  public:
+  // `member` names the subscriber where acknowledgements report it
+  // missing (SubscribeRequest.member).
   SubscriberQueue(std::string group, v1::SourceFilter filter, size_t high_watermark_bytes,
-                  size_t low_watermark_bytes);
+                  size_t low_watermark_bytes, std::string member = "");
   SubscriberQueue(const SubscriberQueue&) = delete;
   SubscriberQueue& operator=(const SubscriberQueue&) = delete;
 
   const std::string& group() const { return group_; }
   const v1::SourceFilter& filter() const { return filter_; }
+  const std::string& member() const { return member_; }
+  // Unique among this process's subscriptions.
+  uint64_t id() const { return id_; }
 
   // Queues an item. Returns false if the queue is closed.
   bool Push(DeliveryItem item);
@@ -111,6 +116,8 @@ class SubscriberQueue {
 
   const std::string group_;
   const v1::SourceFilter filter_;
+  const std::string member_;
+  const uint64_t id_;
   const size_t high_watermark_bytes_;
   const size_t low_watermark_bytes_;
 

@@ -46,6 +46,10 @@ absl::Status ValidateNodeId(absl::string_view node) {
   return ValidateName("node id", node, kMaxIdBytes, "._-");
 }
 
+absl::Status ValidateMemberName(absl::string_view member) {
+  return ValidateName("member name", member, kMaxIdBytes, "._:@/-");
+}
+
 absl::Status ValidateFilter(const v1::SourceFilter& filter) {
   if (!v1::FilterMode_IsValid(filter.mode())) {
     return absl::InvalidArgumentError(

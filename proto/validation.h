@@ -23,6 +23,10 @@ absl::Status ValidateSourceId(absl::string_view source);
 // OK if `node` is 1..64 bytes of [A-Za-z0-9._-].
 absl::Status ValidateNodeId(absl::string_view node);
 
+// OK if `member` (SubscribeRequest.member) is 1..64 bytes of
+// [A-Za-z0-9._:@/-].
+absl::Status ValidateMemberName(absl::string_view member);
+
 // OK if the filter's mode is known and it names at most 1024 valid sources.
 absl::Status ValidateFilter(const v1::SourceFilter& filter);
 

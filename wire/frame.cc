@@ -40,14 +40,14 @@ void PutHeader(const FrameHeader& h, char* out) {
 
 bool KnownType(uint8_t type) {
   return type >= static_cast<uint8_t>(FrameType::kHello) &&
-         type <= static_cast<uint8_t>(FrameType::kSource);
+         type <= static_cast<uint8_t>(FrameType::kAckSummary);
 }
 
 }  // namespace
 
 bool IsControl(FrameType type) {
   return type == FrameType::kResume || type == FrameType::kGap || type == FrameType::kPing ||
-         type == FrameType::kPong || type == FrameType::kSource;
+         type == FrameType::kPong || type == FrameType::kSource || type == FrameType::kAck;
 }
 
 FrameBuffer::FrameBuffer(size_t size)
@@ -97,6 +97,10 @@ absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_
   if (IsControl(h.type) && h.length > kMaxControlPayload) {
     return absl::InvalidArgumentError(
         absl::StrCat("control frame payload of ", h.length, " bytes exceeds ", kMaxControlPayload));
+  }
+  if (h.type == FrameType::kAckSummary && h.length > kMaxAckSummaryPayload) {
+    return absl::InvalidArgumentError(absl::StrCat("ACK_SUMMARY payload of ", h.length,
+                                                   " bytes exceeds ", kMaxAckSummaryPayload));
   }
   if (h.length > max_payload) {
     return absl::InvalidArgumentError(

@@ -39,15 +39,23 @@ enum class FrameType : uint8_t {
   // Node → local subscriber on a client link: the DATA frames that follow
   // come from the source named in the payload.
   kSource = 7,
+  // Subscriber → its node on a client link: it holds an object verified
+  // (wire/ack_frames.h).
+  kAck = 8,
+  // Child → parent: how the child's subtree stands for an object
+  // (wire/ack_frames.h).
+  kAckSummary = 9,
 };
 
 // A HELLO payload ending in this marks a probe link (PING/PONG only).
 inline constexpr absl::string_view kProbeHelloSuffix = "#probe";
 
-// Largest payload of a RESUME, GAP, PING, PONG or SOURCE frame.
+// Largest payload of a RESUME, GAP, PING, PONG, SOURCE or ACK frame.
 inline constexpr uint32_t kMaxControlPayload = 64;
+// Largest payload of an ACK_SUMMARY frame (its names included).
+inline constexpr uint32_t kMaxAckSummaryPayload = 4096;
 
-// True for RESUME, GAP, PING, PONG and SOURCE.
+// True for RESUME, GAP, PING, PONG, SOURCE and ACK.
 bool IsControl(FrameType type);
 
 // The decoded fixed header of one frame.
@@ -126,8 +134,9 @@ class Frame {
 using FramePtr = std::shared_ptr<const Frame>;
 
 // Decodes and validates the fixed header (magic, version, type, length <=
-// max_payload, and <= kMaxControlPayload for control frames). The checksum is not verified here: it
-// covers the payload. REQUIRES: header.size() >= kHeaderSize.
+// max_payload, <= kMaxControlPayload for control frames and <=
+// kMaxAckSummaryPayload for ACK_SUMMARY). The checksum is not verified
+// here: it covers the payload. REQUIRES: header.size() >= kHeaderSize.
 absl::StatusOr<FrameHeader> DecodeHeader(absl::string_view header, uint32_t max_payload);
 
 // Checksum of a frame: XXH3-64 over header bytes [0, 24) then the payload.

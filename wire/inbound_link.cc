@@ -187,12 +187,12 @@ void InboundLink::OnFrame(FramePtr frame) {
         absl::InvalidArgumentError(absl::StrCat("link from ", peer_node_, " sent a second HELLO")));
   } else if (h.type == FrameType::kPing) {
     SendNow(MakePong(*frame));
-  } else if (h.type == FrameType::kPong) {
+  } else if (h.type == FrameType::kPong || h.type == FrameType::kAckSummary) {
     return Finish(absl::InvalidArgumentError(
         absl::StrCat("link from ", peer_node_, " sent a frame only children send")));
-  } else if (h.type == FrameType::kSource) {
-    return Finish(absl::InvalidArgumentError(
-        absl::StrCat("link from ", peer_node_, " sent SOURCE, which only client links carry")));
+  } else if (h.type == FrameType::kSource || h.type == FrameType::kAck) {
+    return Finish(absl::InvalidArgumentError(absl::StrCat(
+        "link from ", peer_node_, " sent SOURCE or ACK, which only client links carry")));
   } else {
     on_frame_(std::move(frame), *this);
   }

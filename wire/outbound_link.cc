@@ -146,9 +146,10 @@ void OutboundLink::ReadControl() {
                              closed_by_child ? "closed by the child" : ec.message())));
           }
           absl::StatusOr<FrameHeader> h = DecodeHeader(
-              absl::string_view(self->control_header_.data(), kHeaderSize), kMaxControlPayload);
-          if (h.ok() && h->type != FrameType::kResume && h->type != FrameType::kPong) {
-            h = absl::InvalidArgumentError("a child sends only RESUME and PONG frames");
+              absl::string_view(self->control_header_.data(), kHeaderSize), kMaxAckSummaryPayload);
+          if (h.ok() && h->type != FrameType::kResume && h->type != FrameType::kPong &&
+              h->type != FrameType::kAckSummary) {
+            h = absl::InvalidArgumentError("a child sends only RESUME, PONG and ACK_SUMMARY frames");
           }
           if (!h.ok()) {
             return self->Fail(absl::InvalidArgumentError(
@@ -163,7 +164,7 @@ void OutboundLink::ReadControl() {
                   if (self->closed()) return;
                   absl::StatusOr<FramePtr> frame =
                       ec ? absl::UnavailableError(ec.message())
-                         : Frame::Adopt(std::move(*bytes), kMaxControlPayload);
+                         : Frame::Adopt(std::move(*bytes), kMaxAckSummaryPayload);
                   if (!frame.ok()) {
                     return self->Fail(absl::InvalidArgumentError(absl::StrCat(
                         "link to ", self->peer_node_, ": ", frame.status().message())));

@@ -1,7 +1,7 @@
 // canopy-recv: receives objects sent to a group and writes each to a file.
 //
 //   canopy-recv --node HOST:PORT --group G --out DIR [--count N]
-//               [--timeout-s S] [--max-mib M] [--transport auto|shm|link|grpc]
+//               [--timeout-s S] [--max-mib M] [--transport auto|shm|link|grpc] [--member NAME]
 //               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Writes DIR/NAME (through DIR/.NAME.partial, renamed once the object's
@@ -10,7 +10,9 @@
 // per object on stdout: {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,
 // "first_byte_seconds":…,"first_byte_unix":…,"sha256":…,"path":…}
 // (first_byte_seconds from the start of waiting; first_byte_unix the wall
-// clock when the first chunk landed). Exit 0 after N objects, 1 on
+// clock when the first chunk landed). Each object whose SHA-256 matched is
+// acknowledged to its sender (canopy-send --min-receivers), which names
+// this receiver --member (default HOST:PID) when it is missing. Exit 0 after N objects, 1 on
 // a failure (a name that is not a plain file name, a digest mismatch, the
 // subscription ending), 2 for a bad command line.
 
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint64_t>(1, uint64_t{1} << 24));
   canopy::AddTransportFlag(app, options.transport);
+  app.add_option("--member", options.member,
+                 "this receiver's name where a sender waiting for receivers reports it missing "
+                 "(default HOST:PID)")
+      ->check(canopy::CheckedBy(canopy::ValidateMemberName, "NAME"));
   canopy::TlsFlags tls_flags;
   canopy::AddTlsFlags(app, tls_flags, /*server=*/false);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-recv", argc, argv)) return *exit_code;

@@ -1,11 +1,13 @@
 #include "src/link_publisher.h"
 
 #include <array>
+#include <thread>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "proto/address.h"
+#include "src/ack_board.h"
 #include "src/link_offer.h"
 #include "src/status_conversion.h"
 #include "wire/frame.h"
@@ -14,7 +16,9 @@ namespace canopy {
 namespace {
 
 // The node restamps group handle, source id and sequence; the client
-// numbers its frames only so a lost or repeated one would show.
+// numbers its frames only so a lost or repeated one would show. Once the
+// link is up, a thread of its own reads the call's events: acknowledgement
+// totals as they come, the summary and the status at the end.
 class LinkPublisher final : public Publisher {
  public:
   LinkPublisher(std::shared_ptr<grpc::Channel> channel, std::string address)
@@ -23,6 +27,12 @@ class LinkPublisher final : public Publisher {
         address_(std::move(address)) {}
 
   ~LinkPublisher() override {
+    if (events_.joinable()) {
+      if (!finished_) context_.TryCancel();
+      link_->Shutdown();
+      events_.join();
+      return;
+    }
     if (finished_) return;
     context_.TryCancel();
     if (link_ != nullptr) link_->Shutdown();
@@ -36,7 +46,12 @@ class LinkPublisher final : public Publisher {
     request.set_source(options.source);
     reader_ = stub_->PublishOverLink(&context_, request);
     v1::PublishLinkEvent event;
-    if (!reader_->Read(&event)) return EndOfCall();
+    if (!reader_->Read(&event)) {
+      finished_ = true;
+      final_status_ = NodeCallStatus(reader_->Finish(), channel_, address_);
+      if (final_status_.ok()) final_status_ = absl::UnavailableError("the node ended the call");
+      return final_status_;
+    }
     if (!event.has_link_offer()) {
       return End(absl::InternalError("the node did not offer a client link"));
     }
@@ -45,6 +60,7 @@ class LinkPublisher final : public Publisher {
     if (!link.ok()) return End(link.status());
     link_ = *std::move(link);
     max_payload_ = OfferedMaxPayload(event.link_offer());
+    events_ = std::thread([this] { ReadEvents(); });
     return absl::OkStatus();
   }
 
@@ -77,33 +93,45 @@ class LinkPublisher final : public Publisher {
     return EndOfCall(s);
   }
 
+  absl::StatusOr<DeliveryAcks> AwaitAcknowledged(uint64_t object_id, uint32_t receivers,
+                                                 absl::Time deadline) override {
+    return acks_.Await(object_id, receivers, deadline);
+  }
+
   absl::StatusOr<PublishResult> Finish() override {
     if (finished_) {
       if (!final_status_.ok()) return final_status_;
       return result_;
     }
     link_->ShutdownWrite();
-    v1::PublishLinkEvent event;
-    while (reader_->Read(&event)) {
-      if (event.has_summary()) {
-        const v1::PublishSummary& s = event.summary();
-        result_ = PublishResult{s.messages(), s.bytes(), s.first_sequence(), s.last_sequence()};
-      }
-    }
     absl::Status s = EndOfCall();
     if (!s.ok()) return s;
     return result_;
   }
 
  private:
-  // Ends the call and returns its status; `link_error` stands in if the
-  // call itself ended without one.
-  absl::Status EndOfCall(absl::Status link_error = absl::OkStatus()) {
-    if (link_ != nullptr) link_->Shutdown();
-    v1::PublishLinkEvent unread;
-    while (reader_->Read(&unread)) {
+  // On `events_`: reads the call's events until it ends.
+  void ReadEvents() {
+    v1::PublishLinkEvent event;
+    while (reader_->Read(&event)) {
+      if (event.has_acks()) {
+        acks_.Update(event.acks());
+      } else if (event.has_summary()) {
+        const v1::PublishSummary& s = event.summary();
+        result_ = PublishResult{s.messages(), s.bytes(), s.first_sequence(), s.last_sequence()};
+      }
     }
-    absl::Status status = NodeCallStatus(reader_->Finish(), channel_, address_);
+    call_status_ = NodeCallStatus(reader_->Finish(), channel_, address_);
+    acks_.End(call_status_);
+  }
+
+  // Waits for the end of the call and returns its status; `link_error`
+  // stands in if the call itself ended without one.
+  absl::Status EndOfCall(absl::Status link_error = absl::OkStatus()) {
+    if (!link_error.ok()) link_->Shutdown();
+    events_.join();
+    link_->Shutdown();
+    absl::Status status = call_status_;
     if (status.ok() && !link_error.ok()) status = link_error;
     finished_ = true;
     final_status_ = status;
@@ -127,9 +155,14 @@ class LinkPublisher final : public Publisher {
   uint64_t sequence_ = 0;
   // The largest payload the node takes on this link (its offer).
   uint32_t max_payload_ = wire::kDefaultMaxPayload;
+  AckBoard acks_;
+  std::thread events_;
+  // Written by events_ before it ends; read after joining it.
+  PublishResult result_;
+  absl::Status call_status_;
+  // The caller's thread only.
   bool finished_ = false;
   absl::Status final_status_;
-  PublishResult result_;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "src/delivery_queue.h"
 #include "src/link_offer.h"
 #include "src/status_conversion.h"
+#include "wire/ack_frames.h"
 #include "wire/control_frames.h"
 
 namespace canopy {
@@ -46,6 +47,17 @@ class LinkSubscriber final : public Subscriber {
   }
   void Cancel() override {
     cancelled_ = true;
+    if (acknowledged_) {
+      // The node reads the link to its end before it ends the subscription,
+      // so the last acknowledgements are not lost to the cancellation of the
+      // call racing them; bounded, a node that does not close is cancelled.
+      absl::MutexLock lock(&link_mu_);
+      if (link_ != nullptr && !link_ended_) {
+        link_->ShutdownWrite();
+        auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(link_mu_) { return link_ended_; };
+        link_mu_.AwaitWithTimeout(absl::Condition(&ended), kLeaveGrace);
+      }
+    }
     context_.TryCancel();
     absl::MutexLock lock(&link_mu_);
     if (link_ != nullptr) link_->Shutdown();  // ends a blocked read
@@ -72,6 +84,27 @@ class LinkSubscriber final : public Subscriber {
     return link->Write(parts);
   }
 
+  absl::Status Acknowledge(const std::string& source, uint64_t object_id) override {
+    if (object_id == 0) return absl::InvalidArgumentError("object id 0");
+    wire::FramePtr ack;
+    wire::ClientLink* link = nullptr;
+    {
+      absl::MutexLock lock(&link_mu_);
+      auto ids = ids_.find(source);
+      if (ids == ids_.end() || link_ == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("no message of source ", source, " has arrived yet"));
+      }
+      ack = wire::MakeAck(ids->second.first, ids->second.second, object_id);
+      link = link_.get();
+    }
+    absl::MutexLock writing(&write_mu_);
+    const absl::string_view parts[] = {ack->bytes()};
+    absl::Status written = link->Write(parts);
+    if (written.ok()) acknowledged_ = true;
+    return written;
+  }
+
  private:
   void ControlLoop() {
     std::thread data_thread;
@@ -95,6 +128,10 @@ class LinkSubscriber final : public Subscriber {
         const uint32_t max_payload = OfferedMaxPayload(d.link_offer());
         data_thread = std::thread([this, socket, max_payload, &link_status] {
           link_status = ReadLink(*socket, max_payload);
+          {
+            absl::MutexLock lock(&link_mu_);
+            link_ended_ = true;
+          }
           if (!absl::IsOutOfRange(link_status)) context_.TryCancel();
         });
       } else if (d.has_joined()) {
@@ -163,11 +200,16 @@ class LinkSubscriber final : public Subscriber {
   DeliveryQueue queue_;
   std::unique_ptr<grpc::ClientReader<v1::Delivery>> reader_;
   std::atomic<bool> cancelled_{false};
+  // An ACK was written: Cancel() then half-closes the link and waits (at
+  // most kLeaveGrace) for the node to close it.
+  std::atomic<bool> acknowledged_{false};
+  static constexpr absl::Duration kLeaveGrace = absl::Seconds(1);
   // The link, once connected (writes: RequestResend; reads: the data
   // thread), and each source's flow ids from its SOURCE frames.
   absl::Mutex link_mu_;
   absl::Mutex write_mu_;
   std::unique_ptr<wire::ClientLink> link_ ABSL_GUARDED_BY(link_mu_);
+  bool link_ended_ ABSL_GUARDED_BY(link_mu_) = false;  // the data thread read its end
   std::map<std::string, std::pair<uint32_t, uint32_t>> ids_ ABSL_GUARDED_BY(link_mu_);
   std::thread control_thread_;
 };

@@ -298,7 +298,12 @@ absl::StatusOr<ReceivedObject> ObjectReceiver::Run(absl::Span<char> buffer, bool
       const ObjectManifest& m = a->manifest();
       r.info = ObjectInfo{m.name, m.size, m.chunk_bytes, m.chunk_count, HexDigest(actual)};
       r.source = a->publisher();
+      r.object_id = m.object_id;
       r.seconds = Seconds(now - started);
+      if (options.acknowledge) {
+        // Best effort: a subscription that cannot acknowledge still received it.
+        subscriber_.Acknowledge(a->StripeSource(0), m.object_id).IgnoreError();
+      }
       r.first_byte_seconds =
           Seconds((first_byte == absl::InfiniteFuture() ? now : first_byte) - called);
       return r;

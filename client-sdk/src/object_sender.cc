@@ -112,7 +112,15 @@ absl::StatusOr<SentObject> SendObject(absl::Span<Publisher* const> stripes, absl
 
   SentObject sent;
   sent.info = ObjectInfo{m.name, m.size, m.chunk_bytes, m.chunk_count, HexDigest(digest)};
+  sent.object_id = m.object_id;
   sent.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (options.min_receivers > 0) {
+    // Receivers acknowledge on stripe 0's flow (ObjectReceiver).
+    absl::StatusOr<DeliveryAcks> acks = stripes[0]->AwaitAcknowledged(
+        m.object_id, options.min_receivers, absl::Now() + options.ack_timeout);
+    if (!acks.ok()) return acks.status();
+    sent.acks = *std::move(acks);
+  }
   return sent;
 }
 

@@ -1,6 +1,12 @@
 #include "canopy/subscriber.h"
 
+#include <unistd.h>
+
+#include <cstring>
 #include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 #include "canopy/v1/node.grpc.pb.h"
 #include "proto/address.h"
@@ -71,6 +77,20 @@ class GrpcSubscriber final : public Subscriber {
   std::thread thread_;
 };
 
+// "HOST:PID", in the characters a member name may have.
+std::string DefaultMemberName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') std::strcpy(host, "host");
+  const std::string pid = absl::StrCat(":", getpid());
+  std::string name;
+  for (const char* c = host; *c != '\0' && name.size() + pid.size() < kMaxIdBytes; ++c) {
+    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(*c)) ||
+                    absl::string_view("._-").find(*c) != absl::string_view::npos;
+    name.push_back(ok ? *c : '_');
+  }
+  return name + pid;
+}
+
 }  // namespace
 
 v1::SubscribeRequest MakeSubscribeRequest(const SubscriberOptions& options, bool frame_link) {
@@ -80,6 +100,7 @@ v1::SubscribeRequest MakeSubscribeRequest(const SubscriberOptions& options, bool
       options.mode == FilterMode::kInclude ? v1::FILTER_MODE_INCLUDE : v1::FILTER_MODE_EXCLUDE);
   for (const std::string& s : options.sources) request.mutable_filter()->add_sources(s);
   request.set_frame_link(frame_link);
+  request.set_member(options.member);
   return request;
 }
 
@@ -92,6 +113,8 @@ absl::StatusOr<std::unique_ptr<Subscriber>> Subscriber::Open(SubscriberOptions o
   if (options.mode == FilterMode::kInclude && options.sources.empty()) {
     return absl::InvalidArgumentError("an INCLUDE filter needs at least one source");
   }
+  if (options.member.empty()) options.member = DefaultMemberName();
+  if (absl::Status s = ValidateMemberName(options.member); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       CreateNodeChannel(options.node_address, options.tls);
   if (!channel.ok()) return channel.status();

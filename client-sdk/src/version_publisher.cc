@@ -114,11 +114,30 @@ void VersionPublisher::AnnounceLoop() {
 
 absl::StatusOr<PushedVersion> VersionPublisher::Push(absl::string_view data,
                                                      const PushOptions& options) {
-  if (options.wait_for > 0) {
-    return absl::UnimplementedError(
-        "wait_for: delivery acknowledgements need the nodes to aggregate them, which they do "
-        "not do yet; push without wait_for");
+  if (options.wait_for < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("wait_for must be 0 (do not wait) or more, not ", options.wait_for));
   }
+  const absl::Time deadline = options.timeout == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + options.timeout;
+  uint64_t object_id = 0;
+  absl::StatusOr<PushedVersion> pushed = Send(data, options, object_id);
+  if (!pushed.ok() || options.wait_for == 0) return pushed;
+  // Without the lock: announcements (and other pushes) go on meanwhile.
+  absl::StatusOr<DeliveryAcks> acks = publisher_->AwaitAcknowledged(
+      object_id, static_cast<uint32_t>(options.wait_for), deadline);
+  if (!acks.ok()) {
+    return absl::Status(acks.status().code(), absl::StrCat("version ", pushed->version,
+                                                           " was pushed: ", acks.status().message()));
+  }
+  pushed->acks = *std::move(acks);
+  return pushed;
+}
+
+absl::StatusOr<PushedVersion> VersionPublisher::Send(absl::string_view data,
+                                                     const PushOptions& options,
+                                                     uint64_t& object_id) {
   if (options.name.empty() || options.name.size() > kMaxObjectNameBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("object name must be 1..", kMaxObjectNameBytes, " bytes"));
@@ -147,6 +166,7 @@ absl::StatusOr<PushedVersion> VersionPublisher::Push(absl::string_view data,
   r.stream = stream_;
   r.version = version;
   r.object_id = RandomId();
+  object_id = r.object_id;
   r.size = data.size();
   r.chunk_bytes = options_.chunk_bytes;
   r.sha256 = DigestOf(data);

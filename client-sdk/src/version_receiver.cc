@@ -157,6 +157,8 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
     };
     ReceiveObjectOptions o;
     o.timeout = remaining;
+    // Acknowledged below, once the version (not just its object) is verified.
+    o.acknowledge = false;
     o.on_start = [&](const ObjectInfo& object) -> absl::Status {
       const VersionRecord* r = tap_->LastStarted();
       if (r == nullptr) return attempt.error = absl::InternalError("an object without a record");
@@ -270,6 +272,8 @@ absl::StatusOr<ReceivedVersion> VersionReceiver::Receive(const ReceiveVersionOpt
       held_->chunk_hashes = rec.chunk_hashes;
       held_->segments = attempt.segments;
       tap_->SetHeld(HeldVersion{rec.stream, rec.version});
+      // Best effort: a subscription that cannot acknowledge still holds it.
+      tap_->Acknowledge(attempt.source, rec.object_id).IgnoreError();
       received_total += attempt.received;
       // Catching up: the latest version, not each one on the way; bounded,
       // so a publisher faster than this receiver does not keep it here.

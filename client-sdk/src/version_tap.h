@@ -44,6 +44,9 @@ class VersionTap final : public Subscriber {
   absl::Status RequestResend(const std::string& source, uint64_t first, uint64_t last) override {
     return inner_.RequestResend(source, first, last);
   }
+  absl::Status Acknowledge(const std::string& source, uint64_t object_id) override {
+    return inner_.Acknowledge(source, object_id);
+  }
   void Cancel() override { inner_.Cancel(); }
 
   // What the receiver holds now (nullopt: nothing, or a version being

@@ -17,11 +17,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "wire/ack_frames.h"
 #include "wire/control_frames.h"
 #include "wire/frame.h"
 
 namespace {
 
+using canopy::wire::AckSummary;
 using canopy::wire::DecodeHeader;
 using canopy::wire::Frame;
 using canopy::wire::FrameChecksum;
@@ -32,8 +34,14 @@ using canopy::wire::GapNotice;
 using canopy::wire::IsControl;
 using canopy::wire::kDefaultMaxPayload;
 using canopy::wire::kHeaderSize;
+using canopy::wire::kMaxAckNames;
+using canopy::wire::kMaxAckSummaryPayload;
 using canopy::wire::kMaxControlPayload;
+using canopy::wire::MakeAck;
+using canopy::wire::MakeAckSummary;
 using canopy::wire::MakeGap;
+using canopy::wire::ParseAck;
+using canopy::wire::ParseAckSummary;
 using canopy::wire::MakeResume;
 using canopy::wire::ParseGap;
 using canopy::wire::ParsePong;
@@ -67,8 +75,9 @@ void CheckAdopted(const FramePtr& frame, absl::string_view bytes, const FrameHea
   FUZZ_CHECK(frame != nullptr);
   const FrameHeader& h = frame->header();
   FUZZ_CHECK(SameHeader(h, decoded));
-  FUZZ_CHECK(h.type >= FrameType::kHello && h.type <= FrameType::kSource);
+  FUZZ_CHECK(h.type >= FrameType::kHello && h.type <= FrameType::kAckSummary);
   FUZZ_CHECK(!IsControl(h.type) || h.length <= kMaxControlPayload);
+  FUZZ_CHECK(h.type != FrameType::kAckSummary || h.length <= kMaxAckSummaryPayload);
   FUZZ_CHECK(frame->bytes() == bytes);
   // The control-frame parsers accept or refuse, never crash, and what they
   // accept is well formed.
@@ -86,6 +95,16 @@ void CheckAdopted(const FramePtr& frame, absl::string_view bytes, const FrameHea
     FUZZ_CHECK(h.type == FrameType::kPong);
   if (absl::StatusOr<std::string> s = canopy::wire::ParseSource(*frame); s.ok()) {
     FUZZ_CHECK(h.type == FrameType::kSource && !s->empty() && *s == frame->payload());
+  }
+  if (absl::StatusOr<uint64_t> a = ParseAck(*frame); a.ok()) {
+    FUZZ_CHECK(h.type == FrameType::kAck && *a != 0);
+    FUZZ_CHECK(MakeAck(h.group_handle, h.source_id, *a)->payload() == frame->payload());
+  }
+  if (absl::StatusOr<AckSummary> a = ParseAckSummary(*frame); a.ok()) {
+    FUZZ_CHECK(h.type == FrameType::kAckSummary);
+    FUZZ_CHECK(a->acked <= a->receivers && a->names.size() <= kMaxAckNames &&
+               a->missing >= a->names.size());
+    FUZZ_CHECK(MakeAckSummary(h.group_handle, h.source_id, *a)->payload() == frame->payload());
   }
   FUZZ_CHECK(frame->payload().size() == h.length);
   FUZZ_CHECK(frame->bytes().size() == kHeaderSize + h.length);
@@ -187,7 +206,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(!frame.ok());
       return 0;
     }
-    FUZZ_CHECK(h->type >= FrameType::kHello && h->type <= FrameType::kSource);
+    FUZZ_CHECK(h->type >= FrameType::kHello && h->type <= FrameType::kAckSummary);
     FUZZ_CHECK(h->length <= kDefaultMaxPayload);
     FUZZ_CHECK(!IsControl(h->type) || h->length <= kMaxControlPayload);
 

@@ -1,7 +1,8 @@
 // In-process relays over real loopback links, with tables set by hand:
 // a child that missed frames is served from its new parent's ring, from
 // further up when that ring lacks them, and told of a gap only when nobody
-// holds them.
+// holds them. Delivery acknowledgements travel up the same kind of tree,
+// and only from the flow's children.
 
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "node/held_resumes.h"
 #include "node/local_clients.h"
 #include "node/relay.h"
+#include "wire/ack_frames.h"
 
 namespace canopy::node {
 namespace {
@@ -215,6 +217,66 @@ TEST(RelayParentTest, ResumeBeforeTheParentsTableNamesTheChildIsServedOnceItDoes
   a.SetFlows({Flow{"g", 1, "", {&c}, false}, Flow{"h", 2, "", {&c}, false}});
   EXPECT_EQ(Receive(*sub_h, 60), Range(51, 60));
   EXPECT_EQ(c.relay->counters().sequences_lost, 0u);
+}
+
+TEST(RelayAckTest, SummariesTravelUpTheTreeAndOnlyFromTheFlowsChildren) {
+  // Flow g runs a → b → c with a receiver at b and at c. mallory, a child
+  // of a for flow h only, claims a as its parent for g and acknowledges
+  // g's object: a must not count that.
+  TestNode a("a", 64 << 20), b("b", 64 << 20), c("c", 64 << 20), mallory("mallory", 64 << 20);
+  auto at_b = std::make_shared<SubscriberQueue>("g", v1::SourceFilter(), 64 << 20, 16 << 20, "wb");
+  auto at_c = std::make_shared<SubscriberQueue>("g", v1::SourceFilter(), 64 << 20, 16 << 20, "wc");
+  auto at_m = std::make_shared<SubscriberQueue>("g", v1::SourceFilter(), 64 << 20, 16 << 20, "wm");
+  b.clients.AddSubscriber(at_b);
+  c.clients.AddSubscriber(at_c);
+  mallory.clients.AddSubscriber(at_m);
+  using Flow = TestNode::Flow;
+  c.SetFlows({Flow{"g", 1, "b", {}, true}});
+  b.SetFlows({Flow{"g", 1, "a", {&c}, true}});
+  mallory.SetFlows({Flow{"g", 1, "a", {}, true}, Flow{"h", 2, "a", {}, false}});
+  a.SetFlows({Flow{"g", 1, "", {&b}, false}, Flow{"h", 2, "", {&mallory}, false}});
+
+  absl::Mutex mu;
+  std::vector<wire::AckSummary> seen;
+  const uint64_t watch = a.relay->acks().Watch("g", "s", [&](const wire::AckSummary& s) {
+    absl::MutexLock lock(&mu);
+    seen.push_back(s);
+  });
+  // The links are up once a frame of each flow went through.
+  a.relay->PublishLocal("g", "s", "m");
+  a.relay->PublishLocal("h", "s", "m");
+  ASSERT_EQ(Receive(*at_c, 1), Range(1, 1));
+  ASSERT_EQ(Receive(*at_b, 1), Range(1, 1));
+
+  ASSERT_TRUE(mallory.relay->acks().OnLocalAck(*at_m, 1, 1, 42).ok());
+  ASSERT_TRUE(c.relay->acks().OnLocalAck(*at_c, 1, 1, 42).ok());
+  ASSERT_TRUE(b.relay->acks().OnLocalAck(*at_b, 1, 1, 42).ok());
+  auto held_by_both = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return !seen.empty() && seen.back().object_id == 42 && seen.back().acked >= 2;
+  };
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&held_by_both), kWait));
+    EXPECT_EQ(seen.back().receivers, 2u);
+    EXPECT_EQ(seen.back().acked, 2u);
+    EXPECT_EQ(seen.back().missing, 0u);
+  }
+  // mallory's summaries go up again every 2 s; after one more round none
+  // of them has counted. (The refusals are counted with its refused
+  // RESUMEs, so the counter alone would not tell them apart.)
+  const uint64_t refused = a.relay->counters().not_from_parent_dropped;
+  const absl::Time deadline = absl::Now() + kWait;
+  while (a.relay->counters().not_from_parent_dropped == refused && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  {
+    absl::MutexLock lock(&mu);
+    for (const wire::AckSummary& s : seen) {
+      EXPECT_LE(s.acked, 2u);
+      EXPECT_LE(s.receivers, 2u);
+    }
+  }
+  a.relay->acks().Unwatch(watch);
 }
 
 TEST(HeldResumesTest, KeepsTheNewestPerPeerAndFlowAndIsBounded) {

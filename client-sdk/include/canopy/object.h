@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,16 +40,27 @@ struct SendObjectOptions {
   std::function<void(uint64_t sent_bytes)> on_progress;
   // The object's id (docs/objects.md); 0 = a random one.
   uint64_t object_id = 0;
+  // After sending, wait until this many receivers hold the object verified
+  // (Publisher::AwaitAcknowledged; with stripes, those of stripe 0), at
+  // most `ack_timeout`. 0 = do not wait.
+  uint32_t min_receivers = 0;
+  absl::Duration ack_timeout = absl::Seconds(30);
 };
 
 struct SentObject {
   ObjectInfo info;
+  uint64_t object_id = 0;
   double seconds = 0;  // from the manifest to the end message accepted
+  // With min_receivers: how the receivers stood when enough held it.
+  std::optional<DeliveryAcks> acks;
 };
 
 // Sends `data` as object `name` (1..1024 bytes) through `publisher`; blocks
 // while the tree applies back pressure. Returns the publisher's error if its
-// stream broke, InvalidArgument for a bad name or chunk size.
+// stream broke, InvalidArgument for a bad name or chunk size. With
+// `min_receivers`, then waits for their acknowledgements: DeadlineExceeded
+// (how many hold it, naming up to 16 missing receivers or nodes) if fewer
+// held it within `ack_timeout`; Unimplemented on Transport::kGrpcStream.
 absl::StatusOr<SentObject> SendObject(Publisher& publisher, absl::string_view name,
                                       absl::string_view data,
                                       const SendObjectOptions& options = {});
@@ -106,11 +118,17 @@ struct ReceiveObjectOptions {
   // Called once the manifest arrived (size and name known), before any
   // chunk is written; an error aborts the receive with that error.
   std::function<absl::Status(const ObjectInfo&)> on_start;
+  // Once the object's SHA-256 matched, tell the node that this subscriber
+  // holds it (Subscriber::Acknowledge, on the flow of its stripe 0): what a
+  // sender waiting for min_receivers counts. Where that is not possible (a
+  // kGrpcStream subscription) the receive still succeeds.
+  bool acknowledge = true;
 };
 
 struct ReceivedObject {
   ObjectInfo info;
   std::string source;             // publisher that sent it (without a stripe suffix)
+  uint64_t object_id = 0;         // docs/objects.md
   double seconds = 0;             // manifest to verified completion
   double first_byte_seconds = 0;  // from the call to the first chunk
 };

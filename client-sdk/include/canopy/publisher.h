@@ -4,10 +4,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "canopy/tls.h"
 #include "canopy/transport.h"
@@ -34,6 +36,23 @@ struct PublishResult {
   uint64_t bytes = 0;
   uint64_t first_sequence = 0;
   uint64_t last_sequence = 0;
+};
+
+// How the receivers of a publisher's flow stand for one object it sent
+// (docs/wire-format.md "Acknowledgements"), as the nodes summed it up.
+struct DeliveryAcks {
+  uint64_t object_id = 0;
+  // Subscribers of the flow (those that held the object and left
+  // included), as far as the nodes have heard.
+  uint32_t receivers = 0;
+  // Of them, those that hold the object verified.
+  uint32_t acked = 0;
+  // Receivers that do not hold it or left without it, nodes nothing was
+  // heard from, the receivers of nodes that left the tree.
+  uint32_t missing_count = 0;
+  // Up to 16 of them: "MEMBER@NODE", "MEMBER@NODE (left)",
+  // "NODE (no answer)", "NODE (left the tree)" (DeliveryAcks in node.proto).
+  std::vector<std::string> missing;
 };
 
 // Publishes a stream of messages to one group through the local node.
@@ -65,6 +84,20 @@ class Publisher {
   // Sends one message made of `parts` concatenated, without first copying
   // them into one buffer where the transport allows (client links).
   virtual absl::Status SendGathered(absl::Span<const absl::string_view> parts) = 0;
+
+  // Waits until `receivers` subscribers hold object `object_id` (the id
+  // of docs/objects.md) verified, and returns the totals then. At
+  // `deadline`: DeadlineExceeded saying how many hold it and naming up to
+  // 16 receivers or nodes that do not. The stream's error if it broke.
+  // Thread-safe, also against Send() from another thread.
+  // Unimplemented on Transport::kGrpcStream.
+  virtual absl::StatusOr<DeliveryAcks> AwaitAcknowledged(uint64_t object_id, uint32_t receivers,
+                                                         absl::Time deadline) {
+    (void)object_id;
+    (void)receivers;
+    (void)deadline;
+    return absl::UnimplementedError("acknowledgements need the client-link transport");
+  }
 
   // Ends the stream and waits until the node has accepted every message.
   // Returns what was accepted, or the node's error. A Publisher destroyed

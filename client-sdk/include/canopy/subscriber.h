@@ -42,6 +42,10 @@ struct SubscriberOptions {
   FilterMode mode = FilterMode::kExclude;
   std::vector<std::string> sources;
   Transport transport = Transport::kAuto;
+  // This subscriber's name where a publisher waiting for delivery
+  // acknowledgements hears it is missing ("worker-3"): 1..64 bytes of
+  // [A-Za-z0-9._:@/-]. Empty: this host's name and process id.
+  std::string member;
   // Mutual TLS with the node (ClientTlsFiles). Empty: plaintext.
   std::optional<ClientTlsFiles> tls = std::nullopt;
   // Called (on the subscription's receiving thread; must not block) when a
@@ -103,7 +107,21 @@ class Subscriber {
   // before any message of `source` arrived.
   virtual absl::Status RequestResend(const std::string& source, uint64_t first, uint64_t last) = 0;
 
-  // Leaves the group; a blocked Next() returns Cancelled. Thread-safe.
+  // Tells the node that this subscriber holds object `object_id` (the id
+  // of docs/objects.md) of `source`, verified: the acknowledgement a
+  // publisher waiting for N receivers counts (docs/wire-format.md
+  // "Acknowledgements"). ObjectReceiver and VersionReceiver call it.
+  // Thread-safe. Unimplemented on Transport::kGrpcStream;
+  // FailedPrecondition before any message of `source` arrived.
+  virtual absl::Status Acknowledge(const std::string& source, uint64_t object_id) {
+    (void)source;
+    (void)object_id;
+    return absl::UnimplementedError("acknowledgements need the client-link transport");
+  }
+
+  // Leaves the group; a blocked Next() returns Cancelled. After an
+  // Acknowledge() it first lets the node read the link to its end (at most
+  // 1 s), so the acknowledgement is not lost. Thread-safe.
   virtual void Cancel() = 0;
 };
 

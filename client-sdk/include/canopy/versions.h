@@ -63,9 +63,11 @@ struct PushOptions {
   std::string table;
   // Send the whole version even where a delta would do.
   bool whole = false;
-  // Receivers that must hold the version before Push returns (0 = do not
-  // wait). Not available yet: anything above 0 is Unimplemented.
+  // Receivers that must hold the version verified before Push returns
+  // (0 = do not wait): their acknowledgements, summed up by the nodes
+  // (Publisher::AwaitAcknowledged).
   int wait_for = 0;
+  // How long Push may take in all when it waits for receivers.
   absl::Duration timeout = absl::InfiniteDuration();
   // Bytes of the object handed to the node so far.
   std::function<void(uint64_t sent_bytes)> on_progress;
@@ -79,6 +81,8 @@ struct PushedVersion {
   bool delta = false;
   double seconds = 0;
   std::string sha256_hex;  // of the whole version
+  // With wait_for: how the receivers stood when enough held the version.
+  std::optional<DeliveryAcks> acks;
 };
 
 // Pushes versions to one group through one Publisher, and announces the
@@ -99,8 +103,12 @@ class VersionPublisher {
   // Sends `data` as the next version: a delta if it has the size and
   // chunking of the version before and the chain bounds allow, else whole.
   // Blocks while the tree applies back pressure. InvalidArgument for a
-  // version not above the last; Unimplemented for wait_for > 0 (nothing is
-  // sent); the publisher's error if its stream broke.
+  // version not above the last or a negative wait_for; the publisher's
+  // error if its stream broke. With wait_for = N, then waits until N
+  // receivers hold the version verified: DeadlineExceeded at the timeout,
+  // saying how many do and naming up to 16 receivers or nodes that do not
+  // (the version stays pushed); Unimplemented on Transport::kGrpcStream.
+  // Announcements go on meanwhile, and other threads may push.
   absl::StatusOr<PushedVersion> Push(absl::string_view data, const PushOptions& options = {});
 
   // The last version pushed (0 = none).
@@ -112,6 +120,9 @@ class VersionPublisher {
 
  private:
   VersionPublisher(std::unique_ptr<Publisher> publisher, VersionPublisherOptions options);
+  // Push without the wait; sets `object_id` to the object that carries it.
+  absl::StatusOr<PushedVersion> Send(absl::string_view data, const PushOptions& options,
+                                     uint64_t& object_id) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status SendCounted(absl::string_view message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Announce() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AnnounceLoop();
@@ -120,7 +131,8 @@ class VersionPublisher {
   const VersionPublisherOptions options_;
   const uint64_t stream_;
   mutable absl::Mutex mu_;
-  std::unique_ptr<Publisher> publisher_ ABSL_GUARDED_BY(mu_);
+  // Set at construction; its AwaitAcknowledged is called without mu_.
+  std::unique_ptr<Publisher> publisher_;
   uint64_t messages_ ABSL_GUARDED_BY(mu_) = 0;  // sent through publisher_
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
   std::string sha256_ ABSL_GUARDED_BY(mu_);  // raw digest of version_

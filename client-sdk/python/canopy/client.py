@@ -112,13 +112,18 @@ class Subscriber:
     ``transport`` is ``"auto"`` (shared memory when the node runs on this
     host, else a TCP link), ``"shm"``, ``"link"`` or ``"grpc"``; ``"grpc"``
     carries messages inside the gRPC call (one port; no resends, so no
-    late-joiner catch-up for versions).
+    late-joiner catch-up for versions, no acknowledgements).
+    ``member`` names this subscriber where a publisher waiting for
+    receivers (``wait_for``) reports it missing: 1..64 characters of
+    ``[A-Za-z0-9._:@/-]``; default ``HOST:PID``.
     """
 
     def __init__(self, node: str, group: str, *, sources: Sequence[str] = (),
                  mode: str = "exclude", transport: str = "auto",
-                 tls: Optional[TlsFiles] = None, wait_joined: Optional[float] = 30.0) -> None:
-        self._impl = _canopy.Subscriber(node, group, mode, list(sources), transport, _tls(tls))
+                 tls: Optional[TlsFiles] = None, wait_joined: Optional[float] = 30.0,
+                 member: str = "") -> None:
+        self._impl = _canopy.Subscriber(node, group, mode, list(sources), transport, _tls(tls),
+                                        member)
         self.group = group
         self._pending: Optional[Message] = None
         if wait_joined:

@@ -25,6 +25,8 @@ class SentObject:
     chunk_count: int
     sha256: str
     seconds: float
+    #: With ``wait_for``: how many receivers held it verified on return.
+    receivers: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,25 +51,33 @@ def _publishers(publisher: Union[Publisher, Sequence[Publisher]]):
 
 def send_object(publisher: Union[Publisher, Sequence[Publisher]], name: str, data, *,
                 chunk_bytes: int = 1 << 20,
-                on_progress: Optional[Callable[[int], None]] = None) -> SentObject:
+                on_progress: Optional[Callable[[int], None]] = None,
+                wait_for: int = 0, timeout: Optional[float] = 30.0) -> SentObject:
     """Sends ``data`` (any bytes-like object, read in place) as object ``name``.
 
     Blocks while the tree applies back pressure; ``on_progress(sent_bytes)``
     after each chunk. ``publisher`` may be a list of stripes of one source.
     Raises InvalidArgument for a bad name (1..1024 bytes) or chunk size
     (1 KiB .. 15 MiB), and the publisher's error if its stream broke.
+
+    ``wait_for=N`` then waits until N receivers hold the object verified
+    (an :class:`ObjectReceiver` acknowledges each object whose SHA-256
+    matched), at most ``timeout`` seconds after sending, and raises
+    :class:`canopy.DeadlineExceeded` naming up to 16 missing receivers.
     """
     return SentObject(**_canopy.send_object(_publishers(publisher), name, data, chunk_bytes,
-                                            on_progress))
+                                            on_progress, wait_for, timeout))
 
 
 def send_file(publisher: Union[Publisher, Sequence[Publisher]], path: Union[str, os.PathLike],
               name: Optional[str] = None, *, chunk_bytes: int = 1 << 20,
-              on_progress: Optional[Callable[[int], None]] = None) -> SentObject:
+              on_progress: Optional[Callable[[int], None]] = None,
+              wait_for: int = 0, timeout: Optional[float] = 30.0) -> SentObject:
     """Maps the file read-only and sends it as object ``name`` (default: its
-    base name). NotFound / PermissionDenied for a file that cannot be read."""
+    base name). NotFound / PermissionDenied for a file that cannot be read.
+    ``wait_for`` and ``timeout`` as :func:`send_object`."""
     return SentObject(**_canopy.send_file(_publishers(publisher), os.fspath(path), name or "",
-                                          chunk_bytes, on_progress))
+                                          chunk_bytes, on_progress, wait_for, timeout))
 
 
 def _writable(buffer):

@@ -81,12 +81,14 @@ class PushResult(int):
     delta: bool
     seconds: float
     digest: str         # SHA-256 of the whole version
+    receivers: Optional[int]  # with wait_for: receivers that held it on return
 
     @classmethod
     def _of(cls, sent, start: float) -> "PushResult":
         out = cls(sent.version)
         out.bytes, out.sent_bytes, out.delta = sent.size, sent.sent_bytes, sent.delta
         out.seconds, out.digest = time.monotonic() - start, sent.sha256
+        out.receivers = sent.receivers
         return out
 
 
@@ -136,8 +138,13 @@ class WeightPublisher:
 
         Only chunks that changed since the last push travel (unless
         ``whole``, the tensor table changed, or the chain bound is reached).
-        ``wait_for`` (N receivers acknowledge) raises canopy.Unimplemented
-        until the nodes aggregate acknowledgements.
+        ``wait_for=N`` then waits until N receivers hold the version
+        verified (their acknowledgements, summed up by the nodes on the
+        way, so the trainer hears a few messages per version however many
+        workers there are), at most ``timeout`` seconds for the whole push.
+        Raises :class:`canopy.DeadlineExceeded` (a ``TimeoutError``) naming
+        up to 16 missing workers (``MEMBER@NODE``, ``(left)`` for one that
+        left the group) or nodes; the version stays pushed.
         """
         start = time.monotonic()
         staging = self._stage(state_dict)
@@ -212,15 +219,18 @@ class _CudaWriter:
 class WeightReceiver:
     """Receives the versions a :class:`WeightPublisher` pushes to ``group``.
 
-    ``sources`` limits it to those publishers. Not thread-safe.
+    ``sources`` limits it to those publishers. ``member`` is the name a
+    publisher's ``push(..., wait_for=N)`` reports it by when it does not
+    hold a version in time (default ``HOST:PID``). Each version received
+    whole and verified is acknowledged to the publisher. Not thread-safe.
     """
 
     def __init__(self, node: str, group: str, *, sources: Sequence[str] = (),
                  transport: str = "auto", tls: Optional[TlsFiles] = None,
-                 staging_bytes: int = 4 << 20) -> None:
+                 staging_bytes: int = 4 << 20, member: str = "") -> None:
         self._subscriber = Subscriber(node, group, sources=sources,
                                       mode="include" if sources else "exclude",
-                                      transport=transport, tls=tls)
+                                      transport=transport, tls=tls, member=member)
         self._versions = VersionReceiver(self._subscriber)
         self._header = bytearray()
         self._staging_bytes = staging_bytes

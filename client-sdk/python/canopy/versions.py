@@ -34,6 +34,8 @@ class PushedVersion:
     delta: bool
     seconds: float
     sha256: str
+    #: With ``wait_for``: how many receivers held the version on return.
+    receivers: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +84,13 @@ class VersionPublisher:
         """Sends ``data`` (bytes-like, read in place) as the next version
         (default: last + 1; else it must be above the last).
 
-        ``wait_for=N`` (wait until N receivers hold it) is not available yet
-        and raises :class:`canopy.Unimplemented` without sending. An
-        interrupted push (Ctrl-C) leaves the publisher unusable.
+        ``wait_for=N`` then waits until N receivers hold the version
+        verified, at most ``timeout`` seconds for the whole push, and raises
+        :class:`canopy.DeadlineExceeded` saying how many do and naming up
+        to 16 that do not (``MEMBER@NODE``, ``MEMBER@NODE (left)``,
+        ``NODE (no answer)``, ``NODE (left the tree)``); the version stays
+        pushed. ``transport="grpc"`` cannot wait (:class:`canopy.Unimplemented`).
+        An interrupted push (Ctrl-C) leaves the publisher unusable.
         """
         return PushedVersion(**self._impl.push(data, version, name, bytes(table), whole,
                                                int(wait_for or 0), timeout, on_progress))

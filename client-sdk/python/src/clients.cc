@@ -41,8 +41,10 @@ std::unique_ptr<PyPublisher> OpenPublisher(const std::string& node, const std::s
 std::unique_ptr<PySubscriber> OpenSubscriber(const std::string& node, const std::string& group,
                                              const std::string& mode,
                                              const std::vector<std::string>& sources,
-                                             const std::string& transport, const TlsTuple& tls) {
+                                             const std::string& transport, const TlsTuple& tls,
+                                             const std::string& member) {
   SubscriberOptions options;
+  options.member = member;
   options.node_address = node;
   options.group = group;
   if (mode == "include") {
@@ -107,7 +109,7 @@ void BindClients(py::module_& m) {
 
   py::class_<PySubscriber>(m, "Subscriber")
       .def(py::init(&OpenSubscriber), py::arg("node"), py::arg("group"), py::arg("mode"),
-           py::arg("sources"), py::arg("transport"), py::arg("tls"))
+           py::arg("sources"), py::arg("transport"), py::arg("tls"), py::arg("member") = "")
       .def("wait_joined",
            [](PySubscriber& s, std::optional<double> timeout) {
              absl::Status st;

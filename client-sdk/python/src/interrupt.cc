@@ -96,4 +96,15 @@ absl::Status InterruptiblePublisher::SendGathered(absl::Span<const absl::string_
   return inner_->SendGathered(parts);
 }
 
+absl::StatusOr<DeliveryAcks> InterruptiblePublisher::AwaitAcknowledged(uint64_t object_id,
+                                                                      uint32_t receivers,
+                                                                      absl::Time deadline) {
+  while (true) {
+    if (interrupt_->Check()) return Interrupted();
+    const absl::Time slice = std::min(deadline, absl::Now() + Interrupt::kPoll);
+    absl::StatusOr<DeliveryAcks> a = inner_->AwaitAcknowledged(object_id, receivers, slice);
+    if (!absl::IsDeadlineExceeded(a.status()) || slice >= deadline) return a;
+  }
+}
+
 }  // namespace canopy::python

@@ -71,6 +71,9 @@ class InterruptibleSubscriber final : public Subscriber {
   absl::Status RequestResend(const std::string& source, uint64_t first, uint64_t last) override {
     return inner_->RequestResend(source, first, last);
   }
+  absl::Status Acknowledge(const std::string& source, uint64_t object_id) override {
+    return inner_->Acknowledge(source, object_id);
+  }
   void Cancel() override { inner_->Cancel(); }
 
  private:
@@ -79,7 +82,8 @@ class InterruptibleSubscriber final : public Subscriber {
 };
 
 // A Publisher whose sends return Cancelled once interrupted (each send
-// blocks at most while one message drains).
+// blocks at most while one message drains), and whose waits for
+// acknowledgements end within Interrupt::kPoll of an interrupt.
 class InterruptiblePublisher final : public Publisher {
  public:
   InterruptiblePublisher(std::unique_ptr<Publisher> inner, std::shared_ptr<Interrupt> interrupt)
@@ -87,6 +91,8 @@ class InterruptiblePublisher final : public Publisher {
 
   absl::Status Send(absl::string_view payload) override;
   absl::Status SendGathered(absl::Span<const absl::string_view> parts) override;
+  absl::StatusOr<DeliveryAcks> AwaitAcknowledged(uint64_t object_id, uint32_t receivers,
+                                                 absl::Time deadline) override;
   absl::StatusOr<PublishResult> Finish() override { return inner_->Finish(); }
 
  private:

@@ -28,6 +28,7 @@ py::dict InfoDict(const ObjectInfo& info) {
 py::dict SentDict(const SentObject& s) {
   py::dict d = InfoDict(s.info);
   d["seconds"] = s.seconds;
+  d["receivers"] = s.acks ? py::cast(s.acks->acked) : py::none();
   return d;
 }
 
@@ -48,9 +49,12 @@ std::vector<Publisher*> Stripes(const std::vector<PyPublisher*>& pubs) {
   return out;
 }
 
-SendObjectOptions SendOptions(uint32_t chunk_bytes, py::object on_progress, Interrupt& interrupt) {
+SendObjectOptions SendOptions(uint32_t chunk_bytes, py::object on_progress, Interrupt& interrupt,
+                              uint32_t wait_for, std::optional<double> timeout) {
   SendObjectOptions o;
   o.chunk_bytes = chunk_bytes;
+  o.min_receivers = wait_for;
+  o.ack_timeout = Timeout(timeout);
   if (!on_progress.is_none()) {
     o.on_progress = [on_progress, &interrupt](uint64_t sent) {
       CallPython(on_progress, interrupt, sent);
@@ -60,11 +64,13 @@ SendObjectOptions SendOptions(uint32_t chunk_bytes, py::object on_progress, Inte
 }
 
 py::dict SendObjectPy(const std::vector<PyPublisher*>& pubs, const std::string& name,
-                      py::handle data, uint32_t chunk_bytes, py::object on_progress) {
+                      py::handle data, uint32_t chunk_bytes, py::object on_progress,
+                      uint32_t wait_for, std::optional<double> timeout) {
   std::vector<Publisher*> stripes = Stripes(pubs);
   Interrupt& interrupt = *pubs[0]->interrupt;
   BufferView view(data, /*writable=*/false, "data");
-  SendObjectOptions o = SendOptions(chunk_bytes, std::move(on_progress), interrupt);
+  SendObjectOptions o =
+      SendOptions(chunk_bytes, std::move(on_progress), interrupt, wait_for, timeout);
   absl::StatusOr<SentObject> sent;
   {
     BlockingCall call(interrupt);
@@ -75,10 +81,12 @@ py::dict SendObjectPy(const std::vector<PyPublisher*>& pubs, const std::string& 
 }
 
 py::dict SendFilePy(const std::vector<PyPublisher*>& pubs, const std::string& path,
-                    const std::string& name, uint32_t chunk_bytes, py::object on_progress) {
+                    const std::string& name, uint32_t chunk_bytes, py::object on_progress,
+                    uint32_t wait_for, std::optional<double> timeout) {
   std::vector<Publisher*> stripes = Stripes(pubs);
   Interrupt& interrupt = *pubs[0]->interrupt;
-  SendObjectOptions o = SendOptions(chunk_bytes, std::move(on_progress), interrupt);
+  SendObjectOptions o =
+      SendOptions(chunk_bytes, std::move(on_progress), interrupt, wait_for, timeout);
   absl::StatusOr<SentObject> sent;
   {
     BlockingCall call(interrupt);
@@ -172,9 +180,11 @@ class PyObjectReceiver {
 
 void BindObjects(py::module_& m) {
   m.def("send_object", &SendObjectPy, py::arg("publishers"), py::arg("name"), py::arg("data"),
-        py::arg("chunk_bytes"), py::arg("on_progress"));
+        py::arg("chunk_bytes"), py::arg("on_progress"), py::arg("wait_for") = 0,
+        py::arg("timeout") = py::none());
   m.def("send_file", &SendFilePy, py::arg("publishers"), py::arg("path"), py::arg("name"),
-        py::arg("chunk_bytes"), py::arg("on_progress"));
+        py::arg("chunk_bytes"), py::arg("on_progress"), py::arg("wait_for") = 0,
+        py::arg("timeout") = py::none());
   py::class_<PyObjectReceiver>(m, "ObjectReceiver")
       .def(py::init<py::object>(), py::arg("subscriber"))
       .def("receive_into", &PyObjectReceiver::ReceiveInto, py::arg("buffer"), py::arg("timeout"),

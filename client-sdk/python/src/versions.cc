@@ -85,6 +85,7 @@ class PyVersionPublisher {
     d["delta"] = v.delta;
     d["seconds"] = v.seconds;
     d["sha256"] = v.sha256_hex;
+    d["receivers"] = v.acks ? py::cast(v.acks->acked) : py::none();
     return d;
   }
 

@@ -2,6 +2,7 @@
 
 import mmap
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -74,6 +75,29 @@ def test_read_only_or_too_small_buffer_is_a_clear_error(overlay, group):
         canopy.send_object(pub, "big", os.urandom(50000), chunk_bytes=4096)
     with pytest.raises(canopy.FailedPrecondition, match="50000 bytes; the buffer holds 1000"):
         rx.receive_into(bytearray(1000), timeout=30)
+
+
+def test_send_object_waits_for_receivers(overlay, group):
+    subs = [canopy.Subscriber(overlay.nodes[n].client, group, member=f"rx-{n}")
+            for n in ("n2", "n3")]
+    got = []
+    threads = [threading.Thread(target=lambda s=s: got.append(
+        canopy.ObjectReceiver(s).receive(timeout=30))) for s in subs]
+    for t in threads:
+        t.start()
+    data = os.urandom(5 * 4096 + 7)
+    with canopy.Publisher(overlay.nodes["n1"].client, group, "sender") as pub:
+        sent = canopy.send_object(pub, "acked", data, chunk_bytes=4096, wait_for=2, timeout=30)
+        for t in threads:
+            t.join()
+        assert sent.receivers == 2 and len(got) == 2
+        # Nobody receives the next one: the wait names both, after its timeout.
+        with pytest.raises(canopy.DeadlineExceeded) as e:
+            canopy.send_object(pub, "unread", data, chunk_bytes=4096, wait_for=2, timeout=1)
+        assert "0 of 2 receivers hold" in str(e.value)
+        assert "rx-n2@n2" in str(e.value) and "rx-n3@n3" in str(e.value)
+    for s in subs:
+        s.close()
 
 
 def test_versions_of_a_blob_patch_in_place(overlay, group):

@@ -176,11 +176,59 @@ def test_mismatched_state_dict_raises_and_leaves_model_untouched(overlay, group)
     assert same_bits(model, before)
 
 
-def test_wait_for_is_not_available_yet(overlay, group):
-    with WeightPublisher(overlay.nodes["n1"].client, group, "trainer") as pub:
-        with pytest.raises(canopy.Unimplemented, match="acknowledgements"):
-            pub.push(make_state(7), wait_for=1, timeout=5)
-        assert pub.version == 0  # nothing was sent
+def push_while_receiving(pub, sd, workers, **push_args):
+    """Pushes ``sd`` while ``workers`` receive it in threads; returns the
+    push's result (or raises its error) once the workers are done."""
+    intos = [zeros_like(sd) for _ in workers]
+    got = {}
+    receiving = threading.Thread(target=lambda: got.update(r=receive_in_threads(workers, intos)))
+    receiving.start()
+    try:
+        return pub.push(sd, **push_args)
+    finally:
+        receiving.join()
+        assert all(same_bits(m, sd) for m in intos)
+
+
+def test_wait_for_returns_once_every_worker_holds_the_version(overlay, group):
+    workers = [WeightReceiver(overlay.nodes[f"n{i}"].client, group, member=f"w{i}")
+               for i in (1, 2, 3)]
+    with WeightPublisher(overlay.nodes["n1"].client, group, "trainer", chunk_bytes=CHUNK) as pub:
+        pushed = push_while_receiving(pub, make_state(7), workers, wait_for=3, timeout=WAIT)
+        assert pushed == 1 and pushed.receivers == 3
+        # A delta is acknowledged like a whole version.
+        sd = make_state(7)
+        sd["layer4.weight"][1, 2] += 1
+        pushed = push_while_receiving(pub, sd, workers, wait_for=3, timeout=WAIT)
+        assert pushed == 2 and pushed.delta and pushed.receivers == 3
+    for w in workers:
+        w.close()
+
+
+def test_wait_for_times_out_naming_the_worker_that_left(overlay, group):
+    workers = [WeightReceiver(overlay.nodes[f"n{i}"].client, group, member=f"w{i}")
+               for i in (1, 2, 3)]
+    with WeightPublisher(overlay.nodes["n1"].client, group, "trainer", chunk_bytes=CHUNK) as pub:
+        assert push_while_receiving(pub, make_state(8), workers, wait_for=3,
+                                    timeout=WAIT).receivers == 3
+        workers[2].close()
+        start = time.monotonic()
+        with pytest.raises(canopy.DeadlineExceeded) as e:
+            push_while_receiving(pub, make_state(9), workers[:2], wait_for=3, timeout=3)
+        assert time.monotonic() - start < 3 + 5
+        text = str(e.value)
+        assert "2 of 3 receivers hold" in text and "w3@n3" in text, text
+        assert "w1@" not in text and "w2@" not in text, text
+        assert isinstance(e.value, TimeoutError)
+        assert pub.version == 2  # pushed all the same
+    for w in workers[:2]:
+        w.close()
+
+
+def test_wait_for_on_a_group_without_workers_says_so(overlay, group):
+    with WeightPublisher(overlay.nodes["n1"].client, group, "trainer", chunk_bytes=CHUNK) as pub:
+        with pytest.raises(canopy.DeadlineExceeded, match="0 of 1 receivers hold"):
+            pub.push(make_state(10), wait_for=1, timeout=1)
 
 
 CHILD = r"""
