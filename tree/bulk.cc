@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tree/internal/steiner_core.h"
@@ -11,15 +13,42 @@
 namespace canopy::tree {
 namespace {
 
-// Pairwise shortest-path lengths among `points` (Dijkstra from each).
-absl::StatusOr<std::vector<std::vector<int64_t>>> Closure(const OverlayGraph& graph,
-                                                          const std::vector<VertexId>& points) {
+std::vector<VertexId> Points(VertexId source, absl::Span<const VertexId> members) {
+  std::vector<VertexId> pts = {source};
+  absl::flat_hash_set<VertexId> seen = {source};
+  for (VertexId m : members) {
+    if (seen.insert(m).second) pts.push_back(m);
+  }
+  return pts;
+}
+
+}  // namespace
+
+absl::StatusOr<PointDistances> ComputePointDistances(const OverlayGraph& graph, VertexId source,
+                                                     absl::Span<const VertexId> members) {
   const int32_t n = graph.VertexCount();
+  PointDistances out;
+  out.points = Points(source, members);
+  const std::vector<VertexId>& points = out.points;
   for (VertexId p : points) {
     if (p < 0 || p >= n)
       return absl::InvalidArgumentError(absl::StrCat("vertex ", p, " is not a vertex"));
   }
-  std::vector<std::vector<int64_t>> d(points.size(), std::vector<int64_t>(points.size()));
+  out.dist.assign(points.size(), std::vector<int64_t>(points.size()));
+  // Where every pair is linked (the full mesh) a hop is its link: shapes
+  // only hop along links, and n Dijkstras over n² edges would take seconds.
+  bool complete = true;
+  for (size_t i = 0; i < points.size() && complete; ++i) {
+    for (size_t j = i + 1; j < points.size(); ++j) {
+      const std::optional<int64_t> cost = graph.Cost(points[i], points[j]);
+      if (!cost) {
+        complete = false;
+        break;
+      }
+      out.dist[i][j] = out.dist[j][i] = *cost;
+    }
+  }
+  if (complete) return out;
   std::vector<char> src(n, 0);
   internal::Voronoi vor;
   for (size_t i = 0; i < points.size(); ++i) {
@@ -28,34 +57,30 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> Closure(const OverlayGraph& gr
     src[points[i]] = 0;
     std::vector<std::string> missing;
     for (size_t j = 0; j < points.size(); ++j) {
-      d[i][j] = vor.dist[points[j]];
-      if (d[i][j] >= internal::kInf) missing.push_back(graph.Vertex(points[j]).name);
+      out.dist[i][j] = vor.dist[points[j]];
+      if (out.dist[i][j] >= internal::kInf) missing.push_back(graph.Vertex(points[j]).name);
     }
     if (!missing.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "cannot reach from ", graph.Vertex(points[i]).name, ": ", absl::StrJoin(missing, ", ")));
     }
   }
-  return d;
+  return out;
 }
-
-std::vector<VertexId> Points(VertexId source, absl::Span<const VertexId> members) {
-  std::vector<VertexId> pts = {source};
-  for (VertexId m : members) {
-    if (m != source && std::find(pts.begin(), pts.end(), m) == pts.end()) pts.push_back(m);
-  }
-  return pts;
-}
-
-}  // namespace
 
 absl::StatusOr<PipelinedChain> BuildPipelinedChain(const OverlayGraph& graph, VertexId source,
                                                    absl::Span<const VertexId> members,
                                                    int64_t stream_bps) {
-  std::vector<VertexId> pts = Points(source, members);
-  absl::StatusOr<std::vector<std::vector<int64_t>>> dist = Closure(graph, pts);
-  if (!dist.ok()) return dist.status();
-  const auto& d = *dist;
+  absl::StatusOr<PointDistances> distances = ComputePointDistances(graph, source, members);
+  if (!distances.ok()) return distances.status();
+  return BuildPipelinedChain(graph, *distances, stream_bps);
+}
+
+absl::StatusOr<PipelinedChain> BuildPipelinedChain(const OverlayGraph& graph,
+                                                   const PointDistances& distances,
+                                                   int64_t stream_bps) {
+  const std::vector<VertexId>& pts = distances.points;
+  const auto& d = distances.dist;
   const size_t m = pts.size();
   // Slow members (cannot forward at stream rate) must be last.
   std::vector<size_t> slow;
@@ -119,10 +144,18 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
                                                  absl::Span<const VertexId> members, int32_t k,
                                                  int64_t stream_bps) {
   if (k < 1) return absl::InvalidArgumentError("need at least one stripe");
-  std::vector<VertexId> pts = Points(source, members);
-  absl::StatusOr<std::vector<std::vector<int64_t>>> dist = Closure(graph, pts);
-  if (!dist.ok()) return dist.status();
-  const auto& d = *dist;
+  absl::StatusOr<PointDistances> distances = ComputePointDistances(graph, source, members);
+  if (!distances.ok()) return distances.status();
+  return BuildStripedForest(graph, *distances, k, stream_bps);
+}
+
+absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph,
+                                                 const PointDistances& distances, int32_t k,
+                                                 int64_t stream_bps) {
+  if (k < 1) return absl::InvalidArgumentError("need at least one stripe");
+  const std::vector<VertexId>& pts = distances.points;
+  const auto& d = distances.dist;
+  const VertexId source = pts.front();
   const size_t m = pts.size();
   const int64_t stripe_bps = stream_bps > 0 ? std::max<int64_t>(1, stream_bps / k) : 0;
   constexpr int64_t kUnlimited = std::numeric_limits<int32_t>::max();
@@ -133,15 +166,29 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
     if (info.max_fanout > 0) slots = std::min<int64_t>(slots, info.max_fanout);
     return slots;
   };
-  // Deal members to stripes by decreasing upload (ties: lower vertex id).
+  // Deal members to stripes so that each stripe's interior members add up to
+  // about the same upload: by decreasing upload, each to the stripe with the
+  // least so far (ties: lower stripe, lower vertex id). An unknown upload
+  // counts as the largest known one (it is limited by max_fanout only).
+  int64_t largest_known = 1;
+  for (size_t i = 1; i < m; ++i)
+    largest_known = std::max(largest_known, graph.Vertex(pts[i]).upload_bps);
+  auto upload_of = [&](size_t i) {
+    const int64_t up = graph.Vertex(pts[i]).upload_bps;
+    return up > 0 ? up : largest_known;
+  };
   std::vector<size_t> by_upload;
   for (size_t i = 1; i < m; ++i) by_upload.push_back(i);
-  std::stable_sort(by_upload.begin(), by_upload.end(), [&](size_t a, size_t b) {
-    return graph.Vertex(pts[a]).upload_bps > graph.Vertex(pts[b]).upload_bps;
-  });
+  std::stable_sort(by_upload.begin(), by_upload.end(),
+                   [&](size_t a, size_t b) { return upload_of(a) > upload_of(b); });
   std::vector<int32_t> stripe_of(m, -1);
-  for (size_t r = 0; r < by_upload.size(); ++r)
-    stripe_of[by_upload[r]] = static_cast<int32_t>(r % k);
+  std::vector<int64_t> dealt(k, 0);
+  for (size_t i : by_upload) {
+    const auto s =
+        static_cast<int32_t>(std::min_element(dealt.begin(), dealt.end()) - dealt.begin());
+    stripe_of[i] = s;
+    dealt[s] += upload_of(i);
+  }
   StripedForest forest;
   forest.interior_stripe.assign(graph.VertexCount(), -1);
   int64_t source_slots = slots_of(0);
@@ -155,13 +202,19 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
     std::vector<char> placed(m, 0);
     placed[0] = 1;
     std::vector<size_t> interior = {0};
-    // Attaches point i under the nearest placed interior vertex with a slot.
+    std::vector<int32_t> depth(m, 0);
+    // Attaches point i under the shallowest placed interior vertex with a
+    // slot, the nearest among equally shallow ones: every hop delays the
+    // stripe's pipeline by a chunk, so a stripe is kept bushy.
     auto attach = [&](size_t i) -> bool {
       size_t best = m;
       for (size_t p : interior) {
         int64_t slots = p == 0 ? source_quota : free[p];
         if (slots <= 0) continue;
-        if (best == m || d[p][i] < d[best][i]) best = p;
+        if (best == m || depth[p] < depth[best] ||
+            (depth[p] == depth[best] && d[p][i] < d[best][i])) {
+          best = p;
+        }
       }
       if (best == m) return false;
       if (best == 0) {
@@ -171,6 +224,7 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
         --free[best];
       }
       t.parent[pts[i]] = pts[best];
+      depth[i] = depth[best] + 1;
       t.cost += d[best][i];
       placed[i] = 1;
       return true;
@@ -179,8 +233,15 @@ absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, Vert
     for (size_t i = 1; i < m; ++i) {
       if (stripe_of[i] == s) own.push_back(i);
     }
-    std::stable_sort(own.begin(), own.end(), [&](size_t a, size_t b) { return d[0][a] < d[0][b]; });
+    // Those that can feed the most go nearest the root, so the stripe is
+    // shallow and a member without a slot never takes the place of one
+    // with slots; nearest first among equals.
+    std::stable_sort(own.begin(), own.end(), [&](size_t a, size_t b) {
+      const int64_t slots_a = slots_of(a), slots_b = slots_of(b);
+      return slots_a != slots_b ? slots_a > slots_b : d[0][a] < d[0][b];
+    });
     for (size_t i : own) {
+      if (slots_of(i) <= 0) break;  // a leaf in its own stripe too
       if (!attach(i)) break;
       free[i] = slots_of(i);
       interior.push_back(i);

@@ -14,6 +14,20 @@ namespace canopy::tree {
 // Bulk-transfer shapes work on the overlay's metric closure: a hop between
 // two vertices is the shortest path between them and costs its length.
 
+// The metric closure restricted to a source and its members, computed once
+// and shared by every shape built for them.
+struct PointDistances {
+  std::vector<VertexId> points;            // points[0] is the source, then each member once
+  std::vector<std::vector<int64_t>> dist;  // dist[i][j]: shortest path points[i] -> points[j]
+};
+
+// Shortest-path lengths between every pair of {source} ∪ members (one
+// Dijkstra per point); where every pair is an overlay link (a full mesh),
+// the links' costs, the hops a shape takes there. InvalidArgument for bad ids, FailedPrecondition
+// if a point cannot reach another (names them).
+absl::StatusOr<PointDistances> ComputePointDistances(const OverlayGraph& graph, VertexId source,
+                                                     absl::Span<const VertexId> members);
+
 // A pipelined chain source -> order[1] -> order[2] -> ...: every vertex
 // forwards each block to exactly one successor, so each uploads one copy.
 struct PipelinedChain {
@@ -31,6 +45,10 @@ struct PipelinedChain {
 absl::StatusOr<PipelinedChain> BuildPipelinedChain(const OverlayGraph& graph, VertexId source,
                                                    absl::Span<const VertexId> members,
                                                    int64_t stream_bps = 0);
+// The same over distances already computed for the source and members.
+absl::StatusOr<PipelinedChain> BuildPipelinedChain(const OverlayGraph& graph,
+                                                   const PointDistances& distances,
+                                                   int64_t stream_bps = 0);
 
 // k trees, one per stripe of the content (SplitStream): each member is
 // interior in at most one stripe and a leaf in the others, so upload is spread
@@ -40,17 +58,24 @@ struct StripedForest {
   std::vector<int32_t> interior_stripe;  // per vertex: stripe it relays in, or -1
 };
 
-// Builds k stripes of rate stream_bps / k. Members are dealt to stripes
-// round-robin by decreasing upload; a vertex may feed
+// Builds k stripes of rate stream_bps / k. Members are dealt to stripes by
+// decreasing upload, each to the stripe whose members' uploads add up to the
+// least so far; a vertex may feed
 // floor(upload_bps / (stream_bps / k)) children (max_fanout also applies;
 // unknown upload means only max_fanout limits it); the source's slots are
-// shared fairly by all stripes. Each stripe first places its own interior members
-// nearest-first, then hangs every other member as a leaf under the nearest
-// interior vertex with a free slot.
+// shared fairly by all stripes. Each stripe first places its own members
+// that can feed a child, those with most slots first (nearest first among
+// equals), then hangs every other member as a leaf; each goes under the
+// shallowest interior vertex with a free slot (the nearest of those), since
+// every hop delays a pipelined stripe by a chunk.
 // REQUIRES: k >= 1. Returns FailedPrecondition when upload capacity cannot
 // carry every member in every stripe, InvalidArgument for bad ids.
 absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph, VertexId source,
                                                  absl::Span<const VertexId> members, int32_t k,
+                                                 int64_t stream_bps);
+// The same over distances already computed for the source and members.
+absl::StatusOr<StripedForest> BuildStripedForest(const OverlayGraph& graph,
+                                                 const PointDistances& distances, int32_t k,
                                                  int64_t stream_bps);
 
 // Lower bound on the time to deliver `file_bits` to n receivers:

@@ -116,6 +116,61 @@ TEST(StripedForestTest, TooLittleCapacityIsReported) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(StripedForestTest, MembersThatCannotFeedAChildAreLeavesEverywhere) {
+  // Near the source sit receivers whose upload carries no stripe; a forest
+  // that made them interior would strand the fast ones behind them.
+  OverlayGraph g;
+  g.AddVertex(VertexInfo{"s", 0, 100'000'000, ""});
+  for (int i = 1; i <= 12; ++i) {
+    g.AddVertex(VertexInfo{absl::StrCat(i), 0, i <= 6 ? 1'000'000 : 100'000'000, ""});
+  }
+  for (VertexId u = 0; u <= 12; ++u) {
+    for (VertexId v = u + 1; v <= 12; ++v) (void)g.AddEdge(u, v, v <= 6 ? 1 : 10 + u + v);
+  }
+  std::vector<VertexId> members;
+  for (VertexId v = 1; v <= 12; ++v) members.push_back(v);
+  absl::StatusOr<StripedForest> f = BuildStripedForest(g, 0, members, 2, 50'000'000);
+  ASSERT_TRUE(f.ok()) << f.status();
+  for (const RootedTree& t : f->stripes) {
+    std::vector<int32_t> kids = ChildCounts(t);
+    for (VertexId v = 1; v <= 6; ++v) EXPECT_EQ(kids[v], 0) << "slow " << v << " relays";
+    for (VertexId v = 1; v <= 12; ++v) EXPECT_TRUE(t.Contains(v));
+  }
+}
+
+TEST(StripedForestTest, StripesAreShallowAndShareTheUploadEvenly) {
+  // 64 members of uploads 1..64 units in 4 stripes: each stripe's interior
+  // members add up to about a quarter of the upload, and no stripe is a
+  // chain (every hop delays a pipelined stripe by a chunk).
+  constexpr int kMembers = 64;
+  OverlayGraph g;
+  g.AddVertex(VertexInfo{"s", 0, 64'000'000, ""});
+  for (int i = 1; i <= kMembers; ++i)
+    g.AddVertex(VertexInfo{absl::StrCat(i), 0, i * 1'000'000, ""});
+  for (VertexId u = 0; u <= kMembers; ++u) {
+    for (VertexId v = u + 1; v <= kMembers; ++v) (void)g.AddEdge(u, v, 1 + (u * 7 + v * 13) % 50);
+  }
+  std::vector<VertexId> members;
+  for (VertexId v = 1; v <= kMembers; ++v) members.push_back(v);
+  absl::StatusOr<StripedForest> f = BuildStripedForest(g, 0, members, 4, 16'000'000);
+  ASSERT_TRUE(f.ok()) << f.status();
+  std::vector<int64_t> upload_of_stripe(4, 0);
+  for (VertexId v = 1; v <= kMembers; ++v) {
+    ASSERT_GE(f->interior_stripe[v], -1);
+    if (f->interior_stripe[v] >= 0)
+      upload_of_stripe[f->interior_stripe[v]] += g.Vertex(v).upload_bps;
+  }
+  const auto [low, high] = std::minmax_element(upload_of_stripe.begin(), upload_of_stripe.end());
+  EXPECT_LE(*high - *low, 64'000'000) << "one member's upload at most";
+  for (const RootedTree& t : f->stripes) {
+    for (VertexId v = 1; v <= kMembers; ++v) {
+      int depth = 0;
+      for (VertexId u = v; u != t.root; u = t.parent[u]) ++depth;
+      EXPECT_LE(depth, 4) << v;
+    }
+  }
+}
+
 TEST(BulkBoundTest, MatchesFormula) {
   // F = 800 Mbit, u_s = 100 Mbit/s, d_min = 50 Mbit/s, 10 receivers
   // uploading 20 Mbit/s each: max{8, 16, 8000/300=26.67}.
