@@ -426,8 +426,9 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
         flow.build_error = std::string(shape.status().message());
         return;
       }
-      spdlog::debug("bulk source {} of group {}: {} predicted {:.2f} s", key.second, key.first,
-                    BulkShapeName(shape->kind), shape->predicted_seconds);
+      spdlog::debug("bulk source {} of group {}: {} of {} tree(s) predicted {:.2f} s", key.second,
+                    key.first, BulkShapeName(shape->kind), shape->distinct_trees,
+                    shape->predicted_seconds);
       flow.tree = std::move(shape->trees[striped ? stripe->index : 0]);
       return;
     }
