@@ -95,6 +95,8 @@ std::vector<Case> Cases() {
       {{"bench-planner", "--members", "0"}, "--members"},
       {{"bench-relay", "--seconds", "nan"}, "--seconds"},
       {{"bench-relay", "--message-bytes", "0"}, "--message-bytes"},
+      {{"bench-bulk-shapes", "--receivers", "0"}, "--receivers"},
+      {{"bench-bulk-shapes", "--max-stripes", "65"}, "--max-stripes"},
       {{"bench-steinlib", "--series", ",,,"}, "--series"},
       {{"bench-steinlib", "--noise-percent", "-2"}, "--noise-percent"},
       {{"bench-steinlib", "--max-per-series", "-1"}, "--max-per-series"},
