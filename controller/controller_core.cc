@@ -537,6 +537,13 @@ absl::StatusOr<v1::GroupPolicy> ControllerCore::GetPolicy(const std::string& gro
   return store_.GetPolicy(group);
 }
 
+absl::StatusOr<bool> ControllerCore::HasPolicy(const std::string& group) {
+  absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store_.AllPolicies();
+  if (!policies.ok()) return policies.status();
+  return std::any_of(policies->begin(), policies->end(),
+                     [&](const v1::GroupPolicy& p) { return p.group() == group; });
+}
+
 absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
   const absl::Time start = absl::Now();
   absl::MutexLock writing(&policy_mu_);

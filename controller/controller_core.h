@@ -135,6 +135,8 @@ class ControllerCore {
 
   // Policy: stored durably, pushed to every node, re-planned.
   absl::StatusOr<v1::GroupPolicy> GetPolicy(const std::string& group);
+  // Whether `group` has a stored policy (GetPolicy answers defaults without).
+  absl::StatusOr<bool> HasPolicy(const std::string& group);
   absl::Status SetPolicy(const v1::GroupPolicy& policy);
 
   // Replaces the static links (durably) and re-plans.
