@@ -717,7 +717,12 @@ std::map<std::string, ControllerCore::GroupGauges> ControllerCore::GroupGaugesSn
   for (const auto& [name, view] : views_) {
     groups[name].member_nodes = static_cast<int>(view.members.size());
   }
-  for (const auto& [group, version] : tree_versions_) groups[group].tree_version = version;
+  // Groups that ended (no view) are left out, so their gauges go away.
+  for (auto& [group, gauges] : groups) {
+    if (auto it = tree_versions_.find(group); it != tree_versions_.end()) {
+      gauges.tree_version = it->second;
+    }
+  }
   return groups;
 }
 

@@ -153,8 +153,9 @@ class ControllerCore {
   v1::ControllerStatus Status() const;
   const Leadership& leadership() const { return *leadership_; }
 
-  // Per group that has member nodes or ever had a tree: how many nodes have
-  // subscribers of it, and its tree version (see TreeVersion). For metrics.
+  // Per group that has member nodes, sources or trees now: how many nodes
+  // have subscribers of it, and its tree version (see TreeVersion). For
+  // metrics: a group that ended is not listed.
   struct GroupGauges {
     int member_nodes = 0;
     uint64_t tree_version = 0;
