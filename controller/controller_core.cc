@@ -12,6 +12,45 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
+// "profile cost, ttl 1 (default), slow_receiver reliable (default)": what a
+// policy means, in canopyctl policy get's words, for the log.
+std::string DescribePolicy(const v1::GroupPolicy& policy) {
+  std::string profile;
+  switch (policy.profile()) {
+    case v1::TREE_PROFILE_UNSPECIFIED:
+      profile = "latency (default)";
+      break;
+    case v1::TREE_PROFILE_LATENCY:
+      profile = "latency";
+      break;
+    case v1::TREE_PROFILE_COST:
+      profile = "cost";
+      break;
+    case v1::TREE_PROFILE_BULK:
+      profile = "bulk";
+      break;
+    default:
+      profile = absl::StrCat("profile(", static_cast<int>(policy.profile()), ")");
+  }
+  std::string slow;
+  switch (policy.slow_receiver()) {
+    case v1::SLOW_RECEIVER_UNSPECIFIED:
+      slow = "reliable (default)";
+      break;
+    case v1::SLOW_RECEIVER_RELIABLE:
+      slow = "reliable";
+      break;
+    case v1::SLOW_RECEIVER_REALTIME:
+      slow = "realtime";
+      break;
+    default:
+      slow = absl::StrCat("slow_receiver(", static_cast<int>(policy.slow_receiver()), ")");
+  }
+  return absl::StrCat("profile ", profile, ", ttl ",
+                      policy.ttl() == 0 ? "1 (default)" : absl::StrCat(policy.ttl()),
+                      ", slow_receiver ", slow);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ControllerCore>> ControllerCore::Create(ControllerOptions options,
@@ -550,10 +589,8 @@ absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
   if (absl::Status s = store_.SetPolicy(policy); !s.ok()) return s;
   absl::MutexLock plan(&plan_mu_);
   stored_policy_groups_.insert(policy.group());
-  spdlog::info("policy of group {} set: {} allowed source(s), profile {}, ttl {}, {}",
-               policy.group(), policy.allowed_sources_size(),
-               v1::TreeProfile_Name(policy.profile()), policy.ttl(),
-               v1::SlowReceiverPolicy_Name(policy.slow_receiver()));
+  spdlog::info("policy of group {} set: {} allowed source(s), {}", policy.group(),
+               policy.allowed_sources_size(), DescribePolicy(policy));
   if (!shutting_down_ && leadership_->PushTerm(absl::Now())) {
     absl::MutexLock lock(&sessions_mu_);
     PushPolicies(nullptr);
