@@ -23,6 +23,7 @@ FLAG = re.compile(r"--[a-z][a-z0-9-]*")
 PROGRAMS = [
     "canopy-controller", "canopy-node", "canopy-pub", "canopy-sub", "canopy-send",
     "canopy-recv", "param_broadcast", "bench-planner", "bench-relay", "bench-chaos",
+    "bench-steinlib", "bench-distribution", "bench-lan", "bench-weights",
 ]
 CANOPYCTL_SUBCOMMANDS = [
     ["nodes"], ["groups"], ["members"], ["tree"], ["top"], ["policy", "get"],
@@ -55,9 +56,9 @@ def help_flags_and_defaults(text):
             continue
         flag, rest = m.group(1), m.group(2)
         flags.add(flag)
-        d = re.search(r"\[([^\]]+)\]\s*$", rest) or re.search(r"=(\S+)\s*$", rest)
+        d = re.search(r"\[([^\]]+)\]\s*$", rest) or re.search(r"=(\"[^\"]*\"|\S+)\s*$", rest)
         if d and not rest.strip().startswith("Excludes"):
-            defaults[flag] = d.group(1)
+            defaults[flag] = d.group(1).strip('"')
     # Flags only named in the text (e.g. "Excludes: --exclude") are flags too.
     return flags, defaults
 
