@@ -103,8 +103,8 @@ class Publisher {
   // source, e.g. after a policy change, or went away), the stream's error,
   // which the next Send() returns too. Never blocks, so a caller that waits
   // for its next message can notice a refusal meanwhile. On a client link
-  // the end is known within a round trip; on Transport::kGrpcStream only at
-  // the next Send() (this returns OK until then).
+  // the end is known within a round trip; on Transport::kGrpcStream only
+  // when a Send() fails (this returns OK until then).
   virtual absl::Status Health() { return absl::OkStatus(); }
 
   // Ends the stream and waits until the node has accepted every message.
