@@ -224,9 +224,8 @@ int GetPolicy(Controllers& controllers, const Options& o) {
   } else if (!s.ok()) {
     return RpcFailed(s, o, controllers.refused_by_follower());
   }
-  const int emitted = o.format == "json"
-                          ? Emit(canopy::cli::ToJson(policy, JsonStyle::kPretty))
-                          : Emit(canopy::cli::RenderPolicyText(policy));
+  const int emitted = o.format == "json" ? Emit(canopy::cli::ToJson(policy, JsonStyle::kPretty))
+                                         : Emit(canopy::cli::RenderPolicyText(policy));
   return emitted != 0 ? emitted : code;
 }
 

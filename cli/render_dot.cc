@@ -2,9 +2,9 @@
 
 #include <map>
 #include <set>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "cli/names.h"
 #include "cli/render_rates.h"
 
@@ -172,8 +172,8 @@ void RenderCluster(int index, const v1::SourceTree& tree, std::string& out) {
     if (e.has_traffic() && e.traffic().lagging()) {
       absl::StrAppend(&attributes, ", color=red, fontcolor=red, penwidth=2");
     }
-    absl::StrAppend(&out, "    ", NodeId(index, e.parent()), " -> ", NodeId(index, e.child()),
-                    " [", attributes, "];\n");
+    absl::StrAppend(&out, "    ", NodeId(index, e.parent()), " -> ", NodeId(index, e.child()), " [",
+                    attributes, "];\n");
   }
   absl::StrAppend(&out, "  }\n");
 }

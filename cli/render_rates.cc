@@ -88,11 +88,10 @@ std::string RenderReceiversText(const v1::SourceTree& tree) {
   std::string out;
   if (traffic.has_ingress()) {
     const v1::EdgeTraffic& t = traffic.ingress();
-    absl::StrAppend(&out, "ingress ", tree.root(), "  published ", t.sequence(), "  ",
-                    BitRate(t.bytes_per_s()), " ", Count(t.messages_per_s()), " msg/s",
-                    t.report_age_ms() > kOldReportMs ? absl::StrCat("  ", Age(t.report_age_ms()))
-                                                     : "",
-                    "\n");
+    absl::StrAppend(
+        &out, "ingress ", tree.root(), "  published ", t.sequence(), "  ", BitRate(t.bytes_per_s()),
+        " ", Count(t.messages_per_s()), " msg/s",
+        t.report_age_ms() > kOldReportMs ? absl::StrCat("  ", Age(t.report_age_ms())) : "", "\n");
   }
   std::vector<std::string> receivers(tree.receivers().begin(), tree.receivers().end());
   std::sort(receivers.begin(), receivers.end());
@@ -112,23 +111,21 @@ std::string RenderTopText(const v1::TopResponse& top) {
   std::vector<std::vector<std::string>> links = {
       {"PARENT", "CHILD", "RATE", "MSG/S", "FLOWS", "QUEUED", "DROPS", "LAG", "UPLOAD", ""}};
   for (const v1::HotLink& l : top.links()) {
-    links.push_back({l.parent(), l.child(), BitRate(l.bytes_per_s()), Count(l.messages_per_s()),
-                     absl::StrCat(l.flows()), Bytes(l.queued_bytes()),
-                     absl::StrCat(l.dropped_frames()), absl::StrCat(l.lag_messages()),
-                     l.parent_upload_bps() == 0
-                         ? "-"
-                         : BitRate(static_cast<double>(l.parent_upload_bps()) / 8),
-                     l.lagging() ? kLaggingMarker : ""});
+    links.push_back(
+        {l.parent(), l.child(), BitRate(l.bytes_per_s()), Count(l.messages_per_s()),
+         absl::StrCat(l.flows()), Bytes(l.queued_bytes()), absl::StrCat(l.dropped_frames()),
+         absl::StrCat(l.lag_messages()),
+         l.parent_upload_bps() == 0 ? "-" : BitRate(static_cast<double>(l.parent_upload_bps()) / 8),
+         l.lagging() ? kLaggingMarker : ""});
   }
   std::vector<std::vector<std::string>> receivers = {
       {"GROUP", "SOURCE", "NODE", "DELIVERED", "RATE", "LAG", "LAG BYTES", "REPORT AGE", ""}};
   for (const v1::SlowReceiver& r : top.receivers()) {
     const v1::EdgeTraffic& t = r.traffic();
-    receivers.push_back({r.group(), r.source(), r.node_id(), absl::StrCat(t.sequence()),
-                         BitRate(t.bytes_per_s()), absl::StrCat(t.lag_messages()),
-                         Bytes(t.lag_bytes()),
-                         absl::StrFormat("%.1f s", t.report_age_ms() / 1000.0),
-                         t.lagging() ? kLaggingMarker : ""});
+    receivers.push_back(
+        {r.group(), r.source(), r.node_id(), absl::StrCat(t.sequence()), BitRate(t.bytes_per_s()),
+         absl::StrCat(t.lag_messages()), Bytes(t.lag_bytes()),
+         absl::StrFormat("%.1f s", t.report_age_ms() / 1000.0), t.lagging() ? kLaggingMarker : ""});
   }
   std::string out = "hottest links\n";
   absl::StrAppend(&out, top.links().empty() ? "(no traffic reported)\n" : Table(links));

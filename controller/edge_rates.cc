@@ -13,8 +13,7 @@ constexpr absl::Duration kMinInterval = absl::Milliseconds(200);
 
 // The flow's sequence at `t` (no later than the newest sample), taken back
 // along the last interval at its rate.
-double SequenceAt(double messages_per_s, absl::Time t, absl::Time last_at,
-                  uint64_t last_sequence) {
+double SequenceAt(double messages_per_s, absl::Time t, absl::Time last_at, uint64_t last_sequence) {
   if (t >= last_at || messages_per_s <= 0) return static_cast<double>(last_sequence);
   const double back = messages_per_s * absl::ToDoubleSeconds(last_at - t);
   return std::max(0.0, static_cast<double>(last_sequence) - back);
@@ -120,8 +119,8 @@ v1::EdgeTraffic EdgeRates::Compare(const Position& ahead, const Position& behind
     mean_bytes = static_cast<double>(a.last.bytes) / static_cast<double>(a.last.sequence);
   }
   t.set_lag_messages(lag_messages);
-  t.set_lag_bytes(static_cast<uint64_t>(std::llround(static_cast<double>(lag_messages) *
-                                                     mean_bytes)));
+  t.set_lag_bytes(
+      static_cast<uint64_t>(std::llround(static_cast<double>(lag_messages) * mean_bytes)));
   const double lag_seconds = ahead.messages_per_s > 0
                                  ? static_cast<double>(lag_messages) / ahead.messages_per_s
                                  : std::numeric_limits<double>::infinity();

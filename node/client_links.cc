@@ -143,8 +143,7 @@ void PublisherLink::Start() {
 
 void PublisherLink::Stop(absl::Status why) {
   auto self = shared_from_this();
-  asio::post(connection_->executor(),
-             [self, why = std::move(why)] { self->End(why); });
+  asio::post(connection_->executor(), [self, why = std::move(why)] { self->End(why); });
 }
 
 void PublisherLink::End(absl::Status status) {

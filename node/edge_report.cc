@@ -10,8 +10,7 @@ v1::TrafficReport BuildTrafficReport(const FlowStates& flows,
                                      const std::vector<std::shared_ptr<wire::QueuedLink>>& links) {
   v1::TrafficReport report;
   std::vector<std::pair<FlowStates::Key, std::shared_ptr<FlowState>>> all = flows.All();
-  std::sort(all.begin(), all.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& [key, state] : all) {
     if (static_cast<size_t>(report.flows_size()) >= kMaxTrafficFlows) break;
     v1::FlowTraffic* f = report.add_flows();

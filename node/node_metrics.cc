@@ -62,9 +62,8 @@ void CollectTraffic(const TrafficCounters& traffic, const std::set<std::string>&
   Family rings = PerGroup("canopy_node_replay_ring_bytes",
                           "Bytes held in the replay rings of the group's flows.",
                           MetricType::kGauge, t, &Totals::replay_bytes);
-  std::erase_if(rings.samples, [&](const Sample& s) {
-    return !live_groups.contains(s.labels.front().second);
-  });
+  std::erase_if(rings.samples,
+                [&](const Sample& s) { return !live_groups.contains(s.labels.front().second); });
   out.push_back(std::move(rings));
   Family links{"canopy_node_link_queue_bytes",
                "Bytes queued on the data link to a child node.",

@@ -155,13 +155,13 @@ int main(int argc, char** argv) {
     if (got.ok()) {
       // Without --force a file that appeared while receiving is kept.
       const int renamed = force ? rename(partial.c_str(), final_path.c_str())
-                                : renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD,
-                                            final_path.c_str(), RENAME_NOREPLACE);
+                                : renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, final_path.c_str(),
+                                            RENAME_NOREPLACE);
       if (renamed != 0 && errno == EEXIST) {
         got = absl::AlreadyExistsError(final_path + " exists; --force overwrites it");
       } else if (renamed != 0) {
-        got = absl::UnavailableError("cannot rename to " + final_path + ": " +
-                                     std::strerror(errno));
+        got =
+            absl::UnavailableError("cannot rename to " + final_path + ": " + std::strerror(errno));
       }
     }
     if (!got.ok()) {

@@ -44,10 +44,10 @@ double ProgressMeter::RecentRate(absl::Time now) const {
 std::string ProgressMeter::Line(const std::string& label, absl::Time now) const {
   const double fraction = total_ == 0 ? 1.0 : static_cast<double>(done_) / total_;
   const int filled = static_cast<int>(kBarWidth * fraction);
-  std::string line = absl::StrFormat(
-      "%s [%s%s] %3d%%  %.1f/%.1f MiB  ", label, std::string(filled, '#'),
-      std::string(kBarWidth - filled, '.'), static_cast<int>(total_ == 0 ? 100 : done_ * 100 / total_),
-      done_ / 1048576.0, total_ / 1048576.0);
+  std::string line = absl::StrFormat("%s [%s%s] %3d%%  %.1f/%.1f MiB  ", label,
+                                     std::string(filled, '#'), std::string(kBarWidth - filled, '.'),
+                                     static_cast<int>(total_ == 0 ? 100 : done_ * 100 / total_),
+                                     done_ / 1048576.0, total_ / 1048576.0);
   const absl::Duration elapsed = now - start_;
   if (complete()) {
     const double secs = std::max(1e-6, absl::ToDoubleSeconds(last_progress_ - start_));
@@ -58,9 +58,9 @@ std::string ProgressMeter::Line(const std::string& label, absl::Time now) const 
   const absl::Duration quiet = now - last_progress_;
   if (quiet >= kStallAfter) {
     const double secs = absl::ToDoubleSeconds(quiet);
-    absl::StrAppendFormat(&line, secs < 10 ? "stalled for %.1f s  %s elapsed"
-                                           : "stalled for %.0f s  %s elapsed",
-                          secs, Clock(elapsed));
+    absl::StrAppendFormat(
+        &line, secs < 10 ? "stalled for %.1f s  %s elapsed" : "stalled for %.0f s  %s elapsed",
+        secs, Clock(elapsed));
     return line;
   }
   const double rate = RecentRate(now);

@@ -3,8 +3,8 @@
 #include <array>
 #include <thread>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "canopy/v1/node.grpc.pb.h"

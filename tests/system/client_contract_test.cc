@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
-#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/system/overlay.h"
 
@@ -114,22 +114,25 @@ TEST(ClientContractTest, AReceiverKeepsAnExistingFileUnlessForced) {
     kept << "precious";
   }
   auto receive = [&](std::vector<std::string> extra) {
-    std::vector<std::string> argv = {BinaryPath("canopy-recv"), "--node",
-                                     overlay.client_address("a"), "--group", "files", "--out",
+    std::vector<std::string> argv = {BinaryPath("canopy-recv"),
+                                     "--node",
+                                     overlay.client_address("a"),
+                                     "--group",
+                                     "files",
+                                     "--out",
                                      out.string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto recv = std::make_unique<Process>(argv);
     EXPECT_TRUE(recv->WaitForStderr("joined", kWait)) << recv->Stderr();
-    Process send({BinaryPath("canopy-send"), file, "--node", overlay.client_address("a"),
-                  "--group", "files"});
+    Process send({BinaryPath("canopy-send"), file, "--node", overlay.client_address("a"), "--group",
+                  "files"});
     EXPECT_EQ(send.Wait(kWait), 0) << send.Stderr();
     return recv;
   };
   auto refused = receive({});
   EXPECT_EQ(refused->Wait(kWait), 1) << refused->Stderr();
-  EXPECT_THAT(refused->Stderr(),
-              HasSubstr("ALREADY_EXISTS: " + (out / "report.txt").string() +
-                        " exists; --force overwrites it"));
+  EXPECT_THAT(refused->Stderr(), HasSubstr("ALREADY_EXISTS: " + (out / "report.txt").string() +
+                                           " exists; --force overwrites it"));
   auto contents = [&] {
     std::ifstream in(out / "report.txt");
     return std::string(std::istreambuf_iterator<char>(in), {});

@@ -10,13 +10,13 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <regex>
-#include <set>
-#include <sstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -92,9 +92,17 @@ Server StartController(const TempDir& dir, const std::string& listen,
 
 Server StartNode(const std::string& id, const std::string& controller,
                  std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv = {BinaryPath("canopy-node"), "--id",  id, "--controller",
-                                   controller, "--listen", "127.0.0.1:0", "--data", "127.0.0.1:0",
-                                   "--metrics-listen", "127.0.0.1:0"};
+  std::vector<std::string> argv = {BinaryPath("canopy-node"),
+                                   "--id",
+                                   id,
+                                   "--controller",
+                                   controller,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--data",
+                                   "127.0.0.1:0",
+                                   "--metrics-listen",
+                                   "127.0.0.1:0"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return StartServer(std::move(argv));
 }
@@ -488,8 +496,8 @@ TEST_F(LiveMetricsTest, DashboardAndAlertsNameOnlyExportedMetrics) {
     const std::set<std::string> used = MetricNamesIn(file);
     EXPECT_GE(used.size(), 5u) << file;
     for (const std::string& name : used) {
-      EXPECT_TRUE(exported.contains(name)) << file << " queries " << name
-                                           << ", which no /metrics exports";
+      EXPECT_TRUE(exported.contains(name))
+          << file << " queries " << name << ", which no /metrics exports";
     }
   }
 }

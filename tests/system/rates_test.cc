@@ -111,8 +111,8 @@ TEST_F(RatesTest, EveryEdgeOfALiveStreamHasARateAndAStoppedChildLags) {
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (!absl::StrContains(line, "── ")) continue;
     ++edge_lines;
-    EXPECT_TRUE(absl::StrContains(line, "bit/s") && absl::StrContains(line, "lag "))
-        << line << "\n" << text;
+    EXPECT_TRUE(absl::StrContains(line, "bit/s") && absl::StrContains(line, "lag ")) << line << "\n"
+                                                                                     << text;
     EXPECT_FALSE(absl::StrContains(line, " 0 bit/s")) << text;
   }
   EXPECT_EQ(edge_lines, 2) << text;
@@ -140,7 +140,8 @@ TEST_F(RatesTest, EveryEdgeOfALiveStreamHasARateAndAStoppedChildLags) {
   const std::string lagging = Canopyctl(overlay_, {"tree", kGroup, "--rates"});
   bool marked = false;
   for (absl::string_view line : absl::StrSplit(lagging, '\n')) {
-    if (absl::StrContains(line, absl::StrCat("── ", leaf)) && absl::StrContains(line, "[LAGGING]")) marked = true;
+    if (absl::StrContains(line, absl::StrCat("── ", leaf)) && absl::StrContains(line, "[LAGGING]"))
+      marked = true;
   }
   EXPECT_TRUE(marked) << lagging;
 
