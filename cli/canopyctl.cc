@@ -3,11 +3,12 @@
 //   canopyctl --controller HOST:PORT nodes [--format text|json]
 //   canopyctl --controller HOST:PORT groups [--format text|json]
 //   canopyctl --controller HOST:PORT members GROUP [--format text|json]
-//   canopyctl --controller HOST:PORT tree GROUP [--source S] [--format text|json|dot]
+//   canopyctl --controller HOST:PORT tree GROUP [--source S] [--rates] [--format text|json|dot]
+//   canopyctl --controller HOST:PORT top [--limit N] [--format text|json]
 //   canopyctl --controller HOST:PORT policy get GROUP [--format text|json]
 //   canopyctl --controller HOST:PORT policy set GROUP [--allow S,...] [--profile latency|cost|bulk]
 //                                                     [--ttl N] [--slow reliable|realtime]
-//   canopyctl --controller HOST:PORT watch GROUP [--source S] [--format text|json]
+//   canopyctl --controller HOST:PORT watch GROUP [--source S] [--rates] [--format text|json]
 //   canopyctl --controller HOST:PORT stats [--format text|json]
 //   canopyctl --controller HOST:PORT status [--format text|json]
 //
@@ -25,14 +26,17 @@
 //
 // Exit codes: 0 success (and `watch` interrupted by SIGINT/SIGTERM), 1 the
 // controller refused, is unreachable or ended a watch (one line on stderr),
-// 2 bad command line (one line on stderr).
+// 2 bad command line (one line on stderr), 3 `policy get` of a group with
+// no stored policy (the defaults are printed).
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,6 +55,7 @@
 #include "cli/json.h"
 #include "cli/policy_edit.h"
 #include "cli/render_dot.h"
+#include "cli/render_rates.h"
 #include "cli/render_text.h"
 #include "grpcpp/create_channel.h"
 #include "proto/address.h"
@@ -73,6 +78,10 @@ struct Options {
   std::string format = "text";
   std::string group;
   std::string source;
+  bool rates = false;
+  uint32_t limit = 10;
+  // Trouble markers in red (stdout is a terminal and NO_COLOR is unset).
+  bool color = false;
   canopy::cli::PolicyFlags policy;
   canopy::TlsFlags tls;
   // The channel to the controller, once made.
@@ -117,6 +126,13 @@ int RpcFailed(const grpc::Status& s, const Options& o, bool from_follower = fals
 }
 
 // Prints a rendering to stdout (flushed); returns the exit code.
+int Emit(const absl::StatusOr<std::string>& text);
+
+// `text` as the terminal should show it (Options::color).
+std::string Shown(const Options& o, const std::string& text) {
+  return o.color ? canopy::cli::Highlight(text) : text;
+}
+
 int Emit(const absl::StatusOr<std::string>& text) {
   if (!text.ok()) {
     std::fprintf(stderr, "canopyctl: %s\n", OneLine(std::string(text.status().message())).c_str());
@@ -186,7 +202,31 @@ int Show(Controllers& controllers, const Options& o, const Request& request, Cal
   });
   if (!s.ok()) return RpcFailed(s, o, controllers.refused_by_follower());
   if (o.format == "json") return Emit(canopy::cli::ToJson(response, JsonStyle::kPretty));
-  return Emit(text(response));
+  return Emit(Shown(o, text(response)));
+}
+
+// `policy get`: the stored policy, or the defaults with exit code 3 when
+// none is stored (so scripts can tell).
+int GetPolicy(Controllers& controllers, const Options& o) {
+  canopy::v1::GetPolicyRequest request;
+  request.set_group(o.group);
+  request.set_stored_only(true);
+  canopy::v1::GroupPolicy policy;
+  grpc::Status s = controllers.OnLeader([&](Controller::Stub& stub, grpc::ClientContext& c) {
+    return stub.GetPolicy(&c, request, &policy);
+  });
+  int code = 0;
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    std::fprintf(stderr, "canopyctl: no policy set for %s; defaults\n", o.group.c_str());
+    policy.Clear();
+    policy.set_group(o.group);
+    code = 3;
+  } else if (!s.ok()) {
+    return RpcFailed(s, o, controllers.refused_by_follower());
+  }
+  const int emitted = o.format == "json" ? Emit(canopy::cli::ToJson(policy, JsonStyle::kPretty))
+                                         : Emit(canopy::cli::RenderPolicyText(policy));
+  return emitted != 0 ? emitted : code;
 }
 
 int SetPolicy(Controllers& controllers, const Options& o, const canopy::cli::PolicyEdit& edit) {
@@ -223,6 +263,7 @@ int Watch(Controllers& controllers, const Options& o, const sigset_t& signals) {
   canopy::v1::GetTreeRequest request;
   request.set_group(o.group);
   request.set_source(o.source);
+  request.set_traffic(o.rates);
   int update = 0;
   int code = 0;
   grpc::Status s;
@@ -245,7 +286,7 @@ int Watch(Controllers& controllers, const Options& o, const sigset_t& signals) {
         code = Emit(canopy::cli::WatchJsonLine(now, update, response));
       } else {
         code = Emit(absl::StrCat(canopy::cli::RenderWatchHeader(now, o.group, update),
-                                 canopy::cli::RenderTreeText(response)));
+                                 Shown(o, canopy::cli::RenderTreeText(response))));
       }
       if (code != 0) stream_context.TryCancel();
     }
@@ -281,12 +322,43 @@ int BadCommandLine(const absl::Status& status) {
   return 2;
 }
 
+// After parsing: a subcommand (and a policy subcommand) must have been
+// named, and nothing may be left over. Names what is wrong, else OK.
+absl::Status CheckSubcommands(const CLI::App& app, const CLI::App& policy) {
+  const std::vector<std::string> left = app.remaining();
+  auto names = [](const CLI::App& parent) {
+    std::string list;
+    for (const CLI::App* sub : parent.get_subcommands({})) {
+      absl::StrAppend(&list, list.empty() ? "" : ", ", sub->get_name());
+    }
+    return list;
+  };
+  if (app.get_subcommands().empty()) {
+    if (left.empty()) return absl::InvalidArgumentError("a subcommand is required: " + names(app));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown subcommand '", left.front(), "' (one of ", names(app), ")"));
+  }
+  if (policy.parsed() && policy.get_subcommands().empty()) {
+    if (left.empty()) {
+      return absl::InvalidArgumentError("policy needs a subcommand: " + names(policy));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("unknown policy subcommand '", left.front(),
+                                                   "' (one of ", names(policy), ")"));
+  }
+  if (!left.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", left.front(), "'"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
   CLI::App app{"canopyctl: inspect and steer a Canopy controller"};
-  app.require_subcommand(1);
+  // At most one; CheckSubcommands names a missing or unknown one.
+  app.require_subcommand(0, 1);
+  app.allow_extras();
   app.fallthrough();  // --controller may also follow the subcommand
   app.add_option("--controller", o.controller,
                  "controller gRPC address HOST:PORT, or several replicas' HOST:PORT,... (the "
@@ -312,9 +384,18 @@ int main(int argc, char** argv) {
   CLI::App* tree = app.add_subcommand("tree", "show the trees of a group");
   add_group(tree);
   tree->add_option("--source", o.source, "only this source's tree");
+  tree->add_flag("--rates", o.rates,
+                 "show each edge's throughput, lag, drops and repairs, and each receiver's "
+                 "delivered sequence and rate");
   add_format(tree, {"text", "json", "dot"});
+  CLI::App* top =
+      app.add_subcommand("top", "list the busiest links and the slowest receivers of all groups");
+  top->add_option("--limit", o.limit, "links and receivers listed")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, 1000));
+  add_format(top, {"text", "json"});
   CLI::App* policy = app.add_subcommand("policy", "read or change a group's policy");
-  policy->require_subcommand(1);
+  policy->require_subcommand(0, 1);
   CLI::App* policy_get = policy->add_subcommand("get", "print a group's policy");
   add_group(policy_get);
   add_format(policy_get, {"text", "json"});
@@ -333,6 +414,7 @@ int main(int argc, char** argv) {
   CLI::App* watch = app.add_subcommand("watch", "print a group's trees on every change");
   add_group(watch);
   watch->add_option("--source", o.source, "only this source's tree");
+  watch->add_flag("--rates", o.rates, "with live traffic as for tree --rates, sent every second");
   add_format(watch, {"text", "json"});
   CLI::App* stats = app.add_subcommand("stats", "print the controller's counters");
   add_format(stats, {"text", "json"});
@@ -341,6 +423,8 @@ int main(int argc, char** argv) {
   add_format(status, {"text", "json"});
 
   if (auto exit_code = canopy::ParseCommandLine(app, "canopyctl", argc, argv)) return *exit_code;
+  if (absl::Status s = CheckSubcommands(app, *policy); !s.ok()) return BadCommandLine(s);
+  o.color = o.format == "text" && isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
   absl::StatusOr<std::optional<canopy::TlsFiles>> tls = canopy::ResolveTlsFlags(o.tls);
   if (!tls.ok()) return BadCommandLine(tls.status());
   absl::StatusOr<std::vector<canopy::HostPort>> controller_list =
@@ -409,21 +493,21 @@ int main(int argc, char** argv) {
     v1::GetTreeRequest request;
     request.set_group(o.group);
     request.set_source(o.source);
+    request.set_traffic(o.rates);
     return Show<v1::GetTreeRequest, v1::GetTreeResponse>(
         controllers, o, request,
         [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) { return stub.GetTree(c, rq, rs); },
         o.format == "dot" ? cli::RenderTreeDot : cli::RenderTreeText);
   }
-  if (policy_get->parsed()) {
-    v1::GetPolicyRequest request;
-    request.set_group(o.group);
-    return Show<v1::GetPolicyRequest, v1::GroupPolicy>(
+  if (top->parsed()) {
+    v1::GetTopRequest request;
+    request.set_limit(o.limit);
+    return Show<v1::GetTopRequest, v1::TopResponse>(
         controllers, o, request,
-        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) {
-          return stub.GetPolicy(c, rq, rs);
-        },
-        cli::RenderPolicyText);
+        [&](Controller::Stub& stub, Ctx c, auto& rq, auto* rs) { return stub.GetTop(c, rq, rs); },
+        cli::RenderTopText);
   }
+  if (policy_get->parsed()) return GetPolicy(controllers, o);
   if (policy_set->parsed()) return SetPolicy(controllers, o, edit);
   if (watch->parsed()) return Watch(controllers, o, signals);
   if (stats->parsed()) {

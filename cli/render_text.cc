@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/names.h"
+#include "cli/render_rates.h"
 #include "google/protobuf/descriptor.h"
 
 namespace canopy::cli {
@@ -43,7 +44,17 @@ std::string FanOut(const v1::SourceTree& tree, const ChildMap& children, const s
   auto limit_it = tree.max_fanout().find(node);
   const uint32_t limit = limit_it == tree.max_fanout().end() ? 0 : limit_it->second;
   if (limit == 0) return absl::StrCat("fan-out ", used, "/∞");
-  return absl::StrCat("fan-out ", used, "/", limit, used > limit ? " over limit" : "");
+  return absl::StrCat("fan-out ", used, "/", limit);
+}
+
+// "  [OVER LIMIT]" after a node that feeds more children than its limit.
+std::string OverLimit(const v1::SourceTree& tree, const ChildMap& children,
+                      const std::string& node) {
+  auto it = children.find(node);
+  const size_t used = it == children.end() ? 0 : it->second.size();
+  auto limit_it = tree.max_fanout().find(node);
+  const uint32_t limit = limit_it == tree.max_fanout().end() ? 0 : limit_it->second;
+  return limit != 0 && used > limit ? absl::StrCat("  ", kOverLimitMarker) : "";
 }
 
 struct TreeWalk {
@@ -66,9 +77,11 @@ struct TreeWalk {
         absl::StrAppend(&out, "  (cost ", c.cost, " µs)  [already shown: not a tree]\n");
         continue;
       }
+      const v1::TreeEdge& e = tree.edges(c.edge);
       absl::StrAppend(&out, "  (cost ", c.cost, " µs, ", FanOut(tree, children, c.node), ")",
-                      c.via_multicast ? "  [LAN multicast]" : "",
-                      receivers.contains(c.node) ? "  [receiver]" : "", "\n");
+                      OverLimit(tree, children, c.node), c.via_multicast ? "  [LAN multicast]" : "",
+                      receivers.contains(c.node) ? "  [receiver]" : "",
+                      e.has_traffic() ? TrafficText(e.traffic(), /*edge=*/true) : "", "\n");
       Children(c.node, absl::StrCat(prefix, last ? "    " : "│   "));
     }
   }
@@ -88,7 +101,7 @@ void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::st
                                  : absl::StrCat(", ", tree.unreachable_size(), " unreachable"),
       ")\n");
   absl::StrAppend(&out, tree.root().empty() ? "(no root)" : tree.root(), "  [ingress]  (",
-                  FanOut(tree, children, tree.root()), ")",
+                  FanOut(tree, children, tree.root()), ")", OverLimit(tree, children, tree.root()),
                   receivers.contains(tree.root()) ? "  [receiver]" : "", "\n");
   TreeWalk walk{
       tree, children, receivers, {tree.root()}, std::vector<bool>(tree.edges_size(), false), out};
@@ -102,6 +115,7 @@ void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::st
   for (const v1::UnreachableMember& m : tree.unreachable()) {
     absl::StrAppend(&out, "unreachable: ", m.node_id(), "  (", m.reason(), ")\n");
   }
+  absl::StrAppend(&out, RenderReceiversText(tree));
 }
 
 std::string FilterText(const v1::SourceFilter& filter) {

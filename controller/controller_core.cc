@@ -12,6 +12,45 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
+// "profile cost, ttl 1 (default), slow_receiver reliable (default)": what a
+// policy means, in canopyctl policy get's words, for the log.
+std::string DescribePolicy(const v1::GroupPolicy& policy) {
+  std::string profile;
+  switch (policy.profile()) {
+    case v1::TREE_PROFILE_UNSPECIFIED:
+      profile = "latency (default)";
+      break;
+    case v1::TREE_PROFILE_LATENCY:
+      profile = "latency";
+      break;
+    case v1::TREE_PROFILE_COST:
+      profile = "cost";
+      break;
+    case v1::TREE_PROFILE_BULK:
+      profile = "bulk";
+      break;
+    default:
+      profile = absl::StrCat("profile(", static_cast<int>(policy.profile()), ")");
+  }
+  std::string slow;
+  switch (policy.slow_receiver()) {
+    case v1::SLOW_RECEIVER_UNSPECIFIED:
+      slow = "reliable (default)";
+      break;
+    case v1::SLOW_RECEIVER_RELIABLE:
+      slow = "reliable";
+      break;
+    case v1::SLOW_RECEIVER_REALTIME:
+      slow = "realtime";
+      break;
+    default:
+      slow = absl::StrCat("slow_receiver(", static_cast<int>(policy.slow_receiver()), ")");
+  }
+  return absl::StrCat("profile ", profile, ", ttl ",
+                      policy.ttl() == 0 ? "1 (default)" : absl::StrCat(policy.ttl()),
+                      ", slow_receiver ", slow);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ControllerCore>> ControllerCore::Create(ControllerOptions options,
@@ -537,16 +576,21 @@ absl::StatusOr<v1::GroupPolicy> ControllerCore::GetPolicy(const std::string& gro
   return store_.GetPolicy(group);
 }
 
+absl::StatusOr<bool> ControllerCore::HasPolicy(const std::string& group) {
+  absl::StatusOr<std::vector<v1::GroupPolicy>> policies = store_.AllPolicies();
+  if (!policies.ok()) return policies.status();
+  return std::any_of(policies->begin(), policies->end(),
+                     [&](const v1::GroupPolicy& p) { return p.group() == group; });
+}
+
 absl::Status ControllerCore::SetPolicy(const v1::GroupPolicy& policy) {
   const absl::Time start = absl::Now();
   absl::MutexLock writing(&policy_mu_);
   if (absl::Status s = store_.SetPolicy(policy); !s.ok()) return s;
   absl::MutexLock plan(&plan_mu_);
   stored_policy_groups_.insert(policy.group());
-  spdlog::info("policy of group {} set: {} allowed source(s), profile {}, ttl {}, {}",
-               policy.group(), policy.allowed_sources_size(),
-               v1::TreeProfile_Name(policy.profile()), policy.ttl(),
-               v1::SlowReceiverPolicy_Name(policy.slow_receiver()));
+  spdlog::info("policy of group {} set: {} allowed source(s), {}", policy.group(),
+               policy.allowed_sources_size(), DescribePolicy(policy));
   if (!shutting_down_ && leadership_->PushTerm(absl::Now())) {
     absl::MutexLock lock(&sessions_mu_);
     PushPolicies(nullptr);
@@ -710,7 +754,12 @@ std::map<std::string, ControllerCore::GroupGauges> ControllerCore::GroupGaugesSn
   for (const auto& [name, view] : views_) {
     groups[name].member_nodes = static_cast<int>(view.members.size());
   }
-  for (const auto& [group, version] : tree_versions_) groups[group].tree_version = version;
+  // Groups that ended (no view) are left out, so their gauges go away.
+  for (auto& [group, gauges] : groups) {
+    if (auto it = tree_versions_.find(group); it != tree_versions_.end()) {
+      gauges.tree_version = it->second;
+    }
+  }
   return groups;
 }
 

@@ -135,6 +135,8 @@ class ControllerCore {
 
   // Policy: stored durably, pushed to every node, re-planned.
   absl::StatusOr<v1::GroupPolicy> GetPolicy(const std::string& group);
+  // Whether `group` has a stored policy (GetPolicy answers defaults without).
+  absl::StatusOr<bool> HasPolicy(const std::string& group);
   absl::Status SetPolicy(const v1::GroupPolicy& policy);
 
   // Replaces the static links (durably) and re-plans.
@@ -151,8 +153,9 @@ class ControllerCore {
   v1::ControllerStatus Status() const;
   const Leadership& leadership() const { return *leadership_; }
 
-  // Per group that has member nodes or ever had a tree: how many nodes have
-  // subscribers of it, and its tree version (see TreeVersion). For metrics.
+  // Per group that has member nodes, sources or trees now: how many nodes
+  // have subscribers of it, and its tree version (see TreeVersion). For
+  // metrics: a group that ended is not listed.
   struct GroupGauges {
     int member_nodes = 0;
     uint64_t tree_version = 0;

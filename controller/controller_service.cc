@@ -4,6 +4,7 @@
 #include "absl/synchronization/mutex.h"
 #include "controller/policy_validation.h"
 #include "controller/report_validation.h"
+#include "controller/traffic_top.h"
 #include "proto/address.h"
 #include "proto/build_info.h"
 #include "proto/grpc_status.h"
@@ -17,6 +18,11 @@ namespace {
 
 // How long WatchTree waits for a change before checking for cancellation.
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
+// How often WatchTree with traffic sends the trees again unchanged.
+constexpr absl::Duration kTrafficRefresh = absl::Seconds(1);
+// GetTop's default and largest number of links and receivers.
+constexpr uint32_t kTopDefault = 10;
+constexpr uint32_t kTopMax = 1000;
 
 }  // namespace
 
@@ -87,6 +93,10 @@ class ControllerService::AttachReactor final
         break;
       case v1::NodeReport::kMulticastPeers:
         result = ToGrpc(ValidateMulticastPeers(report_.multicast_peers()));
+        break;
+      case v1::NodeReport::kTraffic:
+        kind = "traffic";
+        result = ToGrpc(ValidateTraffic(report_.traffic()));
         break;
       case v1::NodeReport::kHeartbeat:
         service_.core_.OnHeartbeat(session_, report_.heartbeat(), now);
@@ -184,7 +194,7 @@ ControllerService::ControllerService(ControllerCore& core,
       on_refused_(std::move(on_refused)),
       checks_(checks),
       outbox_limits_(outbox_limits),
-      dispatcher_(core) {}
+      dispatcher_(core, &edge_rates_) {}
 
 ControllerService::~ControllerService() { Stop(); }
 
@@ -226,7 +236,35 @@ grpc::Status ControllerService::GetTree(grpc::ServerContext* context,
   absl::StatusOr<v1::GetTreeResponse> tree = core_.GetTree(*request);
   if (!tree.ok()) return ToGrpc(tree.status());
   *response = *std::move(tree);
+  Decorate(*response, UploadCapacities(), request->traffic());
   return grpc::Status::OK;
+}
+
+std::map<std::string, uint64_t> ControllerService::UploadCapacities() const {
+  std::map<std::string, uint64_t> upload;
+  const v1::ListNodesResponse nodes = core_.ListNodes();
+  for (const v1::NodeSummary& n : nodes.nodes()) {
+    if (n.upload_bps() > 0) upload[n.node_id()] = n.upload_bps();
+  }
+  return upload;
+}
+
+void ControllerService::Decorate(v1::GetTreeResponse& response,
+                                 const std::map<std::string, uint64_t>& upload,
+                                 bool traffic) const {
+  for (v1::SourceTree& tree : *response.mutable_trees()) {
+    auto add = [&](const std::string& node) {
+      if (auto it = upload.find(node); it != upload.end()) {
+        (*tree.mutable_upload_bps())[node] = it->second;
+      }
+    };
+    add(tree.root());
+    for (const v1::TreeEdge& e : tree.edges()) {
+      add(e.parent());
+      add(e.child());
+    }
+  }
+  if (traffic) edge_rates_.Annotate(response, absl::Now());
 }
 
 grpc::Status ControllerService::GetPolicy(grpc::ServerContext* context,
@@ -235,6 +273,14 @@ grpc::Status ControllerService::GetPolicy(grpc::ServerContext* context,
   if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
   if (grpc::Status s = AuthorizeInspection(*context, "GetPolicy"); !s.ok()) return s;
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
+  if (request->stored_only()) {
+    absl::StatusOr<bool> stored = core_.HasPolicy(request->group());
+    if (!stored.ok()) return ToGrpc(stored.status());
+    if (!*stored) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("no policy set for group '", request->group(), "'"));
+    }
+  }
   absl::StatusOr<v1::GroupPolicy> policy = core_.GetPolicy(request->group());
   if (!policy.ok()) return ToGrpc(policy.status());
   *response = *std::move(policy);
@@ -278,11 +324,12 @@ grpc::Status ControllerService::WatchTree(grpc::ServerContext* context,
   if (absl::Status s = ValidateGroupName(request->group()); !s.ok()) return ToGrpc(s);
   uint64_t seen = core_.TreeVersion(request->group());
   bool first = true;
+  absl::Time refresh = absl::InfiniteFuture();  // with traffic: send again then
   while (!context->IsCancelled()) {
     if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;  // deposed meanwhile
     if (!first) {
       const uint64_t now = core_.WaitForTreeChange(request->group(), seen, kWatchPoll);
-      if (now == seen) continue;
+      if (now == seen && absl::Now() < refresh) continue;
       seen = now;
     }
     first = false;
@@ -290,9 +337,11 @@ grpc::Status ControllerService::WatchTree(grpc::ServerContext* context,
     v1::GetTreeResponse response;
     if (tree.ok()) {
       response = *std::move(tree);
+      Decorate(response, UploadCapacities(), request->traffic());
     } else {
       response.set_group(request->group());  // no trees (yet, or any more)
     }
+    if (request->traffic()) refresh = absl::Now() + kTrafficRefresh;
     if (!writer->Write(response)) break;
   }
   return grpc::Status::OK;
@@ -318,6 +367,32 @@ grpc::Status ControllerService::GetStatus(grpc::ServerContext* context, const v1
   for (v1::EtcdEndpoint& e : core_.leadership().EtcdEndpoints()) {
     *response->add_etcd_endpoints() = std::move(e);
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetTop(grpc::ServerContext* context,
+                                       const v1::GetTopRequest* request,
+                                       v1::TopResponse* response) {
+  if (grpc::Status s = RequireLeader(*context); !s.ok()) return s;
+  if (grpc::Status s = AuthorizeInspection(*context, "GetTop"); !s.ok()) return s;
+  if (request->limit() > kTopMax) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("limit ", request->limit(), " is above ", kTopMax));
+  }
+  absl::StatusOr<v1::ListGroupsResponse> groups = core_.ListGroups();
+  if (!groups.ok()) return ToGrpc(groups.status());
+  const std::map<std::string, uint64_t> upload = UploadCapacities();
+  std::vector<v1::GetTreeResponse> trees;
+  for (const v1::GroupSummary& g : groups->groups()) {
+    if (g.sources().empty()) continue;
+    v1::GetTreeRequest tree_request;
+    tree_request.set_group(g.group());
+    absl::StatusOr<v1::GetTreeResponse> tree = core_.GetTree(tree_request);
+    if (!tree.ok()) continue;  // ended meanwhile
+    Decorate(*tree, upload, /*traffic=*/true);
+    trees.push_back(*std::move(tree));
+  }
+  *response = RankTraffic(trees, request->limit() == 0 ? kTopDefault : request->limit());
   return grpc::Status::OK;
 }
 

@@ -3,12 +3,14 @@
 
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "controller/controller_core.h"
+#include "controller/edge_rates.h"
 #include "controller/report_dispatcher.h"
 #include "controller/session_outbox.h"
 
@@ -74,6 +76,8 @@ class ControllerService final
                         v1::ControllerStats* response) override;
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::ControllerStatus* response) override;
+  grpc::Status GetTop(grpc::ServerContext* context, const v1::GetTopRequest* request,
+                      v1::TopResponse* response) override;
 
  private:
   // OK if callers are not checked or this one's certificate has one of
@@ -90,12 +94,21 @@ class ControllerService final
   grpc::Status AuthorizeInspection(const grpc::ServerContextBase& context,
                                    absl::string_view action) const;
 
+  // Node id → upload capacity of every attached node that declared one.
+  std::map<std::string, uint64_t> UploadCapacities() const;
+  // Adds to the trees what the core does not keep: the nodes' upload
+  // capacities (`upload`, from UploadCapacities) and, if asked for, their
+  // traffic (EdgeRates).
+  void Decorate(v1::GetTreeResponse& response, const std::map<std::string, uint64_t>& upload,
+                bool traffic) const;
+
   class AttachReactor;
 
   ControllerCore& core_;
   const std::function<void(const char*)> on_refused_;
   const CallerChecks checks_;
   const SessionOutbox::Limits outbox_limits_;
+  EdgeRates edge_rates_;
   ReportDispatcher dispatcher_;
 };
 

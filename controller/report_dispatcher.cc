@@ -6,7 +6,8 @@
 
 namespace canopy::controller {
 
-ReportDispatcher::ReportDispatcher(ControllerCore& core) : core_(core) {
+ReportDispatcher::ReportDispatcher(ControllerCore& core, EdgeRates* rates)
+    : core_(core), rates_(rates) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -25,6 +26,7 @@ void ReportDispatcher::Stop() {
     dropped.swap(queue_);
     pending_.clear();
     channels_.clear();
+    node_ids_.clear();
   }
   for (Item& item : dropped) {
     if (item.done) item.done(absl::UnavailableError("the controller is stopping"));
@@ -68,6 +70,10 @@ void ReportDispatcher::Report(uint64_t session, const v1::NodeReport& report, ab
       break;
     case v1::NodeReport::kMulticastPeers:
       p.multicast_peers = report.multicast_peers();
+      break;
+    case v1::NodeReport::kTraffic:
+      p.traffic = report.traffic();
+      p.traffic_received = now;
       break;
     default:
       if (inserted) pending_.erase(it);
@@ -124,6 +130,7 @@ void ReportDispatcher::Process(Item item, std::optional<Pending> pending) {
       if (session.ok()) {
         absl::MutexLock lock(&mu_);
         channels_[*session] = item.channel;
+        node_ids_[*session] = item.hello.node_id();
       }
       item.done(std::move(session));
       return;
@@ -144,12 +151,22 @@ void ReportDispatcher::Process(Item item, std::optional<Pending> pending) {
       if (pending->multicast_peers) {
         core_.OnMulticastPeers(s, *pending->multicast_peers, pending->received);
       }
+      if (pending->traffic && rates_ != nullptr) {
+        std::string node;
+        {
+          absl::MutexLock lock(&mu_);
+          if (auto it = node_ids_.find(s); it != node_ids_.end()) node = it->second;
+        }
+        if (!node.empty()) rates_->Record(s, node, *pending->traffic, pending->traffic_received);
+      }
       return;
     }
     case Item::Kind::kDetach: {
       core_.Detach(item.session);
+      if (rates_ != nullptr) rates_->Forget(item.session);
       absl::MutexLock lock(&mu_);
       channels_.erase(item.session);
+      node_ids_.erase(item.session);
       pending_.erase(item.session);
       return;
     }

@@ -69,4 +69,23 @@ absl::Status ValidateMulticastPeers(const v1::MulticastPeers& report) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateTraffic(const v1::TrafficReport& report) {
+  if (report.flows_size() > kMaxReportedSources) {
+    return absl::InvalidArgumentError(absl::StrCat("traffic report lists ", report.flows_size(),
+                                                   " flows; the limit is ", kMaxReportedSources));
+  }
+  if (report.links_size() > kMaxReportedRtts) {
+    return absl::InvalidArgumentError(absl::StrCat("traffic report lists ", report.links_size(),
+                                                   " links; the limit is ", kMaxReportedRtts));
+  }
+  for (const v1::FlowTraffic& f : report.flows()) {
+    if (absl::Status s = ValidateGroupName(f.group()); !s.ok()) return s;
+    if (absl::Status s = ValidateSourceId(f.source()); !s.ok()) return s;
+  }
+  for (const v1::LinkTraffic& l : report.links()) {
+    if (absl::Status s = ValidateNodeId(l.node_id()); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace canopy::controller

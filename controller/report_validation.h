@@ -28,6 +28,9 @@ absl::Status ValidateSources(const v1::SourceReport& report);
 absl::Status ValidateRtts(const v1::RttReport& report);
 // Node ids, at most kMaxReportedRtts of them.
 absl::Status ValidateMulticastPeers(const v1::MulticastPeers& report);
+// Group names and source ids of at most kMaxReportedSources flows, node ids
+// of at most kMaxReportedRtts links.
+absl::Status ValidateTraffic(const v1::TrafficReport& report);
 
 }  // namespace canopy::controller
 

@@ -141,10 +141,9 @@ void PublisherLink::Start() {
   asio::post(connection_->executor(), [self] { self->ReadNext(); });
 }
 
-void PublisherLink::Stop() {
+void PublisherLink::Stop(absl::Status why) {
   auto self = shared_from_this();
-  asio::post(connection_->executor(),
-             [self] { self->End(absl::CancelledError("the publisher left")); });
+  asio::post(connection_->executor(), [self, why = std::move(why)] { self->End(why); });
 }
 
 void PublisherLink::End(absl::Status status) {

@@ -92,7 +92,8 @@ class PublisherLink : public std::enable_shared_from_this<PublisherLink> {
                 Ended on_end);
 
   void Start();
-  void Stop();
+  // Ends the link (closing it unless `why` is OK) with `why` as its status.
+  void Stop(absl::Status why = absl::CancelledError("the publisher left"));
 
  private:
   void ReadNext();

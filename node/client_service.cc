@@ -557,13 +557,13 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
   auto ended_or_acks = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) {
     return outcome->end.has_value() || !outcome->acks.empty();
   };
+  bool stopping = false;  // the link was told to end; its end is awaited
   while (true) {
     // Acknowledgement totals go out as they come, written outside the lock.
     std::deque<v1::DeliveryAcks> acks;
-    bool waited_out = false;
     {
       absl::MutexLock lock(&outcome->mu);
-      waited_out = !outcome->mu.AwaitWithTimeout(absl::Condition(&ended_or_acks), kCancelCheck);
+      outcome->mu.AwaitWithTimeout(absl::Condition(&ended_or_acks), kCancelCheck);
       acks = std::exchange(outcome->acks, {});
       if (acks.empty() && outcome->end.has_value()) {
         end = *outcome->end;
@@ -571,11 +571,24 @@ grpc::Status ClientService::PublishOverLink(grpc::ServerContext* context,
         break;
       }
     }
-    if (waited_out && context->IsCancelled()) link->Stop();
+    // A policy that stops allowing the source ends the call within
+    // kCancelCheck, also while the publisher sends nothing.
+    if (!stopping) {
+      if (context->IsCancelled()) {
+        link->Stop();
+        stopping = true;
+      } else if (absl::Status s = state_.CheckAllowed(group, source); !s.ok()) {
+        link->Stop(std::move(s));
+        stopping = true;
+      }
+    }
     for (const v1::DeliveryAcks& a : acks) {
       v1::PublishLinkEvent event;
       *event.mutable_acks() = a;
-      if (!writer->Write(event)) link->Stop();  // the client left
+      if (!writer->Write(event) && !stopping) {  // the client left
+        link->Stop();
+        stopping = true;
+      }
     }
   }
   connection->Close();

@@ -214,6 +214,7 @@ void ControllerSession::RunWriter() {
   constexpr absl::Duration kTick = absl::Milliseconds(20);
   absl::Time next_heartbeat = absl::Now();
   absl::Time next_refresh = absl::Now() + options_.refresh_interval;
+  absl::Time next_traffic = absl::Now() + options_.traffic_interval;
   while (!stopping_.WaitForNotificationWithTimeout(kTick)) {
     const absl::Time now = absl::Now();
     bool local_state = false;
@@ -259,8 +260,14 @@ void ControllerSession::RunWriter() {
     if (ok && now >= next_heartbeat) {
       v1::NodeReport report;
       report.mutable_heartbeat()->set_table_version(state_.version());
-      Write(report);
+      ok = Write(report);
       next_heartbeat = now + options_.heartbeat_interval;
+    }
+    if (ok && options_.traffic_report && now >= next_traffic) {
+      v1::NodeReport report;
+      *report.mutable_traffic() = options_.traffic_report();
+      Write(report);
+      next_traffic = now + options_.traffic_interval;
     }
     clients_.ExpireLingeringSources();
   }

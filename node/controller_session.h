@@ -49,11 +49,16 @@ struct ControllerSessionOptions {
   // Called with each list of peers to probe for RTTs. Runs on the stream
   // thread; must not block. May be empty.
   std::function<void(const v1::ProbePeers&)> on_probe_peers;
+  // Builds the node's traffic report (edge_report.h), sent every
+  // traffic_interval while attached. Runs on the writer thread; must not
+  // block on a peer. May be empty: no traffic reports.
+  std::function<v1::TrafficReport()> traffic_report;
+  absl::Duration traffic_interval = absl::Seconds(1);
 };
 
 // The node's Attach stream to the controller: sends hello, the soft-state
-// membership and source reports (again after every reconnect) and
-// heartbeats; applies the tables, policies, rejections and acks it gets
+// membership and source reports (again after every reconnect), heartbeats
+// and traffic reports; applies the tables, policies, rejections and acks it gets
 // back. When the controller is away the node keeps forwarding with its last
 // table and reconnects with exponential backoff and jitter, logging each
 // change of state once.

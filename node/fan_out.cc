@@ -9,6 +9,7 @@ namespace canopy::node {
 Pressure FanOut::Dispatch(const FlowRoute& route, const wire::FramePtr& frame, FlowState& flow) {
   Pressure pressure;
   budget_.Remember(flow, frame);
+  flow.bytes_handed_on.fetch_add(frame->payload().size(), std::memory_order_relaxed);
   uint64_t copies = 0;
   uint64_t overflow = 0;
   bool multicast_sent = false;

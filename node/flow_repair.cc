@@ -34,6 +34,7 @@ bool FlowRepair::AskParent(const FlowRoute& route, uint64_t first, uint64_t last
       parents_.Find(route.parent(), route.entry.parent_token());
   if (link == nullptr) return false;
   RelayTally::Add(tally_.resumes_sent);
+  if (route.state != nullptr) route.state->resumes_sent.fetch_add(1, std::memory_order_relaxed);
   link->Send(wire::MakeResume({route.group_handle(), route.source_id(), first - 1, last}));
   return true;
 }
@@ -151,6 +152,7 @@ bool FlowRepair::AskAfterGap(const FlowRoute& route, FlowState& flow, wire::Fram
   flow.resume_asked_at = now;
   parent.Send(wire::MakeResume({route.group_handle(), route.source_id(), from, /*until=*/0}));
   RelayTally::Add(tally_.resumes_sent);
+  flow.resumes_sent.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -215,6 +217,7 @@ void FlowRepair::ResumeFromParent(const FlowRoute& route, FlowState& flow,
                 route.parent());
   link.Send(wire::MakeResume({route.group_handle(), route.source_id(), from, /*until=*/0}));
   RelayTally::Add(tally_.resumes_sent);
+  flow.resumes_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace canopy::node

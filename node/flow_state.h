@@ -80,6 +80,11 @@ struct FlowState {
   // Receiver side: frames that came by multicast before the parent's link
   // did (nothing to check their sender against yet), with their senders.
   std::vector<std::pair<wire::FramePtr, std::string>> before_parent_link ABSL_GUARDED_BY(mu);
+  // What the node reports of the flow (edge_report.h): payload bytes handed
+  // on in order (FanOut::Dispatch), and RESUME requests sent to the parent.
+  // Atomic, so a report reads them without `mu`.
+  std::atomic<uint64_t> bytes_handed_on{0};
+  std::atomic<uint64_t> resumes_sent{0};
 };
 
 // The byte budget all replay rings share (canopy-node --replay-mib).

@@ -120,6 +120,7 @@ void LanMulticast::AskForHole(const FlowRoute& route, FlowState& flow, wire::Fra
   flow.resume_asked_at = now;
   link.Send(wire::MakeResume({route.group_handle(), route.source_id(), flow.last, missing_until}));
   RelayTally::Add(tally_.resumes_sent);
+  flow.resumes_sent.fetch_add(1, std::memory_order_relaxed);
   const uint64_t asked = RelayTally::Add(tally_.multicast_repairs_asked);
   if (asked == 1 || asked % 100 == 0) {
     spdlog::info(

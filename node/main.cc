@@ -15,6 +15,7 @@
 #include "grpcpp/server_builder.h"
 #include "node/client_service.h"
 #include "node/controller_session.h"
+#include "node/edge_report.h"
 #include "node/forwarding_state.h"
 #include "node/gateway.h"
 #include "node/local_clients.h"
@@ -354,6 +355,9 @@ int main(int argc, char** argv) {
   session_options.hello.set_max_fanout(max_fanout);
   session_options.hello.set_upload_bps(upload_bps);
   session_options.hello.set_link_token(link_token);
+  session_options.traffic_report = [&relay] {
+    return canopy::node::BuildTrafficReport(relay.flows(), relay.child_links());
+  };
   session_options.on_attached = [&health, &metrics](bool attached) {
     health.SetServing("", attached);
     metrics.SetAttached(attached);

@@ -1,5 +1,6 @@
 #include "node/node_metrics.h"
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +24,10 @@ Family PerGroup(std::string name, std::string help, MetricType type,
   return family;
 }
 
-void CollectTraffic(const TrafficCounters& traffic, std::vector<Family>& out) {
+// `live_groups`: the groups whose gauges are exported (those that ended
+// keep their counters but lose their gauges).
+void CollectTraffic(const TrafficCounters& traffic, const std::set<std::string>& live_groups,
+                    std::vector<Family>& out) {
   const TrafficCounters::Snapshot t = traffic.Take();
   using Totals = TrafficCounters::GroupTotals;
   out.push_back(PerGroup("canopy_node_received_bytes_total",
@@ -55,9 +59,12 @@ void CollectTraffic(const TrafficCounters& traffic, std::vector<Family>& out) {
     }
   }
   out.push_back(std::move(drops));
-  out.push_back(PerGroup("canopy_node_replay_ring_bytes",
-                         "Bytes held in the replay rings of the group's flows.", MetricType::kGauge,
-                         t, &Totals::replay_bytes));
+  Family rings = PerGroup("canopy_node_replay_ring_bytes",
+                          "Bytes held in the replay rings of the group's flows.",
+                          MetricType::kGauge, t, &Totals::replay_bytes);
+  std::erase_if(rings.samples,
+                [&](const Sample& s) { return !live_groups.contains(s.labels.front().second); });
+  out.push_back(std::move(rings));
   Family links{"canopy_node_link_queue_bytes",
                "Bytes queued on the data link to a child node.",
                MetricType::kGauge,
@@ -106,7 +113,11 @@ NodeMetrics::NodeMetrics(ops::MetricsRegistry& registry, const ForwardingState& 
     }
     out.push_back(std::move(subscribers));
     out.push_back(std::move(publishers));
-    CollectTraffic(traffic, out);
+    // Groups with flows in the table or local clients now.
+    std::set<std::string> live_groups;
+    for (const v1::FlowEntry& e : state.Entries()) live_groups.insert(e.group());
+    for (const auto& [group, counts] : clients.CountsByGroup()) live_groups.insert(group);
+    CollectTraffic(traffic, live_groups, out);
   });
 }
 

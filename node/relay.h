@@ -145,6 +145,11 @@ class Relay {
   // The relay's counters.
   RelayCounters counters() const;
 
+  // What the node's traffic report reads (edge_report.h): the state of
+  // every flow, and the links to children.
+  const FlowStates& flows() const { return flows_; }
+  std::vector<std::shared_ptr<wire::QueuedLink>> child_links() const { return children_.Links(); }
+
  private:
   std::shared_ptr<const FlowTable> table() const { return table_.load(std::memory_order_acquire); }
   void OnInboundFrame(wire::FramePtr frame, wire::InboundLink& link);

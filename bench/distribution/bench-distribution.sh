@@ -3,8 +3,18 @@
 # network-namespace lab (scripts/lab), against the lower bound and against
 # client-server unicast measured in the same run.
 #
-#   bench-distribution [--n "2 4 8"] [--file-mib 256] [--link-mbit 200]
-#                      [--slow-mbit M] [--stripes K] [--quick]
+# Usage: bench-distribution [OPTIONS]
+#
+# Options:
+#   -h,--help                   Print this help message and exit
+#   --n TEXT="2 4 8"            receiver counts N, one run each (1..40)
+#   --file-mib INT:1 to 4096=256
+#                               size of the file sent
+#   --link-mbit INT:1 to 10000=200
+#                               every host's link speed, both ways
+#   --slow-mbit INT=0           upload of the slower half of the receivers (0 = as fast)
+#   --stripes INT:1 to 64=1     send over K stripes (canopy-send --stripes)
+#   --quick                     N = 2, an 8 MiB file (a smoke test for the suite)
 #
 # For each N: a lab LAN with N + 1 hosts whose links are all limited by
 # `tc tbf` to --link-mbit in both directions; a controller and one

@@ -3,7 +3,17 @@
 # subscribers on that LAN grow, with native multicast against plain unicast
 # fan-out, measured in the same run in the network-namespace lab.
 #
-#   bench-lan [--subscribers "1 2 4 8"] [--messages 2000] [--bytes 1000] [--quick]
+# Usage: bench-lan [OPTIONS]
+#
+# Options:
+#   -h,--help                   Print this help message and exit
+#   --subscribers TEXT="1 2 4 8"
+#                               subscribers N on LAN 2, one run each
+#   --messages INT:10 to 1000000=2000
+#                               messages published
+#   --bytes INT:16 to 60000=1000
+#                               bytes per message
+#   --quick                     N = 1 and 2, 200 messages (a smoke test for the suite)
 #
 # For each N: a lab of two LANs (scripts/lab; the router between them
 # forwards no multicast); a controller and the publisher's node on LAN 1, N

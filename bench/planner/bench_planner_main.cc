@@ -226,9 +226,10 @@ int Run(const Flags& flags) {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even when piped
   canopy::bench::Flags flags;
-  CLI::App app{"Measures the controller's planner: full plan, incremental join/leave events, "
-               "and full recomputation per event as the yardstick. The last line of output "
-               "is one JSON object."};
+  CLI::App app{
+      "bench-planner: the controller's planner: full plan, incremental join/leave events, "
+      "and full recomputation per event as the yardstick. The last line of output "
+      "is one JSON object."};
   app.add_option("--nodes", flags.nodes, "Overlay nodes")
       ->check(canopy::IntegerIn(2, 20000))
       ->capture_default_str();

@@ -3,6 +3,8 @@
 // shape of an RTT-weighted overlay. Mehlhorn runs alongside as the yardstick.
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -94,3 +96,29 @@ BENCHMARK(BM_SteinerSearch)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond
 
 }  // namespace
 }  // namespace canopy::tree
+
+// --help in the style of the other programs (CLI11's); every other
+// argument goes to Google Benchmark.
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
+      std::printf(
+          "bench-tree-graphs: shortest-path and Steiner trees on random geometric graphs, "
+          "Mehlhorn's 2-approximation as the yardstick in the same run\n"
+          "Usage: bench-tree-graphs [OPTIONS]\n\n"
+          "Options:\n"
+          "  -h,--help                   Print this help message and exit\n"
+          "  --benchmark_filter=REGEX    run only the benchmarks whose name matches\n"
+          "  --benchmark_min_time=Ns     measure each benchmark at least this long\n"
+          "  --benchmark_format=console|json|csv\n"
+          "                              output format\n"
+          "  (and Google Benchmark's other --benchmark_* flags)\n");
+      return 0;
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -4,8 +4,17 @@
 # (scripts/lab), against torch.distributed.broadcast (gloo) and the bound
 # measured in the same run.
 #
-#   bench-weights [--n 8] [--mib 256] [--link-mbit 200] [--changed-pct 5]
-#                 [--loopback-mib 256] [--skip-gloo] [--quick]
+# Usage: bench-weights [OPTIONS]
+#
+# Options:
+#   -h,--help                   Print this help message and exit
+#   --n INT:1 to 40=8           workers
+#   --mib INT:2 to 4096=256     model size in MiB
+#   --link-mbit INT=200         every host's link speed, both ways
+#   --changed-pct INT=5         percentage of the tensors a delta changes
+#   --loopback-mib INT=256      file sent on loopback, Python SDK against C++
+#   --skip-gloo                 skip torch.distributed.broadcast (gloo)
+#   --quick                     N = 2, a 16 MiB model, 16 MiB on loopback (suite smoke test)
 #
 # A lab LAN with N + 2 hosts whose links are all limited by `tc tbf` to
 # --link-mbit both ways; a controller and one canopy-node per host (replay

@@ -4,12 +4,15 @@
 //              [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Exits 0 once stdin ends and the node has accepted every message; a refused
-// publisher exits 1 with the node's reason on stderr.
+// publisher exits 1 with the node's reason on stderr, also when the refusal
+// comes while stdin is idle (noticed within kHealthPoll on a client link).
 
+#include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <iostream>
+#include <cstring>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -18,6 +21,45 @@
 #include "proto/program.h"
 #include "proto/tls_credentials.h"
 #include "proto/validation.h"
+
+namespace {
+
+// How often a publisher waiting for stdin asks whether the node ended its
+// stream.
+constexpr int kHealthPollMs = 200;
+
+// Publishes each line of stdin (a last line without a newline too) until
+// stdin ends; returns the first error of the stream, noticed between lines
+// as well as on a send.
+absl::Status PublishLines(canopy::Publisher& publisher) {
+  std::string pending;
+  char buffer[1 << 16];
+  for (;;) {
+    if (absl::Status health = publisher.Health(); !health.ok()) return health;
+    pollfd in{STDIN_FILENO, POLLIN, 0};
+    const int ready = poll(&in, 1, kHealthPollMs);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return absl::InternalError(std::string("poll stdin: ") + std::strerror(errno));
+    if (ready == 0) continue;
+    const ssize_t n = read(STDIN_FILENO, buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) return absl::InternalError(std::string("read stdin: ") + std::strerror(errno));
+    if (n == 0) break;
+    pending.append(buffer, static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
+      if (absl::Status s = publisher.Send(absl::string_view(pending).substr(start, end - start));
+          !s.ok()) {
+        return s;
+      }
+    }
+    pending.erase(0, start);
+  }
+  if (!pending.empty()) return publisher.Send(pending);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-pub: publish each stdin line as one message to a Canopy group"};
@@ -48,12 +90,9 @@ int main(int argc, char** argv) {
     // 2 for a malformed option, 1 when the node refused or is unreachable.
     return absl::IsInvalidArgument(publisher.status()) ? 2 : 1;
   }
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    if (absl::Status s = (*publisher)->Send(line); !s.ok()) {
-      std::fprintf(stderr, "canopy-pub: %s\n", s.ToString().c_str());
-      return 1;
-    }
+  if (absl::Status s = PublishLines(**publisher); !s.ok()) {
+    std::fprintf(stderr, "canopy-pub: %s\n", s.ToString().c_str());
+    return 1;
   }
   absl::StatusOr<canopy::PublishResult> result = (*publisher)->Finish();
   if (!result.ok()) {

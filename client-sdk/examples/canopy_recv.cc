@@ -1,11 +1,12 @@
 // canopy-recv: receives objects sent to a group and writes each to a file.
 //
-//   canopy-recv --node HOST:PORT --group G --out DIR [--count N]
+//   canopy-recv --node HOST:PORT --group G --out DIR [--count N] [--force]
 //               [--timeout-s S] [--max-mib M] [--transport auto|shm|link|grpc] [--member NAME]
 //               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //
 // Writes DIR/NAME (through DIR/.NAME.partial, renamed once the object's
-// SHA-256 matched). An object larger than --max-mib is refused before
+// SHA-256 matched); an existing DIR/NAME is refused before anything is
+// written (exit 1) unless --force. An object larger than --max-mib is refused before
 // anything is written (exit 1). A progress bar on a terminal; one JSON line
 // per object on stdout: {"name":…,"bytes":…,"seconds":…,"mbit_per_s":…,
 // "first_byte_seconds":…,"first_byte_unix":…,"sha256":…,"path":…}
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   canopy::SubscriberOptions options;
   std::string out_dir;
   int count = 1;
+  bool force = false;
   double timeout_s = 0;
   uint64_t max_mib = canopy::kDefaultMaxObjectBytes >> 20;
   app.add_option("--node", options.node_address, "local node's client endpoint HOST:PORT")
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   app.add_option("--count", count, "exit 0 after this many objects")
       ->capture_default_str()
       ->check(canopy::IntegerIn(1, 1 << 30));
+  app.add_flag("--force", force, "overwrite an existing DIR/NAME (default: refuse it, exit 1)");
   app.add_option("--timeout-s", timeout_s,
                  "give up on an object after this many seconds, the join included (0 = never)")
       ->check(canopy::NumberIn(0, 365 * 86400));
@@ -117,6 +120,10 @@ int main(int argc, char** argv) {
                                           "' is not a plain file name; refusing to write it");
       }
       final_path = out_dir + "/" + info.name;
+      // Checked here, before anything is written, and again by the rename.
+      if (!force && access(final_path.c_str(), F_OK) == 0) {
+        return absl::AlreadyExistsError(final_path + " exists; --force overwrites it");
+      }
       partial = out_dir + "/." + info.name + ".partial";
       fd = open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (fd < 0)
@@ -145,8 +152,17 @@ int main(int argc, char** argv) {
     const absl::Time waiting_since = absl::Now();
     absl::StatusOr<canopy::ReceivedObject> got = receiver.ReceiveChunks(ro);
     if (got.ok() && !write_error.ok()) got = write_error;
-    if (got.ok() && rename(partial.c_str(), final_path.c_str()) != 0) {
-      got = absl::UnavailableError("cannot rename to " + final_path + ": " + std::strerror(errno));
+    if (got.ok()) {
+      // Without --force a file that appeared while receiving is kept.
+      const int renamed = force ? rename(partial.c_str(), final_path.c_str())
+                                : renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, final_path.c_str(),
+                                            RENAME_NOREPLACE);
+      if (renamed != 0 && errno == EEXIST) {
+        got = absl::AlreadyExistsError(final_path + " exists; --force overwrites it");
+      } else if (renamed != 0) {
+        got =
+            absl::UnavailableError("cannot rename to " + final_path + ": " + std::strerror(errno));
+      }
     }
     if (!got.ok()) {
       if (!partial.empty()) unlink(partial.c_str());

@@ -6,48 +6,89 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdio>
+#include <deque>
 #include <string>
+#include <thread>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace canopy::examples {
 
-// A one-line progress bar on stderr (bytes, rate, ETA), redrawn at most
-// ten times a second, only when stderr is a terminal.
-class ProgressBar {
+// What a progress line says: bytes done of a total, percentage, the rate
+// over the last kRateWindow (not since the start, so it falls during a
+// stall), elapsed time and ETA; once nothing has landed for kStallAfter it
+// says "stalled for N s" instead of rate and ETA. Pure: the caller passes
+// the time, so tests drive it with a fake clock.
+//
+// Thread-compatible.
+class ProgressMeter {
  public:
-  ProgressBar(std::string label, uint64_t total)
-      : label_(std::move(label)),
-        total_(total),
-        start_(absl::Now()),
-        enabled_(isatty(STDERR_FILENO) == 1) {}
+  static constexpr absl::Duration kRateWindow = absl::Seconds(3);
+  static constexpr absl::Duration kStallAfter = absl::Milliseconds(500);
 
-  void Update(uint64_t done) {
-    if (!enabled_) return;
-    const absl::Time now = absl::Now();
-    if (done < total_ && now - last_draw_ < absl::Milliseconds(100)) return;
-    last_draw_ = now;
-    const double secs = std::max(1e-6, absl::ToDoubleSeconds(now - start_));
-    const double rate = static_cast<double>(done) / secs;
-    const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
-    const int width = 30;
-    const int filled = total_ == 0 ? width : static_cast<int>(width * done / total_);
-    std::fprintf(stderr, "\r%s [%s%s] %.1f/%.1f MiB  %.1f Mbit/s  ETA %.0fs ", label_.c_str(),
-                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                 done / 1048576.0, total_ / 1048576.0, rate * 8 / 1e6, eta);
-    if (done >= total_) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
+  ProgressMeter(uint64_t total, absl::Time start);
+
+  // Records that `done` bytes (never fewer than before) are done at `now`.
+  void Record(uint64_t done, absl::Time now);
+
+  // True once `done` reached the total.
+  bool complete() const { return done_ >= total_; }
+
+  // The line at `now` (no terminal control characters), e.g.
+  //   LABEL [#######.......]  50%  15.0/30.0 MiB  812.4 Mbit/s  0:03 elapsed  ETA 0:04
+  //   LABEL [#######.......]  50%  15.0/30.0 MiB  stalled for 2.5 s  0:06 elapsed
+  // and once complete the average rate:
+  //   LABEL [##############] 100%  30.0/30.0 MiB  801.0 Mbit/s average  0:07 elapsed
+  std::string Line(const std::string& label, absl::Time now) const;
 
  private:
-  const std::string label_;
+  // Bytes per second over the window ending at `now`.
+  double RecentRate(absl::Time now) const;
+
   const uint64_t total_;
   const absl::Time start_;
+  uint64_t done_ = 0;
+  absl::Time last_progress_;
+  // (time, done) of each change within the last kRateWindow, oldest first,
+  // plus the last one before it.
+  std::deque<std::pair<absl::Time, uint64_t>> samples_;
+};
+
+// A one-line progress bar (ProgressMeter) on a terminal: redrawn when
+// progress is reported (at most ten times a second) and by its own thread
+// every kRedraw, so a stall shows while nothing lands. Draws only when `fd`
+// is a terminal; ends the line when complete or destroyed.
+//
+// Thread-safe: Update may be called from any thread.
+class ProgressBar {
+ public:
+  static constexpr absl::Duration kRedraw = absl::Milliseconds(250);
+
+  ProgressBar(std::string label, uint64_t total, int fd = STDERR_FILENO);
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
+  // Reports `done` bytes.
+  void Update(uint64_t done);
+
+ private:
+  void DrawLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RedrawLoop();
+
+  const std::string label_;
+  const int fd_;
   const bool enabled_;
-  absl::Time last_draw_ = absl::InfinitePast();
+  absl::Mutex mu_;
+  ProgressMeter meter_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_draw_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool line_ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread redraw_;  // runs RedrawLoop while enabled_
 };
 
 // JSON string literal of `s` (quotes, backslashes and control characters

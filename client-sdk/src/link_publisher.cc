@@ -3,8 +3,10 @@
 #include <array>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "proto/address.h"
 #include "src/ack_board.h"
@@ -16,9 +18,15 @@ namespace canopy {
 namespace {
 
 // The node restamps group handle, source id and sequence; the client
-// numbers its frames only so a lost or repeated one would show. Once the
-// link is up, a thread of its own reads the call's events: acknowledgement
-// totals as they come, the summary and the status at the end.
+// numbers its frames only so a lost or repeated one would show.
+//
+// Once the link is up a thread of its own reads the call's events to its
+// end: acknowledgement totals as they come, the summary and the status at
+// the end. So a refusal is known (Health) while the caller sends nothing,
+// and the link is shut at once then.
+//
+// Thread-compatible like Publisher (AwaitAcknowledged aside); the events
+// thread shares only the AckBoard and what mu_ guards.
 class LinkPublisher final : public Publisher {
  public:
   LinkPublisher(std::shared_ptr<grpc::Channel> channel, std::string address)
@@ -64,6 +72,13 @@ class LinkPublisher final : public Publisher {
     return absl::OkStatus();
   }
 
+  absl::Status Health() override {
+    absl::MutexLock lock(&mu_);
+    if (!call_ended_) return absl::OkStatus();
+    if (!call_status_.ok()) return call_status_;
+    return absl::UnavailableError("the node ended the publish call");
+  }
+
   absl::Status Send(absl::string_view payload) override {
     const absl::string_view parts[] = {payload};
     return SendGathered(parts);
@@ -87,6 +102,8 @@ class LinkPublisher final : public Publisher {
     absl::InlinedVector<absl::string_view, 4> parts;
     parts.push_back(absl::string_view(header.data(), header.size()));
     parts.insert(parts.end(), payload.begin(), payload.end());
+    // A refusal the events thread saw already ends the stream before this write.
+    if (absl::Status health = Health(); !health.ok()) return EndOfCall(health);
     absl::Status s = link_->Write(parts);
     if (s.ok()) return s;
     // The node closed the link: its reason is the call's status.
@@ -101,16 +118,19 @@ class LinkPublisher final : public Publisher {
   absl::StatusOr<PublishResult> Finish() override {
     if (finished_) {
       if (!final_status_.ok()) return final_status_;
+      absl::MutexLock lock(&mu_);
       return result_;
     }
     link_->ShutdownWrite();
     absl::Status s = EndOfCall();
     if (!s.ok()) return s;
+    absl::MutexLock lock(&mu_);
     return result_;
   }
 
  private:
-  // On `events_`: reads the call's events until it ends.
+  // On `events_`: reads the call's events until it ends, records its
+  // status and, on an error, shuts the link so writes fail at once.
   void ReadEvents() {
     v1::PublishLinkEvent event;
     while (reader_->Read(&event)) {
@@ -118,11 +138,16 @@ class LinkPublisher final : public Publisher {
         acks_.Update(event.acks());
       } else if (event.has_summary()) {
         const v1::PublishSummary& s = event.summary();
+        absl::MutexLock lock(&mu_);
         result_ = PublishResult{s.messages(), s.bytes(), s.first_sequence(), s.last_sequence()};
       }
     }
-    call_status_ = NodeCallStatus(reader_->Finish(), channel_, address_);
-    acks_.End(call_status_);
+    absl::Status status = NodeCallStatus(reader_->Finish(), channel_, address_);
+    if (!status.ok()) link_->Shutdown();
+    acks_.End(status);
+    absl::MutexLock lock(&mu_);
+    call_status_ = std::move(status);
+    call_ended_ = true;
   }
 
   // Waits for the end of the call and returns its status; `link_error`
@@ -131,7 +156,11 @@ class LinkPublisher final : public Publisher {
     if (!link_error.ok()) link_->Shutdown();
     events_.join();
     link_->Shutdown();
-    absl::Status status = call_status_;
+    absl::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      status = call_status_;
+    }
     if (status.ok() && !link_error.ok()) status = link_error;
     finished_ = true;
     final_status_ = status;
@@ -156,13 +185,14 @@ class LinkPublisher final : public Publisher {
   // The largest payload the node takes on this link (its offer).
   uint32_t max_payload_ = wire::kDefaultMaxPayload;
   AckBoard acks_;
-  std::thread events_;
-  // Written by events_ before it ends; read after joining it.
-  PublishResult result_;
-  absl::Status call_status_;
   // The caller's thread only.
   bool finished_ = false;
   absl::Status final_status_;
+  std::thread events_;  // runs ReadEvents() from Start() to EndOfCall()
+  absl::Mutex mu_;
+  bool call_ended_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status call_status_ ABSL_GUARDED_BY(mu_);
+  PublishResult result_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -86,6 +86,11 @@ class FakeController final : public v1::Controller::Service {
 
   grpc::Status GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest* request,
                          v1::GroupPolicy* response) override {
+    // Only group "g" has a stored policy.
+    if (request->stored_only() && request->group() != "g") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("no policy set for group '", request->group(), "'"));
+    }
     absl::MutexLock lock(&mu_);
     *response = policy_;
     response->set_group(request->group());
@@ -211,6 +216,22 @@ TEST(CanopyctlCommandLineTest, OtherBadCommandLinesExitTwo) {
   }
 }
 
+TEST(CanopyctlCommandLineTest, AnUnknownSubcommandIsNamed) {
+  Subprocess bogus(Ctl(ClosedPort(), {"bogus"}));
+  EXPECT_EQ(bogus.Wait(kWait), 2);
+  EXPECT_THAT(bogus.Stderr(), HasSubstr("unknown subcommand 'bogus'"));
+  EXPECT_THAT(bogus.Stderr(), HasSubstr("nodes, groups"));
+  Subprocess policy(Ctl(ClosedPort(), {"policy", "show", "g"}));
+  EXPECT_EQ(policy.Wait(kWait), 2);
+  EXPECT_THAT(policy.Stderr(), HasSubstr("unknown policy subcommand 'show' (one of get, set)"));
+  Subprocess extra(Ctl(ClosedPort(), {"nodes", "extra"}));
+  EXPECT_EQ(extra.Wait(kWait), 2);
+  EXPECT_THAT(extra.Stderr(), HasSubstr("unexpected argument 'extra'"));
+  Subprocess none(Ctl(ClosedPort(), {}));
+  EXPECT_EQ(none.Wait(kWait), 2);
+  EXPECT_THAT(none.Stderr(), HasSubstr("a subcommand is required: nodes"));
+}
+
 TEST(CanopyctlCommandLineTest, UnreachableControllerExitsOne) {
   const std::string closed = ClosedPort();
   const std::vector<std::vector<std::string>> cases = {
@@ -222,6 +243,19 @@ TEST(CanopyctlCommandLineTest, UnreachableControllerExitsOne) {
     EXPECT_THAT(p.Stderr(), HasSubstr("controller unreachable at " + closed)) << args[0];
     EXPECT_EQ(Lines(p.Stderr()), 1) << p.Stderr();
   }
+}
+
+TEST_F(CanopyctlTest, PolicyGetOfAGroupWithoutAStoredPolicyExitsThree) {
+  Subprocess stored(Ctl(address_, {"policy", "get", "g"}));
+  EXPECT_EQ(stored.Wait(kWait), 0) << stored.Stderr();
+  EXPECT_THAT(stored.Stdout(), HasSubstr("profile        cost"));
+  Subprocess unset(Ctl(address_, {"policy", "get", "nosuchgroup"}));
+  EXPECT_EQ(unset.Wait(kWait), 3) << unset.Stderr();
+  EXPECT_EQ(unset.Stderr(), "canopyctl: no policy set for nosuchgroup; defaults\n");
+  EXPECT_THAT(unset.Stdout(), HasSubstr("profile        latency (default)"));
+  Subprocess json(Ctl(address_, {"policy", "get", "nosuchgroup", "--format", "json"}));
+  EXPECT_EQ(json.Wait(kWait), 3) << json.Stderr();
+  EXPECT_THAT(json.Stdout(), HasSubstr("\"group\": \"nosuchgroup\""));
 }
 
 TEST_F(CanopyctlTest, PolicySetChangesOnlyTheGivenFlags) {

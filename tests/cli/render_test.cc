@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "cli/json.h"
 #include "cli/render_dot.h"
+#include "cli/render_rates.h"
 #include "cli/render_text.h"
 #include "gtest/gtest.h"
 
@@ -122,6 +123,78 @@ v1::GetTreeResponse Malformed() {
   return r;
 }
 
+v1::EdgeTraffic Traffic(double bytes_per_s, double messages_per_s, uint64_t sequence,
+                        uint64_t lag) {
+  v1::EdgeTraffic t;
+  t.set_bytes_per_s(bytes_per_s);
+  t.set_messages_per_s(messages_per_s);
+  t.set_sequence(sequence);
+  t.set_lag_messages(lag);
+  t.set_lag_bytes(lag * 4096);
+  t.set_report_age_ms(400);
+  return t;
+}
+
+// A live tree (canopyctl tree --rates): node-a feeds three children over
+// its limit of two, node-b's link is fast, node-d stopped reporting and
+// lags behind node-b.
+v1::GetTreeResponse WithTraffic() {
+  v1::GetTreeResponse r;
+  r.set_group("video");
+  v1::SourceTree* t = r.add_trees();
+  t->set_source("camera");
+  t->set_root("node-a");
+  t->set_cost(300);
+  (*t->mutable_max_fanout())["node-a"] = 2;
+  (*t->mutable_upload_bps())["node-a"] = 10'000'000'000;
+  (*t->mutable_upload_bps())["node-b"] = 1'000'000'000;
+  *AddEdge(t, "node-a", "node-b", 100)->mutable_traffic() = Traffic(12.5e6, 3050, 91500, 2);
+  *AddEdge(t, "node-a", "node-c", 100)->mutable_traffic() = Traffic(12.5e6, 3050, 91501, 1);
+  AddEdge(t, "node-a", "node-e", 50);  // not reported yet
+  v1::EdgeTraffic stopped = Traffic(0, 0, 40000, 51500);
+  stopped.set_lagging(true);
+  stopped.set_dropped_frames(17);
+  stopped.set_repairs(3);
+  stopped.set_queued_bytes(8 << 20);
+  stopped.set_report_age_ms(6200);
+  *AddEdge(t, "node-b", "node-d", 50)->mutable_traffic() = stopped;
+  for (const char* n : {"node-c", "node-d", "node-e"}) t->add_receivers(n);
+  v1::SourceTraffic* traffic = t->mutable_traffic();
+  *traffic->mutable_ingress() = Traffic(12.5e6, 3050, 91502, 0);
+  traffic->mutable_ingress()->set_lag_bytes(0);
+  (*traffic->mutable_receivers())["node-c"] = Traffic(12.5e6, 3050, 91501, 1);
+  v1::EdgeTraffic far = stopped;
+  far.set_lag_messages(51502);
+  (*traffic->mutable_receivers())["node-d"] = far;
+  return r;
+}
+
+v1::TopResponse Top() {
+  v1::TopResponse top;
+  v1::HotLink* fast = top.add_links();
+  fast->set_parent("node-a");
+  fast->set_child("node-b");
+  fast->set_bytes_per_s(25e6);
+  fast->set_messages_per_s(6100);
+  fast->set_flows(2);
+  fast->set_parent_upload_bps(10'000'000'000);
+  fast->set_lag_messages(2);
+  v1::HotLink* slow = top.add_links();
+  slow->set_parent("node-b");
+  slow->set_child("node-d");
+  slow->set_flows(1);
+  slow->set_queued_bytes(8 << 20);
+  slow->set_dropped_frames(17);
+  slow->set_lag_messages(51500);
+  slow->set_lagging(true);
+  v1::SlowReceiver* d = top.add_receivers();
+  d->set_group("video");
+  d->set_source("camera");
+  d->set_node_id("node-d");
+  *d->mutable_traffic() = WithTraffic().trees(0).traffic().receivers().at("node-d");
+  return top;
+}
+
 v1::ListMembersResponse Members() {
   v1::ListMembersResponse r;
   r.set_group("g");
@@ -198,6 +271,33 @@ TEST(RenderTextTest, DefaultPolicy) {
   p.set_group("g");
   ExpectGolden("policy_default.txt", RenderPolicyText(p));
 }
+TEST(RenderTextTest, TreeWithRates) {
+  ExpectGolden("tree_rates.txt", RenderTreeText(WithTraffic()));
+}
+TEST(RenderTextTest, Top) { ExpectGolden("top.txt", RenderTopText(Top())); }
+TEST(RenderTextTest, TopWithoutTraffic) {
+  EXPECT_EQ(RenderTopText(v1::TopResponse()),
+            "hottest links\n(no traffic reported)\n\nslowest receivers\n(no traffic reported)\n");
+}
+TEST(RenderTextTest, HighlightColoursOnlyTheMarkers) {
+  EXPECT_EQ(Highlight("a  [OVER LIMIT]\nb  [LAGGING]\nunreachable: c  (why)\n"),
+            "a  \033[1;31m[OVER LIMIT]\033[0m\nb  \033[1;31m[LAGGING]\033[0m\n"
+            "\033[1;31munreachable:\033[0m c  (why)\n");
+  EXPECT_EQ(Highlight("plain\n"), "plain\n");
+}
+TEST(RenderTextTest, Units) {
+  EXPECT_EQ(BitRate(0), "0 bit/s");
+  EXPECT_EQ(BitRate(125), "1.0 kbit/s");
+  EXPECT_EQ(BitRate(12.5e6), "100.0 Mbit/s");
+  EXPECT_EQ(BitRate(1.25e9), "10.00 Gbit/s");
+  EXPECT_EQ(Bytes(1023), "1023 B");
+  EXPECT_EQ(Bytes(1536), "1.5 KiB");
+  EXPECT_EQ(Bytes(uint64_t{3} << 30), "3.00 GiB");
+  EXPECT_EQ(Count(0.5), "0.5");
+  EXPECT_EQ(Count(250), "250");
+  EXPECT_EQ(Count(3050), "3.0k");
+}
+
 TEST(RenderTextTest, WatchHeader) {
   const absl::Time t = absl::FromUnixMillis(1735787045678);  // 2025-01-02T03:04:05.678Z
   EXPECT_EQ(RenderWatchHeader(t, "g", 3), "=== 2025-01-02T03:04:05.678Z  group g  update 3\n");
@@ -217,6 +317,8 @@ TEST(RenderJsonTest, WatchLine) {
 }
 
 TEST(RenderDotTest, Tree) { ExpectGolden("tree.dot", RenderTreeDot(TwoTrees())); }
+TEST(RenderDotTest, TreeWithRates) { ExpectGolden("tree_rates.dot", RenderTreeDot(WithTraffic())); }
+TEST(RenderJsonTest, Top) { ExpectGolden("top.json", Json(Top())); }
 TEST(RenderDotTest, MalformedTreeQuotesNames) {
   ExpectGolden("tree_malformed.dot", RenderTreeDot(Malformed()));
 }
@@ -237,6 +339,7 @@ TEST(RenderDotTest, GraphvizAcceptsTheOutput) {
   if (!HaveDot()) GTEST_SKIP() << "dot not installed (Debian package graphviz)";
   EXPECT_EQ(RunDot(RenderTreeDot(TwoTrees())), 0);
   EXPECT_EQ(RunDot(RenderTreeDot(Malformed())), 0);
+  EXPECT_EQ(RunDot(RenderTreeDot(WithTraffic())), 0);
   v1::GetTreeResponse empty;
   empty.set_group("g");
   EXPECT_EQ(RunDot(RenderTreeDot(empty)), 0);

@@ -1,13 +1,15 @@
 // What a client is told when it asks wrongly: pointed at the wrong kind of
 // Canopy server, every client says which kind it reached instead of an
 // empty UNIMPLEMENTED; an announcing Publication that carries a payload is
-// refused rather than dropped.
+// refused rather than dropped; a publisher refused mid-stream stops at
+// once; a receiver does not overwrite a file unless told to.
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -75,6 +77,72 @@ TEST(ClientContractTest, AnAnnouncementWithAPayloadIsRefused) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr("announcing Publication carries no payload"));
   EXPECT_EQ(summary.messages(), 0u);
+}
+
+// A policy change that drops a live publisher's source ends canopy-pub
+// within a second, naming the refusal, while its stdin stays open and idle.
+TEST(ClientContractTest, APublisherRefusedMidStreamExitsAtOnce) {
+  Overlay overlay;
+  ASSERT_FALSE(overlay.StartNode("a").empty());
+  ASSERT_TRUE(overlay.SetAllowList("g", {"trainer"}).ok());
+  ASSERT_TRUE(overlay.AwaitTablesApplied());
+  std::unique_ptr<Process> sub = overlay.StartSubscriber("a", {"--group", "g"});
+  ASSERT_TRUE(sub->WaitForStderr("joined", kWait)) << sub->Stderr();
+  std::unique_ptr<Process> pub = overlay.StartPublisher("a", "g", "trainer");
+  ASSERT_TRUE(pub->WriteStdin("allowed\n"));
+  ASSERT_TRUE(sub->WaitForStdout("allowed", kWait)) << overlay.Logs();
+
+  ASSERT_TRUE(overlay.SetAllowList("g", {"someone-else"}).ok());
+  ASSERT_TRUE(overlay.AwaitTablesApplied());
+  const absl::Time refused = absl::Now();
+  EXPECT_EQ(pub->Wait(absl::Seconds(5)), 1) << pub->Stderr();
+  EXPECT_LT(absl::Now() - refused, absl::Seconds(1)) << pub->Stderr();
+  EXPECT_THAT(pub->Stderr(), HasSubstr("PERMISSION_DENIED")) << pub->Stderr();
+  EXPECT_THAT(pub->Stderr(), HasSubstr("'trainer' may not publish to group 'g'"));
+}
+
+// canopy-recv refuses to replace an existing DIR/NAME (and writes nothing);
+// with --force it replaces it.
+TEST(ClientContractTest, AReceiverKeepsAnExistingFileUnlessForced) {
+  Overlay overlay;
+  ASSERT_FALSE(overlay.StartNode("a").empty());
+  const std::string file = overlay.WriteFile("report.txt", "the new contents");
+  const std::filesystem::path out = std::filesystem::path(file).parent_path() / "out";
+  std::filesystem::create_directories(out);
+  {
+    std::ofstream kept(out / "report.txt");
+    kept << "precious";
+  }
+  auto receive = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {BinaryPath("canopy-recv"),
+                                     "--node",
+                                     overlay.client_address("a"),
+                                     "--group",
+                                     "files",
+                                     "--out",
+                                     out.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto recv = std::make_unique<Process>(argv);
+    EXPECT_TRUE(recv->WaitForStderr("joined", kWait)) << recv->Stderr();
+    Process send({BinaryPath("canopy-send"), file, "--node", overlay.client_address("a"), "--group",
+                  "files"});
+    EXPECT_EQ(send.Wait(kWait), 0) << send.Stderr();
+    return recv;
+  };
+  auto refused = receive({});
+  EXPECT_EQ(refused->Wait(kWait), 1) << refused->Stderr();
+  EXPECT_THAT(refused->Stderr(), HasSubstr("ALREADY_EXISTS: " + (out / "report.txt").string() +
+                                           " exists; --force overwrites it"));
+  auto contents = [&] {
+    std::ifstream in(out / "report.txt");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(contents(), "precious");
+  EXPECT_FALSE(std::filesystem::exists(out / ".report.txt.partial"));
+
+  auto forced = receive({"--force"});
+  EXPECT_EQ(forced->Wait(kWait), 0) << forced->Stderr();
+  EXPECT_EQ(contents(), "the new contents");
 }
 
 }  // namespace

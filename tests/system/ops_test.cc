@@ -9,10 +9,14 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -86,9 +90,21 @@ Server StartController(const TempDir& dir, const std::string& listen,
   return StartServer(std::move(argv));
 }
 
-Server StartNode(const std::string& id, const std::string& controller) {
-  return StartServer({BinaryPath("canopy-node"), "--id", id, "--controller", controller, "--listen",
-                      "127.0.0.1:0", "--data", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
+Server StartNode(const std::string& id, const std::string& controller,
+                 std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {BinaryPath("canopy-node"),
+                                   "--id",
+                                   id,
+                                   "--controller",
+                                   controller,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--data",
+                                   "127.0.0.1:0",
+                                   "--metrics-listen",
+                                   "127.0.0.1:0"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return StartServer(std::move(argv));
 }
 
 // grpc.health.v1 Check of `service` at `address`: the serving status, or
@@ -412,6 +428,111 @@ TEST(OpsTest, PoliciesFileIsAppliedAtStart) {
                    other.File("store.db"), "--metrics-listen", "127.0.0.1:0", "--policies", bad});
   EXPECT_EQ(refused.Wait(kWait), 1);
   EXPECT_THAT(refused.Stderr(), HasSubstr("bad.json: policies[0]: ttl 300 is above 255"));
+}
+
+// Every metric name (canopy_…) a file of the repository mentions.
+std::set<std::string> MetricNamesIn(const std::string& relative_path) {
+  std::ifstream in(std::string(CANOPY_SOURCE_DIR) + "/" + relative_path);
+  EXPECT_TRUE(in.good()) << relative_path;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string body = text.str();
+  std::set<std::string> names;
+  const std::regex metric("canopy_(node|controller)_[a-z0-9_]+");
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), metric);
+       it != std::sregex_iterator(); ++it) {
+    names.insert(it->str());
+  }
+  return names;
+}
+
+// The family and sample names (histograms' _bucket, _sum, _count) scraped.
+void AddNames(const Families& families, std::set<std::string>& names) {
+  for (const auto& [name, family] : families) {
+    names.insert(name);
+    for (const PromSample& s : family.samples) names.insert(s.name);
+  }
+}
+
+// A node and a controller with a flow, scraped; then a group that ended
+// loses its gauges at both.
+class LiveMetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    controller_ = StartController(dir_, "127.0.0.1:0");
+    ASSERT_FALSE(controller_.line.empty()) << controller_.process->Stderr();
+    node_ = StartNode("node-a", controller_.Field("grpc"), {"--source-linger-ms", "0"});
+    ASSERT_FALSE(node_.line.empty()) << node_.process->Stderr();
+    subscriber_ = std::make_unique<Process>(std::vector<std::string>{
+        BinaryPath("canopy-sub"), "--node", node_.Field("clients"), "--group", "ops/ended"});
+    ASSERT_TRUE(subscriber_->WaitForStderr("joined", kWait)) << subscriber_->Stderr();
+    publisher_ = std::make_unique<Process>(
+        std::vector<std::string>{BinaryPath("canopy-pub"), "--node", node_.Field("clients"),
+                                 "--group", "ops/ended", "--source", "src"});
+    ASSERT_TRUE(publisher_->WriteStdin("hello\n"));
+    ASSERT_TRUE(subscriber_->WaitForStdoutLines(1, kWait)) << subscriber_->Stderr();
+  }
+
+  TempDir dir_;
+  Server controller_, node_;
+  std::unique_ptr<Process> subscriber_, publisher_;
+};
+
+// The Grafana dashboard and the alerting rules (k8s/monitoring) query only
+// metrics the programs export.
+TEST_F(LiveMetricsTest, DashboardAndAlertsNameOnlyExportedMetrics) {
+  const std::map<std::string, std::string> group = {{"group", "ops/ended"}};
+  std::set<std::string> exported;
+  AddNames(AwaitScrape(node_.Field("metrics"),
+                       [&](const Families& f) {
+                         return Value(f, "canopy_node_received_bytes_total", group) > 0;
+                       }),
+           exported);
+  AddNames(AwaitScrape(controller_.Field("metrics"),
+                       [&](const Families& f) { return Value(f, "canopy_controller_flows") >= 1; }),
+           exported);
+  for (const char* file :
+       {"k8s/monitoring/dashboards/canopy.json", "k8s/monitoring/prometheus-rule.yaml"}) {
+    const std::set<std::string> used = MetricNamesIn(file);
+    EXPECT_GE(used.size(), 5u) << file;
+    for (const std::string& name : used) {
+      EXPECT_TRUE(exported.contains(name))
+          << file << " queries " << name << ", which no /metrics exports";
+    }
+  }
+}
+
+TEST_F(LiveMetricsTest, GaugesOfGroupsThatEndedAreRemoved) {
+  const std::map<std::string, std::string> group = {{"group", "ops/ended"}};
+  Families n = AwaitScrape(node_.Field("metrics"), [&](const Families& f) {
+    return Value(f, "canopy_node_local_publishers", group) == 1;
+  });
+  ASSERT_EQ(Value(n, "canopy_node_local_subscribers", group), 1) << Dump(n);
+  Families c = AwaitScrape(controller_.Field("metrics"), [&](const Families& f) {
+    return Value(f, "canopy_controller_tree_version", group) >= 1;
+  });
+  ASSERT_EQ(Value(c, "canopy_controller_group_member_nodes", group), 1) << Dump(c);
+
+  publisher_->CloseStdin();
+  EXPECT_EQ(publisher_->Wait(kWait), 0) << publisher_->Stderr();
+  subscriber_.reset();
+  auto gone = [&](const Families& f, std::initializer_list<const char*> gauges) {
+    for (const char* name : gauges) {
+      if (FindSample(f, name, group).has_value()) return false;
+    }
+    return true;
+  };
+  const auto node_gauges = {"canopy_node_local_subscribers", "canopy_node_local_publishers",
+                            "canopy_node_replay_ring_bytes"};
+  n = AwaitScrape(node_.Field("metrics"), [&](const Families& f) { return gone(f, node_gauges); });
+  EXPECT_TRUE(gone(n, node_gauges)) << Dump(n);
+  // Counters stay: what the group moved is history, not state.
+  EXPECT_GT(Value(n, "canopy_node_received_bytes_total", group), 0) << Dump(n);
+  const auto controller_gauges = {"canopy_controller_group_member_nodes",
+                                  "canopy_controller_tree_version"};
+  c = AwaitScrape(controller_.Field("metrics"),
+                  [&](const Families& f) { return gone(f, controller_gauges); });
+  EXPECT_TRUE(gone(c, controller_gauges)) << Dump(c);
 }
 
 }  // namespace

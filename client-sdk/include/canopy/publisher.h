@@ -99,6 +99,14 @@ class Publisher {
     return absl::UnimplementedError("acknowledgements need the client-link transport");
   }
 
+  // OK while the stream is open; once the node has ended it (it refused the
+  // source, e.g. after a policy change, or went away), the stream's error,
+  // which the next Send() returns too. Never blocks, so a caller that waits
+  // for its next message can notice a refusal meanwhile. On a client link
+  // the end is known within a round trip; on Transport::kGrpcStream only
+  // when a Send() fails (this returns OK until then).
+  virtual absl::Status Health() { return absl::OkStatus(); }
+
   // Ends the stream and waits until the node has accepted every message.
   // Returns what was accepted, or the node's error. A Publisher destroyed
   // without Finish() cancels its stream: messages still in flight may be lost.

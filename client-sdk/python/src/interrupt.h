@@ -93,6 +93,7 @@ class InterruptiblePublisher final : public Publisher {
   absl::Status SendGathered(absl::Span<const absl::string_view> parts) override;
   absl::StatusOr<DeliveryAcks> AwaitAcknowledged(uint64_t object_id, uint32_t receivers,
                                                  absl::Time deadline) override;
+  absl::Status Health() override { return inner_->Health(); }
   absl::StatusOr<PublishResult> Finish() override { return inner_->Finish(); }
 
  private:
