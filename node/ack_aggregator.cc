@@ -10,13 +10,15 @@ namespace canopy::node {
 namespace {
 
 // The local subscribers of `route`'s flow that its acknowledgements count:
-// those whose filter admits the source, by id.
+// those whose filter admits the source, by id. A subscriber without a
+// member name (a gateway re-emitting to programs on its LAN) can never
+// acknowledge and is not counted: a summary naming it would be malformed.
 std::vector<AckReceiver> ReceiversOf(const FlowRoute& route) {
   std::vector<AckReceiver> out;
   if (route.subscribers == nullptr) return out;
   const std::shared_ptr<const GroupSubscribers::List> list = route.subscribers->Load();
   for (const std::shared_ptr<SubscriberQueue>& s : *list) {
-    if (s->closed() || !Admits(s->filter(), route.source())) continue;
+    if (s->closed() || s->member().empty() || !Admits(s->filter(), route.source())) continue;
     out.push_back({s->id(), s->member()});
   }
   std::sort(out.begin(), out.end(),

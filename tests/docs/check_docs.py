@@ -29,8 +29,9 @@ CANOPYCTL_SUBCOMMANDS = [
     ["nodes"], ["groups"], ["members"], ["tree"], ["top"], ["policy", "get"],
     ["policy", "set"], ["watch"], ["stats"],
 ]
-# Flags every program has, documented once for all (README "Command lines").
-COMMON = {"--help"}
+# Flags every program has, documented once for all (README "Command lines":
+# --help, and --version with the build).
+COMMON = {"--help", "--version"}
 
 
 def readme_row(readme, prefix):

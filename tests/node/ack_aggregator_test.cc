@@ -24,8 +24,8 @@ constexpr uint32_t kSourceId = 3;
 
 class AggregatorTest : public ::testing::Test {
  protected:
-  // This node: receivers w1 and w2 of group "g", child "c", parent `parent`
-  // ("" = the flow's root).
+  // This node: receivers w1 and w2 of group "g", a subscriber without a
+  // member name, child "c", parent `parent` ("" = the flow's root).
   void Build(const std::string& parent) {
     auto route = std::make_shared<FlowRoute>();
     route->entry.set_group_handle(kHandle);
@@ -35,7 +35,8 @@ class AggregatorTest : public ::testing::Test {
     route->names = std::make_shared<const FlowNames>(FlowNames{"g", "s"});
     route->children.push_back({std::make_shared<ChildSlot>("c"), false});
     route->subscribers = std::make_shared<GroupSubscribers>();
-    for (const char* member : {"w1", "w2"}) {
+    // "" is a subscriber that cannot acknowledge, as a gateway's.
+    for (const char* member : {"w1", "w2", ""}) {
       subscribers_.push_back(std::make_shared<SubscriberQueue>("g", v1::SourceFilter(), 1 << 20,
                                                                1 << 19, member));
     }
@@ -87,7 +88,7 @@ TEST_F(AggregatorTest, ChangesWithinTheDelayGoUpAsOneSummary) {
   std::vector<AckSummary> sent = Sent();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].object_id, 0u);
-  EXPECT_EQ(sent[0].receivers, 2u);
+  EXPECT_EQ(sent[0].receivers, 2u) << "the unnamed subscriber is not counted";
   EXPECT_EQ(sent[0].missing, 3u);  // w1, w2 and the silent child c
 
   aggregator_->OnChildSummary(route(), "c", ChildSays(0, 5, 0));  // goes at once
