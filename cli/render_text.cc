@@ -91,6 +91,21 @@ std::string Plural(size_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
 
+// "bulk: forest of 4 trees over 8 stripes; 1 GiB predicted in 12.3 s, bound
+// 11.0 s (1.12×)".
+std::string BulkLine(const v1::BulkPrediction& bulk) {
+  const double gib = static_cast<double>(bulk.reference_bytes()) / (1 << 30);
+  return absl::StrCat(
+      "bulk: ", bulk.shape(), bulk.trees() > 1 ? absl::StrCat(" of ", bulk.trees(), " trees") : "",
+      bulk.stripes() > 1 ? absl::StrCat(" over ", bulk.stripes(), " stripes") : "", "; ",
+      absl::StrFormat("%g GiB predicted in %.1f s, bound %.1f s", gib, bulk.predicted_seconds(),
+                      bulk.bound_seconds()),
+      bulk.bound_seconds() > 0
+          ? absl::StrFormat(" (%.2f×)", bulk.predicted_seconds() / bulk.bound_seconds())
+          : "",
+      "\n");
+}
+
 void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::string& out) {
   const ChildMap children = ChildrenOf(tree);
   const std::set<std::string> receivers(tree.receivers().begin(), tree.receivers().end());
@@ -115,6 +130,7 @@ void RenderOneTree(const std::string& group, const v1::SourceTree& tree, std::st
   for (const v1::UnreachableMember& m : tree.unreachable()) {
     absl::StrAppend(&out, "unreachable: ", m.node_id(), "  (", m.reason(), ")\n");
   }
+  if (tree.has_bulk()) absl::StrAppend(&out, BulkLine(tree.bulk()));
   absl::StrAppend(&out, RenderReceiversText(tree));
 }
 

@@ -404,6 +404,7 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   flow.latency.reset();
   flow.via_lan.clear();
   flow.build_error.clear();
+  flow.bulk.reset();
   flow.tree = EmptyTree(root);
   if (root == kNoVertex) return;
   switch (flow.profile) {
@@ -417,9 +418,10 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
       // every other bulk flow gets the chain or the tree.
       const std::optional<Stripe> stripe = ParseStripe(key.second);
       const bool striped = stripe && StripeSetComplete(key.first, *stripe, flow.ingress);
+      const std::set<VertexId> members = ReachableMembers(root, flow.wanted);
+      const double default_upload = MedianKnownUpload();
       absl::StatusOr<BulkShape> shape =
-          ChooseBulkShape(graph_, root, ReachableMembers(root, flow.wanted),
-                          striped ? stripe->count : 1, MedianKnownUpload());
+          ChooseBulkShape(graph_, root, members, striped ? stripe->count : 1, default_upload);
       if (!shape.ok()) {
         spdlog::error("no bulk tree for source {} of group {}: {}", key.second, key.first,
                       shape.status().ToString());
@@ -429,6 +431,13 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
       spdlog::debug("bulk source {} of group {}: {} of {} tree(s) predicted {:.2f} s", key.second,
                     key.first, BulkShapeName(shape->kind), shape->distinct_trees,
                     shape->predicted_seconds);
+      v1::BulkPrediction& bulk = flow.bulk.emplace();
+      bulk.set_shape(BulkShapeName(shape->kind));
+      bulk.set_trees(shape->distinct_trees);
+      bulk.set_stripes(striped ? stripe->count : 1);
+      bulk.set_reference_bytes(static_cast<uint64_t>(kBulkReferenceBytes));
+      bulk.set_predicted_seconds(shape->predicted_seconds);
+      bulk.set_bound_seconds(BulkBoundSeconds(graph_, root, members, default_upload));
       flow.tree = std::move(shape->trees[striped ? stripe->index : 0]);
       return;
     }
@@ -897,6 +906,7 @@ std::vector<v1::SourceTree> Planner::Trees(const std::string& group) const {
       if (NodeWants(names_[v], key)) t.add_receivers(names_[v]);
     }
     t.set_cost(total);
+    if (flow.bulk) *t.mutable_bulk() = *flow.bulk;
     for (const auto& [node, reason] : flow.unreachable) {
       v1::UnreachableMember* m = t.add_unreachable();
       m->set_node_id(node);

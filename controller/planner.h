@@ -165,6 +165,8 @@ class Planner {
     std::vector<char> via_lan;
     // Why the last build of the tree failed ("" if it did not).
     std::string build_error;
+    // A `bulk` flow's chosen shape and prediction (unset otherwise).
+    std::optional<v1::BulkPrediction> bulk;
     // Wanted nodes outside the tree (by node id), and why (kept by
     // RefreshEntries).
     std::map<std::string, std::string> unreachable;

@@ -19,10 +19,14 @@
 #include "cli/render_dot.h"
 #include "cli/render_rates.h"
 #include "cli/render_text.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace canopy::cli {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string GoldenPath(const std::string& name) {
   return absl::StrCat(CANOPY_CLI_GOLDEN_DIR, "/", name);
@@ -255,6 +259,20 @@ std::string Json(const google::protobuf::Message& m) {
 }
 
 TEST(RenderTextTest, Tree) { ExpectGolden("tree.txt", RenderTreeText(TwoTrees())); }
+TEST(RenderTextTest, BulkTreeShowsItsShapeAndPrediction) {
+  v1::GetTreeResponse r = TwoTrees();
+  v1::BulkPrediction* bulk = r.mutable_trees(0)->mutable_bulk();
+  bulk->set_shape("forest");
+  bulk->set_trees(2);
+  bulk->set_stripes(4);
+  bulk->set_reference_bytes(uint64_t{1} << 30);
+  bulk->set_predicted_seconds(12);
+  bulk->set_bound_seconds(10);
+  EXPECT_THAT(RenderTreeText(r),
+              HasSubstr("bulk: forest of 2 trees over 4 stripes; 1 GiB predicted in 12.0 s, "
+                        "bound 10.0 s (1.20×)\n"));
+  EXPECT_THAT(RenderTreeText(TwoTrees()), Not(HasSubstr("bulk:")));
+}
 TEST(RenderTextTest, TreeWithoutSource) {
   v1::GetTreeResponse r;
   r.set_group("g");

@@ -353,6 +353,12 @@ TEST_F(PlannerTest, BulkProfileIsAChain) {
   Publish("a", "g", "s");
   for (const char* n : {"a", "b", "c", "d"}) EXPECT_LE(Entry(n)->children_size(), 1) << n;
   EXPECT_THAT(planner_.Trees("g")[0].edges(), SizeIs(3));
+  EXPECT_EQ(planner_.Trees("g")[0].bulk().shape(), "chain");
+  EXPECT_EQ(planner_.Trees("g")[0].bulk().stripes(), 1u);
+  // Other profiles predict nothing.
+  policy.set_profile(v1::TREE_PROFILE_LATENCY);
+  planner_.SetPolicy(policy);
+  EXPECT_FALSE(planner_.Trees("g")[0].has_bulk());
 }
 
 TEST_F(PlannerTest, BulkProfilePicksTheShapePredictedToFinishFirst) {
@@ -415,6 +421,19 @@ TEST_F(PlannerTest, BulkStripesOfOneSourceGetAForestThatSpreadsTheUpload) {
   }
   // Every fast receiver relays exactly one stripe: the upload is spread.
   for (const std::string& n : fast) EXPECT_EQ(relays_in[n], 1) << n;
+  // The operator sees the choice and its prediction beside the bound.
+  const std::vector<v1::SourceTree> trees = planner_.Trees("g");
+  ASSERT_THAT(trees, SizeIs(4));
+  for (const v1::SourceTree& t : trees) {
+    ASSERT_TRUE(t.has_bulk()) << t.source();
+    EXPECT_EQ(t.bulk().shape(), "forest");
+    EXPECT_EQ(t.bulk().trees(), 4u);
+    EXPECT_EQ(t.bulk().stripes(), 4u);
+    EXPECT_EQ(t.bulk().reference_bytes(), uint64_t{1} << 30);
+    // 8 receivers share 200 + 4·200 + 4·20 Mbit/s of upload.
+    EXPECT_NEAR(t.bulk().bound_seconds(), 8 * 8.0 * (1 << 30) / 1080e6, 1e-6);
+    EXPECT_GE(t.bulk().predicted_seconds(), t.bulk().bound_seconds());
+  }
 
   // RTTs that swing under the transfer's own load do not move it: other
   // hops would not carry it any faster.
