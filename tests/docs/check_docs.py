@@ -27,10 +27,10 @@ PROGRAMS = [
 ]
 CANOPYCTL_SUBCOMMANDS = [
     ["nodes"], ["groups"], ["members"], ["tree"], ["top"], ["policy", "get"],
-    ["policy", "set"], ["watch"], ["stats"],
+    ["policy", "set"], ["watch"], ["stats"], ["status"],
 ]
 # Flags every program has, documented once for all (README "Command lines").
-COMMON = {"--help"}
+COMMON = {"--help", "--version"}
 
 
 def readme_row(readme, prefix):
