@@ -27,7 +27,7 @@ PROGRAMS = [
 ]
 CANOPYCTL_SUBCOMMANDS = [
     ["nodes"], ["groups"], ["members"], ["tree"], ["top"], ["policy", "get"],
-    ["policy", "set"], ["watch"], ["stats"],
+    ["policy", "set"], ["watch"], ["stats"], ["status"],
 ]
 # Flags every program has, documented once for all (README "Command lines":
 # --help, and --version with the build).

@@ -112,6 +112,12 @@ TEST_F(HaTest, FollowersRefuseNameTheLeaderAndAreFollowed) {
   EXPECT_TRUE(absl::StrContains(s.error_message(), replicas_->address(leader_)))
       << s.error_message();
   EXPECT_EQ(RedirectedTo(context, s), replicas_->address(leader_));
+  // GetTop reads the leader's live traffic: refused the same way.
+  grpc::ClientContext top_context;
+  v1::TopResponse top;
+  s = stub->GetTop(&top_context, {}, &top);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(RedirectedTo(top_context, s), replicas_->address(leader_));
 
   // A node given only the follower attaches to the leader.
   auto follower_only =
@@ -129,6 +135,8 @@ TEST_F(HaTest, FollowersRefuseNameTheLeaderAndAreFollowed) {
   EXPECT_TRUE(absl::StrContains(out, "healthy   etcd 3.")) << out;
   ASSERT_EQ(Canopyctl({"--controller", replicas_->addresses(), "nodes"}, &out, &err), 0) << err;
   EXPECT_TRUE(absl::StrContains(out, "n1")) << out;
+  ASSERT_EQ(Canopyctl({"--controller", replicas_->address(follower), "top"}, &out, &err), 0)
+      << err;
 }
 
 TEST_F(HaTest, LeaderKilledMidStreamLosesNothingAndPlansTheJoinMadeMeanwhile) {
