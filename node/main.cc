@@ -17,9 +17,11 @@
 #include "node/controller_session.h"
 #include "node/forwarding_state.h"
 #include "node/gateway.h"
+#include "node/gateway_counters.h"
 #include "node/local_clients.h"
 #include "node/multicast_channel.h"
 #include "node/multicast_discovery.h"
+#include "node/native_scope.h"
 #include "node/node_metrics.h"
 #include "node/peer_prober.h"
 #include "node/relay.h"
@@ -134,9 +136,29 @@ int main(int argc, char** argv) {
           },
           "GROUP_ADDR:PORT[=GROUP]"));
   int gateway_ttl = 1;
-  app.add_option("--gateway-ttl", gateway_ttl, "IP TTL of the datagrams gateways re-emit")
+  app.add_option("--gateway-ttl", gateway_ttl,
+                 "IP TTL gateways re-emit Canopy publishers' messages with (a legacy sender's "
+                 "datagram keeps its own TTL less one)")
       ->capture_default_str()
       ->check(canopy::IntegerIn(1, 255));
+  int gateway_threshold = 1;
+  app.add_option("--gateway-threshold", gateway_threshold,
+                 "gateways carry into the overlay only datagrams whose IP TTL exceeds this, as "
+                 "the MBone's tunnels did (1: link-local traffic stays on its LAN)")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn(1, 255));
+  std::vector<std::string> boundaries;
+  app.add_option("--boundary", boundaries,
+                 "CIDR of multicast groups that stop at this node's gateways, as an "
+                 "administrative scope boundary (besides 224.0.0.0/24 and 239.255.0.0/16); "
+                 "repeatable")
+      ->check(canopy::CheckedBy(
+          [](absl::string_view text) -> absl::Status {
+            absl::StatusOr<canopy::node::Ipv4Range> range = canopy::node::ParseCidr(text);
+            if (!range.ok()) return range.status();
+            return canopy::node::NativeScope::ValidateBoundary(*range);
+          },
+          "CIDR"));
   uint32_t multicast_datagram_bytes = 1400;
   app.add_option("--multicast-datagram-bytes", multicast_datagram_bytes,
                  "largest UDP datagram of native LAN multicast (header included); frames are "
@@ -245,6 +267,8 @@ int main(int argc, char** argv) {
   canopy::node::ForwardingState state;
   // The data plane's counters (bytes, frames, drops, queues) for /metrics.
   canopy::node::TrafficCounters traffic;
+  // What the gateways carried and kept for scope, for /metrics.
+  canopy::node::GatewayCounters gateway_counters;
   // Set once the session exists; clients may connect before that.
   std::atomic<canopy::node::ControllerSession*> live_session{nullptr};
   canopy::node::LocalClients clients(
@@ -337,6 +361,7 @@ int main(int argc, char** argv) {
   canopy::node::NodeMetrics metrics(registry, state, clients, traffic);
   metrics.AddRelay(registry, relay);
   metrics.AddRefusals(registry, relay, service);
+  metrics.AddGateways(registry, gateway_counters);
   canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
   absl::StatusOr<std::string> metrics_field = canopy::ops::StartMetricsEndpoint(
       metrics_server, *metrics_address, metrics_flag->count() > 0);
@@ -380,6 +405,17 @@ int main(int argc, char** argv) {
   session->Start();
   if (probe_interval_ms > 0) prober.Start();
   // Gateways for unmodified multicast programs on this LAN.
+  std::vector<canopy::node::Ipv4Range> boundary_ranges;
+  for (const std::string& text : boundaries) {
+    absl::StatusOr<canopy::node::Ipv4Range> range = canopy::node::ParseCidr(text);
+    if (!range.ok()) return Fail("--boundary: " + std::string(range.status().message()));
+    boundary_ranges.push_back(*range);
+  }
+  if (boundary_ranges.size() > canopy::node::NativeScope::kMaxBoundaries) {
+    return Fail("--boundary: at most " +
+                std::to_string(canopy::node::NativeScope::kMaxBoundaries) + " ranges");
+  }
+  const canopy::node::NativeScope scope(boundary_ranges);
   std::vector<std::unique_ptr<canopy::node::Gateway>> lan_gateways;
   for (const std::string& text : gateways) {
     absl::StatusOr<canopy::node::GatewaySpec> spec = canopy::node::ParseGatewaySpec(text);
@@ -388,6 +424,9 @@ int main(int argc, char** argv) {
     gateway_options.spec = *spec;
     gateway_options.interface_address = bound_data->host;
     gateway_options.ttl = gateway_ttl;
+    gateway_options.threshold = gateway_threshold;
+    gateway_options.scope = scope;
+    gateway_options.counters = &gateway_counters;
     gateway_options.max_payload = max_payload;
     auto gateway = std::make_unique<canopy::node::Gateway>(gateway_options, relay, clients, state);
     if (absl::Status s = gateway->Start(); !s.ok()) {
