@@ -13,6 +13,7 @@
 
 #include "CLI/CLI.hpp"
 #include "grpcpp/server_builder.h"
+#include "node/auto_gateway.h"
 #include "node/client_service.h"
 #include "node/controller_session.h"
 #include "node/forwarding_state.h"
@@ -141,6 +142,43 @@ int main(int argc, char** argv) {
                  "datagram keeps its own TTL less one)")
       ->capture_default_str()
       ->check(canopy::IntegerIn(1, 255));
+  std::string gateway_auto;
+  CLI::Option* gateway_auto_flag =
+      app.add_option("--gateway-auto", gateway_auto,
+                     "learn from this LAN's IGMP reports which groups have listeners and carry "
+                     "those groups (as mcast/A.B.C.D, any port) and every legacy sender's "
+                     "datagrams to RANGE across the overlay; RANGE A.B.C.D/N or A.B.C.D-E.F.G.H, "
+                     "default 224.0.1.0-239.255.255.255, always less the scoped ranges; needs "
+                     "CAP_NET_RAW")
+          ->expected(0, 1)
+          ->check(canopy::CheckedBy(
+              [](absl::string_view text) -> absl::Status {
+                if (text.empty()) return absl::OkStatus();
+                absl::StatusOr<canopy::node::Ipv4Range> range = canopy::node::ParseRange(text);
+                if (!range.ok()) return range.status();
+                return canopy::node::NativeScope::ValidateBoundary(*range);
+              },
+              "RANGE"));
+  uint32_t igmp_query_interval_ms = 125000, igmp_last_member_query_ms = 1000;
+  app.add_option("--igmp-query-interval-ms", igmp_query_interval_ms,
+                 "IGMP Query Interval (RFC 3376 §8.2) of --gateway-auto; listeners are "
+                 "forgotten 2 intervals + 10 s after their last report")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1000, 3175000));
+  app.add_option("--igmp-last-member-query-ms", igmp_last_member_query_ms,
+                 "IGMP Last Member Query Interval (RFC 3376 §8.8): a group whose last listener "
+                 "left is left after 2 of these")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(100, 25500));
+  uint32_t igmp_max_groups = 256, igmp_max_sources = 64;
+  app.add_option("--igmp-max-groups", igmp_max_groups,
+                 "most groups --gateway-auto learns; reports of more are refused and counted")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, 65536));
+  app.add_option("--igmp-max-sources", igmp_max_sources,
+                 "most sources in one listener's filter; larger filters are refused and counted")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, 1024));
   int gateway_threshold = 1;
   app.add_option("--gateway-threshold", gateway_threshold,
                  "gateways carry into the overlay only datagrams whose IP TTL exceeds this, as "
@@ -434,6 +472,37 @@ int main(int argc, char** argv) {
     }
     lan_gateways.push_back(std::move(gateway));
   }
+  std::unique_ptr<canopy::node::AutoGateway> auto_gateway;
+  if (gateway_auto_flag->count() > 0) {
+    canopy::node::Ipv4Range range = canopy::node::kDefaultAutoRange;
+    if (!gateway_auto.empty()) {
+      absl::StatusOr<canopy::node::Ipv4Range> parsed = canopy::node::ParseRange(gateway_auto);
+      if (!parsed.ok()) return Fail("--gateway-auto: " + std::string(parsed.status().message()));
+      range = *parsed;
+    }
+    canopy::node::AutoGatewayOptions auto_options;
+    auto_options.interface_address = bound_data->host;
+    auto_options.served = scope.Serve(range);
+    auto_options.scope = scope;
+    auto_options.threshold = gateway_threshold;
+    auto_options.timers.query_interval = absl::Milliseconds(igmp_query_interval_ms);
+    auto_options.timers.query_response_interval =
+        std::min(absl::Seconds(10), auto_options.timers.query_interval / 2);
+    auto_options.timers.last_member_query_interval = absl::Milliseconds(igmp_last_member_query_ms);
+    auto_options.max_groups = igmp_max_groups;
+    auto_options.max_sources = igmp_max_sources;
+    auto_options.counters = &gateway_counters;
+    auto_options.max_payload = max_payload;
+    for (const auto& g : lan_gateways) {
+      absl::StatusOr<sockaddr_in> native = canopy::node::ParseMulticastAddress(g->native_group());
+      if (native.ok()) auto_options.static_groups.insert(ntohl(native->sin_addr.s_addr));
+    }
+    auto_gateway =
+        std::make_unique<canopy::node::AutoGateway>(auto_options, relay, clients, state);
+    if (absl::Status s = auto_gateway->Start(); !s.ok()) {
+      return Fail("--gateway-auto: " + std::string(s.message()));
+    }
+  }
 
   canopy::node::MulticastDiscoveryOptions discovery_options;
   discovery_options.node_id = id;
@@ -445,8 +514,11 @@ int main(int argc, char** argv) {
     if (canopy::node::ControllerSession* s = live_session.load()) s->ReportMulticastPeers(peers);
   };
   for (const auto& g : lan_gateways) discovery_options.gateway_groups.push_back(g->native_group());
-  discovery_options.on_lan_peers = [&lan_gateways](std::vector<canopy::node::LanPeer> peers) {
+  if (auto_gateway) discovery_options.gateway_groups.push_back("auto");
+  discovery_options.on_lan_peers = [&lan_gateways,
+                                    &auto_gateway](std::vector<canopy::node::LanPeer> peers) {
     for (auto& g : lan_gateways) g->SetLanPeers(peers);
+    if (auto_gateway) auto_gateway->SetLanPeers(peers);
   };
   canopy::node::MulticastDiscovery lan_discovery(discovery_options);
   if (discovery_interval_ms > 0) {
@@ -467,6 +539,7 @@ int main(int argc, char** argv) {
   prober.Stop();
   lan_discovery.Stop();
   for (auto& g : lan_gateways) g->Stop();
+  if (auto_gateway) auto_gateway->Stop();
   session->Stop();
   metrics_server.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

@@ -42,8 +42,11 @@ struct UdpDatagram {
 };
 
 // Parses the UDP header of an IPv4 packet's payload and checks its length
-// and (when not 0) its checksum. Errors as ParseIpv4Packet.
-absl::StatusOr<UdpDatagram> ParseUdp(const Ipv4Packet& packet);
+// and (when not 0, and `verify_checksum`) its checksum. A packet seen
+// before the kernel completed an offloaded checksum (PACKET_AUXDATA says
+// TP_STATUS_CSUMNOTREADY) carries only a partial one: pass false for it.
+// Errors as ParseIpv4Packet.
+absl::StatusOr<UdpDatagram> ParseUdp(const Ipv4Packet& packet, bool verify_checksum = true);
 
 // The Internet checksum (RFC 1071) of `bytes` with `sum` as a running
 // start (for pseudo-headers).

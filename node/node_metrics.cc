@@ -211,6 +211,25 @@ void NodeMetrics::AddGateways(ops::MetricsRegistry& registry, const GatewayCount
                                     static_cast<double>(counters.kept(reason))});
     }
     out.push_back(std::move(kept));
+    Family igmp{"canopy_node_gateway_igmp_messages_total",
+                "IGMP messages an IGMP-driven gateway (--gateway-auto) heard on its LAN: "
+                "accepted, malformed (truncated, bad checksum, unknown type), spoofed (not from "
+                "the LAN, or a TTL other than 1), refused (over --igmp-max-groups or "
+                "--igmp-max-sources).",
+                MetricType::kCounter,
+                {}};
+    using Igmp = GatewayCounters::Igmp;
+    for (auto [what, name] : {std::pair{Igmp::kAccepted, "accepted"}, {Igmp::kMalformed, "malformed"},
+                              {Igmp::kSpoofed, "spoofed"}, {Igmp::kRefused, "refused"}}) {
+      igmp.samples.push_back(
+          Sample{"", {{"outcome", name}}, static_cast<double>(counters.igmp(what))});
+    }
+    out.push_back(std::move(igmp));
+    out.push_back(SingleSampleFamily("canopy_node_gateway_learned_groups",
+                                     "Native groups with listeners on this LAN, learned from "
+                                     "IGMP reports (--gateway-auto).",
+                                     MetricType::kGauge,
+                                     static_cast<double>(counters.learned_groups())));
   });
 }
 

@@ -42,7 +42,9 @@ class NodeMetrics {
   // Exports the gateways' counters: canopy_node_gateway_captured_total,
   // canopy_node_gateway_emitted_total and
   // canopy_node_gateway_kept_total{reason} (ttl, link_local, local_scope,
-  // boundary). REQUIRES: `counters` outlives every scrape.
+  // boundary), canopy_node_gateway_igmp_messages_total{outcome} and
+  // canopy_node_gateway_learned_groups. REQUIRES: `counters` outlives every
+  // scrape.
   void AddGateways(ops::MetricsRegistry& registry, const GatewayCounters& counters);
 
   // The controller session attached (true) or lost its stream (false).
