@@ -310,8 +310,12 @@ void AutoGateway::HandleUdp(uint32_t source, uint32_t group, uint8_t ttl, uint16
   bool served = false;
   for (const Ipv4Range& r : options_.served) served = served || r.Contains(group);
   if (!served) {
-    // Scoped ranges are never served: count what stopped here for scope.
-    if (scoped != ScopeReason::kNone && scoped != ScopeReason::kLinkLocal) CountKept(scoped);
+    // Scoped ranges are never served: count what a legacy sender sent there
+    // (not the Canopy nodes' own discovery probes).
+    if (scoped != ScopeReason::kNone && scoped != ScopeReason::kLinkLocal) {
+      absl::MutexLock lock(&mu_);
+      if (!lan_peers_.contains(source)) CountKept(scoped);
+    }
     return;
   }
   const std::string sender = FormatIpv4(source);
