@@ -38,20 +38,27 @@ constexpr absl::Duration kWait = absl::Seconds(60);
 // LAN with `flags`.
 class AutoGateways {
  public:
-  AutoGateways(const Lab& lab, int lans, const std::vector<std::string>& flags) : lab_(lab) {
+  AutoGateways(const Lab& lab, int lans, const std::vector<std::string>& flags,
+               int per_lan = 1)
+      : lab_(lab), per_lan_(per_lan) {
     char dir_template[] = "/tmp/canopy-gateway-auto.XXXXXX";
     dir_ = mkdtemp(dir_template);
     controller_ = StartLabController(lab, dir_);
     std::vector<std::string> extra = {"--gateway-auto"};
     extra.insert(extra.end(), flags.begin(), flags.end());
     for (int lan = 1; lan <= lans; ++lan) {
-      gateways_.push_back(StartLabNode(lab, lan, 1, extra));
-      EXPECT_TRUE(gateways_.back()->WaitForStderr("attached", kWait)) << Logs();
+      for (int host = 1; host <= per_lan; ++host) {
+        gateways_.push_back(StartLabNode(lab, lan, host, extra));
+        EXPECT_TRUE(gateways_.back()->WaitForStderr("attached", kWait)) << Logs();
+      }
     }
   }
   ~AutoGateways() { std::filesystem::remove_all(dir_); }
 
-  Process& gateway(int lan) { return *gateways_[lan - 1]; }
+  // The gateway on (lan, host); REQUIRES: host <= per_lan.
+  Process& gateway(int lan, int host = 1) {
+    return *gateways_[static_cast<size_t>((lan - 1) * per_lan_ + host - 1)];
+  }
 
   std::string Logs() const {
     std::string out = "\n--- controller\n" + controller_->Stderr();
@@ -72,6 +79,7 @@ class AutoGateways {
 
  private:
   const Lab& lab_;
+  int per_lan_ = 1;
   std::string dir_;
   std::unique_ptr<Process> controller_;
   std::vector<std::unique_ptr<Process>> gateways_;
@@ -198,6 +206,43 @@ TEST(GatewayAutoTest, SourceSpecificReceiversGetOnlyTheirSource) {
   }
   EXPECT_TRUE(absl::StrContains(gateways.Members("mcast/232.1.1.1"), "INCLUDE"))
       << gateways.Members("mcast/232.1.1.1");
+}
+
+TEST(GatewayAutoTest, TwoGatewaysOnEachOfThreeLansDeliverEachDatagramOnce) {
+  REQUIRE_PROGRAMS();
+  LabOptions options;
+  options.lans = 3;
+  options.hosts_per_lan = 3;
+  CANOPY_LAB_OR_SKIP(lab, options);
+  AutoGateways gateways(*lab, 3, {"--discovery-interval-ms", "200"}, /*per_lan=*/2);
+  // Host 2's gateway of each LAN stands by once it hears host 1's.
+  for (int lan = 1; lan <= 3; ++lan) {
+    ASSERT_TRUE(gateways.gateway(lan, 2).WaitForStderr("standing by", kWait)) << gateways.Logs();
+  }
+  constexpr int kCount = 50;
+  std::vector<std::unique_ptr<Process>> receivers;
+  for (int lan = 2; lan <= 3; ++lan) {
+    receivers.push_back(std::make_unique<Process>(lab->Command(
+        lan, 3,
+        {BinaryPath("mcast_recv"), "--count", absl::StrCat(kCount + 1), "--idle-ms", "3000",
+         "--interface", lab->HostAddress(lan, 3), "239.1.2.5", "5004"})));
+    ASSERT_TRUE(receivers.back()->WaitForStderr("joined", kWait));
+    ASSERT_TRUE(gateways.gateway(lan, 1).WaitForStderr("joining mcast/239.1.2.5", kWait))
+        << gateways.Logs();
+  }
+  Process sender(lab->Command(
+      1, 3,
+      {BinaryPath("mcast_send"), "--ttl", "8", "--count", absl::StrCat(kCount), "--rate", "100",
+       "--interface", lab->HostAddress(1, 3), "239.1.2.5", "5004"}));
+  ASSERT_EQ(sender.Wait(kWait), 0) << sender.Stderr();
+  for (auto& r : receivers) {
+    r->Wait(kWait);  // ends when idle: one more than was sent never comes
+    const std::vector<std::string> lines = r->StdoutLines();
+    ASSERT_EQ(lines.size(), static_cast<size_t>(kCount)) << r->Stderr() << gateways.Logs();
+    for (int i = 0; i < kCount; ++i) {
+      EXPECT_EQ(lines[i], absl::StrCat("seq ", i + 1, " from ", lab->HostAddress(1, 3)));
+    }
+  }
 }
 
 }  // namespace
