@@ -6,11 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "node/gateway_envelope.h"
 #include "node/multicast_channel.h"
 #include "proto/address.h"
 #include "proto/validation.h"
@@ -67,6 +69,7 @@ absl::Status Gateway::Start() {
   const unsigned char ttl = static_cast<unsigned char>(std::clamp(options_.ttl, 1, 255));
   const unsigned char loop = 0;  // never hear our own emissions
   if (setsockopt(capture_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      setsockopt(capture_fd_, IPPROTO_IP, IP_RECVTTL, &one, sizeof(one)) != 0 ||
       bind(capture_fd_, reinterpret_cast<sockaddr*>(&bind_to), sizeof(bind_to)) != 0 ||
       setsockopt(capture_fd_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &join, sizeof(join)) != 0 ||
       setsockopt(emit_fd_, IPPROTO_IP, IP_MULTICAST_IF, &interface, sizeof(interface)) != 0 ||
@@ -75,6 +78,12 @@ absl::Status Gateway::Start() {
     return Errno(absl::StrCat("gateway for ", options_.spec.native_group, " on ",
                               options_.interface_address));
   }
+  emit_ttl_ = ttl;
+  scoped_ = options_.scope.Check(ntohl(group->sin_addr.s_addr));
+  if (scoped_ != ScopeReason::kNone) {
+    spdlog::warn("gateway: {} is scoped here ({}): it neither leaves nor enters this LAN",
+                 options_.spec.native_group, std::string(ScopeReasonName(scoped_)));
+  }
   v1::SourceFilter every;
   every.set_mode(v1::FILTER_MODE_EXCLUDE);
   subscription_ =
@@ -82,8 +91,8 @@ absl::Status Gateway::Start() {
   clients_.AddSubscriber(subscription_);
   capture_thread_ = std::thread([this] { Capture(); });
   emit_thread_ = std::thread([this] { Emit(); });
-  spdlog::info("gateway: native {} <-> group {} (TTL {})", options_.spec.native_group,
-               options_.spec.canopy_group, options_.ttl);
+  spdlog::info("gateway: native {} <-> group {} (threshold {})", options_.spec.native_group,
+               options_.spec.canopy_group, options_.threshold);
   return absl::OkStatus();
 }
 
@@ -130,17 +139,41 @@ void Gateway::SetLanPeers(const std::vector<LanPeer>& peers) {
   designated_ = designated;
 }
 
+void Gateway::CountKept(ScopeReason reason) {
+  if (options_.counters != nullptr) options_.counters->CountKept(reason);
+}
+
 void Gateway::Capture() {
   std::vector<char> buf(kMaxDatagram);
+  std::string wrapped;
   const std::string& group = options_.spec.canopy_group;
+  uint16_t destination_port = 0;
+  if (absl::StatusOr<sockaddr_in> native = ParseMulticastAddress(options_.spec.native_group);
+      native.ok()) {
+    destination_port = ntohs(native->sin_port);
+  }
   while (!stop_) {
     pollfd p{capture_fd_, POLLIN, 0};
     if (poll(&p, 1, 100) <= 0) continue;
     sockaddr_in from{};
-    socklen_t from_len = sizeof(from);
-    const ssize_t n = recvfrom(capture_fd_, buf.data(), buf.size(), 0,
-                               reinterpret_cast<sockaddr*>(&from), &from_len);
+    iovec iov{buf.data(), buf.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof(from);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t n = recvmsg(capture_fd_, &msg, 0);
     if (n < 0) continue;
+    int ttl = -1;  // unknown: never crosses
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL &&
+          c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        std::memcpy(&ttl, CMSG_DATA(c), sizeof(int));
+      }
+    }
     char sender[INET_ADDRSTRLEN] = {};
     inet_ntop(AF_INET, &from.sin_addr, sender, sizeof(sender));
     const std::string source = sender;
@@ -150,9 +183,17 @@ void Gateway::Capture() {
       absl::MutexLock lock(&mu_);
       if (!designated_) continue;                 // another gateway of the LAN carries it
       if (lan_peers_.contains(source)) continue;  // another gateway's re-emission
+      if (scoped_ != ScopeReason::kNone) {
+        CountKept(scoped_);
+        continue;
+      }
+      if (ttl <= options_.threshold) {
+        CountKept(ScopeReason::kTtl);
+        continue;
+      }
       is_new = published_.insert(source).second;
     }
-    if (static_cast<size_t>(n) > options_.max_payload) continue;
+    if (static_cast<size_t>(n) + kEnvelopeBytes > options_.max_payload) continue;
     if (is_new) {
       // A new legacy sender: announce it as a source and wait (the
       // kernel holds what comes meanwhile) until its tree exists.
@@ -172,8 +213,21 @@ void Gateway::Capture() {
       }
     }
     if (!state_.CheckAllowed(group, source).ok()) continue;  // counted by the relay
-    relay_.PublishLocal(group, source, absl::string_view(buf.data(), static_cast<size_t>(n)));
+    WrapDatagram({static_cast<uint8_t>(ttl), ntohs(from.sin_port), destination_port, {}},
+                 absl::string_view(buf.data(), static_cast<size_t>(n)), wrapped);
+    relay_.PublishLocal(group, source, wrapped);
+    if (options_.counters != nullptr) options_.counters->CountCaptured();
   }
+}
+
+bool Gateway::SetEmitTtl(int ttl) {
+  if (ttl == emit_ttl_) return true;
+  const unsigned char value = static_cast<unsigned char>(ttl);
+  if (setsockopt(emit_fd_, IPPROTO_IP, IP_MULTICAST_TTL, &value, sizeof(value)) != 0) {
+    return false;
+  }
+  emit_ttl_ = ttl;
+  return true;
 }
 
 void Gateway::Emit() {
@@ -186,11 +240,33 @@ void Gateway::Emit() {
       if (!designated_) continue;
       if (published_.contains(item->names->source)) continue;  // came from this LAN
     }
-    const absl::string_view payload = item->frame->payload();
+    if (scoped_ != ScopeReason::kNone) {
+      CountKept(scoped_);
+      continue;
+    }
+    absl::string_view payload = item->frame->payload();
+    int ttl = std::clamp(options_.ttl, 1, 255);
+    if (std::optional<Envelope> envelope = UnwrapDatagram(payload)) {
+      // The overlay is one hop: the datagram goes on with one less, so it
+      // never carries further than its sender meant.
+      ttl = envelope->ttl - 1;
+      payload = envelope->payload;
+      if (ttl < 1) {
+        CountKept(ScopeReason::kTtl);
+        continue;
+      }
+    }
+    if (!SetEmitTtl(ttl)) {
+      spdlog::debug("gateway: TTL {} on {}: {}", ttl, options_.spec.native_group,
+                    std::strerror(errno));
+      continue;
+    }
     if (sendto(emit_fd_, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&*to),
                sizeof(*to)) < 0) {
       spdlog::debug("gateway: re-emission to {} failed: {}", options_.spec.native_group,
                     std::strerror(errno));
+    } else if (options_.counters != nullptr) {
+      options_.counters->CountEmitted();
     }
   }
 }

@@ -13,8 +13,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "node/forwarding_state.h"
+#include "node/gateway_counters.h"
 #include "node/local_clients.h"
 #include "node/multicast_discovery.h"
+#include "node/native_scope.h"
 #include "node/relay.h"
 #include "node/subscriber_queue.h"
 
@@ -33,8 +35,17 @@ struct GatewayOptions {
   GatewaySpec spec;
   // Local IPv4 address of the LAN interface (the node's data address).
   std::string interface_address;
-  // TTL of the datagrams re-emitted on the LAN.
+  // TTL of re-emitted messages that carry no gateway envelope (those of
+  // Canopy publishers); a carried datagram gets its own TTL less one.
   int ttl = 1;
+  // Only captured datagrams whose TTL exceeds this cross (1..255).
+  int threshold = 1;
+  // Where native multicast stops: a scoped group is neither captured nor
+  // re-emitted here.
+  NativeScope scope;
+  // Where the gateway counts what it did. Null: not counted. REQUIRES: it
+  // outlives the gateway.
+  GatewayCounters* counters = nullptr;
   uint32_t max_payload = wire::kDefaultMaxPayload;
 };
 
@@ -42,8 +53,14 @@ struct GatewayOptions {
 // unmodified programs that only use socket options (IP_MULTICAST_TTL,
 // IP_ADD_MEMBERSHIP). Datagrams of legacy senders on the LAN are published
 // into the overlay group, each sender's IPv4 address being its source id
-// (so allow-lists and source filters apply to it); messages arriving from
-// the overlay are re-emitted on the LAN with the configured TTL. Never
+// (so allow-lists and source filters apply to it). Scope is kept as the
+// MBone's tunnels kept it: only datagrams whose IP TTL exceeds the
+// threshold cross, each in a gateway envelope (gateway_envelope.h) that
+// carries its TTL and UDP source port; the receiving gateway re-emits the
+// payload with that TTL less one. Groups the scope stops (link-local,
+// local scope, --boundary) never cross in either direction. Messages
+// without an envelope (Canopy publishers') are re-emitted with options.ttl.
+// Never
 // captured: its own emissions, and datagrams from other Canopy nodes of the
 // LAN (their gateways' re-emissions); never re-emitted: what it published.
 //
@@ -71,6 +88,11 @@ class Gateway {
  private:
   void Capture();
   void Emit();
+  // Counts a datagram kept on the LAN, if counters were given.
+  void CountKept(ScopeReason reason);
+  // Sets the emit socket's multicast TTL unless it is `ttl` already.
+  // Only the emit thread calls it.
+  bool SetEmitTtl(int ttl);
 
   const GatewayOptions options_;
   Relay& relay_;
@@ -79,6 +101,9 @@ class Gateway {
   std::atomic<bool> stop_{false};
   int capture_fd_ = -1;
   int emit_fd_ = -1;
+  int emit_ttl_ = -1;  // the emit socket's multicast TTL (emit thread only)
+  // The group's scope on this gateway (kNone: it may cross); set by Start().
+  ScopeReason scoped_ = ScopeReason::kNone;
   std::shared_ptr<SubscriberQueue> subscription_;
   std::thread capture_thread_, emit_thread_;
   mutable absl::Mutex mu_;

@@ -13,14 +13,17 @@
 
 #include "CLI/CLI.hpp"
 #include "grpcpp/server_builder.h"
+#include "node/auto_gateway.h"
 #include "node/client_service.h"
 #include "node/controller_session.h"
 #include "node/edge_report.h"
 #include "node/forwarding_state.h"
 #include "node/gateway.h"
+#include "node/gateway_counters.h"
 #include "node/local_clients.h"
 #include "node/multicast_channel.h"
 #include "node/multicast_discovery.h"
+#include "node/native_scope.h"
 #include "node/node_metrics.h"
 #include "node/peer_prober.h"
 #include "node/relay.h"
@@ -135,9 +138,66 @@ int main(int argc, char** argv) {
           },
           "GROUP_ADDR:PORT[=GROUP]"));
   int gateway_ttl = 1;
-  app.add_option("--gateway-ttl", gateway_ttl, "IP TTL of the datagrams gateways re-emit")
+  app.add_option("--gateway-ttl", gateway_ttl,
+                 "IP TTL gateways re-emit Canopy publishers' messages with (a legacy sender's "
+                 "datagram keeps its own TTL less one)")
       ->capture_default_str()
       ->check(canopy::IntegerIn(1, 255));
+  std::string gateway_auto;
+  CLI::Option* gateway_auto_flag =
+      app.add_option("--gateway-auto", gateway_auto,
+                     "learn from this LAN's IGMP reports which groups have listeners and carry "
+                     "those groups (as mcast/A.B.C.D, any port) and every legacy sender's "
+                     "datagrams to RANGE across the overlay; RANGE A.B.C.D/N or A.B.C.D-E.F.G.H, "
+                     "default 224.0.1.0-239.255.255.255, always less the scoped ranges; needs "
+                     "CAP_NET_RAW")
+          ->expected(0, 1)
+          ->check(canopy::CheckedBy(
+              [](absl::string_view text) -> absl::Status {
+                if (text.empty()) return absl::OkStatus();
+                absl::StatusOr<canopy::node::Ipv4Range> range = canopy::node::ParseRange(text);
+                if (!range.ok()) return range.status();
+                return canopy::node::NativeScope::ValidateBoundary(*range);
+              },
+              "RANGE"));
+  uint32_t igmp_query_interval_ms = 125000, igmp_last_member_query_ms = 1000;
+  app.add_option("--igmp-query-interval-ms", igmp_query_interval_ms,
+                 "IGMP Query Interval (RFC 3376 §8.2) of --gateway-auto; listeners are "
+                 "forgotten 2 intervals + 10 s after their last report")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1000, 3175000));
+  app.add_option("--igmp-last-member-query-ms", igmp_last_member_query_ms,
+                 "IGMP Last Member Query Interval (RFC 3376 §8.8): a group whose last listener "
+                 "left is left after 2 of these")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(100, 25500));
+  uint32_t igmp_max_groups = 256, igmp_max_sources = 64;
+  app.add_option("--igmp-max-groups", igmp_max_groups,
+                 "most groups --gateway-auto learns; reports of more are refused and counted")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, 65536));
+  app.add_option("--igmp-max-sources", igmp_max_sources,
+                 "most sources in one listener's filter; larger filters are refused and counted")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn<uint32_t>(1, 1024));
+  int gateway_threshold = 1;
+  app.add_option("--gateway-threshold", gateway_threshold,
+                 "gateways carry into the overlay only datagrams whose IP TTL exceeds this, as "
+                 "the MBone's tunnels did (1: link-local traffic stays on its LAN)")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn(1, 255));
+  std::vector<std::string> boundaries;
+  app.add_option("--boundary", boundaries,
+                 "CIDR of multicast groups that stop at this node's gateways, as an "
+                 "administrative scope boundary (besides 224.0.0.0/24 and 239.255.0.0/16); "
+                 "repeatable")
+      ->check(canopy::CheckedBy(
+          [](absl::string_view text) -> absl::Status {
+            absl::StatusOr<canopy::node::Ipv4Range> range = canopy::node::ParseCidr(text);
+            if (!range.ok()) return range.status();
+            return canopy::node::NativeScope::ValidateBoundary(*range);
+          },
+          "CIDR"));
   uint32_t multicast_datagram_bytes = 1400;
   app.add_option("--multicast-datagram-bytes", multicast_datagram_bytes,
                  "largest UDP datagram of native LAN multicast (header included); frames are "
@@ -246,6 +306,8 @@ int main(int argc, char** argv) {
   canopy::node::ForwardingState state;
   // The data plane's counters (bytes, frames, drops, queues) for /metrics.
   canopy::node::TrafficCounters traffic;
+  // What the gateways carried and kept for scope, for /metrics.
+  canopy::node::GatewayCounters gateway_counters;
   // Set once the session exists; clients may connect before that.
   std::atomic<canopy::node::ControllerSession*> live_session{nullptr};
   canopy::node::LocalClients clients(
@@ -338,6 +400,7 @@ int main(int argc, char** argv) {
   canopy::node::NodeMetrics metrics(registry, state, clients, traffic);
   metrics.AddRelay(registry, relay);
   metrics.AddRefusals(registry, relay, service);
+  metrics.AddGateways(registry, gateway_counters);
   canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
   absl::StatusOr<std::string> metrics_field = canopy::ops::StartMetricsEndpoint(
       metrics_server, *metrics_address, metrics_flag->count() > 0);
@@ -384,6 +447,17 @@ int main(int argc, char** argv) {
   session->Start();
   if (probe_interval_ms > 0) prober.Start();
   // Gateways for unmodified multicast programs on this LAN.
+  std::vector<canopy::node::Ipv4Range> boundary_ranges;
+  for (const std::string& text : boundaries) {
+    absl::StatusOr<canopy::node::Ipv4Range> range = canopy::node::ParseCidr(text);
+    if (!range.ok()) return Fail("--boundary: " + std::string(range.status().message()));
+    boundary_ranges.push_back(*range);
+  }
+  if (boundary_ranges.size() > canopy::node::NativeScope::kMaxBoundaries) {
+    return Fail("--boundary: at most " +
+                std::to_string(canopy::node::NativeScope::kMaxBoundaries) + " ranges");
+  }
+  const canopy::node::NativeScope scope(boundary_ranges);
   std::vector<std::unique_ptr<canopy::node::Gateway>> lan_gateways;
   for (const std::string& text : gateways) {
     absl::StatusOr<canopy::node::GatewaySpec> spec = canopy::node::ParseGatewaySpec(text);
@@ -392,12 +466,46 @@ int main(int argc, char** argv) {
     gateway_options.spec = *spec;
     gateway_options.interface_address = bound_data->host;
     gateway_options.ttl = gateway_ttl;
+    gateway_options.threshold = gateway_threshold;
+    gateway_options.scope = scope;
+    gateway_options.counters = &gateway_counters;
     gateway_options.max_payload = max_payload;
     auto gateway = std::make_unique<canopy::node::Gateway>(gateway_options, relay, clients, state);
     if (absl::Status s = gateway->Start(); !s.ok()) {
       return Fail("--gateway " + text + ": " + std::string(s.message()));
     }
     lan_gateways.push_back(std::move(gateway));
+  }
+  std::unique_ptr<canopy::node::AutoGateway> auto_gateway;
+  if (gateway_auto_flag->count() > 0) {
+    canopy::node::Ipv4Range range = canopy::node::kDefaultAutoRange;
+    if (!gateway_auto.empty()) {
+      absl::StatusOr<canopy::node::Ipv4Range> parsed = canopy::node::ParseRange(gateway_auto);
+      if (!parsed.ok()) return Fail("--gateway-auto: " + std::string(parsed.status().message()));
+      range = *parsed;
+    }
+    canopy::node::AutoGatewayOptions auto_options;
+    auto_options.interface_address = bound_data->host;
+    auto_options.served = scope.Serve(range);
+    auto_options.scope = scope;
+    auto_options.threshold = gateway_threshold;
+    auto_options.timers.query_interval = absl::Milliseconds(igmp_query_interval_ms);
+    auto_options.timers.query_response_interval =
+        std::min(absl::Seconds(10), auto_options.timers.query_interval / 2);
+    auto_options.timers.last_member_query_interval = absl::Milliseconds(igmp_last_member_query_ms);
+    auto_options.max_groups = igmp_max_groups;
+    auto_options.max_sources = igmp_max_sources;
+    auto_options.counters = &gateway_counters;
+    auto_options.max_payload = max_payload;
+    for (const auto& g : lan_gateways) {
+      absl::StatusOr<sockaddr_in> native = canopy::node::ParseMulticastAddress(g->native_group());
+      if (native.ok()) auto_options.static_groups.insert(ntohl(native->sin_addr.s_addr));
+    }
+    auto_gateway =
+        std::make_unique<canopy::node::AutoGateway>(auto_options, relay, clients, state);
+    if (absl::Status s = auto_gateway->Start(); !s.ok()) {
+      return Fail("--gateway-auto: " + std::string(s.message()));
+    }
   }
 
   canopy::node::MulticastDiscoveryOptions discovery_options;
@@ -410,8 +518,11 @@ int main(int argc, char** argv) {
     if (canopy::node::ControllerSession* s = live_session.load()) s->ReportMulticastPeers(peers);
   };
   for (const auto& g : lan_gateways) discovery_options.gateway_groups.push_back(g->native_group());
-  discovery_options.on_lan_peers = [&lan_gateways](std::vector<canopy::node::LanPeer> peers) {
+  if (auto_gateway) discovery_options.gateway_groups.push_back("auto");
+  discovery_options.on_lan_peers = [&lan_gateways,
+                                    &auto_gateway](std::vector<canopy::node::LanPeer> peers) {
     for (auto& g : lan_gateways) g->SetLanPeers(peers);
+    if (auto_gateway) auto_gateway->SetLanPeers(peers);
   };
   canopy::node::MulticastDiscovery lan_discovery(discovery_options);
   if (discovery_interval_ms > 0) {
@@ -432,6 +543,7 @@ int main(int argc, char** argv) {
   prober.Stop();
   lan_discovery.Stop();
   for (auto& g : lan_gateways) g->Stop();
+  if (auto_gateway) auto_gateway->Stop();
   session->Stop();
   metrics_server.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

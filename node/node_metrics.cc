@@ -200,6 +200,50 @@ void NodeMetrics::AddRefusals(ops::MetricsRegistry& registry, const Relay& relay
   });
 }
 
+void NodeMetrics::AddGateways(ops::MetricsRegistry& registry, const GatewayCounters& counters) {
+  registry.AddCollector([&counters](std::vector<Family>& out) {
+    out.push_back(SingleSampleFamily("canopy_node_gateway_captured_total",
+                                     "Native datagrams of this LAN's legacy senders that gateways "
+                                     "carried into the overlay.",
+                                     MetricType::kCounter, static_cast<double>(counters.captured())));
+    out.push_back(SingleSampleFamily("canopy_node_gateway_emitted_total",
+                                     "Messages from the overlay that gateways re-emitted on this "
+                                     "LAN as native datagrams.",
+                                     MetricType::kCounter, static_cast<double>(counters.emitted())));
+    Family kept{"canopy_node_gateway_kept_total",
+                "Native datagrams gateways kept on their LAN for scope: TTL not above "
+                "--gateway-threshold (ttl), 224.0.0.0/24 (link_local), 239.255.0.0/16 "
+                "(local_scope), a --boundary range (boundary).",
+                MetricType::kCounter,
+                {}};
+    for (ScopeReason reason : {ScopeReason::kTtl, ScopeReason::kLinkLocal,
+                               ScopeReason::kLocalScope, ScopeReason::kBoundary}) {
+      kept.samples.push_back(Sample{"", {{"reason", std::string(ScopeReasonName(reason))}},
+                                    static_cast<double>(counters.kept(reason))});
+    }
+    out.push_back(std::move(kept));
+    Family igmp{"canopy_node_gateway_igmp_messages_total",
+                "IGMP messages an IGMP-driven gateway (--gateway-auto) heard on its LAN: "
+                "accepted, malformed (truncated, bad checksum, unknown type), spoofed (not from "
+                "the LAN, or a TTL other than 1), refused (over --igmp-max-groups or "
+                "--igmp-max-sources).",
+                MetricType::kCounter,
+                {}};
+    using Igmp = GatewayCounters::Igmp;
+    for (auto [what, name] : {std::pair{Igmp::kAccepted, "accepted"}, {Igmp::kMalformed, "malformed"},
+                              {Igmp::kSpoofed, "spoofed"}, {Igmp::kRefused, "refused"}}) {
+      igmp.samples.push_back(
+          Sample{"", {{"outcome", name}}, static_cast<double>(counters.igmp(what))});
+    }
+    out.push_back(std::move(igmp));
+    out.push_back(SingleSampleFamily("canopy_node_gateway_learned_groups",
+                                     "Native groups with listeners on this LAN, learned from "
+                                     "IGMP reports (--gateway-auto).",
+                                     MetricType::kGauge,
+                                     static_cast<double>(counters.learned_groups())));
+  });
+}
+
 void NodeMetrics::SetAttached(bool attached) {
   if (attached && !attached_.exchange(true)) attaches_.Increment({});
   if (!attached) attached_.store(false);

@@ -5,6 +5,7 @@
 
 #include "node/client_service.h"
 #include "node/forwarding_state.h"
+#include "node/gateway_counters.h"
 #include "node/local_clients.h"
 #include "node/relay.h"
 #include "node/traffic_counters.h"
@@ -37,6 +38,14 @@ class NodeMetrics {
   // REQUIRES: both outlive every scrape.
   void AddRefusals(ops::MetricsRegistry& registry, const Relay& relay,
                    const ClientService& service);
+
+  // Exports the gateways' counters: canopy_node_gateway_captured_total,
+  // canopy_node_gateway_emitted_total and
+  // canopy_node_gateway_kept_total{reason} (ttl, link_local, local_scope,
+  // boundary), canopy_node_gateway_igmp_messages_total{outcome} and
+  // canopy_node_gateway_learned_groups. REQUIRES: `counters` outlives every
+  // scrape.
+  void AddGateways(ops::MetricsRegistry& registry, const GatewayCounters& counters);
 
   // The controller session attached (true) or lost its stream (false).
   void SetAttached(bool attached);

@@ -13,7 +13,12 @@
 #                               messages published
 #   --bytes INT:16 to 60000=1000
 #                               bytes per message
-#   --quick                     N = 1 and 2, 200 messages (a smoke test for the suite)
+#   --legacy-rates TEXT="20 100"
+#                               rates of the legacy iperf 2 phase, Mbit/s (1..1000 each)
+#   --legacy-seconds INT:1 to 600=5
+#                               seconds of each legacy stream
+#   --quick                     N = 1 and 2, 200 messages, one 2 s legacy stream at 20 Mbit/s
+#                               (a smoke test for the suite)
 #
 # For each N: a lab of two LANs (scripts/lab; the router between them
 # forwards no multicast); a controller and the publisher's node on LAN 1, N
@@ -24,8 +29,22 @@
 # domain: one copy enters, its forwarder re-emits it by UDP multicast), once
 # with it off (--discovery-interval-ms 0: one unicast copy per node). The
 # last line of the run is one JSON object:
-#   {"subscribers":[1,2,4,8], "canopy_uplink_ratio":[…], "unicast_uplink_ratio":[…]}
-# --quick: N = 1 and 2, 200 messages (a smoke test for the suite).
+#   {"subscribers":[1,2,4,8], "canopy_uplink_ratio":[…], "unicast_uplink_ratio":[…],
+#    "legacy":[{"mbit":20, "native":{…}, "overlay":{…}, "added_delay_ms":…,
+#               "uplink_copies":…}, …]}
+#
+# Legacy phase: unmodified programs across the overlay. For each rate, a lab
+# of two LANs with an IGMP-driven gateway node (--gateway-auto, no group
+# listed) on each; Debian's iperf 2 sends a UDP multicast stream (-T 8,
+# 1400-byte datagrams, --legacy-seconds) from LAN 1 that two iperf servers
+# receive at once: one on LAN 1 (natively) and one on LAN 2 (through both
+# gateways and the overlay). Reported from iperf's own server reports: loss
+# and jitter of each, the one-way delay the overlay adds (mean latency on
+# LAN 2 less on LAN 1; the namespaces share one clock), and LAN 2's uplink
+# bytes per sent byte (copies: 1 is ideal, the envelope and TCP add a
+# little).
+# --quick: N = 1 and 2, 200 messages, legacy at 20 Mbit/s for 2 s (a smoke
+# test for the suite).
 #
 # Needs root (network namespaces); exits 77 when the lab cannot run here.
 set -euo pipefail
@@ -34,13 +53,15 @@ SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=${CANOPY_BIN:-$SELF_DIR}
 LAB=${CANOPY_LAB:-@CANOPY_SOURCE_DIR@/scripts/lab}
 
-subs_list="1 2 4 8" messages=2000 bytes=1000
+subs_list="1 2 4 8" messages=2000 bytes=1000 legacy_rates="20 100" legacy_seconds=5
 while (($#)); do
   case "$1" in
     --subscribers) subs_list=$2; shift 2 ;;
     --messages) messages=$2; shift 2 ;;
     --bytes) bytes=$2; shift 2 ;;
-    --quick) subs_list="1 2" messages=200; shift ;;
+    --legacy-rates) legacy_rates=$2; shift 2 ;;
+    --legacy-seconds) legacy_seconds=$2; shift 2 ;;
+    --quick) subs_list="1 2" messages=200 legacy_rates=20 legacy_seconds=2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | grep -v '^set -euo' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-lan: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -53,6 +74,14 @@ for n in $subs_list; do
   [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 40)) ||
     { echo "bench-lan: every --subscribers must be 1..40" >&2; exit 2; }
 done
+for r in $legacy_rates; do
+  [[ $r =~ ^[0-9]+$ ]] && ((r >= 1 && r <= 1000)) ||
+    { echo "bench-lan: every --legacy-rates must be 1..1000 (Mbit/s)" >&2; exit 2; }
+done
+[[ $legacy_seconds =~ ^[0-9]+$ ]] && ((legacy_seconds >= 1 && legacy_seconds <= 600)) ||
+  { echo "bench-lan: --legacy-seconds must be 1..600" >&2; exit 2; }
+IPERF=$(command -v iperf || true)
+[ -n "$IPERF" ] || { echo "bench-lan: iperf (version 2, Debian package iperf) missing" >&2; exit 1; }
 for b in canopy-controller canopy-node canopy-pub canopy-sub canopyctl; do
   [ -x "$BIN/$b" ] || { echo "bench-lan: $BIN/$b missing (build first)" >&2; exit 1; }
 done
@@ -126,6 +155,66 @@ run() {
   awk -v d=$((after - before)) -v p=$((messages * bytes)) 'BEGIN { printf "%.3f", d / p }'
 }
 
+# iperf 2 server report (-e) → "loss_pct jitter_ms latency_avg_ms".
+iperf_report() {
+  grep '%)' "$1" | tail -1 | awk '{
+    for (i = 1; i <= NF; i++) {
+      if ($i ~ /^[0-9]+\/[0-9]+$/) { split($i, lt, "/"); jitter = $(i - 2) }
+      if ($i ~ /^\([0-9.]+%\)$/) { split($(i + 1), lat, "/") }
+    }
+    if (lt[2] == 0) exit 1
+    printf "%.4f %s %s", 100 * lt[1] / lt[2], jitter, lat[1]
+  }'
+}
+
+# One legacy run at R Mbit/s; prints its JSON object.
+legacy() {
+  local rate=$1 ctl
+  ctl="$(addr 1 1):7000"
+  "$LAB" exec "$TAG" l1h1 -- "$BIN/canopy-controller" --plaintext --listen "$ctl" \
+    --store "$WORK/ctl-legacy-$rate.db" >"$WORK/ctl-legacy-$rate.log" 2>&1 &
+  PIDS+=($!)
+  await "$WORK/ctl-legacy-$rate.log" listening
+  for l in 1 2; do
+    "$LAB" exec "$TAG" "l${l}h1" -- "$BIN/canopy-node" --plaintext --id "gw$l" \
+      --controller "$ctl" --listen "$(addr "$l" 1):7001" --data "$(addr "$l" 1):7002" \
+      --probe-interval-ms 0 --gateway-auto >"$WORK/gw-$rate-$l.log" 2>&1 &
+    PIDS+=($!)
+    await "$WORK/gw-$rate-$l.log" attached
+  done
+  local native="$WORK/iperf-native-$rate.out" overlay="$WORK/iperf-overlay-$rate.out"
+  "$LAB" exec "$TAG" l1h3 -- "$IPERF" -s -u -e -B 239.1.2.3 -p 5010 >"$native" 2>&1 &
+  PIDS+=($!)
+  "$LAB" exec "$TAG" l2h2 -- "$IPERF" -s -u -e -B 239.1.2.3 -p 5010 >"$overlay" 2>&1 &
+  PIDS+=($!)
+  await "$native" "Server listening"
+  await "$overlay" "Server listening"
+  await "$WORK/gw-$rate-2.log" "joining mcast/239.1.2.3"
+  local before after sent
+  before=$(into_lan2)
+  "$LAB" exec "$TAG" l1h2 -- "$IPERF" -c 239.1.2.3 -p 5010 -u -e -T 8 -b "${rate}M" \
+    -t "$legacy_seconds" -l 1400 >"$WORK/iperf-client-$rate.out" 2>&1 ||
+    { cat "$WORK/iperf-client-$rate.out" >&2; exit 1; }
+  await "$native" '%)' 600
+  await "$overlay" '%)' 600
+  after=$(into_lan2)
+  sent=$(sed -n 's/.*Sent \([0-9]*\) datagrams.*/\1/p' "$WORK/iperf-client-$rate.out" | tail -1)
+  stop_all
+  local n o
+  n=$(iperf_report "$native") || { cat "$native" >&2; exit 1; }
+  o=$(iperf_report "$overlay") || { cat "$overlay" >&2; exit 1; }
+  read -r nl nj nd <<<"$n"
+  read -r ol oj od <<<"$o"
+  echo "legacy ${rate} Mbit/s: native loss ${nl}% jitter ${nj} ms delay ${nd} ms;" \
+    "overlay loss ${ol}% jitter ${oj} ms delay ${od} ms" >&2
+  awk -v r="$rate" -v nl="$nl" -v nj="$nj" -v nd="$nd" -v ol="$ol" -v oj="$oj" -v od="$od" \
+    -v d=$((after - before)) -v p=$((${sent:-0} * 1400)) 'BEGIN {
+      printf "{\"mbit\":%d, \"native\":{\"loss_pct\":%s, \"jitter_ms\":%s, \"delay_ms\":%s}, ", r, nl, nj, nd
+      printf "\"overlay\":{\"loss_pct\":%s, \"jitter_ms\":%s, \"delay_ms\":%s}, ", ol, oj, od
+      printf "\"added_delay_ms\":%.3f, \"uplink_copies\":%.3f}", od - nd, (p > 0 ? d / p : 0)
+    }'
+}
+
 canopy=() unicast=()
 echo "bench-lan: ${messages} messages of ${bytes} bytes, subscribers on LAN 2: ${subs_list}"
 for n in $subs_list; do
@@ -140,6 +229,14 @@ for n in $subs_list; do
   echo "N=$n  uplink bytes per published byte: canopy ${c}, unicast fan-out ${u}"
   canopy+=("$c") unicast+=("$u")
 done
+legacy_json=()
+for r in $legacy_rates; do
+  if ! "$LAB" up "$TAG" --lans 2 --hosts-per-lan 3 --owner $$ >"$WORK/lab.log" 2>&1; then
+    cat "$WORK/lab.log" >&2; exit 1
+  fi
+  legacy_json+=("$(legacy "$r")")
+  "$LAB" down "$TAG" >/dev/null 2>&1
+done
 join() { local IFS=,; echo "$*"; }
 echo "{\"subscribers\":[$(join $subs_list)], \"canopy_uplink_ratio\":[$(join "${canopy[@]}")]," \
-  "\"unicast_uplink_ratio\":[$(join "${unicast[@]}")]}"
+  "\"unicast_uplink_ratio\":[$(join "${unicast[@]}")], \"legacy\":[$(join "${legacy_json[@]}")]}"

@@ -1,10 +1,12 @@
 /* mcast_recv: an unmodified "legacy" IP multicast receiver.
  *
  * Uses nothing but the classic socket API: bind() to GROUP:PORT and
- * IP_ADD_MEMBERSHIP (optionally on the interface with address ADDR). It knows
- * nothing of Canopy.
+ * IP_ADD_MEMBERSHIP (optionally on the interface with address ADDR), or with
+ * --source SRC IP_ADD_SOURCE_MEMBERSHIP (an IGMPv3 INCLUDE {SRC} filter, as
+ * source-specific multicast receivers do). It knows nothing of Canopy.
  *
- *   mcast_recv [--count N] [--idle-ms MS] [--timeout-ms MS] [--interface ADDR] GROUP PORT
+ *   mcast_recv [--count N] [--idle-ms MS] [--timeout-ms MS] [--interface ADDR]
+ *              [--source SRC] GROUP PORT
  *
  * Prints on stderr "mcast_recv: joined GROUP:PORT" once it is a member (start
  * senders after that line), then on stdout one line per datagram, flushed:
@@ -46,6 +48,7 @@ static long long now_ms(void) {
 int main(int argc, char** argv) {
   long count = 0, idle_ms = 5000, timeout_ms = 60000;
   const char* interface = NULL;
+  const char* source = NULL;
   const char* positional[2];
   int npos = 0;
   for (int i = 1; i < argc; ++i) {
@@ -53,7 +56,7 @@ int main(int argc, char** argv) {
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       printf(
           "usage: mcast_recv [--count N] [--idle-ms MS] [--timeout-ms MS] [--interface ADDR] "
-          "GROUP PORT\n");
+          "[--source SRC] GROUP PORT\n");
       return 0;
     } else if (strncmp(a, "--", 2) == 0) {
       if (i + 1 >= argc) {
@@ -68,6 +71,8 @@ int main(int argc, char** argv) {
         timeout_ms = legacy_parse_long(kProgram, v, 1, 3600000, "--timeout-ms");
       else if (strcmp(a, "--interface") == 0)
         interface = v;
+      else if (strcmp(a, "--source") == 0)
+        source = v;
       else {
         legacy_usage_arg(kProgram, "unknown option '%.100s'", a);
       }
@@ -100,7 +105,24 @@ int main(int argc, char** argv) {
     perror("mcast_recv: bind");
     return 1;
   }
-  if (multicast) {
+  if (multicast && source != NULL) {
+    struct ip_mreq_source mreq;
+    memset(&mreq, 0, sizeof mreq);
+    mreq.imr_multiaddr = group;
+    mreq.imr_interface.s_addr = htonl(INADDR_ANY);
+    if (interface != NULL && inet_pton(AF_INET, interface, &mreq.imr_interface) != 1) {
+      legacy_usage(kProgram, "bad --interface address");
+    }
+    if (inet_pton(AF_INET, source, &mreq.imr_sourceaddr) != 1) {
+      legacy_usage(kProgram, "bad --source address");
+    }
+    if (setsockopt(fd, IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, &mreq, sizeof mreq) != 0) {
+      perror("mcast_recv: IP_ADD_SOURCE_MEMBERSHIP");
+      return 1;
+    }
+    fprintf(stderr, "mcast_recv: joined %s:%s for source %s\n", positional[0], positional[1],
+            source);
+  } else if (multicast) {
     struct ip_mreq mreq;
     memset(&mreq, 0, sizeof mreq);
     mreq.imr_multiaddr = group;
