@@ -159,7 +159,7 @@ absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello, Node
   Push();
   {
     absl::MutexLock lock(&sessions_mu_);
-    PushProbePeers();
+    PushProbePeers(planner_.TakeProbeChanges());
   }
   Planned("attach", start);
   return session_id;
@@ -181,7 +181,7 @@ void ControllerCore::Detach(uint64_t session) {
   Push();
   {
     absl::MutexLock lock(&sessions_mu_);
-    PushProbePeers();
+    PushProbePeers(planner_.TakeProbeChanges());
   }
   Planned("detach", start);
 }
@@ -255,10 +255,25 @@ void ControllerCore::OnRtts(uint64_t session, const v1::RttReport& report, absl:
     if (s == nullptr) return;
     s->last_seen = std::max(s->last_seen, now);
     node = s->hello.node_id();
+    if (report.has_coordinate()) s->coordinate = report.coordinate();
   }
   std::vector<std::pair<std::string, uint64_t>> rtts;
   for (const v1::PeerRtt& p : report.peers()) rtts.emplace_back(p.node_id(), p.rtt_us());
   planner_.ReportRtts(node, rtts);
+  if (report.has_coordinate()) {
+    // Validated by the service; a coordinate that is not is dropped.
+    if (absl::StatusOr<NetworkCoordinate> c = CoordinateFromProto(report.coordinate()); c.ok()) {
+      planner_.ReportCoordinate(node, *c);
+    }
+  }
+  // The answer: its peers' latest coordinates (and a new list if it changed),
+  // plus new lists for anyone else whose peers changed.
+  std::vector<std::string> due = planner_.TakeProbeChanges();
+  if (!std::binary_search(due.begin(), due.end(), node)) {
+    due.insert(std::lower_bound(due.begin(), due.end(), node), node);
+  }
+  absl::MutexLock lock(&sessions_mu_);
+  PushProbePeers(due);
 }
 
 void ControllerCore::OnHeartbeat(uint64_t session, const v1::Heartbeat& heartbeat, absl::Time now) {
@@ -357,7 +372,7 @@ void ControllerCore::ExpireSilentNodes(absl::Time now) {
   Push();
   if (!gone.empty()) {
     absl::MutexLock lock(&sessions_mu_);
-    PushProbePeers();
+    PushProbePeers(planner_.TakeProbeChanges());
   }
   Planned("expire", start);
 }
@@ -530,25 +545,20 @@ std::vector<std::pair<std::string, uint64_t>> ControllerCore::PublishView(
   return versions;
 }
 
-void ControllerCore::PushProbePeers() {
-  // Each node probes the nodes after it in id order (wrapping around), at
-  // most kMaxProbePeers of them: every pair is covered while the overlay is
-  // small, and the work per node stays bounded when it is large.
-  constexpr size_t kMaxProbePeers = 256;
-  std::vector<const Session*> all;
-  all.reserve(nodes_.size());
-  for (const auto& [id, s] : nodes_) all.push_back(&s);
-  for (size_t i = 0; i < all.size(); ++i) {
+void ControllerCore::PushProbePeers(const std::vector<std::string>& nodes) {
+  // Whom each node probes is the planner's (ProbePlan): every other node
+  // while the overlay is small, its nearest and a few random ones after.
+  for (const std::string& id : nodes) {
+    auto it = nodes_.find(id);
+    if (it == nodes_.end()) continue;
+    Session& s = it->second;
     v1::NodeInstruction instruction;
-    v1::ProbePeers* peers = instruction.mutable_probe_peers();
-    for (size_t k = 1; k < all.size() && static_cast<size_t>(peers->peers_size()) < kMaxProbePeers;
-         ++k) {
-      const Session* peer = all[(i + k) % all.size()];
-      v1::Hop* hop = peers->add_peers();
-      hop->set_node_id(peer->hello.node_id());
-      hop->set_data_address(peer->hello.data_address());
+    *instruction.mutable_probe_peers() = planner_.ProbePeersOf(id);
+    s.probe_peers.clear();
+    for (const v1::Hop& hop : instruction.probe_peers().peers()) {
+      s.probe_peers.push_back(hop.node_id());
     }
-    all[i]->channel->Send(instruction);
+    s.channel->Send(instruction);
   }
 }
 
@@ -633,6 +643,8 @@ v1::ListNodesResponse ControllerCore::ListNodes() const {
     n->set_table_version_sent(s.version_sent);
     n->set_table_version_applied(s.version_applied);
     n->set_instructions_queued(static_cast<uint32_t>(s.channel->Queued()));
+    for (const std::string& peer : s.probe_peers) n->add_probe_peers(peer);
+    if (s.coordinate) *n->mutable_coordinate() = *s.coordinate;
     if (auto d = domains.find(id); d != domains.end()) {
       for (const std::string& member : d->second) n->add_multicast_domain(member);
     }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -182,6 +183,8 @@ class ControllerCore {
     bool closing = false;                   // closed by the core; Detach follows
     std::set<std::string> groups;           // with local subscribers
     std::set<std::string> multicast_peers;  // heard on its LAN's discovery group
+    std::vector<std::string> probe_peers;   // as last sent in ProbePeers
+    std::optional<v1::Coordinate> coordinate;  // as last reported
     v1::ForwardingTable table;              // last sent, without version
     uint64_t version_sent = 0;
     uint64_t version_applied = 0;
@@ -204,8 +207,9 @@ class ControllerCore {
   // groups and bumps their tree versions.
   void Push() ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_);
   void PushPolicies(Session* only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
-  // Sends every node the peers it should measure RTTs to.
-  void PushProbePeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_);
+  // Sends each of `nodes` the peers it should measure RTTs to.
+  void PushProbePeers(const std::vector<std::string>& nodes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(plan_mu_, sessions_mu_);
   // Copies what inspection shows of `groups` (and the stats) out of the
   // planner into the view and, in the same step, bumps the tree versions
   // of `changed`; returns them with their new versions.

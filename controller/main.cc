@@ -136,6 +136,16 @@ int main(int argc, char** argv) {
   app.add_option("--health-listen", health_listen,
                  "also serve grpc.health.v1, and nothing else, in plaintext on HOST:PORT (for "
                  "the kubelet's probes when --listen wants mutual TLS)");
+  int probe_nearest = canopy::controller::ProbePlanOptions{}.nearest;
+  int probe_random = canopy::controller::ProbePlanOptions{}.random;
+  app.add_option("--probe-nearest", probe_nearest,
+                 "each node probes its K nearest nodes by network coordinates (docs/scale.md)")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn(1, canopy::controller::kMaxProbePeers));
+  app.add_option("--probe-random", probe_random,
+                 "and R random ones; overlays of at most K+R+1 nodes are a full mesh")
+      ->capture_default_str()
+      ->check(canopy::IntegerIn(0, canopy::controller::kMaxProbePeers - 1));
   CLI::Option* metrics_flag =
       app.add_option("--metrics-listen", metrics_listen,
                      "Prometheus /metrics HTTP address HOST:PORT (port 0 = any free port)")
@@ -144,6 +154,12 @@ int main(int argc, char** argv) {
   canopy::AddTlsFlags(app, tls_flags, /*server=*/true);
   if (auto exit_code = canopy::ParseCommandLine(app, "canopy-controller", argc, argv))
     return *exit_code;
+  if (probe_nearest + probe_random > canopy::controller::kMaxProbePeers) {
+    std::fprintf(stderr,
+                 "canopy-controller: --probe-nearest plus --probe-random must be at most %d\n",
+                 canopy::controller::kMaxProbePeers);
+    return 2;
+  }
   spdlog::set_default_logger(spdlog::stderr_color_mt("canopy-controller"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
   spdlog::cfg::load_env_levels();  // e.g. SPDLOG_LEVEL=debug
@@ -224,6 +240,8 @@ int main(int argc, char** argv) {
   options.planner.multicast_base = mapping->base;
   options.planner.multicast_prefix = mapping->prefix;
   options.planner.multicast_port = mapping->port;
+  options.planner.probes.nearest = probe_nearest;
+  options.planner.probes.random = probe_random;
 
   // Who leads: this controller alone, or the replica etcd elects.
   canopy::controller::SoleLeadership sole(canopy::BuildVersion());

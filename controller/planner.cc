@@ -28,18 +28,19 @@ Planner::Planner(PlannerOptions options, IdSource& ids)
       multicast_base_(options.multicast_base),
       multicast_prefix_(options.multicast_prefix),
       multicast_port_(options.multicast_port),
-      topology_(options.default_link_cost_us) {}
+      topology_(TopologyOptions{.default_cost_us = options.default_link_cost_us,
+                                .probes = options.probes}) {}
 
 // ---- Inputs ---------------------------------------------------------------
 
 void Planner::AddNode(const NodeSpec& spec) {
   if (vertex_.contains(spec.id)) RemoveNode(spec.id);
-  topology_.AddNode(spec);
+  for (std::string& node : topology_.AddNode(spec)) probe_changes_.insert(std::move(node));
   nodes_.try_emplace(spec.id);
   // A new node has no members or sources yet. It joins the graph as a new
   // vertex; trees that miss a member are re-planned (it may be the missing
   // link), the others use it from the next re-plan on.
-  const VertexId v = topology_.ExtendGraph(spec.id, graph_, names_);
+  const VertexId v = topology_.ExtendGraph(spec.id, graph_, names_, vertex_);
   vertex_[spec.id] = v;
   reach_.clear();
   changed_nodes_.insert(spec.id);  // its first (empty) table is news to it
@@ -57,7 +58,8 @@ void Planner::RemoveNode(const std::string& id) {
     for (const auto& [group, filter] : it->second.membership) touched_groups_.insert(group);
     for (const SourceKey& k : it->second.sources) touched_groups_.insert(k.first);
   }
-  topology_.RemoveNode(id);
+  for (std::string& node : topology_.RemoveNode(id)) probe_changes_.insert(std::move(node));
+  probe_changes_.erase(id);
   nodes_.erase(id);
   tables_.erase(id);
   cut_off_.erase(id);
@@ -111,6 +113,31 @@ void Planner::ReportRtts(const std::string& node,
                          const std::vector<std::pair<std::string, uint64_t>>& rtts) {
   topology_.ReportRtts(node, rtts);
   rtts_changed_ = true;
+}
+
+void Planner::ReportCoordinate(const std::string& node, const NetworkCoordinate& coordinate) {
+  if (topology_.ReportCoordinate(node, coordinate)) probe_changes_.insert(node);
+  rtts_changed_ = true;
+}
+
+std::vector<std::string> Planner::TakeProbeChanges() {
+  std::set<std::string> changed = std::exchange(probe_changes_, {});
+  return {changed.begin(), changed.end()};
+}
+
+v1::ProbePeers Planner::ProbePeersOf(const std::string& node) const {
+  v1::ProbePeers out;
+  for (const std::string& peer : topology_.probes().PeersOf(node)) {
+    auto spec = topology_.nodes().find(peer);
+    if (spec == topology_.nodes().end()) continue;
+    v1::Hop* hop = out.add_peers();
+    hop->set_node_id(peer);
+    hop->set_data_address(spec->second.data_address);
+    if (const NetworkCoordinate* c = topology_.probes().CoordinateOf(peer)) {
+      *hop->mutable_coordinate() = CoordinateToProto(*c);
+    }
+  }
+  return out;
 }
 
 void Planner::SetPolicy(const v1::GroupPolicy& policy) {

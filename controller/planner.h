@@ -13,6 +13,7 @@
 #include "canopy/v1/controller.pb.h"
 #include "controller/flow_tree.h"
 #include "controller/topology.h"
+#include "proto/network_coordinate.h"
 #include "proto/stripe_source.h"
 #include "tree/lan.h"
 #include "tree/overlay_graph.h"
@@ -39,8 +40,11 @@ struct Rejection {
 };
 
 struct PlannerOptions {
-  // Cost of a full-mesh link whose RTT nobody measured, in µs.
+  // Cost of a link whose RTT nobody measured and no coordinates estimate,
+  // in µs.
   int64_t default_link_cost_us = 1000;
+  // Who probes whom, and so which links the overlay has (Topology).
+  ProbePlanOptions probes;
   // Reoptimize() switches a flow to a new tree only if it is better by at
   // least this percentage (max delay for `latency`, total cost otherwise).
   double hysteresis_percent = 5.0;
@@ -99,6 +103,16 @@ class Planner {
   // Recorded; the next Reoptimize() plans with them.
   void ReportRtts(const std::string& node,
                   const std::vector<std::pair<std::string, uint64_t>>& rtts);
+  // The node's network coordinate (estimates, and whom it probes);
+  // recorded like RTTs.
+  void ReportCoordinate(const std::string& node, const NetworkCoordinate& coordinate);
+
+  // Nodes whose probe lists changed since the last call (they are due a
+  // ProbePeers), sorted.
+  std::vector<std::string> TakeProbeChanges();
+  // The peers `node` should probe, with their data addresses and last
+  // coordinates, sorted by id.
+  v1::ProbePeers ProbePeersOf(const std::string& node) const;
 
   // Replaces a group's policy and re-plans its flows.
   void SetPolicy(const v1::GroupPolicy& policy);
@@ -238,6 +252,7 @@ class Planner {
   std::vector<std::string> names_;                // vertex → node id
   std::map<std::string, tree::VertexId> vertex_;  // node id → vertex
   bool rtts_changed_ = false;
+  std::set<std::string> probe_changes_;
 
   std::map<std::string, NodeState> nodes_;
   std::map<std::string, v1::GroupPolicy> policies_;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "controller/static_links.h"
 #include "proto/address.h"
+#include "proto/network_coordinate.h"
 #include "proto/validation.h"
 
 namespace canopy::controller {
@@ -54,6 +55,7 @@ absl::Status ValidateRtts(const v1::RttReport& report) {
                                                      " is above ", kMaxStaticLinkCostUs));
     }
   }
+  if (report.has_coordinate()) return ValidateCoordinate(report.coordinate());
   return absl::OkStatus();
 }
 
