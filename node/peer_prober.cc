@@ -26,7 +26,8 @@ PeerProber::PeerProber(PeerProberOptions options, ReportFn report)
     : options_(std::move(options)),
       report_(std::move(report)),
       work_(asio::make_work_guard(io_)),
-      timer_(io_) {}
+      timer_(io_),
+      vivaldi_(std::hash<std::string>{}(options_.node_id)) {}
 
 PeerProber::~PeerProber() { Stop(); }
 
@@ -70,6 +71,10 @@ void PeerProber::SetPeers(const v1::ProbePeers& list) {
       p = Peer{};
       p.data_address = hop.data_address();
     }
+    if (hop.has_coordinate()) {
+      absl::StatusOr<NetworkCoordinate> c = CoordinateFromProto(hop.coordinate());
+      if (c.ok()) p.coordinate = *c;
+    }
   }
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (wanted.contains(it->first)) {
@@ -77,6 +82,7 @@ void PeerProber::SetPeers(const v1::ProbePeers& list) {
       continue;
     }
     if (it->second.link) dropped.push_back(std::move(it->second.link));
+    vivaldi_.Forget(it->first);
     peers_.erase(it++);
   }
   for (auto& link : dropped) link->Close();
@@ -142,6 +148,16 @@ void PeerProber::OnPong(const std::string& peer, wire::FramePtr frame) {
   if (it == peers_.end()) return;
   Peer& p = it->second;
   p.srtt_us = p.srtt_us == 0 ? sample_us : p.srtt_us + (sample_us - p.srtt_us) / 8.0;
+  // A peer with no coordinate yet is where every node starts: at the
+  // origin, knowing nothing (Vivaldi's bootstrap).
+  if (vivaldi_.Observe(peer, p.coordinate.value_or(NetworkCoordinate{}), sample_us)) {
+    ++coordinate_samples_;
+  }
+}
+
+NetworkCoordinate PeerProber::Coordinate() const {
+  absl::MutexLock lock(&mu_);
+  return vivaldi_.coordinate();
 }
 
 void PeerProber::Report() {
@@ -156,6 +172,7 @@ void PeerProber::Report() {
       r->set_rtt_us(p.srtt_us == 0 ? 0 : std::max<uint64_t>(1, static_cast<uint64_t>(p.srtt_us)));
       p.failed = false;
     }
+    if (coordinate_samples_ > 0) *report.mutable_coordinate() = CoordinateToProto(vivaldi_.coordinate());
   }
   if (report.peers_size() > 0 && report_) report_(report);
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "canopy/v1/controller.pb.h"
+#include "proto/network_coordinate.h"
 #include "wire/outbound_link.h"
 
 namespace canopy::node {
@@ -36,7 +38,10 @@ struct PeerProberOptions {
 // probe link (HELLO marked as a probe, then PING frames) to each peer's data
 // endpoint (with TLS when the relay's links use it), times each PONG, and smooths the samples (RFC
 // 6298 style, alpha = 1/8). Reports every peer with a sample; a peer whose link failed is reported
-// as 0 (unreachable) once.
+// as 0 (unreachable) once. Each sample also moves this node's network
+// coordinate (Vivaldi, proto/network_coordinate.h) against the peer's
+// coordinate from the controller's list; the report carries it once it has
+// learnt from a sample.
 //
 // Thread-safe. I/O runs on one internal thread.
 class PeerProber {
@@ -59,12 +64,16 @@ class PeerProber {
   // Smoothed RTT to `peer` in µs; 0 if there is no sample.
   uint64_t SmoothedRttUs(const std::string& peer) const;
 
+  // This node's network coordinate now.
+  NetworkCoordinate Coordinate() const;
+
  private:
   struct Peer {
     std::string data_address;
     std::shared_ptr<wire::OutboundLink> link;
     double srtt_us = 0;   // 0 = no sample yet
     bool failed = false;  // the link closed with an error since the last report
+    std::optional<NetworkCoordinate> coordinate;  // as the controller last sent it
   };
 
   void Tick();
@@ -82,6 +91,8 @@ class PeerProber {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Peer> peers_ ABSL_GUARDED_BY(mu_);
+  VivaldiClient vivaldi_ ABSL_GUARDED_BY(mu_);
+  uint64_t coordinate_samples_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
