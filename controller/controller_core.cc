@@ -102,10 +102,10 @@ absl::Status ControllerCore::LoadDurable() {
 }
 
 ControllerCore::Session* ControllerCore::FindSession(uint64_t id) {
-  for (auto& [node, session] : nodes_) {
-    if (session.id == id) return &session;
-  }
-  return nullptr;
+  auto node = node_of_session_.find(id);
+  if (node == node_of_session_.end()) return nullptr;
+  auto it = nodes_.find(node->second);
+  return it == nodes_.end() || it->second.id != id ? nullptr : &it->second;
 }
 
 void ControllerCore::CloseSession(Session& s) {
@@ -132,10 +132,12 @@ absl::StatusOr<uint64_t> ControllerCore::Attach(const v1::NodeHello& hello, Node
       }
       spdlog::warn("node {} attached again; closing its previous session", id);
       CloseSession(old);
+      node_of_session_.erase(old.id);
       nodes_.erase(it);
     }
     Session& s = nodes_[id];
     s.id = next_session_++;
+    node_of_session_[s.id] = id;
     s.hello = hello;
     s.channel = channel;
     s.last_seen = now;
@@ -175,6 +177,7 @@ void ControllerCore::Detach(uint64_t session) {
     if (s == nullptr) return;
     id = s->hello.node_id();
     spdlog::info("node {} detached", id);
+    node_of_session_.erase(session);
     nodes_.erase(id);
   }
   planner_.RemoveNode(id);
@@ -338,6 +341,7 @@ void ControllerCore::ExpireSilentNodes(absl::Time now) {
       if (silent || stuck) {
         CloseSession(s);
         gone.push_back(it->first);
+        node_of_session_.erase(s.id);
         it = nodes_.erase(it);
         continue;
       }
@@ -430,6 +434,7 @@ void ControllerCore::StepDown() {
       gone.push_back(id);
     }
     nodes_.clear();
+    node_of_session_.clear();
   }
   if (!gone.empty()) spdlog::info("not leading: closed the sessions of {} node(s)", gone.size());
   for (const std::string& id : gone) planner_.RemoveNode(id);

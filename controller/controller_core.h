@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -245,6 +246,9 @@ class ControllerCore {
   mutable absl::Mutex sessions_mu_ ABSL_ACQUIRED_BEFORE(view_mu_);
   uint64_t next_session_ ABSL_GUARDED_BY(sessions_mu_) = 1;
   std::map<std::string, Session> nodes_ ABSL_GUARDED_BY(sessions_mu_);  // node id → session
+  // Session id → node id, for every session in nodes_ (FindSession runs
+  // on every report: a scan of nodes_ made each report O(nodes)).
+  absl::flat_hash_map<uint64_t, std::string> node_of_session_ ABSL_GUARDED_BY(sessions_mu_);
   uint64_t next_version_ ABSL_GUARDED_BY(sessions_mu_) = 1;
   uint64_t tables_pushed_ ABSL_GUARDED_BY(sessions_mu_) = 0;
   uint64_t nodes_expired_ ABSL_GUARDED_BY(sessions_mu_) = 0;
