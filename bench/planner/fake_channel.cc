@@ -11,6 +11,11 @@ bool CountingChannel::Send(const v1::NodeInstruction& instruction) {
                               std::memory_order_relaxed);
       last_version_.store(instruction.table().version(), std::memory_order_relaxed);
       break;
+    case v1::NodeInstruction::kProbePeers: {
+      absl::MutexLock lock(&mu_);
+      probe_peers_ = instruction.probe_peers();
+      break;
+    }
     case v1::NodeInstruction::kSourceRejected:
       rejections_.fetch_add(1, std::memory_order_relaxed);
       break;
@@ -18,6 +23,11 @@ bool CountingChannel::Send(const v1::NodeInstruction& instruction) {
       break;
   }
   return true;
+}
+
+v1::ProbePeers CountingChannel::probe_peers() const {
+  absl::MutexLock lock(&mu_);
+  return probe_peers_;
 }
 
 void CountingChannel::Close() { closed_.store(true, std::memory_order_relaxed); }

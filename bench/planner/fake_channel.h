@@ -4,14 +4,17 @@
 #include <atomic>
 #include <cstdint>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "canopy/v1/controller.pb.h"
 #include "controller/controller_core.h"
 
 namespace canopy::bench {
 
 // A NodeChannel that goes nowhere: it only counts what the controller hands
-// it (no serialisation, no copies), so the benchmark measures the control
-// plane and not a transport.
+// it (no serialisation), so the benchmark measures the control plane and not
+// a transport. It keeps one thing: the last ProbePeers, whom the simulated
+// node measures.
 //
 // Thread-safe.
 class CountingChannel final : public controller::NodeChannel {
@@ -30,6 +33,8 @@ class CountingChannel final : public controller::NodeChannel {
   uint64_t instructions() const { return instructions_.load(std::memory_order_relaxed); }
   uint64_t rejections() const { return rejections_.load(std::memory_order_relaxed); }
   bool closed() const { return closed_.load(std::memory_order_relaxed); }
+  // The last ProbePeers received (empty if none).
+  v1::ProbePeers probe_peers() const;
 
  private:
   std::atomic<uint64_t> instructions_{0};
@@ -38,6 +43,8 @@ class CountingChannel final : public controller::NodeChannel {
   std::atomic<uint64_t> last_version_{0};
   std::atomic<uint64_t> rejections_{0};
   std::atomic<bool> closed_{false};
+  mutable absl::Mutex mu_;
+  v1::ProbePeers probe_peers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace canopy::bench

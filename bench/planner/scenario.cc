@@ -6,6 +6,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "proto/address.h"
 #include "proto/validation.h"
@@ -15,10 +16,8 @@ namespace {
 
 constexpr int kDataPortBase = 10000;
 constexpr int kClientPortBase = 35000;
-constexpr double kMinRttUs = 100;
-constexpr double kDiagonalRttUs = 19900;
-constexpr double kMaxRttUs = 20000;
-constexpr double kMaxDetour = 0.8;  // detour factor in [1, 1 + kMaxDetour)
+// Pairs sampled to judge the coordinates' estimates.
+constexpr int kEstimateSamples = 20000;
 
 int Digits(int count) { return count <= 1 ? 1 : static_cast<int>(std::to_string(count - 1).size()); }
 
@@ -30,8 +29,12 @@ absl::StatusOr<std::unique_ptr<Scenario>> Scenario::Create(const ScenarioOptions
       controller::PolicyStore::Open(options.store_path);
   if (!store.ok()) return store.status();
   std::unique_ptr<Scenario> scenario(new Scenario(options, *std::move(store)));
+  controller::ControllerOptions controller_options;
+  controller_options.planner.probes.full_mesh_max_nodes = options.full_mesh_max_nodes;
+  if (options.probe_nearest > 0) controller_options.planner.probes.nearest = options.probe_nearest;
+  if (options.probe_random >= 0) controller_options.planner.probes.random = options.probe_random;
   absl::StatusOr<std::unique_ptr<controller::ControllerCore>> core =
-      controller::ControllerCore::Create(controller::ControllerOptions{}, *scenario->store_);
+      controller::ControllerCore::Create(controller_options, *scenario->store_);
   if (!core.ok()) return core.status();
   scenario->core_ = *std::move(core);
   if (options.profile != v1::TREE_PROFILE_LATENCY) {
@@ -47,14 +50,14 @@ absl::StatusOr<std::unique_ptr<Scenario>> Scenario::Create(const ScenarioOptions
 
 Scenario::Scenario(const ScenarioOptions& options,
                    std::unique_ptr<controller::PolicyStore> store)
-    : options_(options), store_(std::move(store)), now_(absl::FromUnixSeconds(1'700'000'000)) {
-  Random random(options.seed);
+    : options_(options),
+      store_(std::move(store)),
+      model_(options.nodes, options.seed),
+      now_(absl::FromUnixSeconds(1'700'000'000)) {
   const int node_digits = Digits(options.nodes);
   const int group_digits = std::max(3, Digits(options.groups));
   for (int i = 0; i < options.nodes; ++i) {
     ids_.push_back(absl::StrFormat("n%0*d", node_digits, i));
-    x_.push_back(random.UniformDouble());
-    y_.push_back(random.UniformDouble());
   }
   for (int g = 0; g < options.groups; ++g) {
     groups_.push_back(absl::StrFormat("g%0*d", group_digits, g));
@@ -74,12 +77,13 @@ absl::Time Scenario::Tick() {
   return now_;
 }
 
-uint64_t Scenario::RttUs(int a, int b) const {
-  const double distance = std::hypot(x_[a] - x_[b], y_[a] - y_[b]);
-  const double detour =
-      1.0 + kMaxDetour * PairNoise(options_.seed, static_cast<uint64_t>(a), static_cast<uint64_t>(b));
-  const double rtt = kMinRttUs + distance / std::sqrt(2.0) * kDiagonalRttUs * detour;
-  return static_cast<uint64_t>(std::min(rtt, kMaxRttUs));
+int Scenario::IndexOf(const std::string& id) const {
+  int index = 0;
+  if (id.size() < 2 || id[0] != 'n' || !absl::SimpleAtoi(id.substr(1), &index) || index < 0 ||
+      index >= node_count()) {
+    return -1;
+  }
+  return index;
 }
 
 absl::Status Scenario::AttachAll() {
@@ -101,7 +105,48 @@ absl::Status Scenario::AttachAll() {
   return absl::OkStatus();
 }
 
-void Scenario::ReportAllRtts() {
+OverlayReport Scenario::MeasureOverlay() {
+  OverlayReport report;
+  const int n = node_count();
+  report.full_mesh = n <= options_.full_mesh_max_nodes;
+  if (report.full_mesh) {
+    ReportRing();
+    report.rtt_reports = n;
+    report.pairs_reported = static_cast<int64_t>(n) * (n / 2);
+    report.peers_per_node_max = report.peers_per_node_mean = n / 2;
+    return report;
+  }
+  std::vector<VivaldiClient> clients;
+  clients.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) clients.emplace_back(options_.seed * 1000003u + i);
+  for (int round = 0; round < options_.probe_rounds; ++round) ProbeRound(clients, report);
+  int64_t peers = 0;
+  for (int i = 0; i < n; ++i) {
+    const int64_t k = channels_[i]->probe_peers().peers_size();
+    peers += k;
+    report.peers_per_node_max = std::max(report.peers_per_node_max, k);
+  }
+  report.peers_per_node_mean = static_cast<double>(peers) / n;
+  Random random(options_.seed ^ 0x5EEDC0DEull);
+  std::vector<double> errors;
+  for (int s = 0; s < kEstimateSamples && n > 1; ++s) {
+    const int a = static_cast<int>(random.Uniform(n));
+    const int b = static_cast<int>(random.Uniform(n));
+    if (a == b) continue;
+    const double rtt = static_cast<double>(model_.RttUs(a, b));
+    errors.push_back(std::abs(EstimatedRttUs(clients[a].coordinate(), clients[b].coordinate()) -
+                              rtt) /
+                     rtt);
+  }
+  if (!errors.empty()) {
+    std::sort(errors.begin(), errors.end());
+    report.estimate_error_p50 = errors[errors.size() / 2];
+    report.estimate_error_p90 = errors[errors.size() * 9 / 10];
+  }
+  return report;
+}
+
+void Scenario::ReportRing() {
   const int n = node_count();
   for (int i = 0; i < n; ++i) {
     v1::RttReport report;
@@ -109,9 +154,38 @@ void Scenario::ReportAllRtts() {
       const int j = (i + k) % n;
       v1::PeerRtt* peer = report.add_peers();
       peer->set_node_id(ids_[j]);
-      peer->set_rtt_us(RttUs(i, j));
+      peer->set_rtt_us(model_.RttUs(i, j));
     }
     core_->OnRtts(sessions_[i], report, Tick());
+  }
+}
+
+void Scenario::ProbeRound(std::vector<VivaldiClient>& clients, OverlayReport& report) {
+  for (int i = 0; i < node_count(); ++i) {
+    const v1::ProbePeers peers = channels_[i]->probe_peers();
+    v1::RttReport rtts;
+    bool learnt = false;
+    for (const v1::Hop& hop : peers.peers()) {
+      const int j = IndexOf(hop.node_id());
+      if (j < 0) continue;
+      const uint64_t rtt = model_.RttUs(i, j);
+      NetworkCoordinate theirs;  // a peer without one is at the origin
+      if (hop.has_coordinate()) {
+        if (absl::StatusOr<NetworkCoordinate> c = CoordinateFromProto(hop.coordinate()); c.ok()) {
+          theirs = *c;
+        }
+      }
+      for (int s = 0; s < options_.samples_per_round; ++s) {
+        learnt |= clients[i].Observe(hop.node_id(), theirs, static_cast<double>(rtt));
+      }
+      v1::PeerRtt* peer = rtts.add_peers();
+      peer->set_node_id(hop.node_id());
+      peer->set_rtt_us(rtt);
+    }
+    if (learnt) *rtts.mutable_coordinate() = CoordinateToProto(clients[i].coordinate());
+    ++report.rtt_reports;
+    report.pairs_reported += rtts.peers_size();
+    core_->OnRtts(sessions_[i], rtts, Tick());
   }
 }
 
@@ -164,11 +238,26 @@ TreeShape Scenario::Shape() const {
     for (const v1::SourceTree& t : response->trees()) {
       ++shape.trees;
       std::map<std::string, std::string> parent;
+      std::map<std::string, int64_t> true_rtt;  // of the edge to the parent
       for (const v1::TreeEdge& e : t.edges()) {
         parent[e.child()] = e.parent();
         ++shape.edges;
         shape.cost_us += e.cost();
+        const int a = IndexOf(e.parent()), b = IndexOf(e.child());
+        if (a >= 0 && b >= 0) {
+          true_rtt[e.child()] = static_cast<int64_t>(model_.RttUs(a, b));
+          shape.true_cost_us += true_rtt[e.child()];
+        }
         if (e.parent() != t.root()) ++shape.relayed_edges;
+      }
+      for (const std::string& receiver : t.receivers()) {
+        if (receiver == t.root()) continue;
+        ++shape.receivers;
+        int hops = 0;
+        for (auto it = parent.find(receiver); it != parent.end() && hops <= t.edges_size();
+             it = parent.find(it->second), ++hops) {
+          shape.true_delay_sum_us += true_rtt[it->first];
+        }
       }
       for (const auto& [child, p] : parent) {
         int depth = 1;

@@ -11,9 +11,11 @@
 #include "absl/time/time.h"
 #include "bench/planner/event_stream.h"
 #include "bench/planner/fake_channel.h"
+#include "bench/planner/latency_model.h"
 #include "canopy/v1/common.pb.h"
 #include "controller/controller_core.h"
 #include "controller/policy_store.h"
+#include "proto/network_coordinate.h"
 
 namespace canopy::bench {
 
@@ -26,6 +28,30 @@ struct ScenarioOptions {
   uint32_t max_fanout = 0;
   // The controller's durable store (created; removed by the destructor).
   std::string store_path;
+  // Overlays of at most this many nodes are a full mesh (every pair
+  // measured); larger ones are sparse: each node measures only the peers
+  // the controller names (ProbePlanOptions). 0 = the controller's default.
+  int full_mesh_max_nodes = 0;
+  // Nearest and random probe peers per node; 0 = the controller's default.
+  int probe_nearest = 0;
+  int probe_random = -1;  // -1 = the controller's default
+  // Sparse overlays: rounds of probing (each node measures each of its
+  // peers `samples_per_round` times, moves its coordinate and reports).
+  int probe_rounds = 20;
+  int samples_per_round = 3;
+};
+
+// What MeasureOverlay did.
+struct OverlayReport {
+  bool full_mesh = false;
+  int64_t rtt_reports = 0;    // RttReport messages sent
+  int64_t pairs_reported = 0;  // PeerRtt entries in them
+  int64_t peers_per_node_max = 0;  // longest probe list at the end
+  double peers_per_node_mean = 0;
+  // Coordinates' estimate against the model's RTT over random pairs
+  // (sparse only): |estimate - rtt| / rtt, median and 90th percentile.
+  double estimate_error_p50 = 0;
+  double estimate_error_p90 = 0;
 };
 
 // Shape of the planned trees, summed over every flow.
@@ -34,13 +60,18 @@ struct TreeShape {
   int64_t edges = 0;
   int64_t relayed_edges = 0;  // edges whose parent is not the source's ingress
   int max_depth = 0;          // hops from the ingress
-  int64_t cost_us = 0;        // sum of link costs
+  int64_t cost_us = 0;        // sum of link costs, as the planner costs them
+  // The same trees by the latency model's RTTs (the truth, which estimated
+  // links only approximate): sum over edges, and root-to-receiver delays.
+  int64_t true_cost_us = 0;
+  int64_t true_delay_sum_us = 0;
+  int64_t receivers = 0;
 };
 
 // The overlay a benchmark drives: a real ControllerCore over a temporary
-// PolicyStore, `nodes` attached nodes with counting channels, node positions
-// on a unit square whose distances become the RTTs the nodes report, and one
-// source per group at a random ingress node. Nodes are "n0000".., groups
+// PolicyStore, `nodes` attached nodes with counting channels, RTTs from a
+// LatencyModel (the same for the same node count and seed), and one source
+// per group at a random ingress node. Nodes are "n0000".., groups
 // "g000".., group g's source is "src-g000" (names padded to the counts).
 // Talks to the controller only through its public entry points, with a
 // synthetic clock that advances 1 ms per call.
@@ -62,13 +93,14 @@ class Scenario {
   // REQUIRES: called once, first.
   absl::Status AttachAll();
 
-  // Every node reports the RTTs to the half of the others that follow it on
-  // the ring, so every pair is measured by at least one end. The RTT is
-  // 100 µs + the nodes' distance scaled to 19,900 µs for the square's
-  // diagonal, times a per-pair detour factor in [1, 1.8) (routes are not
-  // straight, so relaying sometimes beats the direct link), capped at
-  // 20,000 µs.
-  void ReportAllRtts();
+  // The nodes measure the overlay and report it. A full mesh: every node
+  // reports the RTTs to the half of the others that follow it on the ring,
+  // so every pair is measured by at least one end. Sparse: `probe_rounds`
+  // rounds in which every node measures the peers of its last ProbePeers,
+  // moves its Vivaldi coordinate with each sample (against the peer's
+  // coordinate as ProbePeers carried it, as canopy-node does) and reports
+  // RTTs and coordinate.
+  OverlayReport MeasureOverlay();
 
   // Reports each node's complete membership from `model`.
   void PublishAllMemberships(const MembershipModel& model);
@@ -97,7 +129,10 @@ class Scenario {
  private:
   Scenario(const ScenarioOptions& options, std::unique_ptr<controller::PolicyStore> store);
   absl::Time Tick();
-  uint64_t RttUs(int a, int b) const;
+  void ReportRing();
+  void ProbeRound(std::vector<VivaldiClient>& clients, OverlayReport& report);
+  // Index of node `id` ("n0042" → 42); -1 if it names none.
+  int IndexOf(const std::string& id) const;
 
   const ScenarioOptions options_;
   std::unique_ptr<controller::PolicyStore> store_;
@@ -106,7 +141,7 @@ class Scenario {
   std::vector<std::string> groups_;
   std::vector<std::unique_ptr<CountingChannel>> channels_;
   std::vector<uint64_t> sessions_;
-  std::vector<double> x_, y_;
+  LatencyModel model_;
   absl::Time now_;
   uint64_t report_seq_ = 0;
 };
