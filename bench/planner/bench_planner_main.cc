@@ -402,7 +402,7 @@ int main(int argc, char** argv) {
       ->check(canopy::IntegerIn<uint32_t>(0, 1 << 16));
   app.add_option("--full-mesh-max-nodes", flags.full_mesh_max_nodes,
                  "Overlays of at most this many nodes are a full mesh (0 = the controller's "
-                 "default: sparse beyond 17)")
+                 "default: sparse beyond 33 nodes)")
       ->check(canopy::IntegerIn(0, 20000))
       ->capture_default_str();
   app.add_option("--probe-rounds", flags.probe_rounds,

@@ -149,7 +149,7 @@ class SyntheticMatrix {
 };
 
 // The documented accuracy (docs/scale.md): each node measures its 12
-// nearest and 4 random peers, as the controller's default probe plan has it;
+// nearest and 4 random peers (half the controller's default probe list);
 // after 30 rounds the coordinates estimate the pairs nobody measured within
 // 12 % (median) and 30 % (90th percentile) of the true RTT (measured: 7 %
 // and 17 %).
