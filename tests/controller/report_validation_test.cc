@@ -49,5 +49,21 @@ TEST(ReportValidationTest, AnRttThatCouldOverflowPathCostsIsRefused) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("peer"));
 }
 
+TEST(ReportValidationTest, AMalformedCoordinateIsRefused) {
+  v1::RttReport rtts;
+  v1::Coordinate* c = rtts.mutable_coordinate();
+  for (int i = 0; i < 8; ++i) c->add_vec(100.0 * i);
+  c->set_height(50);
+  c->set_error(0.5);
+  EXPECT_TRUE(ValidateRtts(rtts).ok());
+  c->set_error(7);  // above 1.5
+  absl::Status s = ValidateRtts(rtts);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("coordinate error"));
+  c->set_error(0.5);
+  c->add_vec(1);  // nine components
+  EXPECT_EQ(ValidateRtts(rtts).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace canopy::controller
