@@ -10,8 +10,9 @@ namespace canopy::tree {
 
 // The connected components of the graph's links (multicast domains do not
 // join anything here): component[v] in 0..count-1 for every vertex,
-// numbered in order of their lowest vertex. Boost.Graph's
-// connected_components; O(vertices + links).
+// numbered in order of their lowest vertex. A Boost.Graph depth-first
+// search on the graph in place (tree/overlay_graph_boost.h);
+// O(vertices + links).
 struct Components {
   std::vector<int32_t> component;
   int32_t count = 0;
