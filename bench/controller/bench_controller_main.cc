@@ -480,8 +480,9 @@ int Run(const Flags& flags) {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   canopy::bench::Flags flags;
-  CLI::App app{"Loads the real canopy-controller with simulated nodes over gRPC on loopback. "
-               "The last line of output is one JSON object."};
+  CLI::App app{
+      "bench-controller: the real canopy-controller with simulated nodes over gRPC on "
+      "loopback. The last line of output is one JSON object."};
   app.add_option("--nodes", flags.nodes, "Simulated nodes")
       ->check(canopy::IntegerIn(2, 5000))
       ->capture_default_str();

@@ -24,6 +24,7 @@ PROGRAMS = [
     "canopy-controller", "canopy-node", "canopy-pub", "canopy-sub", "canopy-send",
     "canopy-recv", "param_broadcast", "bench-planner", "bench-relay", "bench-chaos",
     "bench-steinlib", "bench-distribution", "bench-lan", "bench-weights", "bench-bulk-shapes",
+    "bench-controller",
 ]
 CANOPYCTL_SUBCOMMANDS = [
     ["nodes"], ["groups"], ["members"], ["tree"], ["top"], ["policy", "get"],
