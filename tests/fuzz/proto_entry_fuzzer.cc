@@ -37,6 +37,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -60,6 +61,7 @@
 #include "grpcpp/server_context.h"
 #include "proto/address.h"
 #include "proto/source_filter.h"
+#include "proto/stripe_source.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
 #include "tests/fuzz/proto_entry_selector.h"
@@ -576,10 +578,25 @@ void AttachLater(const v1::NodeReport& report) {
       }
       break;
     }
+    case v1::NodeReport::kTraffic: {
+      // Refused unless every name is well formed and the lists are bounded;
+      // an accepted report feeds the service's per-edge rates, not the core.
+      const v1::TrafficReport& t = report.traffic();
+      bool valid = t.flows_size() <= canopy::controller::kMaxReportedSources &&
+                   t.links_size() <= canopy::controller::kMaxReportedRtts;
+      for (const v1::FlowTraffic& flow : t.flows()) {
+        const std::optional<canopy::Stripe> stripe = canopy::ParseStripe(flow.source());
+        valid = valid && IsGroup(flow.group()) && IsSource(stripe ? stripe->base : flow.source());
+      }
+      for (const v1::LinkTraffic& link : t.links()) valid = valid && IsNode(link.node_id());
+      CheckVerdict(canopy::controller::ValidateTraffic(t), valid);
+      return;
+    }
     case v1::NodeReport::kHello:        // Attach ends the stream: hello only first
     case v1::NodeReport::BODY_NOT_SET:  // and an empty report
       return;
   }
+  FUZZ_CHECK(f != nullptr);  // every report kind above that goes on made the fixture
   FUZZ_CHECK(f->AttachedNodes().size() == 3);
   for (const std::string& g : groups) f->CheckGroupTrees(g);
 }
