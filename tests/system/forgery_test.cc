@@ -22,6 +22,7 @@
 #include "tests/system/http_client.h"
 #include "tests/system/numbered_stream.h"
 #include "tests/system/overlay.h"
+#include "tests/system/poll.h"
 #include "tests/system/prometheus_text.h"
 #include "wire/control_frames.h"
 #include "wire/outbound_link.h"
@@ -144,8 +145,7 @@ TEST(ForgeryTest, ConnectionsThatNeverSayHelloAreClosed) {
     return Metric(overlay.metrics_address("a"), "canopy_node_refused_total",
                   {{"reason", "link_hello"}});
   };
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (refused() < 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  PollUntil([&] { return refused() >= 1; }, absl::Seconds(10));
   EXPECT_EQ(refused(), 1);
 }
 

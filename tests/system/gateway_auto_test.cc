@@ -21,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "gtest/gtest.h"
 #include "tests/system/gateway_lab.h"
+#include "tests/system/poll.h"
 #include "tests/system/lab.h"
 #include "tests/system/process.h"
 

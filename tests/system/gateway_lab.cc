@@ -131,13 +131,4 @@ absl::StatusOr<PacketCounts> ReadPackets(const Lab& lab, int lan, int host,
   return PacketCounts{counts[0], counts[1]};
 }
 
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (done()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-}
-
 }  // namespace canopy::testing

@@ -55,10 +55,6 @@ absl::Status WatchPackets(const Lab& lab, int lan, int host, const std::string& 
 absl::StatusOr<PacketCounts> ReadPackets(const Lab& lab, int lan, int host,
                                          const std::string& group);
 
-// Polls `done` every 50 ms until it holds or `timeout` passes; whether it
-// held.
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout);
-
 }  // namespace canopy::testing
 
 #endif  // CANOPY_TESTS_SYSTEM_GATEWAY_LAB_H_

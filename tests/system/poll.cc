@@ -1,0 +1,16 @@
+#include "tests/system/poll.h"
+
+#include "absl/time/clock.h"
+
+namespace canopy::testing {
+
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (done()) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+}  // namespace canopy::testing

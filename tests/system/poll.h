@@ -1,0 +1,16 @@
+#ifndef CANOPY_TESTS_SYSTEM_POLL_H_
+#define CANOPY_TESTS_SYSTEM_POLL_H_
+
+#include <functional>
+
+#include "absl/time/time.h"
+
+namespace canopy::testing {
+
+// Polls `done` every 50 ms until it holds or `timeout` passes; whether it
+// held. For what a test can only observe from outside (a metric, a listing).
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout);
+
+}  // namespace canopy::testing
+
+#endif  // CANOPY_TESTS_SYSTEM_POLL_H_
