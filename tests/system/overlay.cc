@@ -86,7 +86,9 @@ std::string Overlay::StartNodeAgain(const std::string& id, bool await_listed) {
                                    "--listen",
                                    clients_.at(id),
                                    "--data",
-                                   data_.at(id)};
+                                   data_.at(id),
+                                   "--client-links",
+                                   links_.at(id)};
   const std::vector<std::string>& extra = node_args_.at(id);
   argv.insert(argv.end(), extra.begin(), extra.end());
   nodes_[id] = std::make_unique<Process>(std::move(argv));
@@ -164,6 +166,7 @@ std::string Overlay::StartNode(const std::string& id, int max_fanout,
   }
   clients_[id] = ListeningField(*line, "clients");
   data_[id] = ListeningField(*line, "data");
+  links_[id] = ListeningField(*line, "links");
   metrics_[id] = ListeningField(*line, "metrics");
   nodes_[id] = std::move(node);
   if (!AwaitNodeListed(id)) ADD_FAILURE() << "controller never listed node " << id;

@@ -47,8 +47,8 @@ class Overlay {
   void KillNode(const std::string& id);
   // Kills node `id` (SIGKILL) and starts it again (StartNodeAgain).
   std::string RestartNode(const std::string& id, bool await_listed = true);
-  // Starts node `id` again after it died, with the same id, client and data
-  // addresses and arguments; waits until the controller lists it (unless
+  // Starts node `id` again after it died, with the same id, client, data and
+  // client-links addresses and arguments; waits until the controller lists it (unless
   // `await_listed` is false). Returns its client address.
   std::string StartNodeAgain(const std::string& id, bool await_listed = true);
   // Polls ListNodes until `id` is listed (or no longer listed); false at
@@ -112,6 +112,7 @@ class Overlay {
   std::map<std::string, std::unique_ptr<Process>> nodes_;
   std::map<std::string, std::string> clients_;
   std::map<std::string, std::string> data_;
+  std::map<std::string, std::string> links_;  // each node's client-links endpoint
   std::map<std::string, std::string> metrics_;
   std::map<std::string, std::vector<std::string>> node_args_;  // without addresses
   std::string retired_logs_;
