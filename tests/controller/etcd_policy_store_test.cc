@@ -60,7 +60,9 @@ class EtcdPolicyStoreTest : public ::testing::Test {
     EXPECT_TRUE(endpoints.ok()) << endpoints.status();
     EtcdClientOptions options;
     options.endpoints = *endpoints;
-    options.call_timeout = absl::Milliseconds(500);
+    // Long enough for a write's fsync on a machine busy with other tests;
+    // a stopped etcd refuses connections at once, so no test waits it out.
+    options.call_timeout = absl::Seconds(5);
     auto client = EtcdClient::Create(std::move(options));
     EXPECT_TRUE(client.ok()) << client.status();
     return *std::move(client);
@@ -141,12 +143,15 @@ TEST_F(EtcdPolicyStoreTest, FollowsChangesItDidNotWrite) {
   EtcdPolicyStore b(*client_b, kPrefix);
   ASSERT_TRUE(a.Load({}).ok());
   std::atomic<int> changes{0};
-  ASSERT_TRUE(b.Load([&] { ++changes; }).ok());
-  ASSERT_TRUE(a.SetPolicy(Policy("watched", "s1")).ok());
+  const absl::Status loaded = b.Load([&] { ++changes; });
+  ASSERT_TRUE(loaded.ok()) << loaded;
+  const absl::Status set = a.SetPolicy(Policy("watched", "s1"));
+  ASSERT_TRUE(set.ok()) << set;
   EXPECT_TRUE(Eventually([&] {
     auto p = b.GetPolicy("watched");
     return p.ok() && p->allowed_sources_size() == 1 && p->allowed_sources(0) == "s1";
-  }));
+  })) << "the other replica's watch never delivered the write; its health: "
+      << b.Health().error;
   EXPECT_GE(changes.load(), 1);
   b.StopWatching();
 }
