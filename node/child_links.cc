@@ -1,5 +1,6 @@
 #include "node/child_links.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
@@ -52,13 +53,13 @@ void ChildLinks::Open(const std::shared_ptr<ChildSlot>& slot, const wire::Endpoi
       factory_(child, address, on_control_, [this, child](const absl::Status& status) {
         if (status.ok()) return;
         spdlog::warn("link to child {} closed: {}", child, std::string(status.message()));
-        ScheduleRelink(child);
+        ScheduleRelink(child, options_.relink_delay);
       });
   slot->set_link(std::move(link));
 }
 
-void ChildLinks::ScheduleRelink(const std::string& node_id) {
-  scheduler_.After(options_.relink_delay, [this, node_id] {
+void ChildLinks::ScheduleRelink(const std::string& node_id, absl::Duration delay) {
+  scheduler_.After(delay, [this, node_id] {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     auto it = children_.find(node_id);
@@ -113,13 +114,43 @@ std::vector<std::shared_ptr<wire::QueuedLink>> ChildLinks::Links() const {
   return out;
 }
 
+void ChildLinks::Detach(const std::shared_ptr<wire::QueuedLink>& link) {
+  const std::string& child = link->peer_node();
+  absl::Duration backoff = options_.detach_after;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = children_.find(child);
+    if (it != children_.end()) {
+      Entry& entry = it->second;
+      const absl::Time now = scheduler_.Now();
+      if (now - entry.last_detach > 2 * options_.max_relink_backoff) entry.detaches = 0;
+      for (int i = 0; i < entry.detaches && backoff < options_.max_relink_backoff; ++i) {
+        backoff *= 2;
+      }
+      backoff = std::min(backoff, options_.max_relink_backoff);
+      ++entry.detaches;
+      entry.last_detach = now;
+    }
+  }
+  spdlog::warn(
+      "detaching child {}: its link stayed full and took under {} KiB in {}; linking it again "
+      "in {}",
+      child, options_.min_progress_bytes >> 10, absl::FormatDuration(options_.detach_after),
+      absl::FormatDuration(backoff));
+  link->Close();
+  ScheduleRelink(child, backoff);
+}
+
 void ChildLinks::AwaitDrain(Pressure pressure, std::function<void()> done) {
-  // Finishes once: when the last receiver drained, or at the detach
-  // deadline, whichever comes first.
+  // Finishes once: when the last receiver drained, or when a look at the
+  // detach deadline finds no receiver both full and still draining.
   struct Waiting {
     std::atomic<size_t> pending{0};
     std::atomic<bool> finished{false};
     std::function<void()> done;
+    // What each receiver had taken at the last look (scheduler thread).
+    std::vector<uint64_t> link_marks;
+    std::vector<uint64_t> subscriber_marks;
     void Finish() {
       if (!finished.exchange(true)) done();
     }
@@ -131,27 +162,51 @@ void ChildLinks::AwaitDrain(Pressure pressure, std::function<void()> done) {
     waiting->Finish();
     return;
   }
+  for (const auto& link : pressure.links) waiting->link_marks.push_back(link->WrittenBytes());
+  for (const auto& subscriber : pressure.subscribers) {
+    waiting->subscriber_marks.push_back(subscriber->TakenBytes());
+  }
   auto one_drained = [waiting] {
     if (waiting->pending.fetch_sub(1) == 1) waiting->Finish();
   };
-  scheduler_.After(options_.detach_after, [this, waiting, pressure] {
-    if (waiting->finished.load()) return;  // everything drained in time
-    for (const auto& link : pressure.links) {
-      if (link->OverHighWatermark()) {
-        spdlog::warn("detaching child {}: its link stayed full for {}", link->peer_node(),
-                     absl::FormatDuration(options_.detach_after));
-        link->Close();
+  // Looks every detach_after; holds only a weak reference to itself.
+  auto look = std::make_shared<std::function<void()>>();
+  *look = [this, waiting, pressure, weak_look = std::weak_ptr<std::function<void()>>(look)] {
+    if (waiting->finished.load()) return;  // everything drained
+    bool draining = false;
+    for (size_t i = 0; i < pressure.links.size(); ++i) {
+      const auto& link = pressure.links[i];
+      if (link->closed() || !link->OverHighWatermark()) continue;
+      const uint64_t written = link->WrittenBytes();
+      if (written - waiting->link_marks[i] < options_.min_progress_bytes) {
+        Detach(link);
+      } else {
+        waiting->link_marks[i] = written;
+        draining = true;
       }
     }
-    for (const auto& subscriber : pressure.subscribers) {
-      if (subscriber->OverHighWatermark()) {
+    for (size_t i = 0; i < pressure.subscribers.size(); ++i) {
+      const auto& subscriber = pressure.subscribers[i];
+      if (subscriber->closed() || !subscriber->OverHighWatermark()) continue;
+      const uint64_t taken = subscriber->TakenBytes();
+      if (taken - waiting->subscriber_marks[i] < options_.min_progress_bytes) {
         subscriber->Close(absl::ResourceExhaustedError(
             absl::StrCat("subscriber of group '", subscriber->group(), "' did not keep up for ",
                          absl::FormatDuration(options_.detach_after), " and was detached")));
+      } else {
+        waiting->subscriber_marks[i] = taken;
+        draining = true;
       }
     }
-    waiting->Finish();
-  });
+    if (!draining) {
+      waiting->Finish();
+      return;
+    }
+    if (auto again = weak_look.lock()) {
+      scheduler_.After(options_.detach_after, [again] { (*again)(); });
+    }
+  };
+  scheduler_.After(options_.detach_after, [look] { (*look)(); });
   for (const auto& link : pressure.links) link->NotifyWhenDrained(one_drained);
   for (const auto& subscriber : pressure.subscribers) subscriber->NotifyWhenDrained(one_drained);
 }

@@ -2,6 +2,7 @@
 #define CANOPY_NODE_CHILD_LINKS_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,12 +42,21 @@ using ChildLinkFactory = std::function<std::shared_ptr<wire::QueuedLink>(
     std::function<void(const absl::Status&)> on_closed)>;
 
 struct ChildLinksOptions {
-  // A receiver that stays above its high watermark this long is detached
-  // (`reliable`: back pressure, then detach).
+  // A receiver above its high watermark that takes fewer than
+  // `min_progress_bytes` in this long is detached (`reliable`: back
+  // pressure, then detach). One that is full but still drains at that
+  // rate or faster (a child catching up over a slow link) is waited for.
   absl::Duration detach_after = absl::Seconds(5);
   // A failed link to a child the table still names is opened again after
   // this long (the child may have restarted).
   absl::Duration relink_delay = absl::Milliseconds(250);
+  // Bytes a full receiver must take per detach_after to count as draining.
+  uint64_t min_progress_bytes = 64u << 10;
+  // A detached child's link is opened again after detach_after, doubling
+  // with each detach in a row up to this, so a child that reads again
+  // resumes (and is told what is gone) while a stuck one costs the flow
+  // at most detach_after per relink.
+  absl::Duration max_relink_backoff = absl::Seconds(60);
 };
 
 // This node's links to its children, one per child node shared by every
@@ -75,9 +85,12 @@ class ChildLinks {
   void CloseAll();
 
   // Runs `done` once every receiver in `pressure` drained to its low
-  // watermark, detaching those still full after detach_after: a child's
-  // link is closed, a subscriber ends with ResourceExhausted. `done` runs
-  // on a receiver's or the scheduler's thread and must not block.
+  // watermark. Every detach_after, a receiver still full that took fewer
+  // than min_progress_bytes since the last look is detached: a child's
+  // link is closed (and opened again after a backoff, so the child
+  // resumes), a subscriber ends with ResourceExhausted. `done` runs once
+  // no receiver is both full and draining, on a receiver's or the
+  // scheduler's thread, and must not block.
   void AwaitDrain(Pressure pressure, std::function<void()> done);
 
   // The current links, for gauges.
@@ -87,8 +100,11 @@ class ChildLinks {
   // Opens a link into `slot`. REQUIRES: mu_ held.
   void Open(const std::shared_ptr<ChildSlot>& slot, const wire::Endpoint& address)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After relink_delay, opens the slot's link again if it is still wanted.
-  void ScheduleRelink(const std::string& node_id);
+  // After `delay`, opens the slot's link again if it is still wanted.
+  void ScheduleRelink(const std::string& node_id, absl::Duration delay);
+  // Closes a child's link that stopped draining and schedules its relink
+  // with backoff.
+  void Detach(const std::shared_ptr<wire::QueuedLink>& link);
 
   const ChildLinksOptions options_;
   Scheduler& scheduler_;
@@ -99,6 +115,10 @@ class ChildLinks {
   struct Entry {
     std::shared_ptr<ChildSlot> slot;
     wire::Endpoint address;
+    // Detaches in a row (reset after a quiet max_relink_backoff), and when
+    // the last was.
+    int detaches = 0;
+    absl::Time last_detach = absl::InfinitePast();
   };
   absl::flat_hash_map<std::string, Entry> children_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

@@ -225,7 +225,8 @@ int main(int argc, char** argv) {
       ->check(canopy::IntegerIn<uint64_t>(0, uint64_t{1} << 40));
   uint32_t detach_after_ms = 5000;
   app.add_option("--detach-after-ms", detach_after_ms,
-                 "reliable groups: detach a receiver that stays full this long")
+                 "reliable groups: detach a receiver that stays full and takes under 64 KiB this "
+                 "long")
       ->capture_default_str()
       ->check(canopy::IntegerIn<uint32_t>(1, kMaxMillis));
   std::string health_listen;

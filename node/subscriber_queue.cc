@@ -123,6 +123,7 @@ std::vector<DeliveryItem> SubscriberQueue::PopBatch(absl::Duration timeout, size
       bytes_ -= cost;
       taken_bytes += cost;
     }
+    taken_bytes_ += taken_bytes;
     ready = TakeWaitersIfDrained();
   }
   for (auto& f : ready) f();
@@ -216,6 +217,11 @@ void SubscriberQueue::TellCutOffLocked() {
 size_t SubscriberQueue::QueuedBytes() const {
   absl::MutexLock lock(&mu_);
   return bytes_;
+}
+
+uint64_t SubscriberQueue::TakenBytes() const {
+  absl::MutexLock lock(&mu_);
+  return taken_bytes_;
 }
 
 }  // namespace canopy::node

@@ -65,6 +65,9 @@ class SubscriberQueue {
   bool OverHighWatermark() const;
   // Bytes queued now.
   size_t QueuedBytes() const;
+  // Bytes the subscriber took since it joined: whether a full queue still
+  // drains.
+  uint64_t TakenBytes() const;
 
   // Runs `ready` once queued bytes fall to the low watermark or the queue
   // closes (at once if so already). `ready` runs on the popping thread or the
@@ -124,6 +127,7 @@ class SubscriberQueue {
   mutable absl::Mutex mu_;
   std::deque<DeliveryItem> items_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t taken_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status closed_status_ ABSL_GUARDED_BY(mu_);

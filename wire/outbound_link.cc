@@ -267,7 +267,10 @@ void OutboundLink::OnWritten(const boost::system::error_code& ec,
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
-    for (const FramePtr& f : batch) queued_bytes_ -= f->bytes().size();
+    for (const FramePtr& f : batch) {
+      queued_bytes_ -= f->bytes().size();
+      written_bytes_ += f->bytes().size();
+    }
     writing_ = false;
     MaybeStartWrite();
     ready = TakeDrainWaitersIfDrained();
@@ -288,6 +291,11 @@ bool OutboundLink::OverHighWatermark() const {
 size_t OutboundLink::QueuedBytes() const {
   absl::MutexLock lock(&mu_);
   return queued_bytes_;
+}
+
+uint64_t OutboundLink::WrittenBytes() const {
+  absl::MutexLock lock(&mu_);
+  return written_bytes_;
 }
 
 bool OutboundLink::closed() const {

@@ -96,6 +96,9 @@ class OutboundLink final : public QueuedLink, public std::enable_shared_from_thi
   // Queued (not yet written) bytes.
   size_t QueuedBytes() const override;
 
+  // Bytes written to the socket since the link started.
+  uint64_t WrittenBytes() const override;
+
   // Runs `ready` (on the io_context) once queued bytes are at or below the
   // low watermark, or the link closes; at once if that is already so.
   void NotifyWhenDrained(std::function<void()> ready) override;
@@ -148,6 +151,7 @@ class OutboundLink final : public QueuedLink, public std::enable_shared_from_thi
   ClosedCallback on_closed_ ABSL_GUARDED_BY(mu_);
   std::deque<FramePtr> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t written_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_frames_ ABSL_GUARDED_BY(mu_) = 0;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

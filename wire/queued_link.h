@@ -28,6 +28,9 @@ class QueuedLink : public FrameSender {
   // True while queued bytes exceed the high watermark.
   virtual bool OverHighWatermark() const = 0;
   virtual size_t QueuedBytes() const = 0;
+  // Bytes handed to the socket since the link started: whether a full
+  // link still drains.
+  virtual uint64_t WrittenBytes() const = 0;
   // Runs `ready` once queued bytes are at or below the low watermark, or
   // the link closes; at once if that is already so. `ready` must not block.
   virtual void NotifyWhenDrained(std::function<void()> ready) = 0;

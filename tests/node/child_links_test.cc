@@ -1,6 +1,7 @@
 // ChildLinks on fake links and virtual time: links open with the table,
 // come back after a failure while the table names the child, and back
-// pressure ends when receivers drain or detaches them at the deadline.
+// pressure ends when receivers drain or detaches those that stopped
+// draining, whose links come back after a backoff.
 
 #include "node/child_links.h"
 
@@ -111,6 +112,54 @@ TEST_F(ChildLinksTest, ReceiversStillFullAtTheDeadlineAreDetached) {
   EXPECT_EQ(done, 1);
   EXPECT_TRUE(opened_[0]->closed());   // the laggard
   EXPECT_FALSE(opened_[1]->closed());  // the one that drained
+
+  // The laggard's link comes back after a backoff, so the child can resume
+  // (and be told what is gone); a second detach in a row waits twice as
+  // long.
+  scheduler_.Advance(absl::Milliseconds(4999));
+  ASSERT_EQ(opened_.size(), 2u);
+  scheduler_.Advance(absl::Milliseconds(1));
+  ASSERT_EQ(opened_.size(), 3u);
+  EXPECT_EQ(opened_[2]->peer_node(), "slow");
+  opened_[2]->SetFull(true);
+  links_.AwaitDrain(Pressure{{opened_[2]}, {}}, [&] { ++done; });
+  scheduler_.Advance(absl::Seconds(5));
+  EXPECT_TRUE(opened_[2]->closed());
+  EXPECT_EQ(done, 2);
+  scheduler_.Advance(absl::Milliseconds(9999));
+  EXPECT_EQ(opened_.size(), 3u);
+  scheduler_.Advance(absl::Milliseconds(1));
+  EXPECT_EQ(opened_.size(), 4u);
+}
+
+TEST_F(ChildLinksTest, AFullLinkThatStillDrainsIsWaitedFor) {
+  // A child catching up over a slow link (a late joiner's replay) keeps
+  // its link full for longer than detach_after while it takes every byte
+  // it can: it is not cut off.
+  links_.Slot(Hop("catching-up"));
+  opened_[0]->SetFull(true);
+  int done = 0;
+  links_.AwaitDrain(Pressure{{opened_[0]}, {}}, [&] { ++done; });
+  for (int window = 0; window < 4; ++window) {
+    opened_[0]->Write(1u << 20);
+    scheduler_.Advance(absl::Seconds(5));
+    EXPECT_FALSE(opened_[0]->closed()) << "window " << window;
+    EXPECT_EQ(done, 0);
+  }
+  // It drains: the sender goes on.
+  opened_[0]->SetFull(false);
+  EXPECT_EQ(done, 1);
+  EXPECT_FALSE(opened_[0]->closed());
+
+  // Full again, and now it stops reading: detached at the next look.
+  opened_[0]->SetFull(true);
+  links_.AwaitDrain(Pressure{{opened_[0]}, {}}, [&] { ++done; });
+  opened_[0]->Write(1u << 20);
+  scheduler_.Advance(absl::Seconds(5));
+  EXPECT_FALSE(opened_[0]->closed());
+  scheduler_.Advance(absl::Seconds(5));
+  EXPECT_TRUE(opened_[0]->closed());
+  EXPECT_EQ(done, 2);
 }
 
 }  // namespace

@@ -84,6 +84,10 @@ class FakeLink final : public wire::QueuedLink {
     absl::MutexLock lock(&mu_);
     return full_ ? 1u << 30 : 0;
   }
+  uint64_t WrittenBytes() const override {
+    absl::MutexLock lock(&mu_);
+    return written_;
+  }
   void NotifyWhenDrained(std::function<void()> ready) override {
     {
       absl::MutexLock lock(&mu_);
@@ -121,6 +125,11 @@ class FakeLink final : public wire::QueuedLink {
     }
     for (auto& w : waiters) w();
   }
+  // The link wrote `bytes` more (a full link that still drains).
+  void Write(uint64_t bytes) {
+    absl::MutexLock lock(&mu_);
+    written_ += bytes;
+  }
   std::vector<wire::FramePtr> sent() const {
     absl::MutexLock lock(&mu_);
     return sent_;
@@ -135,6 +144,7 @@ class FakeLink final : public wire::QueuedLink {
   bool full_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace canopy::node::testing
