@@ -57,6 +57,7 @@ void Planner::RemoveNode(const std::string& id) {
   if (auto it = nodes_.find(id); it != nodes_.end()) {
     for (const auto& [group, filter] : it->second.membership) touched_groups_.insert(group);
     for (const SourceKey& k : it->second.sources) touched_groups_.insert(k.first);
+    Index(id, it->second, /*present=*/false);
   }
   for (std::string& node : topology_.RemoveNode(id)) probe_changes_.insert(std::move(node));
   probe_changes_.erase(id);
@@ -161,8 +162,10 @@ void Planner::SetMembership(const std::string& node,
                             std::map<std::string, v1::SourceFilter> membership) {
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return;
+  Index(node, it->second, /*present=*/false);
   std::map<std::string, v1::SourceFilter> old = std::move(it->second.membership);
   it->second.membership = std::move(membership);
+  Index(node, it->second, /*present=*/true);
   std::set<std::string> groups;
   for (const auto& [g, f] : old) groups.insert(g);
   for (const auto& [g, f] : it->second.membership) groups.insert(g);
@@ -193,7 +196,9 @@ void Planner::SetSources(const std::string& node, std::set<SourceKey> sources) {
   if (it->second.sources == sources) return;
   for (const SourceKey& k : it->second.sources) touched_groups_.insert(k.first);
   for (const SourceKey& k : sources) touched_groups_.insert(k.first);
+  Index(node, it->second, /*present=*/false);
   it->second.sources = std::move(sources);
+  Index(node, it->second, /*present=*/true);
   ReconcileSources();
 }
 
@@ -944,25 +949,35 @@ std::vector<v1::SourceTree> Planner::Trees(const std::string& group) const {
   return out;
 }
 
+void Planner::Index(const std::string& node, const NodeState& state, bool present) {
+  auto update = [&](std::map<std::string, std::set<std::string>>& index,
+                    const std::string& group) {
+    if (present) {
+      index[group].insert(node);
+      return;
+    }
+    auto it = index.find(group);
+    if (it == index.end()) return;
+    it->second.erase(node);
+    if (it->second.empty()) index.erase(it);
+  };
+  for (const auto& [group, filter] : state.membership) update(member_nodes_, group);
+  for (const SourceKey& key : state.sources) update(source_nodes_, key.first);
+}
+
 std::map<std::string, v1::SourceFilter> Planner::Members(const std::string& group) const {
   std::map<std::string, v1::SourceFilter> out;
-  for (const auto& [node, state] : nodes_) {
-    if (auto it = state.membership.find(group); it != state.membership.end()) {
-      out[node] = it->second;
-    }
+  auto nodes = member_nodes_.find(group);
+  if (nodes == member_nodes_.end()) return out;
+  for (const std::string& node : nodes->second) {
+    out[node] = nodes_.at(node).membership.at(group);
   }
   return out;
 }
 
 bool Planner::HasMembersOrSources(const std::string& group) const {
-  if (flows_of_group_.contains(group)) return true;
-  for (const auto& [node, state] : nodes_) {
-    if (state.membership.contains(group)) return true;
-    for (const SourceKey& k : state.sources) {
-      if (k.first == group) return true;
-    }
-  }
-  return false;
+  return flows_of_group_.contains(group) || member_nodes_.contains(group) ||
+         source_nodes_.contains(group);
 }
 
 }  // namespace canopy::controller

@@ -166,6 +166,9 @@ class Planner {
     std::map<std::string, v1::SourceFilter> membership;
     std::set<SourceKey> sources;
   };
+  // Adds `node` to (or, `present` false, removes it from) the group indexes
+  // for what `state` holds.
+  void Index(const std::string& node, const NodeState& state, bool present);
   struct Flow {
     std::string ingress;
     uint32_t group_handle = 0;
@@ -255,6 +258,11 @@ class Planner {
   std::set<std::string> probe_changes_;
 
   std::map<std::string, NodeState> nodes_;
+  // Indexes over nodes_: group → nodes with a member of it, and group →
+  // nodes with a source of it (Members and HasMembersOrSources without a
+  // walk over every node). Kept by Index().
+  std::map<std::string, std::set<std::string>> member_nodes_;
+  std::map<std::string, std::set<std::string>> source_nodes_;
   std::map<std::string, v1::GroupPolicy> policies_;
   std::map<SourceKey, Flow> flows_;
   std::map<std::string, std::set<SourceKey>> flows_of_group_;

@@ -494,6 +494,29 @@ TEST_F(PlannerTest, APolicyAloneDoesNotMakeAGroupActive) {
   EXPECT_FALSE(planner_.HasMembersOrSources("quiet"));
 }
 
+TEST_F(PlannerTest, MembersFollowJoinsLeavesAndNodesThatGo) {
+  Node("a");
+  Node("b");
+  Node("c");
+  Join("a", "g");
+  Join("b", "g", Only("s"));
+  Join("b", "h");
+  EXPECT_THAT(planner_.Members("g"), ::testing::ElementsAre(::testing::Key("a"), ::testing::Key("b")));
+  EXPECT_EQ(planner_.Members("g").at("b").sources(0), "s");
+  Leave("a", "g");
+  EXPECT_THAT(planner_.Members("g"), ::testing::ElementsAre(::testing::Key("b")));
+  EXPECT_TRUE(planner_.HasMembersOrSources("h"));
+  planner_.RemoveNode("b");
+  EXPECT_TRUE(planner_.Members("g").empty());
+  EXPECT_FALSE(planner_.HasMembersOrSources("h"));
+  // A source alone makes a group active, until its node goes.
+  Publish("c", "only-sources", "s");
+  EXPECT_TRUE(planner_.HasMembersOrSources("only-sources"));
+  sources_["c"].clear();
+  planner_.SetSources("c", {});
+  EXPECT_FALSE(planner_.HasMembersOrSources("only-sources"));
+}
+
 TEST_F(PlannerTest, RttsAboutUnknownNodesAreIgnored) {
   Node("a");
   planner_.ReportRtts("a", {{"ghost", 5}});
