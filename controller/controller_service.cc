@@ -67,7 +67,7 @@ class ControllerService::AttachReactor final
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status::OK);  // the node closed its stream, or it was cancelled
+      End(grpc::Status::OK);  // the node closed its stream, or it was cancelled
       return;
     }
     const absl::Time now = absl::Now();
@@ -131,7 +131,7 @@ class ControllerService::AttachReactor final
   // The first report: a valid hello from the node its certificate names.
   void BeginAttach(absl::Time now) {
     if (grpc::Status leader = service_.RequireLeader(*context_); !leader.ok()) {
-      Finish(leader);
+      End(leader);
       return;
     }
     if (!report_.has_hello()) {
@@ -164,7 +164,7 @@ class ControllerService::AttachReactor final
                                 [this](absl::StatusOr<uint64_t> session) {
                                   if (!session.ok()) {
                                     spdlog::warn("refused a node: {}", session.status().ToString());
-                                    Finish(ToGrpc(session.status()));
+                                    End(ToGrpc(session.status()));
                                     return;
                                   }
                                   session_ = *session;
@@ -172,10 +172,18 @@ class ControllerService::AttachReactor final
                                 });
   }
 
+  // Ends the stream with `status`. No write starts after it: gRPC allows no
+  // operation after Finish, and a write started then could end the call
+  // twice (OnDone on two threads). A write already in flight completes.
+  void End(const grpc::Status& status) {
+    outbox_->Unbind();
+    Finish(status);
+  }
+
   // Ends the stream with `status`, counting the refused report's kind.
   void Refuse(const char* kind, const grpc::Status& status) {
     if (service_.on_refused_) service_.on_refused_(kind);
-    Finish(status);
+    End(status);
   }
 
   ControllerService& service_;
