@@ -276,12 +276,14 @@ int main(int argc, char** argv) {
     }
     return absl::OkStatus();
   };
+  // Whether apply_given ran: the election's thread reads and sets it long
+  // after the block below ends, so it lives as long as main.
+  bool given_applied = false;
   if (etcd_store) {
     canopy::controller::LeaderElectionOptions election_options;
     election_options.prefix = etcd_prefix;
     election_options.lease_ttl = absl::Milliseconds(etcd_lease_ttl_ms);
     election_options.version = canopy::BuildVersion();
-    bool given_applied = false;
     election_options.on_elected = [&](uint64_t term, const std::string& key) -> absl::Status {
       etcd_store->Fence(key, static_cast<int64_t>(term));
       canopy::controller::ControllerCore& core = *core_holder;
