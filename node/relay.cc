@@ -93,6 +93,10 @@ void Relay::Stop() {
     asio::post(io_, [this] { io_.stop(); });
     io_thread_.join();
   }
+  // Timers still pending (back-pressure looks, relinks, repairs) hold
+  // links and subscriber queues whose client connections belong to other
+  // io_contexts: release them now, not when this relay is destroyed.
+  scheduler_.DropPending();
 }
 
 void Relay::ScheduleTick() {

@@ -1,8 +1,12 @@
 #ifndef CANOPY_NODE_SCHEDULER_H_
 #define CANOPY_NODE_SCHEDULER_H_
 
+#include <cstdint>
 #include <functional>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
@@ -24,7 +28,9 @@ class Scheduler {
   virtual void Post(std::function<void()> task) = 0;
 };
 
-// Scheduler on an Asio io_context and the wall clock.
+// Scheduler on an Asio io_context and the wall clock. It keeps the tasks
+// itself (the io_context's handlers only name them), so DropPending() can
+// release what they hold while the objects it refers to still exist.
 class AsioScheduler final : public Scheduler {
  public:
   explicit AsioScheduler(boost::asio::io_context& io) : io_(io) {}
@@ -32,8 +38,20 @@ class AsioScheduler final : public Scheduler {
   void After(absl::Duration delay, std::function<void()> task) override;
   void Post(std::function<void()> task) override;
 
+  // Destroys every task that has not run, now; none of them runs, and
+  // tasks given from now on are dropped at once. For shutdown: a task may
+  // hold links and queues that must go before the things they use.
+  void DropPending();
+
  private:
+  // Takes task `id` out of the pending set; empty if it was dropped.
+  std::function<void()> Take(uint64_t id);
+
   boost::asio::io_context& io_;
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint64_t, std::function<void()>> pending_ ABSL_GUARDED_BY(mu_);
+  bool dropped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace canopy::node
