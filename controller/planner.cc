@@ -950,8 +950,7 @@ std::vector<v1::SourceTree> Planner::Trees(const std::string& group) const {
 }
 
 void Planner::Index(const std::string& node, const NodeState& state, bool present) {
-  auto update = [&](std::map<std::string, std::set<std::string>>& index,
-                    const std::string& group) {
+  auto update = [&](std::map<std::string, std::set<std::string>>& index, const std::string& group) {
     if (present) {
       index[group].insert(node);
       return;

@@ -501,7 +501,8 @@ TEST_F(PlannerTest, MembersFollowJoinsLeavesAndNodesThatGo) {
   Join("a", "g");
   Join("b", "g", Only("s"));
   Join("b", "h");
-  EXPECT_THAT(planner_.Members("g"), ::testing::ElementsAre(::testing::Key("a"), ::testing::Key("b")));
+  EXPECT_THAT(planner_.Members("g"),
+              ::testing::ElementsAre(::testing::Key("a"), ::testing::Key("b")));
   EXPECT_EQ(planner_.Members("g").at("b").sources(0), "s");
   Leave("a", "g");
   EXPECT_THAT(planner_.Members("g"), ::testing::ElementsAre(::testing::Key("b")));
@@ -559,8 +560,7 @@ namespace {
 // A chain with no detour (static links a–b, b–c), a source at a and a
 // member at c, under every profile: losing b cuts c off visibly, and b's
 // return heals the tree, whatever the order things come back in.
-class PlannerHealTest : public PlannerTest,
-                        public ::testing::WithParamInterface<v1::TreeProfile> {
+class PlannerHealTest : public PlannerTest, public ::testing::WithParamInterface<v1::TreeProfile> {
  protected:
   void SetUp() override {
     v1::GroupPolicy policy;

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/system/numbered_stream.h"
 #include "tests/system/overlay.h"
 #include "tests/system/process.h"
 
@@ -20,16 +21,6 @@ namespace {
 constexpr int kBefore = 100;
 constexpr int kWhileStopped = 2000;  // 32 MiB: more than c's link and sockets hold
 constexpr size_t kBytes = 16 << 10;
-
-std::string Lines(int first, int count) {
-  std::string input;
-  for (int i = first; i < first + count; ++i) {
-    std::string line = absl::StrCat("m", i, "-");
-    line.resize(kBytes, 'x');
-    input += line + "\n";
-  }
-  return input;
-}
 
 TEST(DetachTest, AChildThatStopsReadingIsDetachedThenResumesWhenItReadsAgain) {
   // A liveness far beyond the stop: the controller keeps c in the tree, so
@@ -44,15 +35,14 @@ TEST(DetachTest, AChildThatStopsReadingIsDetachedThenResumesWhenItReadsAgain) {
       overlay.StartSubscriber("c", {"--group", "g", "--count", absl::StrCat(total)});
   ASSERT_TRUE(sub->WaitForStderr("joined", kWait)) << sub->Stderr() << overlay.Logs();
   std::unique_ptr<Process> pub = overlay.StartPublisher("a", "g", "src");
-  ASSERT_TRUE(pub->WriteStdin(Lines(0, kBefore)));
+  ASSERT_TRUE(pub->WriteStdin(NumberedLines(0, kBefore, kBytes)));
   ASSERT_TRUE(sub->WaitForStdoutLines(kBefore, kWait)) << sub->Stderr() << overlay.Logs();
 
   overlay.node("c").Signal(SIGSTOP);
   // The publisher is not held up for long: c is detached and the rest
   // flows into a's and b's rings.
-  const bool written = pub->WriteStdin(Lines(kBefore, kWhileStopped));
-  const bool detached =
-      overlay.node("b").WaitForStderr("detaching child c", kWait).has_value();
+  const bool written = pub->WriteStdin(NumberedLines(kBefore, kWhileStopped, kBytes));
+  const bool detached = overlay.node("b").WaitForStderr("detaching child c", kWait).has_value();
   overlay.node("c").Signal(SIGCONT);
   ASSERT_TRUE(written);
   ASSERT_TRUE(detached) << overlay.Logs();

@@ -16,14 +16,15 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/system/lab.h"
+#include "tests/system/numbered_stream.h"
 #include "tests/system/process.h"
 
 namespace canopy::testing {
 namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(90);
-constexpr int kMessages = 640;      // before the late joiner: 10 MiB, 4.2 s at 20 Mbit/s
-constexpr int kMore = 64;           // while it catches up
+constexpr int kMessages = 640;  // before the late joiner: 10 MiB, 4.2 s at 20 Mbit/s
+constexpr int kMore = 64;       // while it catches up
 constexpr size_t kBytes = 16 << 10;
 
 class LateJoinerTest : public ::testing::Test {
@@ -43,21 +44,11 @@ class LateJoinerTest : public ::testing::Test {
   void StartNode(const Lab& lab, int host, std::vector<std::string> extra) {
     const std::string id = absl::StrCat("n", host);
     const std::string address = lab.HostAddress(1, host);
-    std::vector<std::string> argv = {BinaryPath("canopy-node"),
-                                     "--id",
-                                     id,
-                                     "--controller",
-                                     controller_address_,
-                                     "--listen",
-                                     address + ":7001",
-                                     "--data",
-                                     address + ":7002",
-                                     // Unicast links only: the catch-up is what is tried.
-                                     "--discovery-interval-ms",
-                                     "0",
-                                     "--probe-interval-ms",
-                                     "0",
-                                     "--plaintext"};
+    std::vector<std::string> argv = {
+        BinaryPath("canopy-node"), "--id", id, "--controller", controller_address_, "--listen",
+        address + ":7001", "--data", address + ":7002",
+        // Unicast links only: the catch-up is what is tried.
+        "--discovery-interval-ms", "0", "--probe-interval-ms", "0", "--plaintext"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     nodes_[id] = std::make_unique<Process>(lab.Command(1, host, argv));
     ASSERT_TRUE(nodes_[id]->WaitForStdout("listening", kWait)) << nodes_[id]->Stderr();
@@ -119,23 +110,14 @@ TEST_F(LateJoinerTest, CatchingUpOverASlowLinkIsWaitedForNotCutOff) {
   Process pub(lab->Command(1, 1,
                            {BinaryPath("canopy-pub"), "--node", lab->HostAddress(1, 1) + ":7001",
                             "--group", "g", "--source", "trainer"}));
-  auto lines = [](int first, int count) {
-    std::string input;
-    for (int i = first; i < first + count; ++i) {
-      std::string line = absl::StrCat("m", i, "-");
-      line.resize(kBytes, 'x');
-      input += line + "\n";
-    }
-    return input;
-  };
-  ASSERT_TRUE(pub.WriteStdin(lines(0, kMessages)));
+  ASSERT_TRUE(pub.WriteStdin(NumberedLines(0, kMessages, kBytes)));
   ASSERT_TRUE(early->WaitForStdoutLines(kMessages, kWait)) << early->Stderr() << Logs();
 
   // Now a subscriber joins on n2: n2 asks n1 for the flow from its start,
   // and n1's link to n2 stays full for about 4 s while it drains. The
   // stream goes on meanwhile, so n1 waits on that full link.
   std::unique_ptr<Process> late = StartSubscriber(*lab, 2, kMessages + kMore);
-  ASSERT_TRUE(pub.WriteStdin(lines(kMessages, kMore)));
+  ASSERT_TRUE(pub.WriteStdin(NumberedLines(kMessages, kMore, kBytes)));
   pub.CloseStdin();
   ASSERT_EQ(pub.Wait(kWait), 0) << pub.Stderr() << Logs();
   ExpectEverythingInOrder(*late);

@@ -92,4 +92,14 @@ StreamVerdict NumberedStream::Verdict() const {
   return v;
 }
 
+std::string NumberedLines(int first, int count, size_t bytes) {
+  std::string input;
+  for (int i = first; i < first + count; ++i) {
+    std::string line = absl::StrCat("m", i, "-");
+    line.resize(bytes, 'x');
+    input += line + "\n";
+  }
+  return input;
+}
+
 }  // namespace canopy::testing

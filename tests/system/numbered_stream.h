@@ -1,6 +1,7 @@
 #ifndef CANOPY_TESTS_SYSTEM_NUMBERED_STREAM_H_
 #define CANOPY_TESTS_SYSTEM_NUMBERED_STREAM_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -64,6 +65,11 @@ class NumberedStream {
   std::unique_ptr<Process> subscriber_, publisher_;
   uint64_t published_ = 0;
 };
+
+// canopy-pub's input for numbered messages of `bytes` bytes each: the
+// lines "m<i>-xx…x" for i in [first, first + count), each ending in '\n'
+// (not counted in `bytes`).
+std::string NumberedLines(int first, int count, size_t bytes);
 
 }  // namespace canopy::testing
 
