@@ -50,6 +50,12 @@ struct FlowState {
   ReplayRing ring ABSL_GUARDED_BY(mu);
   // Parent named by the table when last seen (to notice a move).
   std::string parent ABSL_GUARDED_BY(mu);
+  // Whether the last compiled table carried the flow as live (not
+  // retired), and whether it came back since a table that did not: then
+  // its parent may have kept frames for it meanwhile that no live frame
+  // will reveal, and it must ask (RESUME) even on an unchanged parent.
+  bool in_table ABSL_GUARDED_BY(mu) = false;
+  bool returned ABSL_GUARDED_BY(mu) = false;
   // Child side: the `last` a RESUME was sent for, and when.
   uint64_t resume_asked_after ABSL_GUARDED_BY(mu) = 0;
   absl::Time resume_asked_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();

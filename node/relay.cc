@@ -405,13 +405,15 @@ void Relay::ResumeFromParents(const std::string* peer) {
     FlowState& flow = *route->state;
     absl::MutexLock flow_lock(&flow.mu);
     const bool moved = flow.parent != route->parent();
-    // On a new link from a parent, or a parent change with its link up:
-    // say where this node is so the parent resends what it missed. A
-    // `reliable` flow never seen asks from its start.
-    if (link == nullptr || (peer == nullptr && !moved)) {
+    // On a new link from a parent, a parent change, or the flow's return
+    // to this node's table, with the parent's link up: say where this node
+    // is so the parent resends what it missed. A `reliable` flow never
+    // seen asks from its start.
+    if (link == nullptr || (peer == nullptr && !moved && !flow.returned)) {
       if (link != nullptr) flow.parent = route->parent();
       continue;
     }
+    flow.returned = false;
     repair_.ResumeFromParent(*route, flow, *link);
   }
 }
@@ -461,10 +463,15 @@ void Relay::OnTableChanged() {
     route->subscribers = clients_.GroupOf(e.group());
     route->counters = options_.traffic != nullptr ? &options_.traffic->Cell(e.group()) : nullptr;
     route->state = flows_.Get(e.group(), e.source());
-    if (!is_retired) {
+    if (is_retired) {
+      absl::MutexLock flow_lock(&route->state->mu);
+      route->state->in_table = false;
+    } else {
+      absl::MutexLock flow_lock(&route->state->mu);
+      if (!route->state->in_table && !route->state->parent.empty()) route->state->returned = true;
+      route->state->in_table = true;
       // Frames a local publisher sent before the table named the flow's
       // ids carry none: they get them before anyone is sent them again.
-      absl::MutexLock flow_lock(&route->state->mu);
       if (route->state->group_handle != e.group_handle() ||
           route->state->source_id != e.source_id()) {
         route->state->group_handle = e.group_handle();

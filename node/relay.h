@@ -167,8 +167,9 @@ class Relay {
   // A child's ACK_SUMMARY: taken only from a child the table names for the
   // flow; a malformed one closes the link.
   void OnChildAckSummary(const wire::Frame& frame, const std::shared_ptr<wire::QueuedLink>& link);
-  // Sends RESUME to the parent of every flow whose parent is `peer`, or
-  // whose parent changed, over the link from that parent. I/O thread.
+  // Sends RESUME to the parent of every flow whose parent is `peer`, whose
+  // parent changed, or that came back to the table, over the link from
+  // that parent. I/O thread.
   void ResumeFromParents(const std::string* peer);
   // True if `link` speaks for the flow: it comes from the parent the table
   // names, with that parent's link token.

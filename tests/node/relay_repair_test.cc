@@ -219,6 +219,34 @@ TEST(RelayParentTest, ResumeBeforeTheParentsTableNamesTheChildIsServedOnceItDoes
   EXPECT_EQ(c.relay->counters().sequences_lost, 0u);
 }
 
+TEST(RelayParentTest, AFlowThatLeavesAndReturnsToTheTableAsksForWhatItsParentKept) {
+  // A controller restart in a bad order: for a moment the tables name no
+  // receiver of h, so a keeps h's next frames in its ring only and b's
+  // table drops h; then both tables name a → b again, over the link that
+  // flow g kept up. Nothing new is published after that: only b's asking
+  // brings it the frames a kept.
+  TestNode a("a", 64 << 20), b("b", 64 << 20);
+  auto sub_g = std::make_shared<SubscriberQueue>("g", v1::SourceFilter(), 64 << 20, 16 << 20);
+  auto sub_h = std::make_shared<SubscriberQueue>("h", v1::SourceFilter(), 64 << 20, 16 << 20);
+  b.clients.AddSubscriber(sub_g);
+  b.clients.AddSubscriber(sub_h);
+  using Flow = TestNode::Flow;
+  b.SetFlows({Flow{"g", 1, "a", {}, true}, Flow{"h", 2, "a", {}, true}});
+  a.SetFlows({Flow{"g", 1, "", {&b}, false}, Flow{"h", 2, "", {&b}, false}});
+  a.relay->PublishLocal("g", "s", "m");
+  ASSERT_EQ(Receive(*sub_g, 1), Range(1, 1));
+  for (int i = 1; i <= 50; ++i) a.relay->PublishLocal("h", "s", "m");
+  ASSERT_EQ(Receive(*sub_h, 50), Range(1, 50));
+
+  b.SetFlows({Flow{"g", 1, "a", {}, true}});
+  a.SetFlows({Flow{"g", 1, "", {&b}, false}, Flow{"h", 2, "", {}, false}});
+  for (int i = 51; i <= 60; ++i) a.relay->PublishLocal("h", "s", "m");
+  a.SetFlows({Flow{"g", 1, "", {&b}, false}, Flow{"h", 2, "", {&b}, false}});
+  b.SetFlows({Flow{"g", 1, "a", {}, true}, Flow{"h", 2, "a", {}, true}});
+  EXPECT_EQ(Receive(*sub_h, 60), Range(51, 60));
+  EXPECT_EQ(b.relay->counters().sequences_lost, 0u);
+}
+
 TEST(RelayAckTest, SummariesTravelUpTheTreeAndOnlyFromTheFlowsChildren) {
   // Flow g runs a → b → c with a receiver at b and at c. mallory, a child
   // of a for flow h only, claims a as its parent for g and acknowledges
