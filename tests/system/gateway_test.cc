@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/system/gateway_lab.h"
 #include "tests/system/lab.h"
 #include "tests/system/process.h"
 
@@ -41,39 +42,12 @@ void LegacySend(const Lab& lab, int lan, int host, int count) {
   EXPECT_EQ(send.Wait(kWait), 0) << send.Stderr();
 }
 
-// A controller on l1h1 with its store in `dir`.
-std::unique_ptr<Process> StartController(const Lab& lab, const std::string& dir) {
-  // The lab's private addresses: plaintext on purpose.
-  auto ctl = std::make_unique<Process>(
-      lab.Command(1, 1,
-                  {BinaryPath("canopy-controller"), "--listen", lab.HostAddress(1, 1) + ":7000",
-                   "--store", dir + "/store.db", "--plaintext"}));
-  EXPECT_TRUE(ctl->WaitForStdout("listening", kWait)) << ctl->Stderr();
-  return ctl;
-}
-
 // A node on (lan, host) that is a gateway for kGroup:kPort.
 std::unique_ptr<Process> StartGateway(const Lab& lab, int lan, int host,
                                       const std::vector<std::string>& extra = {}) {
-  const std::string address = lab.HostAddress(lan, host);
-  std::vector<std::string> argv = {BinaryPath("canopy-node"),
-                                   "--id",
-                                   absl::StrCat("gw", lan, host),
-                                   "--controller",
-                                   lab.HostAddress(1, 1) + ":7000",
-                                   "--listen",
-                                   address + ":7001",
-                                   "--data",
-                                   address + ":7002",
-                                   "--probe-interval-ms",
-                                   "0",
-                                   "--gateway",
-                                   absl::StrCat(kGroup, ":", kPort),
-                                   "--plaintext"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  auto node = std::make_unique<Process>(lab.Command(lan, host, argv));
-  EXPECT_TRUE(node->WaitForStdout("listening", kWait)) << node->Stderr();
-  return node;
+  std::vector<std::string> args = {"--gateway", absl::StrCat(kGroup, ":", kPort)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return StartLabNode(lab, lan, host, args);
 }
 
 TEST(GatewayTest, LegacyProgramsOnTwoLansTalkOnlyThroughGateways) {
@@ -92,7 +66,7 @@ TEST(GatewayTest, LegacyProgramsOnTwoLansTalkOnlyThroughGateways) {
 
   char dir_template[] = "/tmp/canopy-gateway.XXXXXX";
   const std::string dir = mkdtemp(dir_template);
-  std::unique_ptr<Process> ctl = StartController(*lab, dir);
+  std::unique_ptr<Process> ctl = StartLabController(*lab, dir);
   std::vector<std::unique_ptr<Process>> gateways;
   for (int lan = 1; lan <= 2; ++lan) {
     gateways.push_back(StartGateway(*lab, lan, 1));
@@ -129,7 +103,7 @@ TEST(GatewayTest, TwoGatewaysOnEachLanCarryEveryDatagramOnce) {
   CANOPY_LAB_OR_SKIP(lab, options);
   char dir_template[] = "/tmp/canopy-gateway.XXXXXX";
   const std::string dir = mkdtemp(dir_template);
-  std::unique_ptr<Process> ctl = StartController(*lab, dir);
+  std::unique_ptr<Process> ctl = StartLabController(*lab, dir);
   std::vector<std::unique_ptr<Process>> gateways;
   for (int lan = 1; lan <= 2; ++lan) {
     for (int host = 1; host <= 2; ++host) {

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/system/gateway_lab.h"
 #include "tests/system/lab.h"
 #include "tests/system/numbered_stream.h"
 #include "tests/system/process.h"
@@ -37,21 +38,15 @@ class LateJoinerTest : public ::testing::Test {
 
   std::string Logs() {
     std::string out = "\n--- controller\n" + controller_->Stderr();
-    for (auto& [id, n] : nodes_) out += "\n--- " + id + "\n" + n->Stderr();
+    for (auto& [host, n] : nodes_) out += absl::StrCat("\n--- gw1", host, "\n", n->Stderr());
     return out;
   }
 
+  // The node on l1h<host> ("gw1<host>"), with unicast links only: the
+  // catch-up is what is tried.
   void StartNode(const Lab& lab, int host, std::vector<std::string> extra) {
-    const std::string id = absl::StrCat("n", host);
-    const std::string address = lab.HostAddress(1, host);
-    std::vector<std::string> argv = {
-        BinaryPath("canopy-node"), "--id", id, "--controller", controller_address_, "--listen",
-        address + ":7001", "--data", address + ":7002",
-        // Unicast links only: the catch-up is what is tried.
-        "--discovery-interval-ms", "0", "--probe-interval-ms", "0", "--plaintext"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    nodes_[id] = std::make_unique<Process>(lab.Command(1, host, argv));
-    ASSERT_TRUE(nodes_[id]->WaitForStdout("listening", kWait)) << nodes_[id]->Stderr();
+    extra.insert(extra.begin(), {"--discovery-interval-ms", "0"});
+    nodes_[host] = StartLabNode(lab, 1, host, extra);
   }
 
   // A subscriber on `host` that ends after `count` messages.
@@ -79,9 +74,8 @@ class LateJoinerTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::string controller_address_;
   std::unique_ptr<Process> controller_;
-  std::map<std::string, std::unique_ptr<Process>> nodes_;
+  std::map<int, std::unique_ptr<Process>> nodes_;  // by host
 };
 
 TEST_F(LateJoinerTest, CatchingUpOverASlowLinkIsWaitedForNotCutOff) {
@@ -90,13 +84,8 @@ TEST_F(LateJoinerTest, CatchingUpOverASlowLinkIsWaitedForNotCutOff) {
   options.hosts_per_lan = 3;
   options.rate_mbit = 20;
   CANOPY_LAB_OR_SKIP(lab, options);
-  controller_address_ = lab->HostAddress(1, 1) + ":7000";
-  controller_ = std::make_unique<Process>(
-      lab->Command(1, 1,
-                   // The lab's private addresses: plaintext on purpose.
-                   {BinaryPath("canopy-controller"), "--listen", controller_address_, "--store",
-                    dir_ + "/store.db", "--plaintext"}));
-  ASSERT_TRUE(controller_->WaitForStdout("listening", kWait)) << controller_->Stderr();
+  controller_ = StartLabController(*lab, dir_);
+  if (HasFailure()) return;
   // The publisher's node detaches a child whose link stays full and does
   // not drain for 1 s.
   StartNode(*lab, 1, {"--detach-after-ms", "1000", "--replay-mib", "64"});
@@ -105,7 +94,7 @@ TEST_F(LateJoinerTest, CatchingUpOverASlowLinkIsWaitedForNotCutOff) {
   if (HasFatalFailure()) return;
 
   // The early subscriber stays (a count it never reaches): the late one's
-  // catch-up must not depend on a membership change that relinks n2.
+  // catch-up must not depend on a membership change that relinks gw12.
   std::unique_ptr<Process> early = StartSubscriber(*lab, 3, 2 * (kMessages + kMore));
   Process pub(lab->Command(1, 1,
                            {BinaryPath("canopy-pub"), "--node", lab->HostAddress(1, 1) + ":7001",
@@ -113,16 +102,16 @@ TEST_F(LateJoinerTest, CatchingUpOverASlowLinkIsWaitedForNotCutOff) {
   ASSERT_TRUE(pub.WriteStdin(NumberedLines(0, kMessages, kBytes)));
   ASSERT_TRUE(early->WaitForStdoutLines(kMessages, kWait)) << early->Stderr() << Logs();
 
-  // Now a subscriber joins on n2: n2 asks n1 for the flow from its start,
-  // and n1's link to n2 stays full for about 4 s while it drains. The
-  // stream goes on meanwhile, so n1 waits on that full link.
+  // Now a subscriber joins on gw12: it asks gw11 for the flow from its start,
+  // and gw11's link to gw12 stays full for about 4 s while it drains. The
+  // stream goes on meanwhile, so gw11 waits on that full link.
   std::unique_ptr<Process> late = StartSubscriber(*lab, 2, kMessages + kMore);
   ASSERT_TRUE(pub.WriteStdin(NumberedLines(kMessages, kMore, kBytes)));
   pub.CloseStdin();
   ASSERT_EQ(pub.Wait(kWait), 0) << pub.Stderr() << Logs();
   ExpectEverythingInOrder(*late);
   ASSERT_TRUE(early->WaitForStdoutLines(kMessages + kMore, kWait)) << early->Stderr() << Logs();
-  EXPECT_FALSE(absl::StrContains(nodes_["n1"]->Stderr(), "detaching child n2")) << Logs();
+  EXPECT_FALSE(absl::StrContains(nodes_[1]->Stderr(), "detaching child gw12")) << Logs();
 }
 
 }  // namespace
