@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "bench/elapsed.h"
 #include "bench/planner/random.h"
 #include "controller/bulk_shape.h"
 #include "controller/flow_tree.h"
@@ -65,10 +66,6 @@ const Distribution kDistributions[] = {
 };
 
 using Clock = std::chrono::steady_clock;
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 struct Overlay {
   tree::OverlayGraph graph;

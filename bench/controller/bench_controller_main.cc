@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/controller/sim_node.h"
+#include "bench/elapsed.h"
 #include "bench/planner/latency_model.h"
 #include "bench/planner/random.h"
 #include "bench/relay/child_process.h"
@@ -65,10 +66,6 @@ struct Flags {
   int ctl_runs = 40;
   uint64_t seed = 1;
 };
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 // Nearest-rank percentile; 0 for no values.
 double Percentile(std::vector<double> values, double p) {

@@ -33,6 +33,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "bench/elapsed.h"
 #include "bench/planner/event_stream.h"
 #include "bench/planner/random.h"
 #include "bench/planner/scenario.h"
@@ -68,10 +69,6 @@ struct Flags {
 };
 
 using Clock = std::chrono::steady_clock;
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 // Nearest-rank percentile of sorted values. REQUIRES: !sorted.empty().
 double Percentile(const std::vector<double>& sorted, double p) {
