@@ -141,74 +141,76 @@ void ChildLinks::Detach(const std::shared_ptr<wire::QueuedLink>& link) {
   ScheduleRelink(child, backoff);
 }
 
+// One AwaitDrain: finishes once, when the last receiver drained or when a
+// look finds no receiver both full and still draining.
+struct ChildLinks::DrainWait {
+  Pressure pressure;
+  std::atomic<size_t> pending{0};
+  std::atomic<bool> finished{false};
+  std::function<void()> done;
+  // What each receiver had taken at the last look (scheduler thread).
+  std::vector<uint64_t> link_marks;
+  std::vector<uint64_t> subscriber_marks;
+  void Finish() {
+    if (!finished.exchange(true)) done();
+  }
+};
+
 void ChildLinks::AwaitDrain(Pressure pressure, std::function<void()> done) {
-  // Finishes once: when the last receiver drained, or when a look at the
-  // detach deadline finds no receiver both full and still draining.
-  struct Waiting {
-    std::atomic<size_t> pending{0};
-    std::atomic<bool> finished{false};
-    std::function<void()> done;
-    // What each receiver had taken at the last look (scheduler thread).
-    std::vector<uint64_t> link_marks;
-    std::vector<uint64_t> subscriber_marks;
-    void Finish() {
-      if (!finished.exchange(true)) done();
-    }
-  };
-  auto waiting = std::make_shared<Waiting>();
-  waiting->pending = pressure.links.size() + pressure.subscribers.size();
-  waiting->done = std::move(done);
-  if (waiting->pending == 0) {
-    waiting->Finish();
+  auto wait = std::make_shared<DrainWait>();
+  wait->pending = pressure.links.size() + pressure.subscribers.size();
+  wait->done = std::move(done);
+  if (wait->pending == 0) {
+    wait->Finish();
     return;
   }
-  for (const auto& link : pressure.links) waiting->link_marks.push_back(link->WrittenBytes());
+  for (const auto& link : pressure.links) wait->link_marks.push_back(link->WrittenBytes());
   for (const auto& subscriber : pressure.subscribers) {
-    waiting->subscriber_marks.push_back(subscriber->TakenBytes());
+    wait->subscriber_marks.push_back(subscriber->TakenBytes());
   }
-  auto one_drained = [waiting] {
-    if (waiting->pending.fetch_sub(1) == 1) waiting->Finish();
+  wait->pressure = std::move(pressure);
+  scheduler_.After(options_.detach_after, [this, wait] { LookAtDrain(wait); });
+  auto one_drained = [wait] {
+    if (wait->pending.fetch_sub(1) == 1) wait->Finish();
   };
-  // Looks every detach_after; holds only a weak reference to itself.
-  auto look = std::make_shared<std::function<void()>>();
-  *look = [this, waiting, pressure, weak_look = std::weak_ptr<std::function<void()>>(look)] {
-    if (waiting->finished.load()) return;  // everything drained
-    bool draining = false;
-    for (size_t i = 0; i < pressure.links.size(); ++i) {
-      const auto& link = pressure.links[i];
-      if (link->closed() || !link->OverHighWatermark()) continue;
-      const uint64_t written = link->WrittenBytes();
-      if (written - waiting->link_marks[i] < options_.min_progress_bytes) {
-        Detach(link);
-      } else {
-        waiting->link_marks[i] = written;
-        draining = true;
-      }
+  for (const auto& link : wait->pressure.links) link->NotifyWhenDrained(one_drained);
+  for (const auto& subscriber : wait->pressure.subscribers) {
+    subscriber->NotifyWhenDrained(one_drained);
+  }
+}
+
+void ChildLinks::LookAtDrain(const std::shared_ptr<DrainWait>& wait) {
+  if (wait->finished.load()) return;  // everything drained
+  bool draining = false;
+  for (size_t i = 0; i < wait->pressure.links.size(); ++i) {
+    const auto& link = wait->pressure.links[i];
+    if (link->closed() || !link->OverHighWatermark()) continue;
+    const uint64_t written = link->WrittenBytes();
+    if (written - wait->link_marks[i] < options_.min_progress_bytes) {
+      Detach(link);
+    } else {
+      wait->link_marks[i] = written;
+      draining = true;
     }
-    for (size_t i = 0; i < pressure.subscribers.size(); ++i) {
-      const auto& subscriber = pressure.subscribers[i];
-      if (subscriber->closed() || !subscriber->OverHighWatermark()) continue;
-      const uint64_t taken = subscriber->TakenBytes();
-      if (taken - waiting->subscriber_marks[i] < options_.min_progress_bytes) {
-        subscriber->Close(absl::ResourceExhaustedError(
-            absl::StrCat("subscriber of group '", subscriber->group(), "' did not keep up for ",
-                         absl::FormatDuration(options_.detach_after), " and was detached")));
-      } else {
-        waiting->subscriber_marks[i] = taken;
-        draining = true;
-      }
+  }
+  for (size_t i = 0; i < wait->pressure.subscribers.size(); ++i) {
+    const auto& subscriber = wait->pressure.subscribers[i];
+    if (subscriber->closed() || !subscriber->OverHighWatermark()) continue;
+    const uint64_t taken = subscriber->TakenBytes();
+    if (taken - wait->subscriber_marks[i] < options_.min_progress_bytes) {
+      subscriber->Close(absl::ResourceExhaustedError(
+          absl::StrCat("subscriber of group '", subscriber->group(), "' did not keep up for ",
+                       absl::FormatDuration(options_.detach_after), " and was detached")));
+    } else {
+      wait->subscriber_marks[i] = taken;
+      draining = true;
     }
-    if (!draining) {
-      waiting->Finish();
-      return;
-    }
-    if (auto again = weak_look.lock()) {
-      scheduler_.After(options_.detach_after, [again] { (*again)(); });
-    }
-  };
-  scheduler_.After(options_.detach_after, [look] { (*look)(); });
-  for (const auto& link : pressure.links) link->NotifyWhenDrained(one_drained);
-  for (const auto& subscriber : pressure.subscribers) subscriber->NotifyWhenDrained(one_drained);
+  }
+  if (!draining) {
+    wait->Finish();
+    return;
+  }
+  scheduler_.After(options_.detach_after, [this, wait] { LookAtDrain(wait); });
 }
 
 }  // namespace canopy::node

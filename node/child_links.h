@@ -105,6 +105,11 @@ class ChildLinks {
   // Closes a child's link that stopped draining and schedules its relink
   // with backoff.
   void Detach(const std::shared_ptr<wire::QueuedLink>& link);
+  struct DrainWait;
+  // AwaitDrain's look every detach_after (scheduler thread): detaches the
+  // receivers that took too little since the last look, finishes when none
+  // is full and draining, else looks again.
+  void LookAtDrain(const std::shared_ptr<DrainWait>& wait);
 
   const ChildLinksOptions options_;
   Scheduler& scheduler_;
@@ -115,8 +120,8 @@ class ChildLinks {
   struct Entry {
     std::shared_ptr<ChildSlot> slot;
     wire::Endpoint address;
-    // Detaches in a row (reset after a quiet max_relink_backoff), and when
-    // the last was.
+    // Detaches in a row (reset after twice max_relink_backoff without
+    // one), and when the last was.
     int detaches = 0;
     absl::Time last_detach = absl::InfinitePast();
   };
