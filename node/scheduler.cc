@@ -2,37 +2,36 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 
 namespace canopy::node {
 
+std::optional<uint64_t> AsioScheduler::Hold(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  if (dropped_) return std::nullopt;
+  const uint64_t id = next_id_++;
+  pending_.emplace(id, std::move(task));
+  return id;
+}
+
 void AsioScheduler::After(absl::Duration delay, std::function<void()> task) {
-  uint64_t id;
-  {
-    absl::MutexLock lock(&mu_);
-    if (dropped_) return;
-    id = next_id_++;
-    pending_.emplace(id, std::move(task));
-  }
+  const std::optional<uint64_t> id = Hold(std::move(task));
+  if (!id) return;
   auto timer = std::make_shared<boost::asio::steady_timer>(
       io_, std::chrono::microseconds(absl::ToInt64Microseconds(delay)));
-  timer->async_wait([this, timer, id](const boost::system::error_code& ec) {
+  timer->async_wait([this, timer, id = *id](const boost::system::error_code& ec) {
     std::function<void()> task = Take(id);
     if (!ec && task) task();
   });
 }
 
 void AsioScheduler::Post(std::function<void()> task) {
-  uint64_t id;
-  {
-    absl::MutexLock lock(&mu_);
-    if (dropped_) return;
-    id = next_id_++;
-    pending_.emplace(id, std::move(task));
-  }
-  boost::asio::post(io_, [this, id] {
+  const std::optional<uint64_t> id = Hold(std::move(task));
+  if (!id) return;
+  boost::asio::post(io_, [this, id = *id] {
     if (std::function<void()> task = Take(id)) task();
   });
 }

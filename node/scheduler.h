@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -44,6 +45,9 @@ class AsioScheduler final : public Scheduler {
   void DropPending();
 
  private:
+  // Keeps `task` until it runs or is dropped; its id, or nullopt once
+  // DropPending() ran (the task is dropped).
+  std::optional<uint64_t> Hold(std::function<void()> task);
   // Takes task `id` out of the pending set; empty if it was dropped.
   std::function<void()> Take(uint64_t id);
 
