@@ -51,6 +51,11 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/address.h"
+#include "base/grpc_status.h"
+#include "base/leader_redirect.h"
+#include "base/program.h"
+#include "base/tls_credentials.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "cli/json.h"
 #include "cli/policy_edit.h"
@@ -58,12 +63,7 @@
 #include "cli/render_rates.h"
 #include "cli/render_text.h"
 #include "grpcpp/create_channel.h"
-#include "proto/address.h"
-#include "proto/grpc_status.h"
-#include "proto/leader_redirect.h"
-#include "proto/program.h"
 #include "proto/server_kind.h"
-#include "proto/tls_credentials.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-# canopy_build_info: the version and commit of the build (proto/build_info.h),
+# canopy_build_info: the version and commit of the build (base/build_info.h),
 # linked into every binary by canopy_binary(). The commit is read at every
 # build (cmake/write_build_info.cmake).
 set(CANOPY_BUILD_INFO_INC ${CMAKE_BINARY_DIR}/generated/canopy_build_info.inc)
@@ -8,7 +8,7 @@ add_custom_target(canopy_build_info_values
   BYPRODUCTS ${CANOPY_BUILD_INFO_INC}
   COMMENT "build info"
   VERBATIM)
-add_library(canopy_build_info STATIC ${PROJECT_SOURCE_DIR}/proto/build_info.cc)
+add_library(canopy_build_info STATIC ${PROJECT_SOURCE_DIR}/base/build_info.cc)
 add_dependencies(canopy_build_info canopy_build_info_values)
 target_include_directories(canopy_build_info PUBLIC ${PROJECT_SOURCE_DIR}
                            PRIVATE ${CMAKE_BINARY_DIR}/generated)

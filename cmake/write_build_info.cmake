@@ -1,4 +1,4 @@
-# Run at build time (cmake -P): writes OUT, the values of proto/build_info.cc,
+# Run at build time (cmake -P): writes OUT, the values of base/build_info.cc,
 # only when they changed, so a new commit relinks without recompiling
 # everything. Inputs: SOURCE_DIR, OUT, VERSION. The commit is git's HEAD;
 # without a repository (a source tarball, a container build), the

@@ -69,6 +69,9 @@ struct ControllerOptions {
 // (StepDown); one that starts leading loads the durable state again
 // (LoadDurable) and gets the nodes' soft state as they attach.
 //
+// Defined in two files: controller_core.cc (sessions, reports, pushes) and
+// controller_core_views.cc (policy and static links, inspection).
+//
 // Thread-safe.
 class ControllerCore {
  public:

@@ -5,7 +5,7 @@
 
 #include "absl/time/time.h"
 #include "controller/controller_core.h"
-#include "proto/ops/metrics.h"
+#include "ops/metrics.h"
 
 namespace canopy::controller {
 

@@ -21,7 +21,7 @@ enum class CallerChecks {
   // Plaintext: anyone who reaches the port may call anything.
   kNone,
   // Mutual TLS: the verified client certificate's subject (OU = role, CN =
-  // name; proto/tls_credentials.h) decides. Attach needs OU=node with CN =
+  // name; base/tls_credentials.h) decides. Attach needs OU=node with CN =
   // the hello's node id; SetPolicy needs OU=operator; the read-only calls
   // need OU=operator or OU=node. Anything else gets PERMISSION_DENIED.
   kCertificateRoles,
@@ -88,7 +88,7 @@ class ControllerService final
                          std::initializer_list<absl::string_view> roles, absl::string_view action,
                          std::string* caller = nullptr) const;
   // OK while this controller leads; else the follower's answer naming the
-  // leader (proto/leader_redirect.h).
+  // leader (base/leader_redirect.h).
   grpc::Status RequireLeader(grpc::ServerContextBase& context) const;
   // Authorize for the read-only calls (operators and nodes).
   grpc::Status AuthorizeInspection(const grpc::ServerContextBase& context,

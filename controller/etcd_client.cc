@@ -6,9 +6,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/address.h"
+#include "base/grpc_status.h"
 #include "grpcpp/create_channel.h"
-#include "proto/address.h"
-#include "proto/grpc_status.h"
 
 namespace canopy::controller {
 namespace {

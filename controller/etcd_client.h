@@ -11,11 +11,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/tls_credentials.h"
 #include "etcd/etcdserverpb/rpc.grpc.pb.h"
 #include "etcd/v3electionpb/v3election.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
-#include "proto/tls_credentials.h"
 
 namespace canopy::controller {
 

@@ -1,19 +1,16 @@
 #include "controller/planner.h"
 
 #include <algorithm>
+#include <array>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "controller/bulk_shape.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/source_filter.h"
-#include "proto/stripe_source.h"
 #include "spdlog/spdlog.h"
-#include "tree/incremental.h"
-#include "tree/lan.h"
+#include "controller/table_compiler.h"
 #include "tree/reachability.h"
-#include "tree/steiner.h"
 #include "xxhash.h"
 
 namespace canopy::controller {
@@ -49,7 +46,7 @@ void Planner::AddNode(const NodeSpec& spec) {
     if (flow.latency) flow.latency->Grow(n);
     flow.tree.parent.resize(n, kNoVertex);
   }
-  for (auto& [group, shared] : shared_) shared.tree.parent.resize(n, kNoVertex);
+  for (ProfileStrategy* strategy : AllStrategies()) strategy->GraphGrew(n);
   Heal();
 }
 
@@ -145,7 +142,7 @@ void Planner::SetPolicy(const v1::GroupPolicy& policy) {
   policies_[policy.group()] = policy;
   ReconcileSources();
   const std::string& group = policy.group();
-  shared_.erase(group);
+  for (ProfileStrategy* strategy : AllStrategies()) strategy->Forget(group);
   auto flows = flows_of_group_.find(group);
   if (flows == flows_of_group_.end()) return;
   for (const SourceKey& key : flows->second) {
@@ -153,7 +150,7 @@ void Planner::SetPolicy(const v1::GroupPolicy& policy) {
     flow.profile = ProfileOf(group);
     BuildFlow(key, flow);
   }
-  if (ProfileOf(group) == v1::TREE_PROFILE_COST) RebuildShared(group);
+  StrategyOf(ProfileOf(group)).Rebuilt(group);
   for (const SourceKey& key : flows->second) RefreshEntries(key);
   MarkChanged(group);
 }
@@ -260,13 +257,9 @@ void Planner::ReplanAll() {
   // Re-plans every flow from scratch on a freshly built graph.
   const absl::Time start = absl::Now();
   RebuildGraph();
-  shared_.clear();
-  std::set<std::string> cost_groups;
-  for (auto& [key, flow] : flows_) {
-    BuildFlow(key, flow);
-    if (flow.profile == v1::TREE_PROFILE_COST) cost_groups.insert(key.first);
-  }
-  for (const std::string& group : cost_groups) RebuildShared(group);
+  for (ProfileStrategy* strategy : AllStrategies()) strategy->ForgetAll();
+  for (auto& [key, flow] : flows_) BuildFlow(key, flow);
+  for (const auto& [group, keys] : flows_of_group_) StrategyOf(ProfileOf(group)).Rebuilt(group);
   for (const auto& [key, flow] : flows_) RefreshEntries(key);
   for (const auto& [key, flow] : flows_) MarkChanged(key.first);
   ++stats_.full_plans;
@@ -333,13 +326,7 @@ void Planner::CreateFlow(const SourceKey& key, const std::string& ingress) {
   flow.profile = ProfileOf(key.first);
   flows_of_group_[key.first].insert(key);
   BuildFlow(key, flow);
-  if (flow.profile == v1::TREE_PROFILE_COST) {
-    RebuildShared(key.first);
-    for (const SourceKey& k : flows_of_group_.at(key.first)) RefreshEntries(k);
-  } else {
-    RefreshEntries(key);
-    RebuildStripeSiblings(key);  // a completed stripe set may now be a forest
-  }
+  Apply(StrategyOf(flow.profile).Added(key));
   MarkChanged(key.first);
 }
 
@@ -361,73 +348,12 @@ void Planner::RemoveFlow(const SourceKey& key) {
   flows_.erase(key);
   auto group_flows = flows_of_group_.find(key.first);
   group_flows->second.erase(key);
-  if (group_flows->second.empty()) {
-    flows_of_group_.erase(group_flows);
-    shared_.erase(key.first);
-  } else if (profile == v1::TREE_PROFILE_COST) {
-    RebuildShared(key.first);
-    for (const SourceKey& k : group_flows->second) RefreshEntries(k);
-  }
+  if (group_flows->second.empty()) flows_of_group_.erase(group_flows);
+  Apply(StrategyOf(profile).Removed(key));
   // The other stripes of a set keep their trees: a set whose publisher is
   // done goes away stripe by stripe, and moving the rest would relink
   // transfers still in flight.
   MarkChanged(key.first);
-}
-
-double Planner::MedianKnownUpload() const {
-  std::vector<int64_t> known;
-  for (VertexId v = 0; v < graph_.VertexCount(); ++v) {
-    if (graph_.Vertex(v).upload_bps > 0) known.push_back(graph_.Vertex(v).upload_bps);
-  }
-  if (known.empty()) return 1e9;  // any positive value: only ratios matter then
-  std::nth_element(known.begin(), known.begin() + known.size() / 2, known.end());
-  return static_cast<double>(known[known.size() / 2]);
-}
-
-bool Planner::StripeSetComplete(const std::string& group, const Stripe& stripe,
-                                const std::string& ingress) const {
-  for (int i = 0; i < stripe.count; ++i) {
-    auto it = flows_.find({group, StripeSourceId(stripe.base, i, stripe.count)});
-    if (it == flows_.end() || it->second.ingress != ingress) return false;
-  }
-  return true;
-}
-
-std::vector<SourceKey> Planner::StripeSet(const SourceKey& key) const {
-  std::vector<SourceKey> set;
-  const std::optional<Stripe> stripe = ParseStripe(key.second);
-  if (!stripe) return {key};
-  for (int i = 0; i < stripe->count; ++i) {
-    SourceKey k{key.first, StripeSourceId(stripe->base, i, stripe->count)};
-    if (flows_.contains(k)) set.push_back(std::move(k));
-  }
-  return set;
-}
-
-void Planner::RebuildStripeSiblings(const SourceKey& key) {
-  if (ProfileOf(key.first) != v1::TREE_PROFILE_BULK || !ParseStripe(key.second)) return;
-  for (const SourceKey& k : StripeSet(key)) {
-    if (k == key) continue;
-    BuildFlow(k, flows_.at(k));
-    RefreshEntries(k);
-  }
-}
-
-void Planner::BuildLanFlow(const SourceKey& key, Flow& flow, tree::TreeProfile profile) {
-  const VertexId root = VertexOf(flow.ingress);
-  const std::set<VertexId> reachable = ReachableMembers(root, flow.wanted);
-  std::vector<VertexId> members(reachable.begin(), reachable.end());
-  tree::SteinerOptions steiner;
-  steiner.work_budget = options_.steiner_work;
-  absl::StatusOr<tree::LanTree> t = tree::BuildLanTree(graph_, root, members, profile, steiner);
-  if (!t.ok()) {
-    spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
-                  t.status().ToString());
-    flow.build_error = std::string(t.status().message());
-    return;
-  }
-  flow.tree = std::move(t->tree);
-  flow.via_lan = std::move(t->via_lan);
 }
 
 void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
@@ -439,165 +365,39 @@ void Planner::BuildFlow(const SourceKey& key, Flow& flow) {
   flow.bulk.reset();
   flow.tree = EmptyTree(root);
   if (root == kNoVertex) return;
-  switch (flow.profile) {
+  StrategyOf(flow.profile).Build(key, flow);
+}
+
+std::array<ProfileStrategy*, 5> Planner::AllStrategies() {
+  return {&latency_, &shared_cost_, &bulk_, &lan_latency_, &lan_cost_};
+}
+
+ProfileStrategy& Planner::StrategyOf(v1::TreeProfile profile) {
+  switch (profile) {
+    case v1::TREE_PROFILE_BULK:
+      return bulk_;
     case v1::TREE_PROFILE_COST:
-      // Without LANs, derived from the group's shared tree by RebuildShared;
-      // with them, each flow gets its own Steiner tree over the hyper-nodes.
-      if (AnyMulticastDomain()) BuildLanFlow(key, flow, tree::TreeProfile::kCost);
-      return;
-    case v1::TREE_PROFILE_BULK: {
-      // A stripe of a complete stripe set may get its own tree of a forest;
-      // every other bulk flow gets the chain or the tree.
-      const std::optional<Stripe> stripe = ParseStripe(key.second);
-      const bool striped = stripe && StripeSetComplete(key.first, *stripe, flow.ingress);
-      const std::set<VertexId> members = ReachableMembers(root, flow.wanted);
-      const double default_upload = MedianKnownUpload();
-      absl::StatusOr<BulkShape> shape =
-          ChooseBulkShape(graph_, root, members, striped ? stripe->count : 1, default_upload);
-      if (!shape.ok()) {
-        spdlog::error("no bulk tree for source {} of group {}: {}", key.second, key.first,
-                      shape.status().ToString());
-        flow.build_error = std::string(shape.status().message());
-        return;
-      }
-      spdlog::debug("bulk source {} of group {}: {} of {} tree(s) predicted {:.2f} s", key.second,
-                    key.first, BulkShapeName(shape->kind), shape->distinct_trees,
-                    shape->predicted_seconds);
-      v1::BulkPrediction& bulk = flow.bulk.emplace();
-      bulk.set_shape(BulkShapeName(shape->kind));
-      bulk.set_trees(shape->distinct_trees);
-      bulk.set_stripes(striped ? stripe->count : 1);
-      bulk.set_reference_bytes(static_cast<uint64_t>(kBulkReferenceBytes));
-      bulk.set_predicted_seconds(shape->predicted_seconds);
-      bulk.set_bound_seconds(BulkBoundSeconds(graph_, root, members, default_upload));
-      flow.tree = std::move(shape->trees[striped ? stripe->index : 0]);
-      return;
-    }
-    default: {
-      if (AnyMulticastDomain()) {
-        // LANs with native multicast are hyper-nodes; the tree is rebuilt
-        // on every membership change (no incremental LAN trees).
-        BuildLanFlow(key, flow, tree::TreeProfile::kLatency);
-        return;
-      }
-      absl::StatusOr<LatencyFlowTree> t =
-          LatencyFlowTree::Build(graph_, root, ReachableMembers(root, flow.wanted));
-      if (!t.ok()) {
-        spdlog::error("no tree for source {} of group {}: {}", key.second, key.first,
-                      t.status().ToString());
-        flow.build_error = std::string(t.status().message());
-        return;
-      }
-      flow.latency = *std::move(t);
-      flow.tree = flow.latency->tree();
-    }
+      return AnyMulticastDomain() ? static_cast<ProfileStrategy&>(lan_cost_) : shared_cost_;
+    default:
+      return AnyMulticastDomain() ? static_cast<ProfileStrategy&>(lan_latency_) : latency_;
   }
 }
 
-void Planner::RebuildShared(const std::string& group) {
-  auto flows = flows_of_group_.find(group);
-  // With multicast domains every `cost` flow has its own LAN tree (BuildFlow).
-  if (flows == flows_of_group_.end() || ProfileOf(group) != v1::TREE_PROFILE_COST ||
-      AnyMulticastDomain()) {
-    shared_.erase(group);
-    return;
-  }
-  SharedTree shared;
-  for (const SourceKey& key : flows->second) {
-    const Flow& flow = flows_.at(key);
-    if (VertexId r = VertexOf(flow.ingress); r != kNoVertex) ++shared.terminals[r];
-    for (VertexId v : flow.wanted) ++shared.terminals[v];
-  }
-  if (shared.terminals.empty()) {
-    shared_.erase(group);
-    return;
-  }
-  // Anchored at an ingress; terminals it cannot reach stay out (their
-  // flows report them unreachable).
-  VertexId anchor = shared.terminals.begin()->first;
-  for (const SourceKey& key : flows->second) {
-    if (VertexId r = VertexOf(flows_.at(key).ingress); r != kNoVertex) {
-      anchor = r;
-      break;
-    }
-  }
-  std::set<VertexId> others;
-  for (const auto& [v, refs] : shared.terminals) {
-    if (v != anchor) others.insert(v);
-  }
-  const std::set<VertexId> reachable = ReachableMembers(anchor, others);
-  std::erase_if(shared.terminals,
-                [&](const auto& t) { return t.first != anchor && !reachable.contains(t.first); });
-  std::vector<VertexId> members(reachable.begin(), reachable.end());
-  tree::SteinerOptions options;
-  options.work_budget = options_.steiner_work;
-  absl::StatusOr<RootedTree> t = tree::SteinerRootedTree(graph_, anchor, members, options);
-  if (!t.ok()) {
-    spdlog::error("no shared tree for group {}: {}", group, t.status().ToString());
-    shared.tree = EmptyTree(anchor);
-  } else {
-    shared.tree = *std::move(t);
-  }
-  shared_[group] = std::move(shared);
-  DeriveSharedFlows(group);
+void Planner::Apply(const Replanned& replanned) {
+  for (const SourceKey& key : replanned.refresh) RefreshEntries(key);
+  for (const std::string& group : replanned.changed_groups) MarkChanged(group);
 }
 
-void Planner::DeriveSharedFlows(const std::string& group) {
-  auto shared = shared_.find(group);
-  if (shared == shared_.end()) return;
-  for (const SourceKey& key : flows_of_group_[group]) {
-    Flow& flow = flows_.at(key);
-    flow.tree = DeriveFromShared(shared->second.tree, VertexOf(flow.ingress), flow.wanted);
-  }
+std::vector<SourceKey> Planner::FlowsOfGroup(const std::string& group) const {
+  auto it = flows_of_group_.find(group);
+  if (it == flows_of_group_.end()) return {};
+  return {it->second.begin(), it->second.end()};
 }
 
 void Planner::SetWanted(const SourceKey& key, VertexId v, bool wants) {
   Flow& flow = flows_.at(key);
   if (wants ? !flow.wanted.insert(v).second : flow.wanted.erase(v) == 0) return;
-  switch (flow.profile) {
-    case v1::TREE_PROFILE_COST: {
-      if (AnyMulticastDomain()) {
-        BuildFlow(key, flow);
-        RefreshEntries(key);
-        break;
-      }
-      SharedTree& shared = shared_[key.first];
-      int& refs = shared.terminals[v];
-      refs += wants ? 1 : -1;
-      absl::Status s = absl::OkStatus();
-      if (wants && refs == 1) {
-        s = tree::GraftMember(graph_, v, shared.tree);
-      } else if (!wants && refs == 0) {
-        shared.terminals.erase(v);
-        std::vector<VertexId> remaining;
-        for (const auto& [t, n] : shared.terminals) remaining.push_back(t);
-        if (shared.tree.Contains(v)) s = tree::PruneMember(graph_, v, remaining, shared.tree);
-      }
-      if (!s.ok()) {
-        spdlog::warn("group {}: incremental change failed ({}); re-planning the group", key.first,
-                     s.ToString());
-        RebuildShared(key.first);
-      } else {
-        DeriveSharedFlows(key.first);
-      }
-      for (const SourceKey& k : flows_of_group_[key.first]) RefreshEntries(k);
-      break;
-    }
-    case v1::TREE_PROFILE_BULK:
-      BuildFlow(key, flow);
-      RefreshEntries(key);
-      break;
-    default:
-      if (!flow.latency) {
-        BuildFlow(key, flow);
-      } else if (!wants) {
-        flow.latency->Leave(v);
-      } else if (!flow.latency->Join(v)) {
-        BuildFlow(key, flow);  // v arrived after the flow's spanning tree was built
-      }
-      if (flow.latency) flow.tree = flow.latency->tree();
-      RefreshEntries(key);
-  }
+  Apply(StrategyOf(flow.profile).WantedChanged(key, flow, v, wants));
   MarkChanged(key.first);
 }
 
@@ -633,25 +433,13 @@ std::string Planner::UnreachableReason(const Flow& flow, VertexId v) {
 
 void Planner::Heal() {
   if (incomplete_.empty()) return;
-  std::set<std::string> shared_groups;
-  const std::vector<SourceKey> keys(incomplete_.begin(), incomplete_.end());
-  for (const SourceKey& key : keys) {
+  std::map<ProfileStrategy*, std::vector<SourceKey>> keys;
+  for (const SourceKey& key : incomplete_) {
     auto it = flows_.find(key);
-    if (it == flows_.end()) continue;
-    Flow& flow = it->second;
-    if (flow.profile == v1::TREE_PROFILE_COST && !AnyMulticastDomain()) {
-      shared_groups.insert(key.first);
-      continue;
-    }
-    const std::vector<VertexId> before = flow.tree.parent;
-    BuildFlow(key, flow);
-    RefreshEntries(key);
-    if (flow.tree.parent != before) MarkChanged(key.first);
+    if (it != flows_.end()) keys[&StrategyOf(it->second.profile)].push_back(key);
   }
-  for (const std::string& group : shared_groups) {
-    RebuildShared(group);
-    for (const SourceKey& k : flows_of_group_[group]) RefreshEntries(k);
-    MarkChanged(group);
+  for (ProfileStrategy* strategy : AllStrategies()) {
+    if (auto it = keys.find(strategy); it != keys.end()) Apply(strategy->Heal(it->second));
   }
 }
 
@@ -690,50 +478,13 @@ void Planner::RefreshEntries(const SourceKey& key) {
   }
   const v1::GroupPolicy* policy = nullptr;
   if (auto p = policies_.find(key.first); p != policies_.end()) policy = &p->second;
-
-  std::map<std::string, v1::FlowEntry> entries;
-  auto entry_of = [&](VertexId v) -> v1::FlowEntry& {
-    auto [it, inserted] = entries.try_emplace(names_[v]);
-    if (inserted) {
-      v1::FlowEntry& e = it->second;
-      e.set_group(key.first);
-      e.set_source(key.second);
-      e.set_group_handle(flow.group_handle);
-      e.set_source_id(flow.source_id);
-      e.set_local_delivery(NodeWants(names_[v], key));
-      if (policy != nullptr) {
-        e.set_slow_receiver(policy->slow_receiver());
-        e.set_ttl(policy->ttl());
-      }
-    }
-    return it->second;
-  };
-  if (flow.tree.root != kNoVertex) {
-    v1::FlowEntry& root = entry_of(flow.tree.root);
-    for (const auto& [node, reason] : flow.unreachable) {
-      v1::UnreachableMember* m = root.add_unreachable();
-      m->set_node_id(node);
-      m->set_reason(reason);
-    }
-  }
-  for (VertexId v = 0; v < static_cast<VertexId>(flow.tree.parent.size()); ++v) {
-    const VertexId p = flow.tree.parent[v];
-    if (p == kNoVertex) continue;
-    entry_of(v).set_parent(names_[p]);
-    entry_of(v).set_parent_token(topology_.nodes().at(names_[p]).link_token);
-    v1::Hop* hop = entry_of(p).add_children();
-    hop->set_node_id(names_[v]);
-    hop->set_data_address(topology_.nodes().at(names_[v]).data_address);
-    if (v < static_cast<VertexId>(flow.via_lan.size()) && flow.via_lan[v]) {
-      // One multicast copy from the parent (the LAN's forwarder) reaches v;
-      // the link carries only repairs.
-      hop->set_via_multicast(true);
-      const std::string address = MulticastAddressOf(key.first);
-      entry_of(p).set_multicast_emit(true);
-      entry_of(p).set_multicast_group(address);
-      entry_of(v).set_multicast_group(address);
-    }
-  }
+  const TableContext table{
+      .names = names_,
+      .nodes = topology_.nodes(),
+      .policy = policy,
+      .multicast_address = flow.via_lan.empty() ? "" : MulticastAddressOf(key.first),
+      .delivers_locally = [&](const std::string& node) { return NodeWants(node, key); }};
+  std::map<std::string, v1::FlowEntry> entries = CompileFlowEntries(key, flow, table);
 
   std::set<std::string>& holders = flow_nodes_[key];
   for (const std::string& node : holders) {
@@ -758,98 +509,19 @@ void Planner::RefreshEntries(const SourceKey& key) {
 Planner::ReoptimizeResult Planner::Reoptimize() {
   ReoptimizeResult result;
   const double keep = 1.0 - options_.hysteresis_percent / 100.0;
-  if (rtts_changed_) {
-    RebuildGraph();
-    std::set<SourceKey> bulk_done;
-    for (auto& [key, flow] : flows_) {
-      if (flow.profile == v1::TREE_PROFILE_COST || bulk_done.contains(key)) continue;
-      if (flow.profile == v1::TREE_PROFILE_BULK) {
-        const std::vector<SourceKey> set = StripeSet(key);
-        bulk_done.insert(set.begin(), set.end());
-        const int changed = ReoptimizeBulk(set, keep);
-        result.applied += changed;
-        result.skipped += static_cast<int>(set.size()) - changed;
-        continue;
-      }
-      if (!flow.via_lan.empty()) {
-        // LAN trees are rebuilt whenever members or domains change; their
-        // multicast hops are no graph edges to measure.
-        ++result.skipped;
-        continue;
-      }
-      Flow candidate = flow;
-      BuildFlow(key, candidate);
-      const int64_t before = MaxDelay(graph_, flow.tree, flow.wanted);
-      const int64_t after = MaxDelay(graph_, candidate.tree, candidate.wanted);
-      if (before == kInvalidCost || (after != kInvalidCost && after < before * keep)) {
-        flow = std::move(candidate);
-        RefreshEntries(key);
-        MarkChanged(key.first);
-        ++result.applied;
-      } else {
-        ++result.skipped;
-      }
-    }
-  }
-  for (auto& [group, shared] : shared_) {
-    std::vector<VertexId> members;
-    for (const auto& [v, refs] : shared.terminals) {
-      if (v != shared.tree.root) members.push_back(v);
-    }
-    const int64_t before = TreeCost(graph_, shared.tree);
-    tree::SteinerOptions options;
-    options.work_budget = options_.steiner_work;
-    absl::StatusOr<tree::Improvement> better =
-        before == kInvalidCost ? absl::StatusOr<tree::Improvement>(absl::InternalError(""))
-                               : tree::ImproveTree(graph_, shared.tree, members, options);
-    if (before == kInvalidCost || !better.ok()) {
-      RebuildShared(group);
-    } else if (better->gain > 0 && before - better->gain < before * keep) {
-      shared.tree = std::move(better->tree);
-      DeriveSharedFlows(group);
-    } else {
-      ++result.skipped;
-      continue;
-    }
-    for (const SourceKey& k : flows_of_group_[group]) RefreshEntries(k);
-    MarkChanged(group);
-    ++result.applied;
+  const bool rtts_changed = rtts_changed_;
+  if (rtts_changed) RebuildGraph();
+  std::map<ProfileStrategy*, std::vector<SourceKey>> keys;
+  for (const auto& [key, flow] : flows_) keys[&StrategyOf(flow.profile)].push_back(key);
+  for (ProfileStrategy* strategy : AllStrategies()) {
+    const Replanned replanned = strategy->Reoptimize(keys[strategy], rtts_changed, keep);
+    Apply(replanned);
+    result.applied += replanned.applied;
+    result.skipped += replanned.skipped;
   }
   stats_.reoptimizations_applied += result.applied;
   stats_.reoptimizations_skipped += result.skipped;
   return result;
-}
-
-int Planner::ReoptimizeBulk(const std::vector<SourceKey>& set, double keep) {
-  std::vector<Flow> candidates;
-  std::vector<RootedTree> before_trees, after_trees;
-  int64_t before_cost = 0, after_cost = 0;
-  for (const SourceKey& k : set) {
-    const Flow& flow = flows_.at(k);
-    Flow& candidate = candidates.emplace_back(flow);
-    BuildFlow(k, candidate);
-    before_trees.push_back(flow.tree);
-    after_trees.push_back(candidate.tree);
-    const int64_t b = TreeCost(graph_, flow.tree), a = TreeCost(graph_, candidate.tree);
-    before_cost =
-        (before_cost == kInvalidCost || b == kInvalidCost) ? kInvalidCost : before_cost + b;
-    after_cost = (after_cost == kInvalidCost || a == kInvalidCost) ? kInvalidCost : after_cost + a;
-  }
-  // The set moves together, so a forest's stripes never mix with another's,
-  // and only when it is predicted faster: RTTs swing under a bulk transfer's
-  // own load, and moving a transfer to shorter hops that carry no more
-  // costs relinking everything in flight.
-  const double default_upload = MedianKnownUpload();
-  const double before_s = PredictBulkSeconds(graph_, before_trees, default_upload);
-  const double after_s = PredictBulkSeconds(graph_, after_trees, default_upload);
-  const bool better = after_cost != kInvalidCost && after_s < before_s * keep;
-  if (before_cost != kInvalidCost && !better) return 0;
-  for (size_t i = 0; i < set.size(); ++i) {
-    flows_.at(set[i]) = std::move(candidates[i]);
-    RefreshEntries(set[i]);
-  }
-  MarkChanged(set.front().first);
-  return static_cast<int>(set.size());
 }
 
 // ---- Outputs ----------------------------------------------------------------

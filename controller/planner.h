@@ -1,6 +1,7 @@
 #ifndef CANOPY_CONTROLLER_PLANNER_H_
 #define CANOPY_CONTROLLER_PLANNER_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -10,27 +11,23 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/stripe_source.h"
 #include "canopy/v1/controller.pb.h"
-#include "controller/flow_tree.h"
+#include "controller/bulk_strategy.h"
+#include "controller/flow.h"
+#include "controller/id_source.h"
+#include "controller/lan_strategy.h"
+#include "controller/latency_strategy.h"
+#include "controller/profile_strategy.h"
+#include "controller/shared_cost_strategy.h"
 #include "controller/topology.h"
 #include "proto/network_coordinate.h"
-#include "proto/stripe_source.h"
+#include "tree/flow_tree.h"
 #include "tree/lan.h"
 #include "tree/overlay_graph.h"
 #include "tree/work_budget.h"
 
 namespace canopy::controller {
-
-using SourceKey = std::pair<std::string, std::string>;  // (group, source)
-
-// Gives out the numeric ids data frames carry (see PolicyStore).
-class IdSource {
- public:
-  virtual ~IdSource() = default;
-  virtual absl::StatusOr<uint32_t> GroupHandle(const std::string& group) = 0;
-  virtual absl::StatusOr<uint32_t> SourceId(const std::string& group,
-                                            const std::string& source) = 0;
-};
 
 // A source the planner refused, and why (told once to its ingress node).
 struct Rejection {
@@ -78,8 +75,13 @@ struct PlannerStats {
 // keeps the old tree unless the new one is better than the hysteresis
 // threshold. Only nodes whose entries changed are reported.
 //
+// Each profile's trees are shaped by its strategy (profile_strategy.h:
+// latency, shared cost, bulk, and LAN hyper-nodes while multicast domains
+// exist); the planner keeps the model and compiles trees into tables
+// (table_compiler.h).
+//
 // Thread-compatible: the caller serialises all calls.
-class Planner {
+class Planner final : private PlanContext {
  public:
   Planner(PlannerOptions options, IdSource& ids);
   Planner(const Planner&) = delete;
@@ -169,38 +171,10 @@ class Planner {
   // Adds `node` to (or, `present` false, removes it from) the group indexes
   // for what `state` holds.
   void Index(const std::string& node, const NodeState& state, bool present);
-  struct Flow {
-    std::string ingress;
-    uint32_t group_handle = 0;
-    uint32_t source_id = 0;
-    v1::TreeProfile profile = v1::TREE_PROFILE_LATENCY;
-    std::set<tree::VertexId> wanted;  // excludes the ingress
-    std::optional<LatencyFlowTree> latency;
-    tree::RootedTree tree;  // the forwarding tree, every profile
-    // via_lan[v]: v receives the flow by LAN multicast from its parent (the
-    // LAN's designated forwarder). Empty when no LAN is involved.
-    std::vector<char> via_lan;
-    // Why the last build of the tree failed ("" if it did not).
-    std::string build_error;
-    // A `bulk` flow's chosen shape and prediction (unset otherwise).
-    std::optional<v1::BulkPrediction> bulk;
-    // Wanted nodes outside the tree (by node id), and why (kept by
-    // RefreshEntries).
-    std::map<std::string, std::string> unreachable;
-  };
-  struct SharedTree {  // a `cost` group's (*,G) tree
-    tree::RootedTree tree;
-    std::map<tree::VertexId, int> terminals;  // vertex → flows needing it
-  };
-
   void RebuildGraph();
   // Re-plans every flow that misses a wanted member (incomplete_): called
   // after any change that can make an unreachable member reachable.
   void Heal();
-  // The members of `wanted` that a tree rooted at `root` can reach over the
-  // graph's links and LANs; the others get `unreachable_reason` set.
-  std::set<tree::VertexId> ReachableMembers(tree::VertexId root,
-                                            const std::set<tree::VertexId>& wanted);
   // Why `v` is outside `flow`'s tree.
   std::string UnreachableReason(const Flow& flow, tree::VertexId v);
   // Per root, which vertices it can reach (tree::ReachableFrom); cleared
@@ -209,27 +183,16 @@ class Planner {
   void ReconcileSources();
   void CreateFlow(const SourceKey& key, const std::string& ingress);
   void RemoveFlow(const SourceKey& key);
-  void BuildFlow(const SourceKey& key, Flow& flow);
-  // The flow's tree with each multicast domain as a hyper-node
-  // (tree::BuildLanTree), and which members receive by LAN multicast.
-  void BuildLanFlow(const SourceKey& key, Flow& flow, tree::TreeProfile profile);
-  // True if every stripe of `stripe`'s set is a flow entering at `ingress`.
-  bool StripeSetComplete(const std::string& group, const Stripe& stripe,
-                         const std::string& ingress) const;
-  // The existing flows of `key`'s stripe set (just `key` for a plain source).
-  std::vector<SourceKey> StripeSet(const SourceKey& key) const;
-  // Re-plans the other stripes of a bulk stripe set after `key` completed it.
-  void RebuildStripeSiblings(const SourceKey& key);
-  // Re-plans the bulk flows of one stripe set (or one plain flow) and
-  // applies the new trees past the hysteresis `keep` factor. Returns how
-  // many flows changed.
-  int ReoptimizeBulk(const std::vector<SourceKey>& set, double keep);
-  // Median upload capacity of the nodes that reported one (bit/s); what a
-  // node of unknown capacity is assumed to have in bulk predictions.
-  double MedianKnownUpload() const;
-  void RebuildShared(const std::string& group);
-  void DeriveSharedFlows(const std::string& group);
+  // The strategy that shapes flows of `profile` now (LAN hyper-nodes for
+  // latency and cost while any multicast domain exists).
+  ProfileStrategy& StrategyOf(v1::TreeProfile profile);
+  // Every strategy, in a fixed order.
+  std::array<ProfileStrategy*, 5> AllStrategies();
+  // Compiles the flows a strategy changed and records their groups.
+  void Apply(const Replanned& replanned);
   void SetWanted(const SourceKey& key, tree::VertexId v, bool wants);
+  // Updates the flow's unreachable members and compiles its entries into
+  // the tables of the nodes on its tree.
   void RefreshEntries(const SourceKey& key);
   void Reject(const std::string& node, const SourceKey& key, std::string reason);
   // Records that `group`'s trees changed (and so what inspection shows).
@@ -241,8 +204,17 @@ class Planner {
   bool Allowed(const SourceKey& key) const;
   bool NodeWants(const std::string& node, const SourceKey& key) const;
   std::set<tree::VertexId> WantedSet(const SourceKey& key, const std::string& ingress) const;
-  tree::VertexId VertexOf(const std::string& node) const;
-  tree::RootedTree EmptyTree(tree::VertexId root) const;
+  // PlanContext.
+  const tree::OverlayGraph& graph() const override { return graph_; }
+  int64_t steiner_work() const override { return options_.steiner_work; }
+  tree::VertexId VertexOf(const std::string& node) const override;
+  std::set<tree::VertexId> ReachableMembers(tree::VertexId root,
+                                            const std::set<tree::VertexId>& wanted) override;
+  tree::RootedTree EmptyTree(tree::VertexId root) const override;
+  Flow& FlowOf(const SourceKey& key) override { return flows_.at(key); }
+  bool HasFlow(const SourceKey& key) const override { return flows_.contains(key); }
+  std::vector<SourceKey> FlowsOfGroup(const std::string& group) const override;
+  void BuildFlow(const SourceKey& key, Flow& flow) override;
 
   const PlannerOptions options_;
   IdSource& ids_;
@@ -266,7 +238,11 @@ class Planner {
   std::map<std::string, v1::GroupPolicy> policies_;
   std::map<SourceKey, Flow> flows_;
   std::map<std::string, std::set<SourceKey>> flows_of_group_;
-  std::map<std::string, SharedTree> shared_;
+  LatencyStrategy latency_{*this};
+  SharedCostStrategy shared_cost_{*this};
+  BulkStrategy bulk_{*this};
+  LanStrategy lan_latency_{*this, tree::TreeProfile::kLatency};
+  LanStrategy lan_cost_{*this, tree::TreeProfile::kCost};
 
   // node → its entries; flow → nodes holding an entry for it.
   std::map<std::string, std::map<SourceKey, v1::FlowEntry>> tables_;

@@ -10,8 +10,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "canopy/v1/common.pb.h"
+#include "controller/id_source.h"
 #include "controller/multicast_mapping.h"
-#include "controller/planner.h"
 #include "controller/static_links.h"
 
 namespace canopy::controller {

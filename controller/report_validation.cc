@@ -1,8 +1,8 @@
 #include "controller/report_validation.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/address.h"
 #include "controller/static_links.h"
-#include "proto/address.h"
 #include "proto/network_coordinate.h"
 #include "proto/validation.h"
 

@@ -4,7 +4,7 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
-#include "proto/address.h"
+#include "base/address.h"
 #include "spdlog/spdlog.h"
 
 namespace canopy::node {

@@ -34,7 +34,7 @@ struct ClientServiceOptions {
   int max_publishers = 1024;
   // Mutual TLS is on: a publisher must present a client certificate with
   // OU=publisher and CN = the base id of the source it publishes
-  // (proto/stripe_source.h), else PERMISSION_DENIED. (Subscribers need any
+  // (base/stripe_source.h), else PERMISSION_DENIED. (Subscribers need any
   // certificate the node's CA verifies, which the TLS handshake ensures.)
   bool certified_sources = false;
 };

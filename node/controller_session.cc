@@ -5,10 +5,10 @@
 #include <string_view>
 #include <utility>
 
+#include "base/grpc_status.h"
+#include "base/leader_redirect.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "proto/grpc_status.h"
-#include "proto/leader_redirect.h"
 #include "proto/server_kind.h"
 #include "spdlog/spdlog.h"
 

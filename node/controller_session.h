@@ -25,7 +25,7 @@ struct ControllerSessionOptions {
   // the node attaches to the first that leads, follows a follower's
   // redirect to the leader, and tries the next on failure.
   std::vector<std::string> controller_addresses;
-  // How to reach the controller: mutual TLS (proto/tls_credentials.h) or,
+  // How to reach the controller: mutual TLS (base/tls_credentials.h) or,
   // when null, plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   v1::NodeHello hello;

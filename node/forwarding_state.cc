@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "proto/stripe_source.h"
+#include "base/stripe_source.h"
 
 namespace canopy::node {
 

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/address.h"
 #include "node/gateway_envelope.h"
 #include "node/multicast_channel.h"
-#include "proto/address.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
 

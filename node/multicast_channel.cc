@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "proto/address.h"
+#include "base/address.h"
 #include "spdlog/spdlog.h"
 
 namespace canopy::node {

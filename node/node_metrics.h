@@ -9,7 +9,7 @@
 #include "node/local_clients.h"
 #include "node/relay.h"
 #include "node/traffic_counters.h"
-#include "proto/ops/metrics.h"
+#include "ops/metrics.h"
 
 namespace canopy::node {
 

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "base/address.h"
 #include "boost/asio/post.hpp"
-#include "proto/address.h"
 #include "spdlog/spdlog.h"
 #include "wire/control_frames.h"
 

@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "proto/stripe_source.h"
+#include "base/stripe_source.h"
 
 namespace canopy {
 namespace {

@@ -5,7 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "proto/stripe_source.h"
+#include "base/stripe_source.h"
 
 namespace canopy {
 namespace {

@@ -17,7 +17,7 @@ inline constexpr int kMaxFilterSources = 1024;
 absl::Status ValidateGroupName(absl::string_view group);
 
 // OK if `source` is 1..64 bytes of [A-Za-z0-9._:-], or such an id with a
-// stripe suffix "#<index>/<count>" (proto/stripe_source.h).
+// stripe suffix "#<index>/<count>" (base/stripe_source.h).
 absl::Status ValidateSourceId(absl::string_view source);
 
 // OK if `node` is 1..64 bytes of [A-Za-z0-9._-].

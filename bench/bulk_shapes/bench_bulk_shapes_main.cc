@@ -23,12 +23,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/program.h"
 #include "bench/elapsed.h"
 #include "bench/planner/random.h"
-#include "controller/bulk_shape.h"
-#include "controller/flow_tree.h"
-#include "proto/program.h"
 #include "tree/bulk.h"
+#include "tree/bulk_shape.h"
+#include "tree/flow_tree.h"
 
 namespace canopy::bench {
 namespace {
@@ -106,7 +106,7 @@ Overlay BuildOverlay(const Distribution& distribution, const Flags& flags) {
 double PredictOneTree(const tree::OverlayGraph& graph, const absl::StatusOr<tree::RootedTree>& t,
                       double default_upload_bps) {
   if (!t.ok()) return std::nan("");
-  return controller::PredictBulkSeconds(graph, {*t}, default_upload_bps);
+  return tree::PredictBulkSeconds(graph, {*t}, default_upload_bps);
 }
 
 std::string Json(double v) { return std::isnan(v) ? "null" : absl::StrFormat("%.4f", v); }
@@ -123,10 +123,10 @@ int Run(const Flags& flags) {
     const tree::OverlayGraph& graph = overlay.graph;
     const double default_upload = kSourceUploadMbit * kMbit;  // every upload is known here
     const double bound =
-        controller::BulkBoundSeconds(graph, overlay.source, overlay.receivers, default_upload);
+        tree::BulkBoundSeconds(graph, overlay.source, overlay.receivers, default_upload);
 
     const Clock::time_point start = Clock::now();
-    absl::StatusOr<controller::BulkShape> chosen = controller::ChooseBulkShape(
+    absl::StatusOr<tree::BulkShape> chosen = tree::ChooseBulkShape(
         graph, overlay.source, overlay.receivers, flags.max_stripes, default_upload);
     const double plan_ms = MsSince(start);
     if (!chosen.ok()) {
@@ -148,12 +148,12 @@ int Run(const Flags& flags) {
       return t;
     }();
     absl::StatusOr<tree::RootedTree> spt = [&]() -> absl::StatusOr<tree::RootedTree> {
-      absl::StatusOr<controller::LatencyFlowTree> t =
-          controller::LatencyFlowTree::Build(graph, overlay.source, overlay.receivers);
+      absl::StatusOr<tree::LatencyFlowTree> t =
+          tree::LatencyFlowTree::Build(graph, overlay.source, overlay.receivers);
       if (!t.ok()) return t.status();
       return t->tree();
     }();
-    absl::StatusOr<controller::BulkShape> fixed = controller::BuildBulkForest(
+    absl::StatusOr<tree::BulkShape> fixed = tree::BuildBulkForest(
         graph, overlay.source, overlay.receivers, kFixedStripes, default_upload);
     const double chain_s = PredictOneTree(graph, chain, default_upload);
     const double spt_s = PredictOneTree(graph, spt, default_upload);
@@ -165,13 +165,13 @@ int Run(const Flags& flags) {
     std::printf(
         "%-13s %s\n  bound %.2f s; chosen %s of %d tree(s) %.2f s = %.3f× bound "
         "(planned in %.0f ms); chain %.3f×, shortest-path tree %.3f×, %d stripes %.3f×\n",
-        distribution.name, distribution.description, bound, controller::BulkShapeName(chosen->kind),
+        distribution.name, distribution.description, bound, tree::BulkShapeName(chosen->kind),
         chosen->distinct_trees, chosen->predicted_seconds, ratio, plan_ms, chain_s / bound,
         spt_s / bound, kFixedStripes, fixed_s / bound);
     results.push_back(absl::StrFormat(
         "\"%s\":{\"shape\":\"%s\", \"trees\":%d, \"bound_s\":%.3f, \"ratio_to_bound\":%.4f, "
         "\"plan_ms\":%.1f, \"chain_ratio\":%s, \"spt_ratio\":%s, \"stripes4_ratio\":%s}",
-        distribution.name, controller::BulkShapeName(chosen->kind), chosen->distinct_trees, bound,
+        distribution.name, tree::BulkShapeName(chosen->kind), chosen->distinct_trees, bound,
         ratio, plan_ms, Json(chain_s / bound), Json(spt_s / bound), Json(fixed_s / bound)));
   }
   const bool met = worst_ratio <= kTargetRatio && worst_plan_ms <= kTargetPlanMs;

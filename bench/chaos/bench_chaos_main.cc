@@ -28,7 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "proto/program.h"
+#include "base/program.h"
 #include "tests/system/numbered_stream.h"
 #include "tests/system/overlay.h"
 #include "tests/system/process.h"

@@ -38,6 +38,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/program.h"
 #include "bench/controller/sim_node.h"
 #include "bench/elapsed.h"
 #include "bench/planner/latency_model.h"
@@ -45,7 +46,6 @@
 #include "bench/relay/child_process.h"
 #include "bench/relay/cpu_usage.h"
 #include "proto/network_coordinate.h"
-#include "proto/program.h"
 
 namespace canopy::bench {
 namespace {

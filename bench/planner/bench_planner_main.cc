@@ -33,11 +33,11 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "base/program.h"
 #include "bench/elapsed.h"
 #include "bench/planner/event_stream.h"
 #include "bench/planner/random.h"
 #include "bench/planner/scenario.h"
-#include "proto/program.h"
 #include "spdlog/spdlog.h"
 
 namespace canopy::bench {

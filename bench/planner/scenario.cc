@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <map>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "proto/address.h"
+#include "base/address.h"
 #include "proto/validation.h"
 
 namespace canopy::bench {

@@ -24,13 +24,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/program.h"
 #include "bench/relay/child_process.h"
 #include "bench/relay/cpu_usage.h"
 #include "bench/relay/overlay.h"
 #include "bench/relay/percentile.h"
 #include "bench/relay/relay_flows.h"
 #include "bench/relay/yardsticks.h"
-#include "proto/program.h"
 
 namespace canopy::bench {
 namespace {

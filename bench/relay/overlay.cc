@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/program.h"
+#include "base/tls_credentials.h"
 #include "grpcpp/create_channel.h"
-#include "proto/program.h"
-#include "proto/tls_credentials.h"
 
 namespace canopy::bench {
 namespace {

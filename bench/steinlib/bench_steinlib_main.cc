@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "proto/program.h"
+#include "base/program.h"
 #include "tree/mehlhorn.h"
 #include "tree/steiner.h"
 #include "tree/steinlib_reader.h"

@@ -16,11 +16,11 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "transport_flag.h"
+#include "base/program.h"
+#include "base/tls_credentials.h"
 #include "canopy/publisher.h"
-#include "proto/program.h"
-#include "proto/tls_credentials.h"
 #include "proto/validation.h"
+#include "transport_flag.h"
 
 namespace {
 

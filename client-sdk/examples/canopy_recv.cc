@@ -27,14 +27,14 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "transport_flag.h"
 #include "absl/cleanup/cleanup.h"
+#include "base/program.h"
+#include "base/tls_credentials.h"
 #include "canopy/object.h"
 #include "canopy/subscriber.h"
 #include "client-sdk/examples/progress.h"
-#include "proto/program.h"
-#include "proto/tls_credentials.h"
 #include "proto/validation.h"
+#include "transport_flag.h"
 
 namespace {
 

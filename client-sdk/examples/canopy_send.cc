@@ -22,11 +22,11 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "base/program.h"
+#include "base/tls_credentials.h"
 #include "canopy/object.h"
 #include "canopy/publisher.h"
 #include "client-sdk/examples/progress.h"
-#include "proto/program.h"
-#include "proto/tls_credentials.h"
 #include "proto/validation.h"
 
 int main(int argc, char** argv) {

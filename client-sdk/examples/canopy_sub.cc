@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "transport_flag.h"
+#include "base/program.h"
+#include "base/tls_credentials.h"
 #include "canopy/subscriber.h"
-#include "proto/program.h"
-#include "proto/tls_credentials.h"
 #include "proto/validation.h"
+#include "transport_flag.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"canopy-sub: print each message of a Canopy group as one line"};

@@ -28,11 +28,11 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/program.h"
+#include "base/tls_credentials.h"
 #include "canopy/object.h"
 #include "canopy/publisher.h"
 #include "canopy/subscriber.h"
-#include "proto/program.h"
-#include "proto/tls_credentials.h"
 #include "proto/validation.h"
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "proto/tls_credentials.h"
+#include "base/tls_credentials.h"
 #include "wire/frame.h"
 
 namespace canopy {

@@ -5,10 +5,10 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "base/address.h"
 #include "canopy/tls.h"
 #include "canopy/transport.h"
 #include "canopy/v1/node.pb.h"
-#include "proto/address.h"
 #include "wire/client_link.h"
 
 namespace canopy {

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/address.h"
 #include "canopy/v1/node.grpc.pb.h"
-#include "proto/address.h"
 #include "src/delivery_queue.h"
 #include "src/link_offer.h"
 #include "src/status_conversion.h"

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/stripe_source.h"
 #include "canopy/object.h"
-#include "proto/stripe_source.h"
 #include "src/object_codec.h"
 #include "wire/string_resize.h"
 
@@ -30,7 +30,7 @@ constexpr size_t kMaxOutstandingAsks = 4096;
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
 // Who sent a message: its publisher and, for a striped publisher, which of
-// its stripes (proto/stripe_source.h); an unstriped one is stripe 0 of 1.
+// its stripes (base/stripe_source.h); an unstriped one is stripe 0 of 1.
 struct Sender {
   std::string base;
   int stripe = 0;

@@ -13,8 +13,8 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "base/stripe_source.h"
 #include "canopy/object.h"
-#include "proto/stripe_source.h"
 #include "src/object_codec.h"
 
 namespace canopy {

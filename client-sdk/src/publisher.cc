@@ -1,8 +1,8 @@
 #include "canopy/publisher.h"
 
+#include "base/address.h"
 #include "canopy/v1/node.grpc.pb.h"
 #include "grpcpp/create_channel.h"
-#include "proto/address.h"
 #include "proto/validation.h"
 #include "src/link_publisher.h"
 #include "src/status_conversion.h"

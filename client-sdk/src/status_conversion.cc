@@ -1,10 +1,10 @@
 #include "src/status_conversion.h"
 
+#include "base/tls_credentials.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "proto/server_kind.h"
-#include "proto/tls_credentials.h"
 #include "wire/frame.h"
 
 namespace canopy {

@@ -7,16 +7,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/grpc_status.h"
 #include "canopy/tls.h"
 #include "grpcpp/channel.h"
-#include "proto/grpc_status.h"
 
 namespace canopy {
 
 // A channel to a node's client endpoint that admits the largest messages a
 // node may be configured to accept (wire::kMaxPayloadLimit) and no larger;
 // mutual TLS with `tls`, else plaintext. Errors name the TLS
-// file that cannot be used (proto/tls_credentials.h, LoadTlsFiles).
+// file that cannot be used (base/tls_credentials.h, LoadTlsFiles).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateNodeChannel(
     const std::string& address, const std::optional<ClientTlsFiles>& tls);
 

@@ -8,8 +8,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
+#include "base/address.h"
 #include "canopy/v1/node.grpc.pb.h"
-#include "proto/address.h"
 #include "proto/validation.h"
 #include "src/delivery_queue.h"
 #include "src/link_subscriber.h"

@@ -19,12 +19,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/leader_redirect.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "proto/leader_redirect.h"
 #include "tests/cli/subprocess.h"
 
 namespace canopy::cli::testing {

@@ -30,6 +30,10 @@
 // Only the fuzzer and the controller and contract sources are built with
 // the sanitizers; the generated protobuf code and tree/ are linked from the
 // main build (see tests/fuzz/CMakeLists.txt).
+//
+// One file, above the usual size: a libFuzzer target is one translation
+// unit with one entry point, and its oracles share the fixture and the
+// independent readings of the contracts above.
 
 #include <algorithm>
 #include <cstddef>
@@ -48,6 +52,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/address.h"
+#include "base/stripe_source.h"
 #include "canopy/v1/common.pb.h"
 #include "canopy/v1/controller.pb.h"
 #include "canopy/v1/node.pb.h"
@@ -59,18 +65,16 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/server_context.h"
-#include "proto/address.h"
 #include "proto/source_filter.h"
-#include "proto/stripe_source.h"
 #include "proto/validation.h"
 #include "spdlog/spdlog.h"
 #include "tests/fuzz/proto_entry_selector.h"
 
 // The checks Attach runs on node reports, and the service itself: the
 // fuzzer calls exactly those functions and the unary handlers, not copies.
+#include "base/grpc_status.h"
 #include "controller/controller_service.h"
 #include "controller/report_validation.h"
-#include "proto/grpc_status.h"
 
 namespace {
 

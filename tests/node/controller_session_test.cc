@@ -12,13 +12,13 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/leader_redirect.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "node/forwarding_state.h"
 #include "node/local_clients.h"
-#include "proto/leader_redirect.h"
 
 namespace canopy::node {
 namespace {

@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
+#include "base/stripe_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/stripe_source.h"
 #include "proto/validation.h"
 
 namespace canopy {

@@ -2,8 +2,8 @@
 
 #include <string>
 
+#include "base/address.h"
 #include "gtest/gtest.h"
-#include "proto/address.h"
 
 namespace canopy {
 namespace {

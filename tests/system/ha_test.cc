@@ -12,11 +12,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/leader_redirect.h"
+#include "base/program.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "proto/leader_redirect.h"
-#include "proto/program.h"
 #include "tests/system/http_client.h"
 #include "tests/system/numbered_stream.h"
 #include "tests/system/overlay.h"

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "proto/address.h"
+#include "base/address.h"
 
 namespace canopy::testing {
 

@@ -22,12 +22,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/program.h"
 #include "canopy/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "proto/program.h"
 #include "tests/system/http_client.h"
 #include "tests/system/overlay.h"
 #include "tests/system/process.h"

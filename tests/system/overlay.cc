@@ -5,9 +5,9 @@
 #include <csignal>
 
 #include "absl/strings/str_cat.h"
+#include "base/program.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "proto/program.h"
 
 namespace canopy::testing {
 

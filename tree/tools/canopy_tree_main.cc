@@ -14,7 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "proto/program.h"
+#include "base/program.h"
 #include "tree/shortest_path_tree.h"
 #include "tree/steiner.h"
 #include "tree/steinlib_reader.h"
