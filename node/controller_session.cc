@@ -34,7 +34,8 @@ ControllerSession::Connection& ControllerSession::ConnectionTo(const std::string
 
 ControllerSession::~ControllerSession() { Stop(); }
 
-void ControllerSession::Start() {
+void ControllerSession::Start(v1::NodeHello hello) {
+  hello_ = std::move(hello);
   stream_thread_ = std::thread([this] { RunStream(); });
   writer_thread_ = std::thread([this] { RunWriter(); });
 }
@@ -125,7 +126,7 @@ void ControllerSession::RunStream() {
       last_heard_ = absl::Now();
     }
     v1::NodeReport hello;
-    *hello.mutable_hello() = options_.hello;
+    *hello.mutable_hello() = hello_;
     bool hello_sent;
     {
       absl::MutexLock writing(&write_mu_);

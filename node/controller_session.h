@@ -28,7 +28,6 @@ struct ControllerSessionOptions {
   // How to reach the controller: mutual TLS (base/tls_credentials.h) or,
   // when null, plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
-  v1::NodeHello hello;
   absl::Duration heartbeat_interval = absl::Milliseconds(500);
   // Membership and sources are soft state: re-sent this often.
   absl::Duration refresh_interval = absl::Seconds(5);
@@ -82,8 +81,12 @@ class ControllerSession {
   ControllerSession& operator=(const ControllerSession&) = delete;
   ~ControllerSession();
 
-  // Starts the session threads.
-  void Start();
+  // Starts the session threads; every stream opens with `hello` (the node's
+  // id, the addresses it serves on, its capacities). The hello is given
+  // here, not at construction, because the addresses are known only once
+  // the node's servers are bound, while local clients already report to the
+  // session. REQUIRES: called once.
+  void Start(v1::NodeHello hello);
   // Ends the stream and joins the threads. Idempotent.
   void Stop();
 
@@ -126,6 +129,8 @@ class ControllerSession {
   ForwardingState& state_;
   LocalClients& clients_;
   const std::function<void()> on_table_changed_;
+  // Set by Start before the threads begin; read-only after.
+  v1::NodeHello hello_;
   // One per controller address; only the stream thread uses them.
   std::map<std::string, Connection> connections_;
 

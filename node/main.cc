@@ -1,14 +1,12 @@
 // canopy-node: the relay. Attaches to the controller, serves local clients
 // (Node gRPC service) and forwards frames along the controller's trees.
+// This file parses and checks the flags; node/node.h builds the node.
 
 #include <malloc.h>
 
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -16,30 +14,14 @@
 #include "base/grpc_server.h"
 #include "base/program.h"
 #include "base/tls_credentials.h"
-#include "grpcpp/server_builder.h"
-#include "node/auto_gateway.h"
-#include "node/client_service.h"
-#include "node/controller_session.h"
-#include "node/edge_report.h"
-#include "node/forwarding_state.h"
 #include "node/gateway.h"
-#include "node/gateway_counters.h"
-#include "node/local_clients.h"
-#include "node/multicast_channel.h"
-#include "node/multicast_discovery.h"
 #include "node/native_scope.h"
-#include "node/node_metrics.h"
-#include "node/peer_prober.h"
-#include "node/relay.h"
-#include "node/traffic_counters.h"
-#include "ops/health.h"
-#include "ops/metrics.h"
-#include "ops/metrics_http_server.h"
+#include "node/node.h"
 #include "proto/validation.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
-#include "wire/client_link_server.h"
+#include "wire/frame.h"
 
 namespace {
 
@@ -249,6 +231,8 @@ int main(int argc, char** argv) {
   spdlog::cfg::load_env_levels();  // e.g. SPDLOG_LEVEL=debug
 
   if (auto s = canopy::ValidateNodeId(id); !s.ok()) return Fail(std::string(s.message()));
+  canopy::node::NodeConfig config;
+  config.id = id;
   auto listen_address = canopy::ParseHostPort(listen);
   if (!listen_address.ok()) return Fail(std::string(listen_address.status().message()));
   auto data_address = canopy::ParseHostPort(data);
@@ -260,7 +244,9 @@ int main(int argc, char** argv) {
   if (absl::Status s = canopy::CheckCanListen(*data_address); !s.ok()) {
     return Fail("--data: " + std::string(s.message()));
   }
-  canopy::HostPort links_address{
+  config.listen = *listen_address;
+  config.data = *data_address;
+  config.client_links = canopy::HostPort{
       listen_address->host,
       static_cast<uint16_t>(listen_address->port == 0 || listen_address->port > 65533
                                 ? 0
@@ -268,34 +254,80 @@ int main(int argc, char** argv) {
   if (!client_links.empty()) {
     auto parsed = canopy::ParseHostPort(client_links);
     if (!parsed.ok()) return Fail("--client-links: " + std::string(parsed.status().message()));
-    links_address = *parsed;
+    config.client_links = *parsed;
   }
-  if (absl::Status s = canopy::CheckCanListen(links_address); !s.ok()) {
+  if (absl::Status s = canopy::CheckCanListen(config.client_links); !s.ok()) {
     return Fail("--client-links: " + std::string(s.message()));
   }
   auto controllers = canopy::ParseHostPortList(controller);
   if (!controllers.ok()) {
     return Fail("--controller: " + std::string(controllers.status().message()));
   }
+  config.controllers = *controllers;
+  config.controller_silence = absl::Milliseconds(controller_silence_ms);
   auto discovery_address = canopy::ParseHostPort(discovery);
   if (!discovery_address.ok()) {
     return Fail("--discovery: " + std::string(discovery_address.status().message()));
   }
+  config.discovery = *discovery_address;
+  config.discovery_interval = absl::Milliseconds(discovery_interval_ms);
   auto metrics_address = canopy::ParseHostPort(metrics_listen);
   if (!metrics_address.ok()) {
     return Fail("--metrics-listen: " + std::string(metrics_address.status().message()));
   }
+  config.metrics_listen = *metrics_address;
+  config.metrics_listen_given = metrics_flag->count() > 0;
+  if (!health_listen.empty()) {
+    auto health_address = canopy::ParseHostPort(health_listen);
+    if (!health_address.ok()) {
+      return Fail("--health-listen: " + std::string(health_address.status().message()));
+    }
+    config.health_listen = *health_address;
+  }
   auto loaded_tls = canopy::LoadServerTls(tls_flags, listen_address->host);
   if (!loaded_tls.ok()) return Fail(std::string(loaded_tls.status().message()));
-  const std::optional<canopy::TlsPem> tls_pem = *std::move(loaded_tls);
-  // The same identity encrypts the data plane: links to and from other
-  // nodes (bound to node certificates) and client links.
-  canopy::wire::LinkTls data_tls;
-  if (tls_pem) {
-    auto context = canopy::wire::TlsContext::Create({tls_pem->ca, tls_pem->cert, tls_pem->key});
-    if (!context.ok()) return Fail(std::string(context.status().message()));
-    data_tls = {*std::move(context), std::string(canopy::kRoleNode)};
+  config.tls = *std::move(loaded_tls);
+  for (const std::string& text : gateways) {
+    absl::StatusOr<canopy::node::GatewaySpec> spec = canopy::node::ParseGatewaySpec(text);
+    if (!spec.ok()) return Fail("--gateway: " + std::string(spec.status().message()));
+    config.gateways.push_back(*spec);
   }
+  if (gateway_auto_flag->count() > 0) {
+    config.gateway_auto = canopy::node::kDefaultAutoRange;
+    if (!gateway_auto.empty()) {
+      absl::StatusOr<canopy::node::Ipv4Range> parsed = canopy::node::ParseRange(gateway_auto);
+      if (!parsed.ok()) return Fail("--gateway-auto: " + std::string(parsed.status().message()));
+      config.gateway_auto = *parsed;
+    }
+  }
+  for (const std::string& text : boundaries) {
+    absl::StatusOr<canopy::node::Ipv4Range> range = canopy::node::ParseCidr(text);
+    if (!range.ok()) return Fail("--boundary: " + std::string(range.status().message()));
+    config.boundaries.push_back(*range);
+  }
+  if (config.boundaries.size() > canopy::node::NativeScope::kMaxBoundaries) {
+    return Fail("--boundary: at most " +
+                std::to_string(canopy::node::NativeScope::kMaxBoundaries) + " ranges");
+  }
+  config.local_ring_bytes = size_t{local_ring_mib} << 20;
+  config.max_fanout = max_fanout;
+  config.upload_bps = upload_bps;
+  config.max_payload = max_payload;
+  config.replay_bytes = replay_mib << 20;
+  config.source_linger = absl::Milliseconds(source_linger_ms);
+  config.probe_interval = absl::Milliseconds(probe_interval_ms);
+  config.gateway_ttl = gateway_ttl;
+  config.gateway_threshold = gateway_threshold;
+  config.igmp_query_interval = absl::Milliseconds(igmp_query_interval_ms);
+  config.igmp_last_member_query = absl::Milliseconds(igmp_last_member_query_ms);
+  config.igmp_max_groups = igmp_max_groups;
+  config.igmp_max_sources = igmp_max_sources;
+  config.multicast_datagram_bytes = multicast_datagram_bytes;
+  config.max_subscriptions = max_subscriptions;
+  config.max_publishers = max_publishers;
+  config.max_links_per_peer = max_links_per_peer;
+  config.fault_flip_every = fault_flip_every;
+  config.detach_after = absl::Milliseconds(detach_after_ms);
 
   const sigset_t signals = canopy::BlockShutdownSignals();
   // Messages are up to 16 MiB and short-lived: keep freed buffers in the heap
@@ -304,254 +336,13 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, static_cast<int>(max_payload) + (1 << 20));
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
-  canopy::node::ForwardingState state;
-  // The data plane's counters (bytes, frames, drops, queues) for /metrics.
-  canopy::node::TrafficCounters traffic;
-  // What the gateways carried and kept for scope, for /metrics.
-  canopy::node::GatewayCounters gateway_counters;
-  // Set once the session exists; clients may connect before that.
-  std::atomic<canopy::node::ControllerSession*> live_session{nullptr};
-  canopy::node::LocalClients clients(
-      [&live_session] {
-        if (auto* s = live_session.load()) s->ReportLocalState();
-      },
-      absl::Milliseconds(source_linger_ms));
-
-  // Native multicast on the data interface's LAN, for the flows the
-  // controller plans through a multicast domain; none on loopback.
-  std::atomic<canopy::node::Relay*> live_relay{nullptr};
-  canopy::node::MulticastChannelOptions multicast_options;
-  multicast_options.interface_address = data_address->host;
-  multicast_options.datagram_bytes = multicast_datagram_bytes;
-  multicast_options.max_payload = max_payload;
-  multicast_options.on_frame = [&live_relay](canopy::wire::FramePtr frame,
-                                             const std::string& sender) {
-    if (auto* r = live_relay.load()) r->OnMulticastFrame(std::move(frame), sender);
-  };
-  canopy::node::MulticastChannel multicast(multicast_options);
-  const absl::Status multicast_ready = multicast.Start();
-  if (!multicast_ready.ok()) {
-    spdlog::info("no native multicast data path: {}", std::string(multicast_ready.message()));
-  }
-
-  // What this node's data links say in their HELLO; the controller hands it
-  // to its children only, so nobody else can speak as this node.
-  const std::string link_token = canopy::wire::NewClientLinkToken();
-  canopy::node::RelayOptions relay_options;
-  relay_options.link_token = link_token;
-  relay_options.multicast = multicast_ready.ok() ? &multicast : nullptr;
-  relay_options.node_id = id;
-  relay_options.max_payload = max_payload;
-  relay_options.detach_after = absl::Milliseconds(detach_after_ms);
-  relay_options.replay_bytes = replay_mib << 20;
-  relay_options.traffic = &traffic;
-  relay_options.fault_flip_every = fault_flip_every;
-  relay_options.link_limits.per_address = max_links_per_peer;
-  relay_options.link_tls = data_tls;
-  canopy::node::Relay relay(relay_options, state, clients);
-  live_relay = &relay;
-  auto bound_data = relay.Start(canopy::wire::Endpoint{data_address->host, data_address->port});
-  if (!bound_data.ok()) return Fail(std::string(bound_data.status().message()));
-
-  canopy::node::ClientServiceOptions service_options;
-  service_options.node_id = id;
-  service_options.max_payload = max_payload;
-  service_options.max_subscriptions = max_subscriptions;
-  service_options.max_publishers = max_publishers;
-  service_options.certified_sources = tls_pem.has_value();
-  // Client links: one port, served on a thread of their own.
-  auto links = canopy::wire::ClientLinkServer::Open(
-      canopy::wire::Endpoint{links_address.host, links_address.port}, data_tls.context,
-      size_t{local_ring_mib} << 20);
-  if (!links.ok()) return Fail("--client-links: " + std::string(links.status().message()));
-  canopy::node::ClientService service(service_options, state, clients, relay, **links);
-  canopy::ops::GrpcHealth::Enable();
-  grpc::ServerBuilder builder;
-  builder.SetMaxReceiveMessageSize(static_cast<int>(max_payload) + (1 << 20));
-  builder.SetMaxSendMessageSize(static_cast<int>(max_payload) + (1 << 20));
-  builder.RegisterService(&service);
-  absl::StatusOr<canopy::ListeningServer> listening =
-      canopy::StartExclusiveServer(builder, *listen_address, tls_pem);
-  if (!listening.ok()) return Fail("--listen: " + std::string(listening.status().message()));
-  std::unique_ptr<grpc::Server> server = std::move(listening->server);
-  const canopy::HostPort bound_clients = listening->bound;
-  std::unique_ptr<grpc::Server> health_server;
-  std::string health_field;
-  if (!health_listen.empty()) {
-    auto health_address = canopy::ParseHostPort(health_listen);
-    if (!health_address.ok()) {
-      return Fail("--health-listen: " + std::string(health_address.status().message()));
-    }
-    canopy::HostPort health_bound;
-    auto started = canopy::ops::StartHealthOnlyServer(*health_address, &health_bound);
-    if (!started.ok()) return Fail("--health-listen: " + std::string(started.status().message()));
-    health_server = *std::move(started);
-    health_field = " health=" + health_bound.ToString();
-  }
-  // grpc.health.v1: the Node service is up (liveness); "" (readiness) is
-  // SERVING only while attached to the controller.
-  std::unique_ptr<canopy::ops::GrpcHealth> health_holder =
-      health_server ? std::make_unique<canopy::ops::GrpcHealth>(*server, *health_server)
-                    : std::make_unique<canopy::ops::GrpcHealth>(*server);
-  canopy::ops::GrpcHealth& health = *health_holder;
-  health.SetServing(canopy::v1::Node::service_full_name(), true);
-
-  canopy::ops::MetricsRegistry registry;
-  canopy::ops::AddBuildInfo(registry);
-  canopy::node::NodeMetrics metrics(registry, state, clients, traffic);
-  metrics.AddRelay(registry, relay);
-  metrics.AddRefusals(registry, relay, service);
-  metrics.AddGateways(registry, gateway_counters);
-  canopy::ops::MetricsHttpServer metrics_server({}, [&registry] { return registry.Render(); });
-  absl::StatusOr<std::string> metrics_field = canopy::ops::StartMetricsEndpoint(
-      metrics_server, *metrics_address, metrics_flag->count() > 0);
-  if (!metrics_field.ok()) return Fail(std::string(metrics_field.status().message()));
-
-  canopy::node::ControllerSessionOptions session_options;
-  for (const canopy::HostPort& c : *controllers) {
-    session_options.controller_addresses.push_back(c.ToString());
-  }
-  session_options.controller_silence = absl::Milliseconds(controller_silence_ms);
-  if (tls_pem) session_options.credentials = canopy::TlsChannelCredentials(*tls_pem);
-  session_options.hello.set_node_id(id);
-  session_options.hello.set_data_address(bound_data->ToString());
-  session_options.hello.set_client_address(bound_clients.ToString());
-  session_options.hello.set_max_fanout(max_fanout);
-  session_options.hello.set_upload_bps(upload_bps);
-  session_options.hello.set_link_token(link_token);
-  session_options.traffic_report = [&relay] {
-    return canopy::node::BuildTrafficReport(relay.flows(), relay.child_links());
-  };
-  session_options.on_attached = [&health, &metrics](bool attached) {
-    health.SetServing("", attached);
-    metrics.SetAttached(attached);
-  };
-  canopy::node::PeerProberOptions prober_options;
-  prober_options.node_id = id;
-  prober_options.probe_interval = absl::Milliseconds(std::max<uint32_t>(probe_interval_ms, 1));
-  prober_options.report_interval = 3 * prober_options.probe_interval;
-  prober_options.tls = data_tls;
-  canopy::node::PeerProber prober(prober_options, [&live_session](const canopy::v1::RttReport& r) {
-    if (canopy::node::ControllerSession* s = live_session.load()) s->ReportRtts(r);
-  });
-  if (probe_interval_ms > 0) {
-    session_options.on_probe_peers = [&prober](const canopy::v1::ProbePeers& peers) {
-      prober.SetPeers(peers);
-    };
-  }
-  auto session = std::make_unique<canopy::node::ControllerSession>(
-      session_options, state, clients, [&relay, &state, &clients] {
-        relay.OnTableChanged();
-        clients.SetCutOffs(state.CutOffs());
-      });
-  live_session.store(session.get());
-  session->Start();
-  if (probe_interval_ms > 0) prober.Start();
-  // Gateways for unmodified multicast programs on this LAN.
-  std::vector<canopy::node::Ipv4Range> boundary_ranges;
-  for (const std::string& text : boundaries) {
-    absl::StatusOr<canopy::node::Ipv4Range> range = canopy::node::ParseCidr(text);
-    if (!range.ok()) return Fail("--boundary: " + std::string(range.status().message()));
-    boundary_ranges.push_back(*range);
-  }
-  if (boundary_ranges.size() > canopy::node::NativeScope::kMaxBoundaries) {
-    return Fail("--boundary: at most " +
-                std::to_string(canopy::node::NativeScope::kMaxBoundaries) + " ranges");
-  }
-  const canopy::node::NativeScope scope(boundary_ranges);
-  std::vector<std::unique_ptr<canopy::node::Gateway>> lan_gateways;
-  for (const std::string& text : gateways) {
-    absl::StatusOr<canopy::node::GatewaySpec> spec = canopy::node::ParseGatewaySpec(text);
-    if (!spec.ok()) return Fail("--gateway: " + std::string(spec.status().message()));
-    canopy::node::GatewayOptions gateway_options;
-    gateway_options.spec = *spec;
-    gateway_options.interface_address = bound_data->host;
-    gateway_options.ttl = gateway_ttl;
-    gateway_options.threshold = gateway_threshold;
-    gateway_options.scope = scope;
-    gateway_options.counters = &gateway_counters;
-    gateway_options.max_payload = max_payload;
-    auto gateway = std::make_unique<canopy::node::Gateway>(gateway_options, relay, clients, state);
-    if (absl::Status s = gateway->Start(); !s.ok()) {
-      return Fail("--gateway " + text + ": " + std::string(s.message()));
-    }
-    lan_gateways.push_back(std::move(gateway));
-  }
-  std::unique_ptr<canopy::node::AutoGateway> auto_gateway;
-  if (gateway_auto_flag->count() > 0) {
-    canopy::node::Ipv4Range range = canopy::node::kDefaultAutoRange;
-    if (!gateway_auto.empty()) {
-      absl::StatusOr<canopy::node::Ipv4Range> parsed = canopy::node::ParseRange(gateway_auto);
-      if (!parsed.ok()) return Fail("--gateway-auto: " + std::string(parsed.status().message()));
-      range = *parsed;
-    }
-    canopy::node::AutoGatewayOptions auto_options;
-    auto_options.interface_address = bound_data->host;
-    auto_options.served = scope.Serve(range);
-    auto_options.scope = scope;
-    auto_options.threshold = gateway_threshold;
-    auto_options.timers.query_interval = absl::Milliseconds(igmp_query_interval_ms);
-    auto_options.timers.query_response_interval =
-        std::min(absl::Seconds(10), auto_options.timers.query_interval / 2);
-    auto_options.timers.last_member_query_interval = absl::Milliseconds(igmp_last_member_query_ms);
-    auto_options.max_groups = igmp_max_groups;
-    auto_options.max_sources = igmp_max_sources;
-    auto_options.counters = &gateway_counters;
-    auto_options.max_payload = max_payload;
-    for (const auto& g : lan_gateways) {
-      absl::StatusOr<sockaddr_in> native = canopy::node::ParseMulticastAddress(g->native_group());
-      if (native.ok()) auto_options.static_groups.insert(ntohl(native->sin_addr.s_addr));
-    }
-    auto_gateway =
-        std::make_unique<canopy::node::AutoGateway>(auto_options, relay, clients, state);
-    if (absl::Status s = auto_gateway->Start(); !s.ok()) {
-      return Fail("--gateway-auto: " + std::string(s.message()));
-    }
-  }
-
-  canopy::node::MulticastDiscoveryOptions discovery_options;
-  discovery_options.node_id = id;
-  discovery_options.interface_address = bound_data->host;
-  discovery_options.group = discovery_address->host;
-  discovery_options.port = discovery_address->port;
-  discovery_options.interval = absl::Milliseconds(std::max<uint32_t>(discovery_interval_ms, 1));
-  discovery_options.on_peers = [&live_session](std::vector<std::string> peers) {
-    if (canopy::node::ControllerSession* s = live_session.load()) s->ReportMulticastPeers(peers);
-  };
-  for (const auto& g : lan_gateways) discovery_options.gateway_groups.push_back(g->native_group());
-  if (auto_gateway) discovery_options.gateway_groups.push_back("auto");
-  discovery_options.on_lan_peers = [&lan_gateways,
-                                    &auto_gateway](std::vector<canopy::node::LanPeer> peers) {
-    for (auto& g : lan_gateways) g->SetLanPeers(peers);
-    if (auto_gateway) auto_gateway->SetLanPeers(peers);
-  };
-  canopy::node::MulticastDiscovery lan_discovery(discovery_options);
-  if (discovery_interval_ms > 0) {
-    if (absl::Status s = lan_discovery.Start(); !s.ok()) {
-      spdlog::info("no native multicast discovery: {}", std::string(s.message()));
-    }
-  }
-
-  std::printf("canopy-node %s listening clients=%s data=%s links=%s%s%s tls=%s\n", id.c_str(),
-              bound_clients.ToString().c_str(), bound_data->ToString().c_str(),
-              (*links)->bound().ToString().c_str(), metrics_field->c_str(), health_field.c_str(),
-              tls_pem ? "on" : "off");
+  absl::StatusOr<std::unique_ptr<canopy::node::Node>> node =
+      canopy::node::Node::Start(std::move(config));
+  if (!node.ok()) return Fail(std::string(node.status().message()));
+  std::printf("%s\n", (*node)->ListeningLine().c_str());
   std::fflush(stdout);
 
   spdlog::info("signal {}: shutting down", canopy::WaitForShutdownSignal(signals));
-  live_session.store(nullptr);
-  health.Shutdown();
-  prober.Stop();
-  lan_discovery.Stop();
-  for (auto& g : lan_gateways) g->Stop();
-  if (auto_gateway) auto_gateway->Stop();
-  session->Stop();
-  metrics_server.Stop();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  (*links)->Stop();  // no client link is served after this
-  if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
-  multicast.Stop();  // no more frames into the relay
-  live_relay.store(nullptr);
-  relay.Stop();
+  (*node)->Stop();
   return 0;
 }

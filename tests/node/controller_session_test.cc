@@ -126,7 +126,6 @@ class ControllerSessionTest : public ::testing::Test {
                                              absl::Duration silence = absl::Seconds(20)) {
     ControllerSessionOptions options;
     options.controller_addresses = std::move(addresses);
-    options.hello.set_node_id("n1");
     options.reconnect_initial = absl::Milliseconds(20);
     options.reconnect_max = absl::Seconds(2);
     options.controller_silence = silence;
@@ -134,7 +133,9 @@ class ControllerSessionTest : public ::testing::Test {
       absl::MutexLock lock(&mu_);
       ++tables_applied_;
     });
-    session->Start();
+    v1::NodeHello hello;
+    hello.set_node_id("n1");
+    session->Start(hello);
     return session;
   }
 
