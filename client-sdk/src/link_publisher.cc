@@ -11,7 +11,7 @@
 #include "canopy/v1/node.grpc.pb.h"
 #include "src/ack_board.h"
 #include "src/link_offer.h"
-#include "src/status_conversion.h"
+#include "src/node_channel.h"
 #include "wire/frame.h"
 
 namespace canopy {

@@ -10,7 +10,8 @@
 #include "canopy/v1/node.grpc.pb.h"
 #include "src/delivery_queue.h"
 #include "src/link_offer.h"
-#include "src/status_conversion.h"
+#include "src/node_channel.h"
+#include "src/subscribe_request.h"
 #include "wire/ack_frames.h"
 #include "wire/control_frames.h"
 

@@ -5,13 +5,9 @@
 
 #include "absl/status/statusor.h"
 #include "canopy/subscriber.h"
-#include "canopy/v1/node.pb.h"
 #include "grpcpp/channel.h"
 
 namespace canopy {
-
-// The Subscribe request for `options`.
-v1::SubscribeRequest MakeSubscribeRequest(const SubscriberOptions& options, bool frame_link);
 
 // Opens a Subscriber whose messages arrive on a client link (Subscribe
 // with frame_link) that it asks for on `channel`, the gRPC channel to the

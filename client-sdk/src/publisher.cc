@@ -5,7 +5,7 @@
 #include "grpcpp/create_channel.h"
 #include "proto/validation.h"
 #include "src/link_publisher.h"
-#include "src/status_conversion.h"
+#include "src/node_channel.h"
 
 namespace canopy {
 namespace {

@@ -13,7 +13,8 @@
 #include "proto/validation.h"
 #include "src/delivery_queue.h"
 #include "src/link_subscriber.h"
-#include "src/status_conversion.h"
+#include "src/node_channel.h"
+#include "src/subscribe_request.h"
 
 namespace canopy {
 namespace {
@@ -92,17 +93,6 @@ std::string DefaultMemberName() {
 }
 
 }  // namespace
-
-v1::SubscribeRequest MakeSubscribeRequest(const SubscriberOptions& options, bool frame_link) {
-  v1::SubscribeRequest request;
-  request.set_group(options.group);
-  request.mutable_filter()->set_mode(
-      options.mode == FilterMode::kInclude ? v1::FILTER_MODE_INCLUDE : v1::FILTER_MODE_EXCLUDE);
-  for (const std::string& s : options.sources) request.mutable_filter()->add_sources(s);
-  request.set_frame_link(frame_link);
-  request.set_member(options.member);
-  return request;
-}
 
 absl::StatusOr<std::unique_ptr<Subscriber>> Subscriber::Open(SubscriberOptions options) {
   if (auto a = ParseHostPort(options.node_address); !a.ok()) return a.status();

@@ -1,5 +1,5 @@
-#ifndef CANOPY_CLIENT_SDK_SRC_STATUS_CONVERSION_H_
-#define CANOPY_CLIENT_SDK_SRC_STATUS_CONVERSION_H_
+#ifndef CANOPY_CLIENT_SDK_SRC_NODE_CHANNEL_H_
+#define CANOPY_CLIENT_SDK_SRC_NODE_CHANNEL_H_
 
 #include <memory>
 #include <optional>
@@ -30,4 +30,4 @@ absl::Status NodeCallStatus(const grpc::Status& status,
 
 }  // namespace canopy
 
-#endif  // CANOPY_CLIENT_SDK_SRC_STATUS_CONVERSION_H_
+#endif  // CANOPY_CLIENT_SDK_SRC_NODE_CHANNEL_H_

@@ -1,4 +1,4 @@
-#include "src/status_conversion.h"
+#include "src/node_channel.h"
 
 #include "base/tls_credentials.h"
 #include "grpcpp/create_channel.h"
