@@ -30,8 +30,8 @@
 #include "absl/time/clock.h"
 #include "base/program.h"
 #include "tests/system/numbered_stream.h"
-#include "tests/system/overlay.h"
-#include "tests/system/process.h"
+#include "tests/testing/overlay.h"
+#include "tests/testing/process.h"
 #include "tests/system/stuck_node.h"
 
 namespace canopy::bench {

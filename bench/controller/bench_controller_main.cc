@@ -43,7 +43,7 @@
 #include "bench/elapsed.h"
 #include "bench/planner/latency_model.h"
 #include "bench/planner/random.h"
-#include "bench/relay/child_process.h"
+#include "tests/testing/process.h"
 #include "bench/relay/cpu_usage.h"
 #include "proto/network_coordinate.h"
 
@@ -273,18 +273,17 @@ class Fleet {
 
 // Wall time of each canopyctl run (process start to exit), in ms, one after
 // another until `stop` is set (at least one run).
-std::vector<double> RunCanopyctl(const std::string& address, int runs, std::atomic<bool>& stop,
-                                 const std::string& stderr_path) {
+std::vector<double> RunCanopyctl(const std::string& address, int runs, std::atomic<bool>& stop) {
   const std::vector<std::vector<std::string>> commands = {
       {"nodes"}, {"groups"}, {"tree", GroupName(0)}, {"stats"}};
   std::vector<double> out;
   for (int r = 0; r < runs && (r == 0 || !stop.load()); ++r) {
-    std::vector<std::string> argv = {SiblingBinary("canopyctl"), "--controller", address};
+    std::vector<std::string> argv = {testing::BinaryPath("canopyctl"), "--controller", address};
     for (const std::string& a : commands[r % commands.size()]) argv.push_back(a);
     const Clock::time_point start = Clock::now();
-    absl::StatusOr<std::unique_ptr<ChildProcess>> ctl = ChildProcess::Start(argv, stderr_path);
+    absl::StatusOr<std::unique_ptr<testing::Process>> ctl = testing::Process::Start(argv);
     if (!ctl.ok()) break;
-    if (!(*ctl)->WaitForAllOutput(absl::Seconds(30))) break;
+    if (!(*ctl)->WaitForStdoutEnd(absl::Seconds(30))) break;
     out.push_back(MsSince(start));
   }
   return out;
@@ -302,13 +301,12 @@ struct ChurnResult {
 // Membership churn over the first `active` nodes at `rate` per second for
 // `seconds`, with canopyctl runs alongside.
 ChurnResult Churn(Fleet& fleet, const Flags& flags, int active, double rate, double seconds,
-                  int ctl_runs, pid_t controller, const std::string& address,
-                  const std::string& stderr_path, Random& random) {
+                  int ctl_runs, pid_t controller, const std::string& address, Random& random) {
   ChurnResult result;
   fleet.TakeAckLatencies();  // only this phase's
   std::atomic<bool> stop{false};
   std::vector<double> ctl_ms;
-  std::thread ctl([&] { ctl_ms = RunCanopyctl(address, ctl_runs, stop, stderr_path); });
+  std::thread ctl([&] { ctl_ms = RunCanopyctl(address, ctl_runs, stop); });
   const uint64_t tables_before = fleet.TablesReceived();
   const double cpu_before = ProcessCpuSeconds(controller);
   const Clock::time_point start = Clock::now();
@@ -355,18 +353,16 @@ void PrintChurn(const char* name, int nodes, const ChurnResult& r) {
 int Run(const Flags& flags) {
   const std::string tmp = std::filesystem::temp_directory_path().string();
   const std::string store = absl::StrCat(tmp, "/bench-controller-", getpid(), ".db");
-  const std::string log = absl::StrCat(tmp, "/bench-controller-", getpid(), ".log");
   std::remove(store.c_str());
-  absl::StatusOr<std::unique_ptr<ChildProcess>> controller = ChildProcess::Start(
-      {SiblingBinary("canopy-controller"), "--listen", "127.0.0.1:0", "--store", store,
-       "--metrics-listen", "127.0.0.1:0", "--liveness-ms", "5000"},
-      log);
+  absl::StatusOr<std::unique_ptr<testing::Process>> controller = testing::Process::Start(
+      {testing::BinaryPath("canopy-controller"), "--listen", "127.0.0.1:0", "--store", store,
+       "--metrics-listen", "127.0.0.1:0", "--liveness-ms", "5000"});
   if (!controller.ok()) {
     std::fprintf(stderr, "bench-controller: %s\n", controller.status().ToString().c_str());
     return 1;
   }
   const pid_t pid = (*controller)->pid();
-  std::optional<std::string> line = (*controller)->WaitForLine("listening grpc=", absl::Seconds(20));
+  std::optional<std::string> line = (*controller)->WaitForStdout("listening grpc=", absl::Seconds(20));
   if (!line) {
     std::fprintf(stderr, "bench-controller: the controller did not start: %s\n",
                  (*controller)->StderrTail().c_str());
@@ -416,7 +412,7 @@ int Run(const Flags& flags) {
   populate(0, small);
   publish_sources(small);
   const ChurnResult yard = Churn(fleet, flags, small, flags.churn_rate, flags.churn_seconds / 2,
-                                 flags.ctl_runs / 2, pid, address, log, random);
+                                 flags.ctl_runs / 2, pid, address, random);
   PrintChurn("yardstick", small, yard);
 
   // ---- 2. Everyone attaches: memory and idle CPU -------------------------
@@ -445,7 +441,7 @@ int Run(const Flags& flags) {
 
   // ---- 3. Churn at full size -----------------------------------------------
   const ChurnResult full = Churn(fleet, flags, flags.nodes, flags.churn_rate, flags.churn_seconds,
-                                 flags.ctl_runs, pid, address, log, random);
+                                 flags.ctl_runs, pid, address, random);
   PrintChurn("churn", flags.nodes, full);
   const int failed = fleet.Failed();
   if (failed > 0) std::printf("warning: %d node streams ended early\n", failed);

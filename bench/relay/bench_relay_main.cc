@@ -25,12 +25,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/program.h"
-#include "bench/relay/child_process.h"
 #include "bench/relay/cpu_usage.h"
-#include "bench/relay/overlay.h"
 #include "bench/relay/percentile.h"
 #include "bench/relay/relay_flows.h"
 #include "bench/relay/yardsticks.h"
+#include "tests/testing/overlay.h"
+#include "tests/testing/process.h"
 
 namespace canopy::bench {
 namespace {
@@ -66,8 +66,8 @@ struct TempDir {
 
 // The protocol and suite of the TLS data link c1 -> c2 as c2 logged it
 // ("TLSv1.3 TLS_AES_128_GCM_SHA256"); "unknown" if it did not.
-std::string TlsSuite(const RelayOverlay& overlay) {
-  const std::string log = overlay.NodeLog("c2");
+std::string TlsSuite(const testing::Overlay& overlay) {
+  const std::string log = overlay.node("c2").Stderr();
   const std::string needle = "] link from c1 (";
   const size_t at = log.find(needle);
   if (at == std::string::npos) return "unknown";
@@ -85,7 +85,7 @@ std::string Links() {
   return links;
 }
 
-int Fail(const std::string& what, const absl::Status& status, const RelayOverlay* overlay) {
+int Fail(const std::string& what, const absl::Status& status, const testing::Overlay* overlay) {
   std::fprintf(stderr, "bench-relay: %s: %s\n", what.c_str(), status.ToString().c_str());
   if (overlay != nullptr) std::fprintf(stderr, "%s\n", overlay->Logs().c_str());
   return 1;
@@ -106,7 +106,7 @@ int Run(const Config& config) {
   // --- Yardstick: raw TCP throughput on loopback.
   std::string yardstick = "iperf3";
   double yard_bps = 0;
-  const std::string iperf3 = FindOnPath("iperf3");
+  const std::string iperf3 = testing::FindOnPath("iperf3");
   if (!iperf3.empty()) {
     const int secs = std::max(1, static_cast<int>(std::lround(config.seconds)));
     auto bps = Iperf3BitsPerSecond(iperf3, secs);
@@ -137,9 +137,11 @@ int Run(const Config& config) {
               *bare_bps / 1e9, bare_ratio);
 
   // --- The overlay: 1 + 3 + 9 nodes, static links.
-  auto overlay_or = RelayOverlay::Start(Links(), absl::Seconds(15));
+  testing::OverlayOptions overlay_options;
+  overlay_options.links = Links();
+  auto overlay_or = testing::Overlay::Start(overlay_options);
   if (!overlay_or.ok()) return Fail("controller", overlay_or.status(), nullptr);
-  RelayOverlay& overlay = **overlay_or;
+  testing::Overlay& overlay = **overlay_or;
   absl::Status spawned = overlay.SpawnNode("h1", 0);
   for (const char* id : {"c1", "c2", "c3"}) {
     if (spawned.ok()) spawned = overlay.SpawnNode(id, 1);  // a chain: fan-out 1
@@ -178,7 +180,7 @@ int Run(const Config& config) {
 
   // --- The TLS overlay: h1 and the chain again, every connection mutual TLS.
   TempDir certs;
-  std::unique_ptr<RelayOverlay> tls_overlay;
+  std::unique_ptr<testing::Overlay> tls_overlay;
   double aes_bytes_per_s = 0;
   if (config.tls) {
     auto aes = AesGcmBytesPerSecond(absl::Seconds(config.quick ? 0.2 : 1));
@@ -190,12 +192,15 @@ int Run(const Config& config) {
         Gbps(aes_bytes_per_s));
     certs.path = std::filesystem::temp_directory_path() /
                  absl::StrCat("canopy-bench-relay-certs-", getpid());
-    absl::Status made = MakeCertificates(
+    absl::Status made = testing::MakeCertificates(
         certs.path.string(), std::vector<std::string>(std::begin(kTlsNodes), std::end(kTlsNodes)));
     if (!made.ok()) {
       std::printf("tls       skipped: %s\n", made.ToString().c_str());
     } else {
-      auto started = RelayOverlay::Start(kTlsLinks, absl::Seconds(15), certs.path.string());
+      testing::OverlayOptions tls_options;
+      tls_options.links = kTlsLinks;
+      tls_options.tls_dir = certs.path.string();
+      auto started = testing::Overlay::Start(tls_options);
       if (!started.ok()) return Fail("TLS controller", started.status(), nullptr);
       tls_overlay = *std::move(started);
       absl::Status up;

@@ -35,7 +35,7 @@ class FlowSession {
   // What a drain thread does with each delivered payload.
   using OnMessage = std::function<void(const std::string& payload)>;
 
-  static absl::StatusOr<std::unique_ptr<FlowSession>> Open(RelayOverlay& overlay,
+  static absl::StatusOr<std::unique_ptr<FlowSession>> Open(testing::Overlay& overlay,
                                                            const FlowSpec& flow) {
     std::unique_ptr<FlowSession> session(new FlowSession(overlay, flow));
     for (const std::string& node : flow.receivers) {
@@ -99,7 +99,7 @@ class FlowSession {
     stop_ = true;
     if (publishing_.joinable()) {
       if (!publisher_done_.WaitForNotificationWithTimeout(kStopTimeout)) {
-        kill(overlay_.node_pid(flow_.ingress), SIGKILL);
+        kill(overlay_.node(flow_.ingress).pid(), SIGKILL);
         status = absl::DeadlineExceededError("publisher stuck; killed the ingress node");
       }
       publishing_.join();
@@ -116,9 +116,9 @@ class FlowSession {
   const std::string& tree() const { return tree_; }
 
  private:
-  FlowSession(RelayOverlay& overlay, const FlowSpec& flow) : overlay_(overlay), flow_(flow) {}
+  FlowSession(testing::Overlay& overlay, const FlowSpec& flow) : overlay_(overlay), flow_(flow) {}
 
-  RelayOverlay& overlay_;
+  testing::Overlay& overlay_;
   const FlowSpec flow_;
   std::vector<std::unique_ptr<Subscriber>> subscribers_;
   std::unique_ptr<Publisher> publisher_;
@@ -131,15 +131,15 @@ class FlowSession {
   std::atomic<uint64_t> delivered_messages_{0};
 };
 
-std::map<std::string, double> CpuByNode(RelayOverlay& overlay) {
+std::map<std::string, double> CpuByNode(testing::Overlay& overlay) {
   std::map<std::string, double> cpu;
-  for (const std::string& id : overlay.node_ids()) cpu[id] = ProcessCpuSeconds(overlay.node_pid(id));
+  for (const std::string& id : overlay.node_ids()) cpu[id] = ProcessCpuSeconds(overlay.node(id).pid());
   return cpu;
 }
 
 }  // namespace
 
-absl::StatusOr<ThroughputResult> MeasureThroughput(RelayOverlay& overlay, const FlowSpec& flow,
+absl::StatusOr<ThroughputResult> MeasureThroughput(testing::Overlay& overlay, const FlowSpec& flow,
                                                    size_t message_bytes, absl::Duration warmup,
                                                    absl::Duration window) {
   auto session = FlowSession::Open(overlay, flow);
@@ -199,10 +199,10 @@ long ProcStatusField(pid_t pid, const std::string& field) {
 
 }  // namespace
 
-absl::StatusOr<IdleCost> MeasureIdleSubscriptions(RelayOverlay& overlay, const std::string& node,
+absl::StatusOr<IdleCost> MeasureIdleSubscriptions(testing::Overlay& overlay, const std::string& node,
                                                   const std::string& group, int count,
                                                   Transport transport) {
-  const pid_t pid = overlay.node_pid(node);
+  const pid_t pid = overlay.node(node).pid();
   IdleCost cost;
   cost.subscriptions = count;
   cost.threads_before = ProcStatusField(pid, "Threads");
@@ -234,7 +234,7 @@ absl::StatusOr<IdleCost> MeasureIdleSubscriptions(RelayOverlay& overlay, const s
   return cost;
 }
 
-absl::StatusOr<LatencyResult> MeasureLatency(RelayOverlay& overlay, const FlowSpec& flow,
+absl::StatusOr<LatencyResult> MeasureLatency(testing::Overlay& overlay, const FlowSpec& flow,
                                              size_t message_bytes, int count, double rate_per_s) {
   auto session = FlowSession::Open(overlay, flow);
   if (!session.ok()) return session.status();

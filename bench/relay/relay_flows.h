@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "bench/relay/overlay.h"
+#include "tests/testing/overlay.h"
 #include "canopy/transport.h"
 
 namespace canopy::bench {
@@ -42,7 +42,7 @@ struct ThroughputResult {
 // `warmup`, counts the payload bytes subscribers receive for `window`.
 // Every wait is bounded: joins and tree set-up 15 s each, stopping the
 // publisher 10 s (the ingress node is killed if a Send() stays blocked).
-absl::StatusOr<ThroughputResult> MeasureThroughput(RelayOverlay& overlay, const FlowSpec& flow,
+absl::StatusOr<ThroughputResult> MeasureThroughput(testing::Overlay& overlay, const FlowSpec& flow,
                                                    size_t message_bytes, absl::Duration warmup,
                                                    absl::Duration window);
 
@@ -70,11 +70,11 @@ struct IdleCost {
 // Opens `count` subscriptions of group `group` on `node` with `transport`,
 // waits until all joined (bounded: 60 s), reads the node's threads and
 // resident memory, and closes them all again.
-absl::StatusOr<IdleCost> MeasureIdleSubscriptions(RelayOverlay& overlay, const std::string& node,
+absl::StatusOr<IdleCost> MeasureIdleSubscriptions(testing::Overlay& overlay, const std::string& node,
                                                   const std::string& group, int count,
                                                   Transport transport);
 
-absl::StatusOr<LatencyResult> MeasureLatency(RelayOverlay& overlay, const FlowSpec& flow,
+absl::StatusOr<LatencyResult> MeasureLatency(testing::Overlay& overlay, const FlowSpec& flow,
                                              size_t message_bytes, int count, double rate_per_s);
 
 }  // namespace canopy::bench

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "bench/relay/child_process.h"
+#include "tests/testing/process.h"
 #include "bench/relay/pacer.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -120,23 +120,17 @@ absl::StatusOr<uint16_t> FreePort() {
 absl::StatusOr<double> Iperf3BitsPerSecond(const std::string& iperf3, int seconds) {
   auto port = FreePort();
   if (!port.ok()) return port.status();
-  const std::string log =
-      (std::filesystem::temp_directory_path() / absl::StrCat("canopy-bench-iperf3-", getpid()))
-          .string();
   const absl::Duration timeout = absl::Seconds(seconds + 10);
   auto server =
-      ChildProcess::Start({iperf3, "-s", "-1", "--forceflush", "-p", std::to_string(*port)}, log);
+      testing::Process::Start({iperf3, "-s", "-1", "--forceflush", "-p", std::to_string(*port)});
   if (!server.ok()) return server.status();
-  if (!(*server)->WaitForLine("listening", absl::Seconds(5))) {
+  if (!(*server)->WaitForStdout("listening", absl::Seconds(5))) {
     return absl::UnavailableError("iperf3 server did not start: " + (*server)->StderrTail());
   }
-  auto client = ChildProcess::Start(
-      {iperf3, "-c", "127.0.0.1", "-p", std::to_string(*port), "-t", std::to_string(seconds), "-J"},
-      log);
+  auto client = testing::Process::Start(
+      {iperf3, "-c", "127.0.0.1", "-p", std::to_string(*port), "-t", std::to_string(seconds), "-J"});
   if (!client.ok()) return client.status();
-  auto json = (*client)->WaitForAllOutput(timeout);
-  std::error_code ignored;
-  std::filesystem::remove(log, ignored);
+  auto json = (*client)->WaitForStdoutEnd(timeout);
   if (!json) return absl::DeadlineExceededError("iperf3 did not finish in time");
   google::protobuf::Struct root;
   google::protobuf::util::JsonParseOptions options;

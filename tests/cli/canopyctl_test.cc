@@ -25,11 +25,13 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "tests/cli/subprocess.h"
+#include "tests/testing/process.h"
 
 namespace canopy::cli::testing {
 namespace {
 
+using ::canopy::testing::BinaryPath;
+using ::canopy::testing::Process;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
@@ -184,7 +186,7 @@ class CanopyctlTest : public ::testing::Test {
 };
 
 TEST(CanopyctlCommandLineTest, TtlOutOfRangeExitsTwoWithOneLine) {
-  Subprocess p(Ctl(ClosedPort(), {"policy", "set", "g", "--ttl", "300"}));
+  Process p(Ctl(ClosedPort(), {"policy", "set", "g", "--ttl", "300"}));
   EXPECT_EQ(p.Wait(kWait), 2);
   EXPECT_EQ(Lines(p.Stderr()), 1) << p.Stderr();
   EXPECT_THAT(p.Stderr(), HasSubstr("--ttl"));
@@ -192,7 +194,7 @@ TEST(CanopyctlCommandLineTest, TtlOutOfRangeExitsTwoWithOneLine) {
 }
 
 TEST(CanopyctlCommandLineTest, UnknownProfileExitsTwoWithOneLine) {
-  Subprocess p(Ctl(ClosedPort(), {"policy", "set", "g", "--profile", "fast"}));
+  Process p(Ctl(ClosedPort(), {"policy", "set", "g", "--profile", "fast"}));
   EXPECT_EQ(p.Wait(kWait), 2);
   EXPECT_EQ(Lines(p.Stderr()), 1) << p.Stderr();
   EXPECT_THAT(p.Stderr(), HasSubstr("--profile"));
@@ -209,7 +211,7 @@ TEST(CanopyctlCommandLineTest, OtherBadCommandLinesExitTwo) {
       {"no-such-subcommand"},
   };
   for (const auto& args : cases) {
-    Subprocess p(Ctl(ClosedPort(), args));
+    Process p(Ctl(ClosedPort(), args));
     EXPECT_EQ(p.Wait(kWait), 2) << args[0];
     EXPECT_EQ(Lines(p.Stderr()), 1) << p.Stderr();
     EXPECT_THAT(p.Stderr(), HasSubstr("canopyctl:"));
@@ -217,17 +219,17 @@ TEST(CanopyctlCommandLineTest, OtherBadCommandLinesExitTwo) {
 }
 
 TEST(CanopyctlCommandLineTest, AnUnknownSubcommandIsNamed) {
-  Subprocess bogus(Ctl(ClosedPort(), {"bogus"}));
+  Process bogus(Ctl(ClosedPort(), {"bogus"}));
   EXPECT_EQ(bogus.Wait(kWait), 2);
   EXPECT_THAT(bogus.Stderr(), HasSubstr("unknown subcommand 'bogus'"));
   EXPECT_THAT(bogus.Stderr(), HasSubstr("nodes, groups"));
-  Subprocess policy(Ctl(ClosedPort(), {"policy", "show", "g"}));
+  Process policy(Ctl(ClosedPort(), {"policy", "show", "g"}));
   EXPECT_EQ(policy.Wait(kWait), 2);
   EXPECT_THAT(policy.Stderr(), HasSubstr("unknown policy subcommand 'show' (one of get, set)"));
-  Subprocess extra(Ctl(ClosedPort(), {"nodes", "extra"}));
+  Process extra(Ctl(ClosedPort(), {"nodes", "extra"}));
   EXPECT_EQ(extra.Wait(kWait), 2);
   EXPECT_THAT(extra.Stderr(), HasSubstr("unexpected argument 'extra'"));
-  Subprocess none(Ctl(ClosedPort(), {}));
+  Process none(Ctl(ClosedPort(), {}));
   EXPECT_EQ(none.Wait(kWait), 2);
   EXPECT_THAT(none.Stderr(), HasSubstr("a subcommand is required: nodes"));
 }
@@ -238,7 +240,7 @@ TEST(CanopyctlCommandLineTest, UnreachableControllerExitsOne) {
       {"nodes"}, {"members", "g"}, {"tree", "g"}, {"stats"}, {"policy", "set", "g", "--ttl", "2"},
       {"watch", "g"}};
   for (const auto& args : cases) {
-    Subprocess p(Ctl(closed, args));
+    Process p(Ctl(closed, args));
     EXPECT_EQ(p.Wait(kWait), 1) << args[0];
     EXPECT_THAT(p.Stderr(), HasSubstr("controller unreachable at " + closed)) << args[0];
     EXPECT_EQ(Lines(p.Stderr()), 1) << p.Stderr();
@@ -246,20 +248,20 @@ TEST(CanopyctlCommandLineTest, UnreachableControllerExitsOne) {
 }
 
 TEST_F(CanopyctlTest, PolicyGetOfAGroupWithoutAStoredPolicyExitsThree) {
-  Subprocess stored(Ctl(address_, {"policy", "get", "g"}));
+  Process stored(Ctl(address_, {"policy", "get", "g"}));
   EXPECT_EQ(stored.Wait(kWait), 0) << stored.Stderr();
   EXPECT_THAT(stored.Stdout(), HasSubstr("profile        cost"));
-  Subprocess unset(Ctl(address_, {"policy", "get", "nosuchgroup"}));
+  Process unset(Ctl(address_, {"policy", "get", "nosuchgroup"}));
   EXPECT_EQ(unset.Wait(kWait), 3) << unset.Stderr();
   EXPECT_EQ(unset.Stderr(), "canopyctl: no policy set for nosuchgroup; defaults\n");
   EXPECT_THAT(unset.Stdout(), HasSubstr("profile        latency (default)"));
-  Subprocess json(Ctl(address_, {"policy", "get", "nosuchgroup", "--format", "json"}));
+  Process json(Ctl(address_, {"policy", "get", "nosuchgroup", "--format", "json"}));
   EXPECT_EQ(json.Wait(kWait), 3) << json.Stderr();
   EXPECT_THAT(json.Stdout(), HasSubstr("\"group\": \"nosuchgroup\""));
 }
 
 TEST_F(CanopyctlTest, PolicySetChangesOnlyTheGivenFlags) {
-  Subprocess p(Ctl(address_, {"policy", "set", "g", "--ttl", "16"}));
+  Process p(Ctl(address_, {"policy", "set", "g", "--ttl", "16"}));
   ASSERT_EQ(p.Wait(kWait), 0) << p.Stderr();
   auto sets = fake_.set_requests();
   ASSERT_EQ(sets.size(), 1u);
@@ -272,7 +274,7 @@ TEST_F(CanopyctlTest, PolicySetChangesOnlyTheGivenFlags) {
 }
 
 TEST_F(CanopyctlTest, PolicySetEmptyAllowClearsTheList) {
-  Subprocess p(Ctl(address_, {"policy", "set", "g", "--allow", "", "--slow", "reliable"}));
+  Process p(Ctl(address_, {"policy", "set", "g", "--allow", "", "--slow", "reliable"}));
   ASSERT_EQ(p.Wait(kWait), 0) << p.Stderr();
   auto sets = fake_.set_requests();
   ASSERT_EQ(sets.size(), 1u);
@@ -283,25 +285,25 @@ TEST_F(CanopyctlTest, PolicySetEmptyAllowClearsTheList) {
 }
 
 TEST_F(CanopyctlTest, TreeInEveryFormat) {
-  Subprocess text(Ctl(address_, {"tree", "g"}));
+  Process text(Ctl(address_, {"tree", "g"}));
   ASSERT_EQ(text.Wait(kWait), 0) << text.Stderr();
   EXPECT_THAT(text.Stdout(), HasSubstr("└── node-b  (cost 120 µs, fan-out 0/∞)  [receiver]"));
-  Subprocess json(Ctl(address_, {"tree", "g", "--format", "json"}));
+  Process json(Ctl(address_, {"tree", "g", "--format", "json"}));
   ASSERT_EQ(json.Wait(kWait), 0) << json.Stderr();
   EXPECT_THAT(json.Stdout(), HasSubstr("\"receivers\": [\n"));
-  Subprocess dot(Ctl(address_, {"tree", "g", "--format", "dot"}));
+  Process dot(Ctl(address_, {"tree", "g", "--format", "dot"}));
   ASSERT_EQ(dot.Wait(kWait), 0) << dot.Stderr();
   EXPECT_THAT(dot.Stdout(), HasSubstr("digraph canopy {"));
 }
 
 TEST_F(CanopyctlTest, ControllerRefusalExitsOneWithItsMessage) {
-  Subprocess p(Ctl(address_, {"tree", "nobody-here"}));
+  Process p(Ctl(address_, {"tree", "nobody-here"}));
   EXPECT_EQ(p.Wait(kWait), 1);
   EXPECT_EQ(p.Stderr(), "canopyctl: NOT_FOUND: group nobody-here has no members\n");
 }
 
 TEST_F(CanopyctlTest, WatchPrintsChangesAndExitsZeroOnSigint) {
-  Subprocess p(Ctl(address_, {"watch", "forever"}));
+  Process p(Ctl(address_, {"watch", "forever"}));
   ASSERT_TRUE(p.WaitForStdout("node-b", kWait)) << p.Stdout() << p.Stderr();
   EXPECT_THAT(p.Stdout(), HasSubstr("  group forever  update 1\n"));
   p.Signal(SIGINT);
@@ -310,7 +312,7 @@ TEST_F(CanopyctlTest, WatchPrintsChangesAndExitsZeroOnSigint) {
 }
 
 TEST_F(CanopyctlTest, WatchExitsOneWhenTheStreamEnds) {
-  Subprocess p(Ctl(address_, {"watch", "g"}));
+  Process p(Ctl(address_, {"watch", "g"}));
   EXPECT_EQ(p.Wait(kWait), 1);
   EXPECT_THAT(p.Stdout(), HasSubstr("update 1\n"));
   EXPECT_THAT(p.Stdout(), HasSubstr("update 2\n"));
@@ -320,7 +322,7 @@ TEST_F(CanopyctlTest, WatchExitsOneWhenTheStreamEnds) {
 }
 
 TEST_F(CanopyctlTest, WatchJsonIsOneObjectPerLine) {
-  Subprocess p(Ctl(address_, {"watch", "g", "--format", "json"}));
+  Process p(Ctl(address_, {"watch", "g", "--format", "json"}));
   EXPECT_EQ(p.Wait(kWait), 1);
   const std::string out = p.Stdout();
   EXPECT_EQ(Lines(out), 2) << out;
@@ -329,7 +331,7 @@ TEST_F(CanopyctlTest, WatchJsonIsOneObjectPerLine) {
 }
 
 TEST_F(CanopyctlTest, SeveralControllersTheFirstDown) {
-  Subprocess p(Ctl(ClosedPort() + "," + address_, {"policy", "set", "g", "--ttl", "9"}));
+  Process p(Ctl(ClosedPort() + "," + address_, {"policy", "set", "g", "--ttl", "9"}));
   ASSERT_EQ(p.Wait(kWait), 0) << p.Stderr();
   auto sets = fake_.set_requests();
   ASSERT_EQ(sets.size(), 1u);
@@ -338,7 +340,7 @@ TEST_F(CanopyctlTest, SeveralControllersTheFirstDown) {
 
 TEST_F(CanopyctlTest, FollowsAFollowerToTheLeader) {
   FollowerController follower(address_);
-  Subprocess p(Ctl(follower.address(), {"policy", "set", "g", "--ttl", "7"}));
+  Process p(Ctl(follower.address(), {"policy", "set", "g", "--ttl", "7"}));
   ASSERT_EQ(p.Wait(kWait), 0) << p.Stderr();
   auto sets = fake_.set_requests();
   ASSERT_EQ(sets.size(), 1u);
@@ -347,7 +349,7 @@ TEST_F(CanopyctlTest, FollowsAFollowerToTheLeader) {
 
 TEST_F(CanopyctlTest, NoLeaderKnownExitsOneSayingSo) {
   FollowerController follower("");
-  Subprocess p(Ctl(follower.address(), {"policy", "get", "g"}));
+  Process p(Ctl(follower.address(), {"policy", "get", "g"}));
   EXPECT_EQ(p.Wait(kWait), 1);
   EXPECT_THAT(p.Stderr(), HasSubstr("no leader is known yet")) << p.Stderr();
   EXPECT_EQ(Lines(p.Stderr()), 1) << p.Stderr();

@@ -9,7 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

@@ -22,7 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/system/lab.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

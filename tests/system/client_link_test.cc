@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "tests/system/overlay.h"
+#include "tests/testing/overlay.h"
 #include "wire/control_frames.h"
 
 namespace canopy::testing {

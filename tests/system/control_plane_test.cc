@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "tests/system/overlay.h"
+#include "tests/testing/overlay.h"
 
 namespace canopy::testing {
 namespace {

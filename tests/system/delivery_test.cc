@@ -9,7 +9,7 @@
 #include "canopy/subscriber.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/system/overlay.h"
+#include "tests/testing/overlay.h"
 
 namespace canopy::testing {
 namespace {

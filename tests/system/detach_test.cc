@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/system/numbered_stream.h"
-#include "tests/system/overlay.h"
-#include "tests/system/process.h"
+#include "tests/testing/overlay.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

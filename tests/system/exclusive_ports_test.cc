@@ -18,7 +18,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "tests/system/overlay.h"
+#include "tests/testing/overlay.h"
 
 namespace canopy::testing {
 namespace {

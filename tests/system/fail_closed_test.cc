@@ -8,8 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
-#include "tests/system/overlay.h"
-#include "tests/system/process.h"
+#include "tests/testing/overlay.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

@@ -15,9 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/system/gateway_lab.h"
-#include "tests/system/poll.h"
+#include "tests/testing/poll.h"
 #include "tests/system/lab.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

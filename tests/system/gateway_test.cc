@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/system/gateway_lab.h"
 #include "tests/system/lab.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

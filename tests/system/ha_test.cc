@@ -17,10 +17,10 @@
 #include "canopy/v1/controller.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "tests/system/http_client.h"
+#include "tests/testing/http_client.h"
 #include "tests/system/numbered_stream.h"
-#include "tests/system/overlay.h"
-#include "tests/system/process.h"
+#include "tests/testing/overlay.h"
+#include "tests/testing/process.h"
 #include "tests/system/prometheus_text.h"
 #include "tests/system/replicas.h"
 

@@ -20,7 +20,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 #include "wire/client_link.h"
 #include "wire/client_link_server.h"
 #include "wire/control_frames.h"

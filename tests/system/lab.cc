@@ -14,7 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 #ifndef CANOPY_SOURCE_DIR
 #error "CANOPY_SOURCE_DIR must name the source tree (set by tests/system/CMakeLists.txt)"

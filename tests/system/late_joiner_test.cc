@@ -18,7 +18,7 @@
 #include "tests/system/gateway_lab.h"
 #include "tests/system/lab.h"
 #include "tests/system/numbered_stream.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

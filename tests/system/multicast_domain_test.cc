@@ -15,7 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/system/lab.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

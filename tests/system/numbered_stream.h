@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "tests/system/overlay.h"
-#include "tests/system/process.h"
+#include "tests/testing/overlay.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 

@@ -28,9 +28,9 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "tests/system/http_client.h"
-#include "tests/system/overlay.h"
-#include "tests/system/process.h"
+#include "tests/testing/http_client.h"
+#include "tests/testing/overlay.h"
+#include "tests/testing/process.h"
 #include "tests/system/prometheus_text.h"
 
 namespace canopy::testing {

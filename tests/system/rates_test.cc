@@ -15,7 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "tests/system/overlay.h"
+#include "tests/testing/overlay.h"
 
 namespace canopy::testing {
 namespace {

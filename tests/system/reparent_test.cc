@@ -12,7 +12,7 @@
 #include "canopy/publisher.h"
 #include "canopy/subscriber.h"
 #include "gtest/gtest.h"
-#include "tests/system/overlay.h"
+#include "tests/testing/overlay.h"
 #include "xxhash.h"
 
 namespace canopy::testing {

@@ -9,7 +9,7 @@
 
 #include "absl/time/time.h"
 #include "canopy/v1/controller.grpc.pb.h"
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "tests/system/overlay.h"
-#include "tests/system/process.h"
+#include "tests/testing/overlay.h"
+#include "tests/testing/process.h"
 
 namespace canopy::testing {
 namespace {

@@ -4,7 +4,7 @@ For tests, examples and benchmarks: ``Overlay()`` starts canopy-controller
 and ``start_node(id)`` a canopy-node, from $CANOPY_BIN_DIR (default: the
 build tree's build/bin), on free loopback ports with a temporary directory;
 ``close()`` (or leaving a ``with`` block) stops them all. Waits poll with a
-deadline. The Python counterpart of tests/system/overlay.h.
+deadline. The Python counterpart of tests/testing/overlay.h.
 """
 
 from __future__ import annotations

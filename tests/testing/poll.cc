@@ -1,4 +1,4 @@
-#include "tests/system/poll.h"
+#include "tests/testing/poll.h"
 
 #include "absl/time/clock.h"
 

@@ -1,5 +1,5 @@
-#ifndef CANOPY_TESTS_SYSTEM_POLL_H_
-#define CANOPY_TESTS_SYSTEM_POLL_H_
+#ifndef CANOPY_TESTS_TESTING_POLL_H_
+#define CANOPY_TESTS_TESTING_POLL_H_
 
 #include <functional>
 
@@ -13,4 +13,4 @@ bool PollUntil(const std::function<bool()>& done, absl::Duration timeout);
 
 }  // namespace canopy::testing
 
-#endif  // CANOPY_TESTS_SYSTEM_POLL_H_
+#endif  // CANOPY_TESTS_TESTING_POLL_H_

@@ -1,4 +1,4 @@
-#include "tests/system/process.h"
+#include "tests/testing/process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -11,19 +11,44 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 extern char** environ;
 
 namespace canopy::testing {
 
 Process::Process(std::vector<std::string> argv) {
-  int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-    std::perror("pipe2");
+  if (absl::Status s = Spawn(std::move(argv)); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     std::abort();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(std::vector<std::string> argv) {
+  std::unique_ptr<Process> process(new Process());
+  if (absl::Status s = process->Spawn(std::move(argv)); !s.ok()) return s;
+  return process;
+}
+
+absl::Status Process::Spawn(std::vector<std::string> argv) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    const int e = errno;
+    close(in[0]);
+    close(in[1]);
+    return absl::ErrnoToStatus(e, "pipe2");
+  }
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    const int e = errno;
+    for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
+    return absl::ErrnoToStatus(e, "pipe2");
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -33,18 +58,24 @@ Process::Process(std::vector<std::string> argv) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) {
-    std::fprintf(stderr, "cannot start %s\n", absl::StrJoin(argv, " ").c_str());
-    std::abort();
-  }
+  const int spawned = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(in[0]);
   close(out[1]);
   close(err[1]);
+  if (spawned != 0) {
+    for (int fd : {in[1], out[0], err[0]}) close(fd);
+    pid_ = -1;
+    absl::MutexLock lock(&mu_);
+    exit_code_ = 127;
+    out_.ended = err_.ended = true;
+    return absl::ErrnoToStatus(spawned, "cannot start " + absl::StrJoin(argv, " "));
+  }
   stdin_fd_ = in[1];
   signal(SIGPIPE, SIG_IGN);
   out_thread_ = std::thread([this, fd = out[0]] { ReadLoop(fd, &out_); });
   err_thread_ = std::thread([this, fd = err[0]] { ReadLoop(fd, &err_); });
+  return absl::OkStatus();
 }
 
 Process::~Process() {
@@ -56,8 +87,8 @@ Process::~Process() {
     }
   }
   CloseStdin();
-  out_thread_.join();
-  err_thread_.join();
+  if (out_thread_.joinable()) out_thread_.join();
+  if (err_thread_.joinable()) err_thread_.join();
 }
 
 void Process::ReadLoop(int fd, Stream* stream) {
@@ -71,6 +102,7 @@ void Process::ReadLoop(int fd, Stream* stream) {
       stream->ended = true;
       break;
     }
+    stream->text.append(buf, n);
     stream->partial.append(buf, n);
     size_t start = 0, nl;
     while ((nl = stream->partial.find('\n', start)) != std::string::npos) {
@@ -140,9 +172,26 @@ std::vector<std::string> Process::StdoutLines() const {
   return out_.lines;
 }
 
+std::string Process::Stdout() const {
+  absl::MutexLock lock(&mu_);
+  return out_.text;
+}
+
 std::string Process::Stderr() const {
   absl::MutexLock lock(&mu_);
-  return absl::StrJoin(err_.lines, "\n");
+  return err_.text;
+}
+
+std::string Process::StderrTail(size_t max_bytes) const {
+  absl::MutexLock lock(&mu_);
+  const std::string& text = err_.text;
+  return text.size() <= max_bytes ? text : text.substr(text.size() - max_bytes);
+}
+
+std::optional<std::string> Process::WaitForStdoutEnd(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  if (!mu_.AwaitWithTimeout(absl::Condition(&out_.ended), timeout)) return std::nullopt;
+  return out_.text;
 }
 
 void Process::Signal(int signal) {
@@ -209,10 +258,23 @@ bool Process::running() {
 
 std::string BinaryPath(const std::string& name) {
   if (const char* dir = std::getenv("CANOPY_BIN_DIR")) return std::string(dir) + "/" + name;
-  // Tests live in build/tests/, binaries in build/bin/.
   std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  // Benchmarks live in build/bin/ beside the binaries; tests in build/tests/.
+  const std::filesystem::path beside = self.parent_path() / name;
+  if (std::filesystem::exists(beside, ec)) return beside.string();
   return (self.parent_path().parent_path() / "bin" / name).string();
+}
+
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return "";
+  for (absl::string_view dir : absl::StrSplit(path, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = absl::StrCat(dir, "/", name);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
 }
 
 }  // namespace canopy::testing
