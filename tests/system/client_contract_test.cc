@@ -51,7 +51,7 @@ TEST(ClientContractTest, CanopyctlAndANodePointedAtANodeSayItIsNotAController) {
   const std::string says = node + " is a Canopy node, not a controller";
   Process ctl({BinaryPath("canopyctl"), "--controller", node, "nodes"});
   EXPECT_EQ(ctl.Wait(kWait), 1);
-  EXPECT_EQ(ctl.Stderr(), "canopyctl: UNIMPLEMENTED: " + says);  // one line
+  EXPECT_EQ(ctl.Stderr(), "canopyctl: UNIMPLEMENTED: " + says + "\n");  // one line
 
   Process misled({BinaryPath("canopy-node"), "--id", "misled", "--controller", node, "--listen",
                   "127.0.0.1:0", "--data", "127.0.0.1:0", "--discovery-interval-ms", "0"});
