@@ -78,7 +78,8 @@ struct PlannerStats {
 // Each profile's trees are shaped by its strategy (profile_strategy.h:
 // latency, shared cost, bulk, and LAN hyper-nodes while multicast domains
 // exist); the planner keeps the model and compiles trees into tables
-// (table_compiler.h).
+// (table_compiler.h). Defined in planner.cc (the model and planning) and
+// planner_views.cc (tables and inspection).
 //
 // Thread-compatible: the caller serialises all calls.
 class Planner final : private PlanContext {
