@@ -21,6 +21,7 @@ using SourceKey = std::pair<std::string, std::string>;  // (group, source)
 // One planned (group, source) flow: where it enters, who wants it, and the
 // forwarding tree its group's profile gave it. Plain data, owned by the
 // planner; profile strategies (profile_strategy.h) shape `tree`.
+// Thread-compatible.
 struct Flow {
   std::string ingress;
   uint32_t group_handle = 0;

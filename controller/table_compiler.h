@@ -32,7 +32,8 @@ struct TableContext {
 // (node id → entry): its parent and the parent's link token, its children
 // with their data addresses (and which are reached by LAN multicast), local
 // delivery, the group's slow-receiver policy and TTL, and at the root the
-// wanted members the tree misses and why. Pure: a function of its inputs.
+// wanted members the tree misses and why. Pure: a function of its inputs,
+// thread-safe as long as they do not change during the call.
 // REQUIRES: every vertex of the tree names a node in `context.nodes`.
 std::map<std::string, v1::FlowEntry> CompileFlowEntries(const SourceKey& key, const Flow& flow,
                                                         const TableContext& context);

@@ -13,6 +13,9 @@
 
 namespace canopy {
 
+// How the SDK reaches its node's gRPC service. Both functions are
+// thread-safe.
+
 // A channel to a node's client endpoint that admits the largest messages a
 // node may be configured to accept (wire::kMaxPayloadLimit) and no larger;
 // mutual TLS with `tls`, else plaintext. Errors name the TLS
