@@ -1,5 +1,9 @@
 #include "tree/shortest_paths.h"
 
+#include <functional>
+#include <limits>
+#include <queue>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -62,6 +66,140 @@ TEST(ShortestPathsTest, DistancesAndPredecessorsMatchOracle) {
       }
     }
   }
+}
+
+// The lazy heap of (distance, vertex) pairs tree/ searched with before
+// ShortestPaths: labels, first target and charged edge scans.
+struct LazyHeapResult {
+  std::vector<int64_t> dist;
+  std::vector<VertexId> pred;
+  VertexId target = kNoVertex;
+  int64_t scanned = 0;
+};
+LazyHeapResult LazyHeap(const OverlayGraph& g, const std::vector<VertexId>& sources, int64_t bound,
+                        const std::vector<char>& is_target) {
+  LazyHeapResult r{std::vector<int64_t>(g.VertexCount(), kUnreachable),
+                   std::vector<VertexId>(g.VertexCount(), kNoVertex)};
+  using Item = std::pair<int64_t, VertexId>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  for (VertexId s : sources) {
+    r.dist[s] = 0;
+    heap.emplace(0, s);
+  }
+  while (!heap.empty()) {
+    auto [d, v] = heap.top();
+    heap.pop();
+    if (d > r.dist[v]) continue;
+    if (is_target[v]) {
+      r.target = v;
+      break;
+    }
+    for (const Edge& e : g.Adjacent(v)) {
+      ++r.scanned;
+      const int64_t nd = d + e.cost;
+      if (nd < bound && nd < r.dist[e.v]) {
+        r.dist[e.v] = nd;
+        r.pred[e.v] = v;
+        heap.emplace(nd, e.v);
+      }
+    }
+  }
+  return r;
+}
+
+TEST(ShortestPathsTest, SettlesLikeALexicographicHeapEvenWithZeroCosts) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    const int32_t n = 5 + static_cast<int32_t>(seed * 11 % 70);
+    OverlayGraph g = RandomGraph(seed, n, 2 * n, 4);
+    // Zero-cost links too: RandomGraph's costs start at 1.
+    for (VertexId v = 1; v < n; v += 3) (void)g.AddEdge(v - 1, v, 0);
+    std::vector<VertexId> sources = {static_cast<VertexId>(seed % n)};
+    if (seed % 2 == 0) sources.push_back(static_cast<VertexId>((seed * 7 + 3) % n));
+    if (sources.size() == 2 && sources[0] == sources[1]) sources.pop_back();
+    std::vector<char> is_target(n, 0);
+    if (seed % 3 != 0) {
+      for (VertexId v = static_cast<VertexId>(seed % 5); v < n; v += 7) is_target[v] = 1;
+      for (VertexId s : sources) is_target[s] = 0;
+    }
+    const int64_t bound = seed % 4 == 0 ? 6 : kUnreachable;
+    LazyHeapResult want = LazyHeap(g, sources, bound, is_target);
+
+    PathLabels labels(n);
+    for (VertexId s : sources) labels.Seed(s, 0);
+    WorkBudget budget(0);
+    SearchLimits limits;
+    limits.bound = bound;
+    limits.budget = &budget;
+    SearchOutcome out = ShortestPaths(g, sources, limits, labels, AllEdges{},
+                                      [&](VertexId v) { return is_target[v] != 0; });
+    EXPECT_EQ(out.target, want.target) << "seed " << seed;
+    EXPECT_EQ(std::numeric_limits<int64_t>::max() - budget.Remaining(), want.scanned)
+        << "seed " << seed;
+    for (VertexId v = 0; v < n; ++v) {
+      ASSERT_EQ(labels.Dist(v), want.dist[v]) << "seed " << seed << " vertex " << v;
+      ASSERT_EQ(labels.Pred(v), want.pred[v]) << "seed " << seed << " vertex " << v;
+    }
+  }
+}
+
+// The lazy heap of (cost, vertex, parent) triples MstPrune used before
+// SpanningTree.
+std::pair<std::vector<Edge>, int64_t> LazyPrim(const OverlayGraph& g, VertexId start,
+                                               const std::vector<char>& in_set) {
+  std::vector<Edge> out;
+  std::vector<char> done(g.VertexCount(), 0);
+  using Item = std::tuple<int64_t, VertexId, VertexId>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  heap.emplace(0, start, kNoVertex);
+  int64_t scanned = 0;
+  while (!heap.empty()) {
+    auto [w, v, from] = heap.top();
+    heap.pop();
+    if (done[v]) continue;
+    done[v] = 1;
+    if (from != kNoVertex) out.push_back(Edge{from, v, w, 0});
+    for (const Edge& e : g.Adjacent(v)) {
+      ++scanned;
+      if (in_set[e.v] && !done[e.v]) heap.emplace(e.cost, e.v, v);
+    }
+  }
+  return {out, scanned};
+}
+
+TEST(SpanningTreeTest, JoinsAndTiesLikeALexicographicPrim) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    const int32_t n = 5 + static_cast<int32_t>(seed * 13 % 80);
+    OverlayGraph g = RandomGraph(seed, n, 2 * n, 3);  // few costs: many ties
+    for (VertexId v = 2; v < n; v += 5) (void)g.AddEdge(v - 2, v, 0);
+    std::vector<char> in_set(n, 0);
+    for (VertexId v = 0; v < n; ++v) in_set[v] = (v * 7 + seed) % 4 != 0;
+    const VertexId start = static_cast<VertexId>(seed % n);
+    in_set[start] = 1;
+    auto [want, want_scanned] = LazyPrim(g, start, in_set);
+
+    std::vector<Edge> got;
+    WorkBudget budget(0);
+    SpanningTree(
+        g, start, [&](VertexId v) { return in_set[v] != 0; }, &budget, got);
+    EXPECT_EQ(got, want) << "seed " << seed;
+    EXPECT_EQ(std::numeric_limits<int64_t>::max() - budget.Remaining(), want_scanned)
+        << "seed " << seed;
+  }
+}
+
+TEST(SpanningTreeTest, StaysInsideTheSetAndItsComponent) {
+  // 0 -1- 1 -1- 2 -1- 3, and 4 linked to 0 only through 5 (outside the set).
+  OverlayGraph g = Line(4, 1);
+  g.AddVertex(VertexInfo{"v", 0, 0, ""});
+  g.AddVertex(VertexInfo{"v", 0, 0, ""});
+  ASSERT_TRUE(g.AddEdge(0, 5, 1).ok());
+  ASSERT_TRUE(g.AddEdge(5, 4, 1).ok());
+  ASSERT_TRUE(g.AddEdge(2, 0, 5).ok());
+  std::vector<char> in_set = {1, 1, 1, 0, 1, 0};
+  std::vector<Edge> out;
+  SpanningTree(
+      g, 0, [&](VertexId v) { return in_set[v] != 0; }, nullptr, out);
+  EXPECT_EQ(out, (std::vector<Edge>{{0, 1, 1, 0}, {1, 2, 1, 0}}));
 }
 
 TEST(ShortestPathsTest, UnreachableVerticesStayUnreached) {

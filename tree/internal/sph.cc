@@ -33,9 +33,13 @@ std::vector<char> ShortestPathHeuristic(const OverlayGraph& graph,
   int32_t remaining = 0;
   for (VertexId v = 0; v < n; ++v) remaining += is_terminal[v] ? 1 : 0;
   // Kept by hand rather than on ShortestPaths: each attached path re-enters
-  // the running search as new sources at distance 0, i.e. settled vertices
-  // are reopened. Boost's Dijkstra cannot reopen a settled vertex; one search
-  // per terminal instead would repeat the work up to once per terminal.
+  // the running search as new sources at distance 0, so settled vertices are
+  // reopened and every other label carries over from the rounds before.
+  // Boost's Dijkstra cannot reopen a settled vertex (its heap only lowers
+  // keys of vertices still queued). One ShortestPaths per terminal instead
+  // would rescan everything reached so far, up to once per terminal, and
+  // charge that to the budget, and would break equal-length ties afresh
+  // rather than keep earlier rounds' predecessors: both change the trees.
   using Item = std::pair<int64_t, VertexId>;
   std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
   in_tree[root] = 1;

@@ -1,13 +1,12 @@
 #include "tree/internal/steiner_core.h"
 
 #include <algorithm>
-#include <functional>
-#include <queue>
 #include <string>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tree/shortest_paths.h"
 
 namespace canopy::tree::internal {
 
@@ -58,28 +57,15 @@ bool MstPrune(const OverlayGraph& graph, const std::vector<char>& is_terminal,
               WorkBudget* budget) {
   const int32_t n = graph.VertexCount();
   out.clear();
+  // Which of several equally cheap spanning trees comes out decides what
+  // PruneLeaves keeps; SpanningTree's tie rule (next vertex by (cost, id),
+  // hung under the lowest-id tree vertex) is the one every Steiner result so
+  // far was computed with.
+  SpanningTree(
+      graph, start, [&](VertexId v) { return in_set[v] != 0; }, budget, out);
   std::vector<char> done(n, 0);
-  // Prim's algorithm, not a shortest-path search, so not on ShortestPaths.
-  // Kept by hand rather than boost::prim_minimum_spanning_tree: which of
-  // several equally cheap spanning trees comes out decides what PruneLeaves
-  // keeps, and this heap's (cost, vertex, from) order is what every Steiner
-  // result so far was computed with.
-  using Item = std::tuple<int64_t, VertexId, VertexId>;  // cost, v, from
-  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
-  heap.emplace(0, start, kNoVertex);
-  int64_t scanned = 0;
-  while (!heap.empty()) {
-    auto [w, v, from] = heap.top();
-    heap.pop();
-    if (done[v]) continue;
-    done[v] = 1;
-    if (from != kNoVertex) out.push_back(Edge{from, v, w, 0});
-    for (const Edge& e : graph.Adjacent(v)) {
-      ++scanned;
-      if (in_set[e.v] && !done[e.v]) heap.emplace(e.cost, e.v, v);
-    }
-  }
-  if (budget != nullptr) budget->Charge(scanned);
+  done[start] = 1;
+  for (const Edge& e : out) done[e.v] = 1;
   bool all = true;
   for (VertexId v = 0; v < n; ++v) {
     if (in_set[v] && !done[v]) {

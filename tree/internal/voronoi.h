@@ -12,16 +12,16 @@ namespace canopy::tree::internal {
 // Shortest-path Voronoi regions of a source set: for every vertex its nearest
 // source (base), the distance to it, and the predecessor on that path
 // (kNoVertex for sources and unreachable vertices; base is kNoVertex for
-// unreachable vertices). Ties go to the smaller (distance, vertex) heap entry,
-// so the result is deterministic.
+// unreachable vertices). Ties follow ShortestPaths' (distance, id) rule, so
+// the result is deterministic.
 struct Voronoi {
   std::vector<int64_t> dist;
   std::vector<VertexId> base;
   std::vector<VertexId> pred;
 };
 
-// Multi-source Dijkstra from every v with is_source[v] != 0. Charges each
-// scanned edge to `budget` if not null.
+// Multi-source Dijkstra (ShortestPaths) from every v with is_source[v] != 0.
+// Charges each scanned edge to `budget` if not null.
 void ComputeVoronoi(const OverlayGraph& graph, const std::vector<char>& is_source,
                     Voronoi& out, WorkBudget* budget);
 
