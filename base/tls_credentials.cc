@@ -1,10 +1,7 @@
 #include "base/tls_credentials.h"
 
 #include <arpa/inet.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <cerrno>
@@ -16,6 +13,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/pem.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
 
@@ -24,40 +22,6 @@ namespace {
 
 // Larger "PEM files" are refused: certificates and keys are a few KiB.
 constexpr std::streamsize kMaxPemBytes = 1 << 20;
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-BioPtr MemoryBio(absl::string_view text) {
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-// Never prompts for a pass phrase (OpenSSL's default would, on a terminal):
-// an encrypted key simply fails to load.
-int NoPassphrase(char*, int, int, void*) { return -1; }
-
-// The certificates in `pem`, in order; empty if it holds none.
-std::vector<X509Ptr> ReadCertificates(absl::string_view pem) {
-  std::vector<X509Ptr> certs;
-  BioPtr bio = MemoryBio(pem);
-  while (bio != nullptr) {
-    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
-    if (cert == nullptr) break;
-    certs.push_back(std::move(cert));
-  }
-  ERR_clear_error();  // the read that ended the loop
-  return certs;
-}
 
 // `label` ("--tls-ca", ...) and the path, for messages.
 std::string Name(absl::string_view label, const std::string& path) {
@@ -124,12 +88,12 @@ absl::StatusOr<TlsPem> LoadTlsFiles(const TlsFiles& files) {
   absl::StatusOr<std::string> ca = ReadPemFile("--tls-ca", files.ca);
   if (!ca.ok()) return ca.status();
   pem.ca = *std::move(ca);
-  if (ReadCertificates(pem.ca).empty()) return NotPem("--tls-ca", files.ca, "certificate");
+  if (ReadPemCertificates(pem.ca).empty()) return NotPem("--tls-ca", files.ca, "certificate");
 
   absl::StatusOr<std::string> cert = ReadPemFile("--tls-cert", files.cert);
   if (!cert.ok()) return cert.status();
   pem.cert = *std::move(cert);
-  std::vector<X509Ptr> chain = ReadCertificates(pem.cert);
+  std::vector<X509Ptr> chain = ReadPemCertificates(pem.cert);
   if (chain.empty()) return NotPem("--tls-cert", files.cert, "certificate");
   if (X509_cmp_current_time(X509_get0_notAfter(chain.front().get())) < 0) {
     return absl::FailedPreconditionError(
@@ -139,9 +103,7 @@ absl::StatusOr<TlsPem> LoadTlsFiles(const TlsFiles& files) {
   absl::StatusOr<std::string> key = ReadPemFile("--tls-key", files.key);
   if (!key.ok()) return key.status();
   pem.key = *std::move(key);
-  BioPtr bio = MemoryBio(pem.key);
-  PkeyPtr pkey(bio == nullptr ? nullptr
-                              : PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
+  PkeyPtr pkey = ReadPemPrivateKey(pem.key);
   ERR_clear_error();
   if (pkey == nullptr) {
     if (pem.key.find("ENCRYPTED") != std::string::npos) {
@@ -184,7 +146,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(
 }
 
 absl::StatusOr<CertificateSubject> SubjectOfCertificate(absl::string_view pem) {
-  std::vector<X509Ptr> certs = ReadCertificates(pem);
+  std::vector<X509Ptr> certs = ReadPemCertificates(pem);
   if (certs.empty()) return absl::InvalidArgumentError("no PEM certificate");
   X509_NAME* name = X509_get_subject_name(certs.front().get());
   std::vector<std::string> cn = Entries(name, NID_commonName);

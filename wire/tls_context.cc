@@ -1,13 +1,12 @@
 #include "wire/tls_context.h"
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/pem.h"
 
 namespace canopy::wire {
 namespace {
@@ -21,34 +20,6 @@ constexpr char kTls12Ciphers[] =
 // Sessions are never resumed, but a server that verifies client
 // certificates must still name its session context.
 constexpr unsigned char kSessionContext[] = "canopy-data";
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-
-BioPtr MemoryBio(absl::string_view text) {
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-// Never prompts for a pass phrase: an encrypted key simply fails to load.
-int NoPassphrase(char*, int, int, void*) { return -1; }
-
-std::vector<X509Ptr> ReadCertificates(absl::string_view pem) {
-  std::vector<X509Ptr> certs;
-  BioPtr bio = MemoryBio(pem);
-  while (bio != nullptr) {
-    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
-    if (cert == nullptr) break;
-    certs.push_back(std::move(cert));
-  }
-  ERR_clear_error();  // the read that ended the loop
-  return certs;
-}
 
 // The single value of attribute `nid` in `name`; "" for none or several.
 std::string SingleEntry(const X509_NAME* name, int nid) {
@@ -103,7 +74,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsCredenti
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) return refuse("TLS 1.2 ciphers");
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
-  std::vector<X509Ptr> cas = ReadCertificates(credentials.ca_pem);
+  std::vector<X509Ptr> cas = ReadPemCertificates(credentials.ca_pem);
   if (cas.empty()) return absl::InvalidArgumentError("TLS for data links: no CA certificate");
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   for (const X509Ptr& ca : cas) {
@@ -148,7 +119,7 @@ std::string SessionDescription(const SSL* ssl) {
 }
 
 absl::StatusOr<std::string> CertificateDer(absl::string_view pem) {
-  std::vector<X509Ptr> certs = ReadCertificates(pem);
+  std::vector<X509Ptr> certs = ReadPemCertificates(pem);
   if (certs.empty()) return absl::InvalidArgumentError("no PEM certificate");
   return Der(certs.front().get());
 }
