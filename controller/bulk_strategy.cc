@@ -68,10 +68,8 @@ Replanned BulkStrategy::Reoptimize(const std::vector<SourceKey>& keys, bool rtts
     const std::vector<SourceKey> set = StripeSet(key);
     done.insert(set.begin(), set.end());
     Replanned moved = ReoptimizeSet(set, keep);
-    out.refresh.insert(out.refresh.end(), moved.refresh.begin(), moved.refresh.end());
-    out.changed_groups.insert(moved.changed_groups.begin(), moved.changed_groups.end());
-    out.applied += moved.applied;
-    out.skipped += static_cast<int>(set.size()) - moved.applied;
+    moved.skipped = static_cast<int>(set.size()) - moved.applied;
+    out.Merge(moved);
   }
   return out;
 }

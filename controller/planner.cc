@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <ranges>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -388,10 +389,10 @@ void Planner::Apply(const Replanned& replanned) {
   for (const std::string& group : replanned.changed_groups) MarkChanged(group);
 }
 
-std::vector<SourceKey> Planner::FlowsOfGroup(const std::string& group) const {
+const std::set<SourceKey>& Planner::FlowsOfGroup(const std::string& group) const {
+  static const std::set<SourceKey> kNone;
   auto it = flows_of_group_.find(group);
-  if (it == flows_of_group_.end()) return {};
-  return {it->second.begin(), it->second.end()};
+  return it == flows_of_group_.end() ? kNone : it->second;
 }
 
 void Planner::SetWanted(const SourceKey& key, VertexId v, bool wants) {
@@ -431,13 +432,19 @@ std::string Planner::UnreachableReason(const Flow& flow, VertexId v) {
                       " (fan-out limits or a shared tree that does not reach it)");
 }
 
+template <typename Keys>
+std::map<ProfileStrategy*, std::vector<SourceKey>> Planner::ByStrategy(const Keys& keys) {
+  std::map<ProfileStrategy*, std::vector<SourceKey>> out;
+  for (const SourceKey& key : keys) {
+    auto it = flows_.find(key);
+    if (it != flows_.end()) out[&StrategyOf(it->second.profile)].push_back(key);
+  }
+  return out;
+}
+
 void Planner::Heal() {
   if (incomplete_.empty()) return;
-  std::map<ProfileStrategy*, std::vector<SourceKey>> keys;
-  for (const SourceKey& key : incomplete_) {
-    auto it = flows_.find(key);
-    if (it != flows_.end()) keys[&StrategyOf(it->second.profile)].push_back(key);
-  }
+  std::map<ProfileStrategy*, std::vector<SourceKey>> keys = ByStrategy(incomplete_);
   for (ProfileStrategy* strategy : AllStrategies()) {
     if (auto it = keys.find(strategy); it != keys.end()) Apply(strategy->Heal(it->second));
   }
@@ -511,8 +518,7 @@ Planner::ReoptimizeResult Planner::Reoptimize() {
   const double keep = 1.0 - options_.hysteresis_percent / 100.0;
   const bool rtts_changed = rtts_changed_;
   if (rtts_changed) RebuildGraph();
-  std::map<ProfileStrategy*, std::vector<SourceKey>> keys;
-  for (const auto& [key, flow] : flows_) keys[&StrategyOf(flow.profile)].push_back(key);
+  std::map<ProfileStrategy*, std::vector<SourceKey>> keys = ByStrategy(std::views::keys(flows_));
   for (ProfileStrategy* strategy : AllStrategies()) {
     const Replanned replanned = strategy->Reoptimize(keys[strategy], rtts_changed, keep);
     Apply(replanned);

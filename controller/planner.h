@@ -189,6 +189,10 @@ class Planner final : private PlanContext {
   ProfileStrategy& StrategyOf(v1::TreeProfile profile);
   // Every strategy, in a fixed order.
   std::array<ProfileStrategy*, 5> AllStrategies();
+  // The flows among `keys` (a range of SourceKey; keys without a flow are
+  // skipped), grouped by the strategy that shapes them now.
+  template <typename Keys>
+  std::map<ProfileStrategy*, std::vector<SourceKey>> ByStrategy(const Keys& keys);
   // Compiles the flows a strategy changed and records their groups.
   void Apply(const Replanned& replanned);
   void SetWanted(const SourceKey& key, tree::VertexId v, bool wants);
@@ -214,7 +218,7 @@ class Planner final : private PlanContext {
   tree::RootedTree EmptyTree(tree::VertexId root) const override;
   Flow& FlowOf(const SourceKey& key) override { return flows_.at(key); }
   bool HasFlow(const SourceKey& key) const override { return flows_.contains(key); }
-  std::vector<SourceKey> FlowsOfGroup(const std::string& group) const override;
+  const std::set<SourceKey>& FlowsOfGroup(const std::string& group) const override;
   void BuildFlow(const SourceKey& key, Flow& flow) override;
 
   const PlannerOptions options_;

@@ -31,8 +31,9 @@ class PlanContext {
   // The flow of `key`. REQUIRES: HasFlow(key).
   virtual Flow& FlowOf(const SourceKey& key) = 0;
   virtual bool HasFlow(const SourceKey& key) const = 0;
-  // The keys of `group`'s flows, sorted.
-  virtual std::vector<SourceKey> FlowsOfGroup(const std::string& group) const = 0;
+  // The keys of `group`'s flows (empty if none). Valid until a flow is
+  // created or removed.
+  virtual const std::set<SourceKey>& FlowsOfGroup(const std::string& group) const = 0;
   // Re-plans `flow` from scratch: its wanted set again, then its profile's
   // strategy's Build.
   virtual void BuildFlow(const SourceKey& key, Flow& flow) = 0;
@@ -49,6 +50,14 @@ struct Replanned {
   std::set<std::string> changed_groups = {};
   int applied = 0;
   int skipped = 0;
+
+  // Adds what `other` changed (and counted) to this.
+  void Merge(const Replanned& other) {
+    refresh.insert(refresh.end(), other.refresh.begin(), other.refresh.end());
+    changed_groups.insert(other.changed_groups.begin(), other.changed_groups.end());
+    applied += other.applied;
+    skipped += other.skipped;
+  }
 };
 
 // How the flows of one tree profile get and keep their trees (latency,

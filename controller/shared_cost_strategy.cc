@@ -11,7 +11,8 @@
 namespace canopy::controller {
 
 Replanned SharedCostStrategy::WholeGroup(const std::string& group) const {
-  return {.refresh = context_.FlowsOfGroup(group), .changed_groups = {group}};
+  const std::set<SourceKey>& flows = context_.FlowsOfGroup(group);
+  return {.refresh = {flows.begin(), flows.end()}, .changed_groups = {group}};
 }
 
 Replanned SharedCostStrategy::Added(const SourceKey& key) {
@@ -33,7 +34,7 @@ void SharedCostStrategy::GraphGrew(int32_t vertex_count) {
 }
 
 void SharedCostStrategy::RebuildShared(const std::string& group) {
-  const std::vector<SourceKey> flows = context_.FlowsOfGroup(group);
+  const std::set<SourceKey>& flows = context_.FlowsOfGroup(group);
   SharedTree shared;
   for (const SourceKey& key : flows) {
     const Flow& flow = context_.FlowOf(key);
@@ -119,9 +120,7 @@ Replanned SharedCostStrategy::Heal(const std::vector<SourceKey>& keys) {
   Replanned out;
   for (const std::string& group : groups) {
     RebuildShared(group);
-    Replanned whole = WholeGroup(group);
-    out.refresh.insert(out.refresh.end(), whole.refresh.begin(), whole.refresh.end());
-    out.changed_groups.insert(group);
+    out.Merge(WholeGroup(group));
   }
   return out;
 }
@@ -155,9 +154,7 @@ Replanned SharedCostStrategy::Reoptimize(const std::vector<SourceKey>& keys, boo
       ++out.skipped;
       continue;
     }
-    Replanned whole = WholeGroup(group);
-    out.refresh.insert(out.refresh.end(), whole.refresh.begin(), whole.refresh.end());
-    out.changed_groups.insert(group);
+    out.Merge(WholeGroup(group));
     ++out.applied;
   }
   return out;
