@@ -39,7 +39,6 @@ struct Node::Parts {
   GatewayCounters gateway_counters;
   std::unique_ptr<LocalClients> clients;
   std::unique_ptr<MulticastChannel> multicast;
-  bool multicast_ready = false;
   std::unique_ptr<Relay> relay;
   wire::Endpoint bound_data;
   std::unique_ptr<PeerProber> prober;
@@ -112,10 +111,9 @@ absl::Status Node::StartParts() {
     parts_->relay->OnMulticastFrame(std::move(frame), sender);
   };
   p.multicast = std::make_unique<MulticastChannel>(multicast_options);
-  if (absl::Status s = p.multicast->Start(); s.ok()) {
-    p.multicast_ready = true;
-  } else {
-    spdlog::info("no native multicast data path: {}", std::string(s.message()));
+  const absl::Status multicast_ready = p.multicast->Start();
+  if (!multicast_ready.ok()) {
+    spdlog::info("no native multicast data path: {}", std::string(multicast_ready.message()));
   }
 
   // What this node's data links say in their HELLO; the controller hands it
@@ -123,7 +121,7 @@ absl::Status Node::StartParts() {
   const std::string link_token = wire::NewClientLinkToken();
   RelayOptions relay_options;
   relay_options.link_token = link_token;
-  relay_options.multicast = p.multicast_ready ? p.multicast.get() : nullptr;
+  relay_options.multicast = multicast_ready.ok() ? p.multicast.get() : nullptr;
   relay_options.node_id = c.id;
   relay_options.max_payload = c.max_payload;
   relay_options.detach_after = c.detach_after;
