@@ -15,6 +15,7 @@
 #include "base/tls_credentials.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "tests/testing/poll.h"
 
 namespace canopy::testing {
 namespace {
@@ -205,20 +206,23 @@ absl::Status Overlay::AwaitListening(const std::string& id, absl::Duration timeo
   return absl::OkStatus();
 }
 
+std::optional<std::set<std::string>> Overlay::ListedNodes() {
+  grpc::ClientContext context;
+  context.set_deadline(RpcDeadline());
+  v1::ListNodesResponse response;
+  if (!stub_->ListNodes(&context, {}, &response).ok()) return std::nullopt;
+  std::set<std::string> ids;
+  for (const auto& n : response.nodes()) ids.insert(n.node_id());
+  return ids;
+}
+
 bool Overlay::AwaitNodeListed(const std::string& id, bool listed) {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::ListNodesResponse response;
-    if (stub_->ListNodes(&context, {}, &response).ok()) {
-      bool found = false;
-      for (const auto& n : response.nodes()) found = found || n.node_id() == id;
-      if (found == listed) return true;
-    }
-    absl::SleepFor(kPoll);  // poll interval, bounded by the deadline
-  }
-  return false;
+  return PollUntil(
+      [&] {
+        const std::optional<std::set<std::string>> ids = ListedNodes();
+        return ids && ids->contains(id) == listed;
+      },
+      kWait, kPoll);
 }
 
 void Overlay::KillNode(const std::string& id) {
@@ -276,19 +280,17 @@ absl::Status Overlay::AwaitNodes(absl::Duration timeout) {
     if (clients_.count(id)) continue;
     if (absl::Status s = AwaitListening(id, deadline - absl::Now()); !s.ok()) return s;
   }
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    context.set_deadline(RpcDeadline());
-    v1::ListNodesResponse response;
-    if (stub_->ListNodes(&context, {}, &response).ok()) {
-      std::set<std::string> listed;
-      for (const auto& n : response.nodes()) listed.insert(n.node_id());
-      bool all = true;
-      for (const auto& [id, node] : nodes_) all = all && listed.count(id) > 0;
-      if (all) return absl::OkStatus();
-    }
-    absl::SleepFor(kPoll);  // poll interval, bounded by the deadline
-  }
+  const bool all_listed = PollUntil(
+      [&] {
+        const std::optional<std::set<std::string>> ids = ListedNodes();
+        if (!ids) return false;
+        for (const auto& [id, node] : nodes_) {
+          if (!ids->contains(id)) return false;
+        }
+        return true;
+      },
+      deadline - absl::Now(), kPoll);
+  if (all_listed) return absl::OkStatus();
   return absl::DeadlineExceededError("the controller did not list every node in time");
 }
 
@@ -307,27 +309,28 @@ absl::StatusOr<std::string> Overlay::AwaitFlow(const std::string& group, const s
                                                const std::vector<std::string>& receivers,
                                                absl::Duration timeout) {
   const std::set<std::string> wanted(receivers.begin(), receivers.end());
-  const absl::Time deadline = absl::Now() + timeout;
   std::string last_seen = "(no tree)";
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    context.set_deadline(RpcDeadline());
-    v1::GetTreeRequest request;
-    request.set_group(group);
-    v1::GetTreeResponse response;
-    if (stub_->GetTree(&context, request, &response).ok()) {
-      for (const auto& tree : response.trees()) {
-        if (tree.source() != source) continue;
-        std::vector<std::string> edges;
-        for (const auto& e : tree.edges()) edges.push_back(e.parent() + "->" + e.child());
-        last_seen = absl::StrCat("root ", tree.root(), " edges {", absl::StrJoin(edges, ", "),
-                                 "} receivers {", absl::StrJoin(tree.receivers(), ", "), "}");
-        const std::set<std::string> got(tree.receivers().begin(), tree.receivers().end());
-        if (got == wanted && AllTablesApplied()) return last_seen;
-      }
-    }
-    absl::SleepFor(kPoll);  // poll interval, bounded by the deadline
-  }
+  const bool ready = PollUntil(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(RpcDeadline());
+        v1::GetTreeRequest request;
+        request.set_group(group);
+        v1::GetTreeResponse response;
+        if (!stub_->GetTree(&context, request, &response).ok()) return false;
+        for (const auto& tree : response.trees()) {
+          if (tree.source() != source) continue;
+          std::vector<std::string> edges;
+          for (const auto& e : tree.edges()) edges.push_back(e.parent() + "->" + e.child());
+          last_seen = absl::StrCat("root ", tree.root(), " edges {", absl::StrJoin(edges, ", "),
+                                   "} receivers {", absl::StrJoin(tree.receivers(), ", "), "}");
+          const std::set<std::string> got(tree.receivers().begin(), tree.receivers().end());
+          if (got == wanted && AllTablesApplied()) return true;
+        }
+        return false;
+      },
+      timeout, kPoll);
+  if (ready) return last_seen;
   return absl::DeadlineExceededError(
       absl::StrCat("tree of ", group, "/", source, " not ready in time; last seen: ", last_seen));
 }
@@ -352,14 +355,13 @@ std::unique_ptr<Process> Overlay::StartPublisher(const std::string& node, const 
 }
 
 bool Overlay::AwaitGroups(const std::function<bool(const v1::ListGroupsResponse&)>& done) {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    v1::ListGroupsResponse response;
-    if (stub_->ListGroups(&context, {}, &response).ok() && done(response)) return true;
-    absl::SleepFor(kPoll);  // poll interval, bounded by the deadline
-  }
-  return false;
+  return PollUntil(
+      [&] {
+        grpc::ClientContext context;
+        v1::ListGroupsResponse response;
+        return stub_->ListGroups(&context, {}, &response).ok() && done(response);
+      },
+      kWait, kPoll);
 }
 
 std::string Overlay::Logs() const {
@@ -371,36 +373,21 @@ std::string Overlay::Logs() const {
 bool Overlay::AwaitTree(const std::string& group,
                         const std::function<bool(const v1::GetTreeResponse&)>& done,
                         v1::GetTreeResponse* last) {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    v1::GetTreeRequest request;
-    request.set_group(group);
-    v1::GetTreeResponse response;
-    if (stub_->GetTree(&context, request, &response).ok()) {
-      if (last != nullptr) *last = response;
-      if (done(response)) return true;
-    }
-    absl::SleepFor(kPoll);  // poll interval, bounded by the deadline
-  }
-  return false;
+  return PollUntil(
+      [&] {
+        grpc::ClientContext context;
+        v1::GetTreeRequest request;
+        request.set_group(group);
+        v1::GetTreeResponse response;
+        if (!stub_->GetTree(&context, request, &response).ok()) return false;
+        if (last != nullptr) *last = response;
+        return done(response);
+      },
+      kWait, kPoll);
 }
 
 bool Overlay::AwaitTablesApplied() {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    v1::ListNodesResponse response;
-    if (stub_->ListNodes(&context, {}, &response).ok()) {
-      bool synced = true;
-      for (const auto& n : response.nodes()) {
-        synced = synced && n.table_version_applied() == n.table_version_sent();
-      }
-      if (synced) return true;
-    }
-    absl::SleepFor(kPoll);  // poll interval, bounded by the deadline
-  }
-  return false;
+  return PollUntil([this] { return AllTablesApplied(); }, kWait, kPoll);
 }
 
 absl::Status Overlay::SetAllowList(const std::string& group, std::vector<std::string> allowed) {

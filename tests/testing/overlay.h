@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -158,6 +159,8 @@ class Overlay {
   // Reads the listening line of a node started without waiting.
   absl::Status AwaitListening(const std::string& id, absl::Duration timeout);
   bool AllTablesApplied();
+  // The ids the controller lists now; none if ListNodes failed.
+  std::optional<std::set<std::string>> ListedNodes();
   // The --tls-* flags of certificate `name`; none for a plaintext overlay.
   std::vector<std::string> TlsFlags(const std::string& name) const;
   std::optional<std::string> tls_dir_;

@@ -4,12 +4,13 @@
 
 namespace canopy::testing {
 
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout,
+               absl::Duration interval) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     if (done()) return true;
     if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(50));
+    absl::SleepFor(interval);  // bounded by the deadline
   }
 }
 

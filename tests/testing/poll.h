@@ -7,9 +7,11 @@
 
 namespace canopy::testing {
 
-// Polls `done` every 50 ms until it holds or `timeout` passes; whether it
-// held. For what a test can only observe from outside (a metric, a listing).
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout);
+// Polls `done` every `interval` until it holds or `timeout` passes; whether
+// it held. For what a test can only observe from outside (a metric, a
+// listing).
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout,
+               absl::Duration interval = absl::Milliseconds(50));
 
 }  // namespace canopy::testing
 
