@@ -28,8 +28,11 @@ constexpr absl::Duration kWait = absl::Seconds(20);
 
 class ClientServiceTest : public ::testing::Test {
  protected:
-  // Starts the service with `options` (node id "n1"; tree_wait 100 ms).
-  void Start(ClientServiceOptions options) {
+  // Starts the service with `options` (node id "n1"; tree_wait 100 ms),
+  // holding the controller's (empty) policies unless `with_policies` is
+  // false (then a publisher is refused: a node fails closed).
+  void Start(ClientServiceOptions options, bool with_policies = true) {
+    if (with_policies) state_.ApplyPolicies(v1::PolicyUpdate());
     RelayOptions relay_options;
     relay_options.node_id = "n1";
     relay_ = std::make_unique<Relay>(relay_options, state_, clients_);
@@ -132,7 +135,7 @@ TEST_F(ClientServiceTest, SubscriptionsOverTheLimitAreRefusedCountedAndFreedOnLe
 }
 
 TEST_F(ClientServiceTest, PublishersAreRefusedUntilTheControllerSentPolicies) {
-  Start({});
+  Start({}, /*with_policies=*/false);
   v1::PublishSummary summary;
   const grpc::Status refused = Publish("g", "s", {"x"}, &summary);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -146,7 +149,6 @@ TEST_F(ClientServiceTest, PublishersWithBadNamesOrOversizedMessagesAreRefused) {
   ClientServiceOptions options;
   options.max_payload = 1024;
   Start(options);
-  state_.ApplyPolicies(v1::PolicyUpdate());
   v1::PublishSummary summary;
   EXPECT_EQ(Publish("g", "bad source", {"x"}, &summary).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
@@ -162,7 +164,6 @@ TEST_F(ClientServiceTest, PublishersOverTheLimitAreRefusedAndCounted) {
   ClientServiceOptions options;
   options.max_publishers = 1;
   Start(options);
-  state_.ApplyPolicies(v1::PolicyUpdate());
   grpc::ClientContext held_context;
   v1::PublishSummary held_summary;
   auto held = stub_->Publish(&held_context, &held_summary);
@@ -186,7 +187,6 @@ TEST_F(ClientServiceTest, PublishersOverTheLimitAreRefusedAndCounted) {
 
 TEST_F(ClientServiceTest, ALocalSubscriberGetsMessagesBeforeAnyTreeExists) {
   Start({});
-  state_.ApplyPolicies(v1::PolicyUpdate());
   std::unique_ptr<Subscription> s = Subscribe("g");
   ASSERT_TRUE(testing::PollUntil([&] { return service_->subscriptions() == 1; }, kWait));
   v1::PublishSummary summary;
