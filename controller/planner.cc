@@ -2,15 +2,14 @@
 
 #include <algorithm>
 #include <array>
-#include <ranges>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "controller/table_compiler.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/source_filter.h"
 #include "spdlog/spdlog.h"
-#include "controller/table_compiler.h"
 #include "tree/reachability.h"
 #include "xxhash.h"
 
@@ -432,10 +431,22 @@ std::string Planner::UnreachableReason(const Flow& flow, VertexId v) {
                       " (fan-out limits or a shared tree that does not reach it)");
 }
 
+namespace {
+
+// The key of an element of a set of keys or of a map keyed by them.
+const SourceKey& KeyOf(const SourceKey& key) { return key; }
+template <typename Value>
+const SourceKey& KeyOf(const std::pair<const SourceKey, Value>& entry) {
+  return entry.first;
+}
+
+}  // namespace
+
 template <typename Keys>
 std::map<ProfileStrategy*, std::vector<SourceKey>> Planner::ByStrategy(const Keys& keys) {
   std::map<ProfileStrategy*, std::vector<SourceKey>> out;
-  for (const SourceKey& key : keys) {
+  for (const auto& element : keys) {
+    const SourceKey& key = KeyOf(element);
     auto it = flows_.find(key);
     if (it != flows_.end()) out[&StrategyOf(it->second.profile)].push_back(key);
   }
@@ -518,7 +529,7 @@ Planner::ReoptimizeResult Planner::Reoptimize() {
   const double keep = 1.0 - options_.hysteresis_percent / 100.0;
   const bool rtts_changed = rtts_changed_;
   if (rtts_changed) RebuildGraph();
-  std::map<ProfileStrategy*, std::vector<SourceKey>> keys = ByStrategy(std::views::keys(flows_));
+  std::map<ProfileStrategy*, std::vector<SourceKey>> keys = ByStrategy(flows_);
   for (ProfileStrategy* strategy : AllStrategies()) {
     const Replanned replanned = strategy->Reoptimize(keys[strategy], rtts_changed, keep);
     Apply(replanned);

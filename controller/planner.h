@@ -189,8 +189,9 @@ class Planner final : private PlanContext {
   ProfileStrategy& StrategyOf(v1::TreeProfile profile);
   // Every strategy, in a fixed order.
   std::array<ProfileStrategy*, 5> AllStrategies();
-  // The flows among `keys` (a range of SourceKey; keys without a flow are
-  // skipped), grouped by the strategy that shapes them now.
+  // The flows among `keys` (a set of SourceKey or a map keyed by them;
+  // keys without a flow are skipped), grouped by the strategy that shapes
+  // them now.
   template <typename Keys>
   std::map<ProfileStrategy*, std::vector<SourceKey>> ByStrategy(const Keys& keys);
   // Compiles the flows a strategy changed and records their groups.
