@@ -156,33 +156,46 @@ TEST_F(ClientServiceTest, PublishersWithBadNamesOrOversizedMessagesAreRefused) {
             grpc::StatusCode::INVALID_ARGUMENT);
   const grpc::Status oversized = Publish("g", "s", {std::string(2048, 'x')}, &summary);
   EXPECT_EQ(oversized.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(oversized.error_message().find("1024"), std::string::npos)
-      << oversized.error_message();
+  EXPECT_NE(oversized.error_message().find("1024"), std::string::npos) << oversized.error_message();
 }
 
 TEST_F(ClientServiceTest, PublishersOverTheLimitAreRefusedAndCounted) {
   ClientServiceOptions options;
   options.max_publishers = 1;
   Start(options);
-  grpc::ClientContext held_context;
-  v1::PublishSummary held_summary;
-  auto held = stub_->Publish(&held_context, &held_summary);
-  v1::Publication open;
-  open.set_group("g");
-  open.set_source("s1");
-  open.set_payload("first");
-  ASSERT_TRUE(held->Write(open));
-  ASSERT_TRUE(testing::PollUntil(
-      [&] {
-        v1::PublishSummary summary;
-        const grpc::Status s = Publish("g", "s2", {"x"}, &summary);
-        return s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
-      },
-      kWait));
-  EXPECT_GE(service_->refusals().publishers, 1u);
-  held->WritesDone();
-  EXPECT_TRUE(held->Finish().ok());
-  EXPECT_EQ(held_summary.messages(), 1u);
+  // Two publishers open at once, each holding its stream open: whichever
+  // the node admits first keeps the one slot, the other is refused.
+  struct Held {
+    grpc::ClientContext context;
+    v1::PublishSummary summary;
+    std::unique_ptr<grpc::ClientWriter<v1::Publication>> writer;
+  };
+  Held held[2];
+  for (int i = 0; i < 2; ++i) {
+    held[i].writer = stub_->Publish(&held[i].context, &held[i].summary);
+    v1::Publication open;
+    open.set_group("g");
+    open.set_source("s" + std::to_string(i));
+    open.set_payload("first");
+    held[i].writer->Write(open);  // may fail once the node refused the call
+  }
+  ASSERT_TRUE(testing::PollUntil([&] { return service_->refusals().publishers == 1; }, kWait));
+  int admitted = 0, refused = 0;
+  for (Held& h : held) {
+    h.writer->WritesDone();
+    const grpc::Status status = h.writer->Finish();
+    if (status.ok()) {
+      ++admitted;
+      EXPECT_EQ(h.summary.messages(), 1u);
+    } else {
+      ++refused;
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << status.error_message();
+    }
+  }
+  EXPECT_EQ(admitted, 1);
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(service_->refusals().publishers, 1u);
 }
 
 TEST_F(ClientServiceTest, ALocalSubscriberGetsMessagesBeforeAnyTreeExists) {
