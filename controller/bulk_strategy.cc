@@ -36,8 +36,7 @@ void BulkStrategy::Build(const SourceKey& key, Flow& flow) {
   bulk.set_stripes(striped ? stripe->count : 1);
   bulk.set_reference_bytes(static_cast<uint64_t>(tree::kBulkReferenceBytes));
   bulk.set_predicted_seconds(shape->predicted_seconds);
-  bulk.set_bound_seconds(
-      tree::BulkBoundSeconds(context_.graph(), root, members, default_upload));
+  bulk.set_bound_seconds(tree::BulkBoundSeconds(context_.graph(), root, members, default_upload));
   flow.tree = std::move(shape->trees[striped ? stripe->index : 0]);
 }
 

@@ -23,10 +23,8 @@ class BulkStrategy final : public ProfileStrategy {
   // A stripe that completes its set re-plans the set's other stripes (they
   // may now be trees of one forest).
   Replanned Added(const SourceKey& key) override;
-  Replanned WantedChanged(const SourceKey& key, Flow& flow, tree::VertexId v,
-                          bool wants) override;
-  Replanned Reoptimize(const std::vector<SourceKey>& keys, bool rtts_changed,
-                       double keep) override;
+  Replanned WantedChanged(const SourceKey& key, Flow& flow, tree::VertexId v, bool wants) override;
+  Replanned Reoptimize(const std::vector<SourceKey>& keys, bool rtts_changed, double keep) override;
 
  private:
   // True if every stripe of `stripe`'s set is a flow entering at `ingress`.

@@ -21,10 +21,8 @@ class LanStrategy final : public ProfileStrategy {
   LanStrategy(PlanContext& context, tree::TreeProfile profile)
       : ProfileStrategy(context), profile_(profile) {}
   void Build(const SourceKey& key, Flow& flow) override;
-  Replanned WantedChanged(const SourceKey& key, Flow& flow, tree::VertexId v,
-                          bool wants) override;
-  Replanned Reoptimize(const std::vector<SourceKey>& keys, bool rtts_changed,
-                       double keep) override;
+  Replanned WantedChanged(const SourceKey& key, Flow& flow, tree::VertexId v, bool wants) override;
+  Replanned Reoptimize(const std::vector<SourceKey>& keys, bool rtts_changed, double keep) override;
 
  private:
   const tree::TreeProfile profile_;

@@ -15,10 +15,8 @@ class LatencyStrategy final : public ProfileStrategy {
  public:
   using ProfileStrategy::ProfileStrategy;
   void Build(const SourceKey& key, Flow& flow) override;
-  Replanned WantedChanged(const SourceKey& key, Flow& flow, tree::VertexId v,
-                          bool wants) override;
-  Replanned Reoptimize(const std::vector<SourceKey>& keys, bool rtts_changed,
-                       double keep) override;
+  Replanned WantedChanged(const SourceKey& key, Flow& flow, tree::VertexId v, bool wants) override;
+  Replanned Reoptimize(const std::vector<SourceKey>& keys, bool rtts_changed, double keep) override;
 };
 
 }  // namespace canopy::controller

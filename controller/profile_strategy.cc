@@ -18,8 +18,7 @@ Replanned ProfileStrategy::Heal(const std::vector<SourceKey>& keys) {
   return out;
 }
 
-Replanned ReoptimizeByDelay(PlanContext& context, const std::vector<SourceKey>& keys,
-                            double keep) {
+Replanned ReoptimizeByDelay(PlanContext& context, const std::vector<SourceKey>& keys, double keep) {
   Replanned out;
   const tree::OverlayGraph& graph = context.graph();
   for (const SourceKey& key : keys) {

@@ -111,8 +111,7 @@ class ProfileStrategy {
 // reached by LAN multicast, whose multicast hops are no graph edges) is
 // built again and moves to the new tree if its max delay beats the old by
 // `keep`.
-Replanned ReoptimizeByDelay(PlanContext& context, const std::vector<SourceKey>& keys,
-                            double keep);
+Replanned ReoptimizeByDelay(PlanContext& context, const std::vector<SourceKey>& keys, double keep);
 
 }  // namespace canopy::controller
 

@@ -83,8 +83,8 @@ void SharedCostStrategy::DeriveSharedFlows(const std::string& group) {
   if (shared == shared_.end()) return;
   for (const SourceKey& key : context_.FlowsOfGroup(group)) {
     Flow& flow = context_.FlowOf(key);
-    flow.tree = tree::DeriveFromShared(shared->second.tree, context_.VertexOf(flow.ingress),
-                                       flow.wanted);
+    flow.tree =
+        tree::DeriveFromShared(shared->second.tree, context_.VertexOf(flow.ingress), flow.wanted);
   }
 }
 

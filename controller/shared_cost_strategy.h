@@ -24,15 +24,13 @@ class SharedCostStrategy final : public ProfileStrategy {
   void Build(const SourceKey& key, Flow& flow) override {}
   Replanned Added(const SourceKey& key) override;
   Replanned Removed(const SourceKey& key) override;
-  Replanned WantedChanged(const SourceKey& key, Flow& flow, tree::VertexId v,
-                          bool wants) override;
+  Replanned WantedChanged(const SourceKey& key, Flow& flow, tree::VertexId v, bool wants) override;
   void Rebuilt(const std::string& group) override { RebuildShared(group); }
   void Forget(const std::string& group) override { shared_.erase(group); }
   void ForgetAll() override { shared_.clear(); }
   void GraphGrew(int32_t vertex_count) override;
   Replanned Heal(const std::vector<SourceKey>& keys) override;
-  Replanned Reoptimize(const std::vector<SourceKey>& keys, bool rtts_changed,
-                       double keep) override;
+  Replanned Reoptimize(const std::vector<SourceKey>& keys, bool rtts_changed, double keep) override;
 
  private:
   struct SharedTree {

@@ -171,8 +171,9 @@ absl::Status Node::StartParts() {
 
   // Client links (one port, a thread of their own) and the Node gRPC
   // service: from here on local clients come.
-  auto links = wire::ClientLinkServer::Open(wire::Endpoint{c.client_links.host, c.client_links.port},
-                                            data_tls.context, c.local_ring_bytes);
+  auto links =
+      wire::ClientLinkServer::Open(wire::Endpoint{c.client_links.host, c.client_links.port},
+                                   data_tls.context, c.local_ring_bytes);
   if (!links.ok()) return Flag("--client-links", links.status());
   p.links = *std::move(links);
   ClientServiceOptions service_options;

@@ -26,8 +26,8 @@ TEST(ParseGatewaySpecTest, NamesTheOverlayGroupAfterTheNativeOneUnlessGiven) {
 }
 
 TEST(ParseGatewaySpecTest, RefusesWhatIsNoMulticastGroupOrNoValidName) {
-  for (const char* bad : {"10.0.0.1:5000", "239.1.2.3", "239.1.2.3:0", "239.1.2.3:5000=",
-                          "239.1.2.3:5000=bad name", "=g", ""}) {
+  for (const char* bad : {"10.0.0.1:5000", "239.1.2.3", "239.1.2.3:0",
+                          "239.1.2.3:5000=", "239.1.2.3:5000=bad name", "=g", ""}) {
     absl::StatusOr<GatewaySpec> spec = ParseGatewaySpec(bad);
     EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument) << "'" << bad << "'";
   }

@@ -26,14 +26,12 @@ TEST(ParseMulticastAddressTest, AcceptsOnlyClassDAddressesWithAPort) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseMulticastAddress("239.1.2.3:0").status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ParseMulticastAddress("239.1.2.3").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseMulticastAddress("239.1.2.3").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseMulticastAddress("not an address:1").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
-MulticastChannelOptions On(const std::string& interface_address,
-                           size_t datagram_bytes = 1400) {
+MulticastChannelOptions On(const std::string& interface_address, size_t datagram_bytes = 1400) {
   MulticastChannelOptions options;
   options.interface_address = interface_address;
   options.datagram_bytes = datagram_bytes;

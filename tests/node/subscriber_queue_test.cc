@@ -65,7 +65,8 @@ TEST(SubscriberQueueTest, FullQueueSignalsBackPressureUntilDrainedToTheLowWaterm
 TEST(SubscriberQueueTest, RealtimeDropsTheOldestToStayWithinTheHighWatermark) {
   const size_t frame = FrameBytes(1000);
   SubscriberQueue queue("g", Everyone(), 3 * frame, frame);
-  for (uint64_t seq = 1; seq <= 10; ++seq) ASSERT_TRUE(queue.PushDroppingOldest(Message(seq, 1000)));
+  for (uint64_t seq = 1; seq <= 10; ++seq)
+    ASSERT_TRUE(queue.PushDroppingOldest(Message(seq, 1000)));
   EXPECT_EQ(queue.dropped(), 7u);
   EXPECT_LE(queue.QueuedBytes(), 3 * frame);
   for (uint64_t seq = 8; seq <= 10; ++seq) {
@@ -140,8 +141,7 @@ TEST(SubscriberQueueTest, PopBatchTakesWhatIsQueuedUpToItsLimits) {
   SubscriberQueue queue("g", Everyone(), 1 << 20, 1 << 19);
   for (uint64_t seq = 1; seq <= 10; ++seq) ASSERT_TRUE(queue.Push(Message(seq, 1000)));
   EXPECT_EQ(queue.PopBatch(absl::Seconds(1), 4, 1 << 20).size(), 4u) << "item limit";
-  EXPECT_EQ(queue.PopBatch(absl::Seconds(1), 100, 2 * FrameBytes(1000)).size(), 2u)
-      << "byte limit";
+  EXPECT_EQ(queue.PopBatch(absl::Seconds(1), 100, 2 * FrameBytes(1000)).size(), 2u) << "byte limit";
   EXPECT_EQ(queue.PopBatch(absl::Seconds(1), 100, 1).size(), 1u) << "at least one";
   EXPECT_EQ(queue.PopBatch(absl::Seconds(1), 100, 1 << 20).size(), 3u) << "the rest";
   EXPECT_TRUE(queue.PopBatch(absl::Milliseconds(1), 100, 1 << 20).empty());

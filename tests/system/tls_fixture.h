@@ -36,7 +36,6 @@
 namespace canopy::testing {
 namespace {  // every test file gets its own fixture
 
-
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;

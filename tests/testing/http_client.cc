@@ -40,9 +40,10 @@ absl::StatusOr<HttpResponse> HttpRequest(const std::string& host_port, const std
   beast::flat_buffer buffer;
   absl::Status result = absl::OkStatus();
   auto failed = [&](const char* step, const boost::system::error_code& error) {
-    result = error == beast::error::timeout
-                 ? absl::DeadlineExceededError(absl::StrCat(step, " ", host_port, ": timed out"))
-                 : absl::UnavailableError(absl::StrCat(step, " ", host_port, ": ", error.message()));
+    result =
+        error == beast::error::timeout
+            ? absl::DeadlineExceededError(absl::StrCat(step, " ", host_port, ": timed out"))
+            : absl::UnavailableError(absl::StrCat(step, " ", host_port, ": ", error.message()));
   };
   stream.async_connect(
       boost::asio::ip::tcp::endpoint(ip, address->port), [&](boost::system::error_code error) {

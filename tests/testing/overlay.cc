@@ -58,8 +58,7 @@ absl::Status MakeCertificates(const std::string& dir, const std::vector<std::str
 
 void Overlay::MakeDirectory(const std::string& prefix) {
   static int counter = 0;
-  dir_ = std::filesystem::temp_directory_path() /
-         absl::StrCat(prefix, getpid(), "-", counter++);
+  dir_ = std::filesystem::temp_directory_path() / absl::StrCat(prefix, getpid(), "-", counter++);
   std::filesystem::create_directories(dir_);
 }
 
@@ -270,8 +269,7 @@ absl::Status Overlay::SpawnNode(const std::string& id, int max_fanout,
                                 std::vector<std::string> extra_args) {
   extra_args.insert(extra_args.begin(), {"--max-fanout", std::to_string(max_fanout)});
   node_args_[id] = std::move(extra_args);
-  return LaunchNode(id, {"--listen", "127.0.0.1:0", "--data", "127.0.0.1:0"},
-                    absl::ZeroDuration());
+  return LaunchNode(id, {"--listen", "127.0.0.1:0", "--data", "127.0.0.1:0"}, absl::ZeroDuration());
 }
 
 absl::Status Overlay::AwaitNodes(absl::Duration timeout) {

@@ -4,8 +4,7 @@
 
 namespace canopy::testing {
 
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout,
-               absl::Duration interval) {
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout, absl::Duration interval) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     if (done()) return true;

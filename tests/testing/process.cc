@@ -244,9 +244,9 @@ std::optional<int> Process::Wait(absl::Duration timeout) {
   // finish, so callers see every line (bounded: a grandchild may hold the
   // pipes open).
   auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return out_.ended && err_.ended; };
-  mu_.AwaitWithTimeout(absl::Condition(&drained),
-                       std::max(absl::ZeroDuration(),
-                                std::min(deadline - absl::Now(), absl::Seconds(5))));
+  mu_.AwaitWithTimeout(
+      absl::Condition(&drained),
+      std::max(absl::ZeroDuration(), std::min(deadline - absl::Now(), absl::Seconds(5))));
   return exit_code_;
 }
 
